@@ -1,0 +1,54 @@
+"""webchat: a self-hosted real-time team chat (Flask, htmx, WebSockets)."""
+from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import config as config_module
+from .extensions import csrf, db, limiter, login_manager, migrate
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Marks the session cookie Secure whenever the request came over https."""
+
+    def get_cookie_secure(self, app):
+        return super().get_cookie_secure(app) or request.is_secure
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: settings from the environment, overridden by config (tests)."""
+    instance = config_module.instance_path()
+    root = config_module.PROJECT_ROOT
+    app = Flask(__name__, instance_path=str(instance), instance_relative_config=True,
+                template_folder=str(root / "templates"), static_folder=str(root / "static"))
+    app.config.from_mapping(config_module.from_environment(instance))
+    if config:
+        app.config.update(config)
+    instance.mkdir(parents=True, exist_ok=True)
+    if app.config["PROXY_FIX"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    app.session_interface = SessionInterface()
+
+    from .database import engine_options
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(root / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.session_protection = "basic"
+
+    from .realtime.hub import create_hub
+    app.extensions["webchat.hub"] = create_hub(app)
+
+    from . import cli, errors, templating
+    cli.init_app(app)
+    errors.init_app(app)
+    templating.init_app(app)
+
+    from .auth import bp as auth_bp
+    from .chats import bp as chats_bp
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(chats_bp)
+    return app

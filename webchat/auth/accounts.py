@@ -1,0 +1,81 @@
+"""Account rules: who may register with what, and how a login id maps back to a user."""
+import re
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db, login_manager
+from ..models import User
+
+USERNAME = re.compile(r"^[a-z0-9_-]{3,32}$")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024  # hashing megabytes of "password" is a cheap way to burn our CPU
+MAX_DISPLAY_NAME = 64
+
+
+class AccountError(Exception):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def password_error(password: str) -> str | None:
+    if len(password) < MIN_PASSWORD:
+        return f"Use a password of at least {MIN_PASSWORD} characters."
+    if len(password) > MAX_PASSWORD:
+        return f"Use a password of at most {MAX_PASSWORD} characters."
+    return None
+
+
+def register(username: str | None, display_name: str | None, password: str | None) -> User:
+    username = (username or "").strip().lower()
+    display_name = " ".join((display_name or "").split()) or username
+    password = password or ""
+    errors = {}
+    if not USERNAME.match(username):
+        errors["username"] = "Usernames are 3–32 characters: letters a–z, digits, _ and -."
+    elif db.session.scalar(select(User.id).where(User.username == username)):
+        errors["username"] = "That username is taken."
+    if len(display_name) > MAX_DISPLAY_NAME:
+        errors["display_name"] = f"Display names can be at most {MAX_DISPLAY_NAME} characters."
+    if problem := password_error(password):
+        errors["password"] = problem
+    if errors:
+        raise AccountError(errors)
+    user = User(username=username, display_name=display_name)
+    user.set_password(password)
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()  # registered by someone else between our check and the insert
+        raise AccountError({"username": "That username is taken."}) from None
+    return user
+
+
+_DUMMY_HASH = generate_password_hash("not a real password")
+
+
+def authenticate(username: str | None, password: str | None) -> User | None:
+    user = db.session.scalar(select(User).where(User.username == (username or "").strip().lower()))
+    if user is None:
+        # Hash anyway, so the response time does not tell which usernames exist.
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not user.check_password(password or "") or not user.is_active_account:
+        return None
+    return user
+
+
+@login_manager.user_loader
+def load_user(login_id: str) -> User | None:
+    """Map "<id>:<session token>" back to the user; a stale token (password changed) is no user."""
+    user_id, _, token = login_id.partition(":")
+    if not user_id.isdigit() or not token:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_token != token or not user.is_active_account:
+        return None
+    return user

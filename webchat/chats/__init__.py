@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("chats", __name__)
+
+from . import routes  # noqa: E402,F401  (registers the views on bp)

@@ -1,0 +1,82 @@
+"""Message text to HTML: a Markdown subset, auto-links and @mentions, cleaned by sanitize.clean.
+
+Runs once per message, at write time; the stored HTML is what every page and socket shows.
+"""
+import re
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from markupsafe import escape
+
+from .. import sanitize
+
+MENTION = re.compile(r"(?<![\w@./-])@([a-z0-9_-]{3,32})(?![\w-])", re.IGNORECASE)
+
+
+def _build_markdown() -> MarkdownIt:
+    md = MarkdownIt("zero", {"html": False, "linkify": True, "breaks": True, "typographer": False})
+    # The subset a chat needs; headings, tables, images and raw HTML stay plain text.
+    md.enable(["emphasis", "backticks", "strikethrough", "escape", "entity", "newline",
+               "fence", "code", "list", "blockquote", "link", "autolink", "linkify"])
+    md.core.ruler.push("mentions", _mentions_rule)
+    return md
+
+
+def _mentions_rule(state) -> None:
+    """Turn @username of a chat member into a highlighted span, outside links and code."""
+    members: set[str] = state.env.get("members", set())
+    found: list[str] = state.env.setdefault("mentioned", [])
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        children, in_link = [], 0
+        for tok in block.children:
+            if tok.type == "link_open":
+                in_link += 1
+            elif tok.type == "link_close":
+                in_link -= 1
+            if tok.type != "text" or in_link or "@" not in tok.content:
+                children.append(tok)
+                continue
+            children.extend(_split_mentions(tok.content, members, found))
+        block.children = children
+
+
+def _split_mentions(text: str, members: set[str], found: list[str]) -> list[Token]:
+    tokens, pos = [], 0
+    for match in MENTION.finditer(text):
+        username = match.group(1).lower()
+        if username not in members:
+            continue
+        if match.start() > pos:
+            tokens.append(_text(text[pos:match.start()]))
+        span = Token("html_inline", "", 0)
+        span.content = f'<span class="mention" data-user="{escape(username)}">@{escape(username)}</span>'
+        tokens.append(span)
+        if username not in found:
+            found.append(username)
+        pos = match.end()
+    if pos < len(text):
+        tokens.append(_text(text[pos:]))
+    return tokens
+
+
+def _text(content: str) -> Token:
+    tok = Token("text", "", 0)
+    tok.content = content
+    return tok
+
+
+_markdown = _build_markdown()
+
+
+def render_message(body: str, member_usernames: set[str]) -> tuple[str, list[str]]:
+    """Return (clean HTML, usernames mentioned) for a message body."""
+    env = {"members": member_usernames}
+    html = _markdown.render(body, env)
+    return sanitize.clean(html).strip(), env.get("mentioned", [])
+
+
+def render_plain(text: str) -> str:
+    """HTML for text that is never Markdown (system events)."""
+    return str(escape(text))

@@ -1,0 +1,163 @@
+"""Storing, reading and announcing messages: the one path every message takes.
+
+HTTP and the WebSocket both call send_message(); history, polling and catch-up all read
+through messages_after()/messages_before(), so "hide system messages" and ordering hold everywhere.
+"""
+import re
+import uuid
+from dataclasses import dataclass
+
+from flask import current_app, render_template
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import Chat, Membership, Message, User, utcnow
+from ..realtime.hub import chat_channel
+from .errors import ChatError
+from .formatting import render_message, render_plain
+
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+@dataclass
+class SendResult:
+    message: Message
+    created: bool  # False when the client id had been used already: the same message is answered
+
+
+def new_client_id() -> str:
+    return str(uuid.uuid4())
+
+
+def validate_body(body: str | None) -> str:
+    text = (body or "").strip()
+    if not text:
+        raise ChatError("Type a message before sending.")
+    limit = current_app.config["MAX_MESSAGE_LENGTH"]
+    if len(text) > limit:
+        raise ChatError(f"That message is {len(text):,} characters long; the limit is {limit:,}. "
+                        "Nothing was sent — shorten it or split it into parts.")
+    return text
+
+
+def _existing(author_id: int, client_id: str) -> Message | None:
+    return db.session.scalar(
+        select(Message).where(Message.author_id == author_id, Message.client_id == client_id)
+    )
+
+
+def send_message(membership: Membership, body: str | None, client_id: str | None) -> SendResult:
+    """Validate, render, store and announce a user's message; a repeated client id stores nothing new."""
+    author, chat = membership.user, membership.chat
+    if client_id is None or client_id == "":
+        client_id = new_client_id()
+    elif not CLIENT_ID.match(client_id):
+        raise ChatError("This message could not be sent: its id is malformed. Reload the page and retry.", 400)
+    existing = _existing(author.id, client_id)
+    if existing is None:
+        text = validate_body(body)
+    else:
+        return _answer_repeat(existing, chat)
+
+    members = set(db.session.scalars(
+        select(User.username).join(Membership).where(Membership.chat_id == chat.id)
+    ))
+    html, mentioned = render_message(text, members)
+    try:
+        message = _store(chat, kind="user", author_id=author.id, body=text, html=html,
+                         mentions=" ".join(mentioned), client_id=client_id)
+        membership.last_read_message_id = message.id
+        db.session.commit()
+    except IntegrityError:
+        # Two submits with one client id raced; the other one stored it.
+        db.session.rollback()
+        existing = _existing(author.id, client_id)
+        if existing is None:
+            raise
+        return _answer_repeat(existing, chat)
+    announce(message)
+    return SendResult(message, created=True)
+
+
+def _answer_repeat(existing: Message, chat: Chat) -> SendResult:
+    if existing.chat_id != chat.id:
+        raise ChatError("This message id was already used in another chat. Reload the page and retry.", 409)
+    return SendResult(existing, created=False)
+
+
+def _store(chat: Chat, **fields) -> Message:
+    """Insert a message and bump its chat, in the caller's transaction.
+
+    The chat row is updated before the insert: on PostgreSQL that row lock serialises writers
+    of one chat, so message ids of a chat commit in id order and "after id N" never skips one.
+    """
+    now = utcnow()
+    db.session.execute(update(Chat).where(Chat.id == chat.id).values(last_activity_at=now))
+    message = Message(chat_id=chat.id, created_at=now, **fields)
+    db.session.add(message)
+    db.session.flush()
+    db.session.execute(update(Chat).where(Chat.id == chat.id).values(last_message_id=message.id))
+    return message
+
+
+def add_system_message(chat: Chat, text: str) -> Message:
+    """Record an event (created, joined, renamed…) in the chat's timeline; the caller commits.
+
+    No request handler passes user input here as a kind: system messages exist only through
+    the chat operations in chats.service.
+    """
+    return _store(chat, kind="system", author_id=None, body=text, html=render_plain(text), mentions="")
+
+
+def render_messages(messages: list[Message]) -> str:
+    return render_template("chats/_messages.html", messages=messages)
+
+
+def announce(message: Message) -> None:
+    """Render the message once and publish that HTML to its chat's channel (after commit)."""
+    hub = current_app.extensions["webchat.hub"]
+    hub.publish(chat_channel(message.chat_id), render_messages([message]))
+
+
+def _visible(viewer: User):
+    query = select(Message)
+    if viewer.hide_system_messages:
+        query = query.where(Message.kind == "user")
+    return query
+
+
+def latest_messages(chat_id: int, viewer: User, limit: int) -> list[Message]:
+    rows = db.session.scalars(
+        _visible(viewer).where(Message.chat_id == chat_id).order_by(Message.id.desc()).limit(limit)
+    ).all()
+    return list(reversed(rows))
+
+
+def messages_before(chat_id: int, viewer: User, before_id: int, limit: int) -> list[Message]:
+    rows = db.session.scalars(
+        _visible(viewer).where(Message.chat_id == chat_id, Message.id < before_id)
+        .order_by(Message.id.desc()).limit(limit)
+    ).all()
+    return list(reversed(rows))
+
+
+def messages_after(chat_id: int, viewer: User, after_id: int, limit: int) -> list[Message]:
+    return list(db.session.scalars(
+        _visible(viewer).where(Message.chat_id == chat_id, Message.id > after_id)
+        .order_by(Message.id).limit(limit)
+    ))
+
+
+def has_older(chat_id: int, viewer: User, oldest_id: int) -> bool:
+    return bool(db.session.scalar(
+        select(func.count()).select_from(
+            _visible(viewer).where(Message.chat_id == chat_id, Message.id < oldest_id).limit(1).subquery()
+        )
+    ))
+
+
+def mark_read(membership: Membership, up_to_id: int) -> None:
+    """Advance the member's read marker (never backwards); the caller commits."""
+    if up_to_id > membership.last_read_message_id:
+        membership.last_read_message_id = up_to_id

@@ -1,0 +1,227 @@
+"""Dashboard, chat pages, message history and sending, and member management."""
+from flask import current_app, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..extensions import db
+from ..htmx import is_htmx, retarget, vary_on_htmx, wants_fragment
+from . import bp, messaging, service
+from .errors import ChatError
+
+PANE = "chat-pane"
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every chat URL needs a signed-in user."""
+
+
+def _page_or_pane(pane_template: str, status: int = 200, refresh_list: bool = False, **context):
+    """The pane alone for htmx navigation inside the app, else the full page around it.
+
+    refresh_list: with the pane, also send the chat list (out of band), e.g. to clear the
+    unread badge of the chat just opened.
+    """
+    if wants_fragment(PANE):
+        html = render_template(pane_template, **context)
+        if refresh_list:
+            html += render_template("chats/_chat_list.html", chats=service.chat_list(current_user), oob=True)
+    else:
+        html = render_template("app.html", pane_template=pane_template,
+                               chats=service.chat_list(current_user), **context)
+    return vary_on_htmx(make_response(html, status))
+
+
+@bp.get("/")
+def dashboard():
+    """The user's chats, with a welcome pane and forms to start a chat."""
+    return _page_or_pane("chats/_welcome.html")
+
+
+@bp.get("/chats/list")
+def chat_list():
+    """The chat list fragment, polled to refresh order, previews and unread counts."""
+    return render_template("chats/_chat_list.html", chats=service.chat_list(current_user))
+
+
+@bp.post("/chats")
+def create_chat():
+    """Create a group chat from a name and a list of usernames."""
+    try:
+        chat = service.create_group(current_user, request.form.get("name"), request.form.get("members"))
+    except ChatError as e:
+        db.session.rollback()
+        return _page_or_pane("chats/_welcome.html", status=e.status, create_error=e.message, form=request.form)
+    return _go_to_chat(chat.id)
+
+
+@bp.post("/dm")
+def open_direct():
+    """Open (or create) the direct message with one user."""
+    try:
+        chat = service.open_direct(current_user, request.form.get("username"))
+    except ChatError as e:
+        db.session.rollback()
+        return _page_or_pane("chats/_welcome.html", status=e.status, dm_error=e.message, form=request.form)
+    return _go_to_chat(chat.id)
+
+
+def _go_to_chat(chat_id: int):
+    url = url_for("chats.show_chat", chat_id=chat_id)
+    if is_htmx():
+        # A full navigation keeps the chat list and the URL in step with the new chat.
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def _chat_context(membership, before: int | None = None, **extra):
+    chat, viewer = membership.chat, current_user
+    page_size = current_app.config["PAGE_SIZE"]
+    if before:
+        messages = messaging.messages_before(chat.id, viewer, before, page_size)
+    else:
+        messages = messaging.latest_messages(chat.id, viewer, page_size)
+    first_unread = membership.last_read_message_id
+    if messages and not before:
+        messaging.mark_read(membership, messages[-1].id)
+        db.session.commit()
+    older = messages and messaging.has_older(chat.id, viewer, messages[0].id)
+    return dict(chat=chat, membership=membership, title=service.chat_title(chat, viewer),
+                messages=messages, older_than=messages[0].id if older else None,
+                paged=bool(before), first_unread=first_unread, **extra)
+
+
+def _composer(chat, body: str = "", error: str | None = None, client_id: str | None = None):
+    return dict(chat=chat, body=body, error=error, client_id=client_id or messaging.new_client_id())
+
+
+@bp.get("/chats/<int:chat_id>")
+def show_chat(chat_id: int):
+    """A chat: its newest messages (or a page before ?before=) and the composer."""
+    membership = service.membership_or_404(chat_id, current_user)
+    before = request.args.get("before", type=int)
+    context = _chat_context(membership, before=before)
+    return _page_or_pane("chats/_chat_pane.html", refresh_list=True, composer=_composer(membership.chat),
+                         **context)
+
+
+@bp.get("/chats/<int:chat_id>/messages")
+def list_messages(chat_id: int):
+    """Message fragments after ?after= (polling, catch-up) or before ?before= (history)."""
+    membership = service.membership_or_404(chat_id, current_user)
+    limit = current_app.config["PAGE_SIZE"]
+    after = request.args.get("after", type=int)
+    before = request.args.get("before", type=int)
+    if before is not None:
+        messages = messaging.messages_before(chat_id, current_user, before, limit)
+        older = messages and messaging.has_older(chat_id, current_user, messages[0].id)
+        return render_template("chats/_older.html", chat=membership.chat, messages=messages,
+                               older_than=messages[0].id if older else None)
+    cap = limit * 4
+    messages = messaging.messages_after(chat_id, current_user, after or 0, cap)
+    if messages:
+        messaging.mark_read(membership, messages[-1].id)
+        db.session.commit()
+    response = make_response(messaging.render_messages(messages))
+    if len(messages) == cap:
+        response.headers["HX-Trigger"] = "messages-behind"  # the page asks again at once
+    return response
+
+
+@bp.post("/chats/<int:chat_id>/messages")
+def send_message(chat_id: int):
+    """Send a message; answers with every message after the page's newest, the new one included."""
+    membership = service.membership_or_404(chat_id, current_user)
+    body, client_id = request.form.get("body", ""), request.form.get("client_id")
+    try:
+        result = messaging.send_message(membership, body, client_id)
+    except ChatError as e:
+        db.session.rollback()
+        composer = _composer(membership.chat, body=body, error=e.message, client_id=client_id)
+        if is_htmx():
+            html = render_template("chats/_composer.html", **composer)
+            return retarget(make_response(html, e.status), "#composer")
+        context = _chat_context(membership)
+        return _page_or_pane("chats/_chat_pane.html", status=e.status, composer=composer, **context)
+    message = result.message
+    if not is_htmx():
+        return redirect(url_for("chats.show_chat", chat_id=chat_id, _anchor=f"m-{message.id}"))
+    after = request.form.get("after", type=int)
+    if after is not None and after < message.id:
+        messages = messaging.messages_after(chat_id, current_user, after, current_app.config["PAGE_SIZE"] * 4)
+        messaging.mark_read(membership, messages[-1].id if messages else message.id)
+        db.session.commit()
+    else:
+        messages = [message]
+    html = messaging.render_messages(messages) + render_template(
+        "chats/_composer.html", oob=True, **_composer(membership.chat))
+    return html
+
+
+@bp.get("/chats/<int:chat_id>/members")
+def members(chat_id: int):
+    """The chat's members, with forms to add, remove, rename and leave."""
+    membership = service.membership_or_404(chat_id, current_user)
+    return _members_page(membership)
+
+
+def _members_page(membership, status: int = 200, error: str | None = None, notice: str | None = None):
+    chat = membership.chat
+    people = sorted(chat.memberships, key=lambda m: (not m.is_admin, m.user.display_name.lower()))
+    return _page_or_pane("chats/_members.html", status=status, chat=chat, membership=membership,
+                         people=people, title=service.chat_title(chat, current_user),
+                         error=error, notice=notice)
+
+
+def _member_action(chat_id: int, action):
+    membership = service.membership_or_404(chat_id, current_user)
+    try:
+        notice = action(membership)
+    except ChatError as e:
+        db.session.rollback()
+        return _members_page(membership, status=e.status, error=e.message)
+    return _members_page(membership, notice=notice)
+
+
+@bp.post("/chats/<int:chat_id>/members")
+def add_members(chat_id: int):
+    """Add members by username."""
+    def add(membership):
+        added = service.add_members(membership, request.form.get("usernames"))
+        return "Added " + ", ".join(u.display_name for u in added) + "."
+    return _member_action(chat_id, add)
+
+
+@bp.post("/chats/<int:chat_id>/members/<username>/remove")
+def remove_member(chat_id: int, username: str):
+    """Remove a member (admins only)."""
+    def remove(membership):
+        return f"Removed {service.remove_member(membership, username).display_name}."
+    return _member_action(chat_id, remove)
+
+
+@bp.post("/chats/<int:chat_id>/rename")
+def rename_chat(chat_id: int):
+    """Rename a group chat."""
+    def do_rename(membership):
+        service.rename(membership, request.form.get("name"))
+        return "Renamed."
+    return _member_action(chat_id, do_rename)
+
+
+@bp.post("/chats/<int:chat_id>/leave")
+def leave_chat(chat_id: int):
+    """Leave a group chat; back to the dashboard."""
+    membership = service.membership_or_404(chat_id, current_user)
+    try:
+        service.leave(membership)
+    except ChatError as e:
+        db.session.rollback()
+        return _members_page(membership, status=e.status, error=e.message)
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url_for("chats.dashboard")
+        return response
+    return redirect(url_for("chats.dashboard"))

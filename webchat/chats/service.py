@@ -1,0 +1,234 @@
+"""Chat operations: create a group, open a DM, change members, rename, leave; and the chat list.
+
+Each operation that changes a chat records a system message in the same transaction.
+"""
+import re
+from dataclasses import dataclass
+
+from flask import abort
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import Chat, Membership, Message, User
+from .errors import ChatError
+from .messaging import add_system_message, announce
+
+MAX_CHAT_NAME = 80
+MAX_MEMBERS_PER_REQUEST = 100
+
+
+def membership_or_404(chat_id: int, user: User) -> Membership:
+    """The user's membership of the chat; 404 when the chat does not exist or the user is not in it."""
+    membership = db.session.scalar(
+        select(Membership).where(Membership.chat_id == chat_id, Membership.user_id == user.id)
+    )
+    if membership is None:
+        abort(404)
+    return membership
+
+
+def parse_usernames(text: str | None) -> list[str]:
+    names = [n.lstrip("@").lower() for n in re.split(r"[\s,]+", text or "") if n.strip()]
+    return list(dict.fromkeys(names))  # keep order, drop repeats
+
+
+def users_by_username(names: list[str]) -> list[User]:
+    if len(names) > MAX_MEMBERS_PER_REQUEST:
+        raise ChatError(f"Add at most {MAX_MEMBERS_PER_REQUEST} people at a time.")
+    users = list(db.session.scalars(select(User).where(User.username.in_(names)))) if names else []
+    found = {u.username for u in users if u.is_active_account}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise ChatError("No such user: " + ", ".join(missing) + ". Nothing was changed.")
+    return [u for u in users if u.is_active_account]
+
+
+def validate_chat_name(name: str | None) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ChatError("Give the chat a name.")
+    if len(name) > MAX_CHAT_NAME:
+        raise ChatError(f"Chat names can be at most {MAX_CHAT_NAME} characters.")
+    return name
+
+
+def create_group(creator: User, name: str | None, member_names: str | None) -> Chat:
+    name = validate_chat_name(name)
+    others = [u for u in users_by_username(parse_usernames(member_names)) if u.id != creator.id]
+    chat = Chat(kind="group", name=name)
+    chat.memberships.append(Membership(user=creator, role="admin"))
+    chat.memberships.extend(Membership(user=u) for u in others)
+    db.session.add(chat)
+    db.session.flush()
+    add_system_message(chat, f"{creator.display_name} created the chat “{name}”")
+    if others:
+        add_system_message(chat, f"{creator.display_name} added " + _names(others))
+    db.session.commit()
+    return chat
+
+
+def open_direct(user: User, username: str | None) -> Chat:
+    """The one direct chat between user and the named user, created on first use."""
+    names = parse_usernames(username)
+    if len(names) != 1:
+        raise ChatError("Name one person to message directly.")
+    (other,) = users_by_username(names)
+    if other.id == user.id:
+        raise ChatError("You can't start a direct message with yourself.")
+    key = f"{min(user.id, other.id)}:{max(user.id, other.id)}"
+    chat = db.session.scalar(select(Chat).where(Chat.direct_key == key))
+    if chat is not None:
+        return chat
+    chat = Chat(kind="direct", direct_key=key)
+    chat.memberships.append(Membership(user=user, role="admin"))
+    chat.memberships.append(Membership(user=other, role="admin"))
+    db.session.add(chat)
+    try:
+        db.session.flush()
+        add_system_message(chat, f"{user.display_name} started a conversation with {other.display_name}")
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()  # the other person opened it at the same moment
+        chat = db.session.scalar(select(Chat).where(Chat.direct_key == key))
+        if chat is None:
+            raise
+    return chat
+
+
+def _require_group(chat: Chat, action: str) -> None:
+    if chat.is_direct:
+        raise ChatError(f"A direct message can't {action}; start a group chat instead.", 400)
+
+
+def _require_admin(membership: Membership) -> None:
+    if not membership.is_admin:
+        raise ChatError("Only the chat's admins can do that.", 403)
+
+
+def add_members(membership: Membership, member_names: str | None) -> list[User]:
+    chat = membership.chat
+    _require_group(chat, "have more members")
+    users = users_by_username(parse_usernames(member_names))
+    if not users:
+        raise ChatError("Name at least one person to add.")
+    present = {m.user_id for m in chat.memberships}
+    new = [u for u in users if u.id not in present]
+    if not new:
+        raise ChatError("Everyone you named is already in this chat.")
+    chat.memberships.extend(Membership(user=u) for u in new)
+    message = add_system_message(chat, f"{membership.user.display_name} added {_names(new)}")
+    db.session.commit()
+    announce(message)
+    return new
+
+
+def remove_member(membership: Membership, username: str | None) -> User:
+    chat = membership.chat
+    _require_group(chat, "lose members")
+    _require_admin(membership)
+    target = next((m for m in chat.memberships if m.user.username == (username or "").lower()), None)
+    if target is None:
+        raise ChatError("That person is not in this chat.")
+    if target.user_id == membership.user_id:
+        raise ChatError("To remove yourself, leave the chat.")
+    chat.memberships.remove(target)
+    message = add_system_message(chat, f"{membership.user.display_name} removed {target.user.display_name}")
+    db.session.commit()
+    announce(message)
+    return target.user
+
+
+def rename(membership: Membership, name: str | None) -> None:
+    chat = membership.chat
+    _require_group(chat, "be renamed")
+    name = validate_chat_name(name)
+    if name == chat.name:
+        return
+    chat.name = name
+    message = add_system_message(chat, f"{membership.user.display_name} renamed the chat to “{name}”")
+    db.session.commit()
+    announce(message)
+
+
+def leave(membership: Membership) -> None:
+    chat = membership.chat
+    _require_group(chat, "be left")
+    user = membership.user
+    remaining = [m for m in chat.memberships if m.user_id != user.id]
+    # A group never loses its last admin while people remain in it.
+    if membership.is_admin and remaining and not any(m.is_admin for m in remaining):
+        remaining[0].role = "admin"
+    chat.memberships.remove(membership)
+    message = add_system_message(chat, f"{user.display_name} left")
+    db.session.commit()
+    announce(message)
+
+
+def _names(users: list[User]) -> str:
+    names = [u.display_name for u in users]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+@dataclass
+class ChatListEntry:
+    chat: Chat
+    title: str
+    preview: Message | None
+    unread: int
+    partner: User | None  # the other person of a direct chat
+
+
+def chat_list(user: User) -> list[ChatListEntry]:
+    """The user's chats, most recent activity first, with preview and unread count."""
+    memberships = list(db.session.scalars(
+        select(Membership).join(Chat).where(Membership.user_id == user.id)
+        .order_by(Chat.last_message_id.desc(), Chat.id.desc())
+    ))
+    if not memberships:
+        return []
+    chat_ids = [m.chat_id for m in memberships]
+    unread = dict(db.session.execute(
+        select(Message.chat_id, func.count())
+        .join(Membership, and_(Membership.chat_id == Message.chat_id, Membership.user_id == user.id))
+        .where(Message.chat_id.in_(chat_ids), Message.id > Membership.last_read_message_id,
+               Message.kind == "user", or_(Message.author_id != user.id, Message.author_id.is_(None)))
+        .group_by(Message.chat_id)
+    ).all())
+    previews = _previews(user, [m.chat for m in memberships])
+    partners = {
+        m.chat_id: m.user for m in db.session.scalars(
+            select(Membership).join(Chat)
+            .where(Membership.chat_id.in_(chat_ids), Membership.user_id != user.id, Chat.kind == "direct")
+        )
+    }
+    entries = []
+    for m in memberships:
+        partner = partners.get(m.chat_id)
+        title = m.chat.name or (partner.display_name if partner else "Just you")
+        entries.append(ChatListEntry(m.chat, title, previews.get(m.chat_id), unread.get(m.chat_id, 0), partner))
+    return entries
+
+
+def _previews(user: User, chats: list[Chat]) -> dict[int, Message]:
+    ids = [c.last_message_id for c in chats if c.last_message_id]
+    last = {m.chat_id: m for m in db.session.scalars(select(Message).where(Message.id.in_(ids)))} if ids else {}
+    if user.hide_system_messages:
+        for chat_id, message in list(last.items()):
+            if message.is_system:
+                newest_user = db.session.scalar(
+                    select(Message).where(Message.chat_id == chat_id, Message.kind == "user")
+                    .order_by(Message.id.desc()).limit(1)
+                )
+                if newest_user is None:
+                    del last[chat_id]
+                else:
+                    last[chat_id] = newest_user
+    return last
+
+
+def chat_title(chat: Chat, viewer: User) -> str:
+    if chat.name:
+        return chat.name
+    other = next((m.user for m in chat.memberships if m.user_id != viewer.id), None)
+    return other.display_name if other else "Just you"

@@ -1,0 +1,71 @@
+"""Configuration read from the environment; every setting has a safe default for the embedded mode."""
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def instance_path() -> Path:
+    return Path(os.environ.get("WEBCHAT_INSTANCE_PATH", PROJECT_ROOT / "instance")).resolve()
+
+
+def load_secret_key(instance: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once into the instance folder."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    key_file = instance / "secret_key"
+    if not key_file.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two workers starting together must not each write a different key.
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+    return key_file.read_text().strip()
+
+
+def database_url(instance: Path) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{instance / 'webchat.db'}"
+    # Accept the URLs hosting providers hand out and route them to psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def from_environment(instance: Path) -> dict:
+    secure_cookies = _bool("WEBCHAT_SECURE_COOKIES")
+    return {
+        "SECRET_KEY": load_secret_key(instance),
+        "SQLALCHEMY_DATABASE_URI": database_url(instance),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure_cookies,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": secure_cookies,
+        "REMEMBER_COOKIE_DURATION": 60 * 60 * 24 * 30,
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; chat tabs stay open for days
+        "POLL_INTERVAL_SECONDS": int(os.environ.get("WEBCHAT_POLL_INTERVAL", "20")),
+        "PAGE_SIZE": 50,
+        "MAX_MESSAGE_LENGTH": 4000,
+        "RATELIMIT_ENABLED": _bool("WEBCHAT_RATELIMIT", True),
+        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "LOGIN_FAILURE_LIMIT": os.environ.get("WEBCHAT_LOGIN_FAILURE_LIMIT", "5 per 5 minutes"),
+        "REGISTER_LIMIT": os.environ.get("WEBCHAT_REGISTER_LIMIT", "20 per hour"),
+        "PROXY_FIX": _bool("WEBCHAT_PROXY_FIX"),
+    }

@@ -1,0 +1,50 @@
+"""Error pages and fragments that read like a product, not a traceback."""
+from flask import render_template
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .extensions import db
+from .htmx import is_htmx, retarget
+
+TITLES = {
+    400: ("Bad request", "The request could not be understood."),
+    403: ("Not allowed", "You don't have access to that."),
+    404: ("Not found", "There is nothing here, or you don't have access to it."),
+    405: ("Not allowed", "That action isn't available here."),
+    413: ("Too large", "That was larger than webchat accepts."),
+    429: ("Slow down", "Too many attempts. Wait a few minutes and try again."),
+    500: ("Something went wrong", "webchat hit an error. Nothing you sent was half-stored; try again."),
+}
+
+
+def _render(status: int, detail: str | None = None):
+    title, text = TITLES.get(status, (f"Error {status}", "The request could not be completed."))
+    if is_htmx():
+        response = retarget(render_template("_flash.html", message=detail or text, kind="error"), "#flash",
+                            "innerHTML")
+        return response, status
+    return render_template("error.html", title=title, text=detail or text, status=status), status
+
+
+def init_app(app) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(e):
+        return _render(400, "Your session has expired or the form was stale. Reload the page and try again; "
+                            "your text is still in the box.")
+
+    @app.errorhandler(RateLimitExceeded)
+    def rate_limited(e):
+        seconds = max(60, int(e.limit.limit.get_expiry()))
+        minutes = (seconds + 59) // 60
+        return _render(429, f"Too many attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(e):
+        return _render(e.code or 500)
+
+    @app.errorhandler(Exception)
+    def server_error(e):
+        db.session.rollback()
+        app.logger.exception("unhandled error")
+        return _render(500)

@@ -1,0 +1,129 @@
+"""The data model: users, chats, memberships and the messages of each chat's timeline."""
+import secrets
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Usernames are stored lower-cased, which makes the unique index case-insensitive.
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # Part of the login id: changing it (password change, "log out everywhere") invalidates
+    # every session and remember-me cookie issued before.
+    session_token: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
+    is_active_account: Mapped[bool] = mapped_column(Boolean, default=True)
+    hide_system_messages: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+        self.session_token = secrets.token_hex(16)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.is_active_account
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+class Chat(db.Model):
+    __tablename__ = "chats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "group" or "direct"
+    name: Mapped[str | None] = mapped_column(String(80))
+    # "<low user id>:<high user id>" for direct chats: the unique index makes one DM per pair.
+    direct_key: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # Updated in the same transaction as each new message; the row update doubles as the
+    # per-chat lock that makes message ids commit in order within a chat.
+    last_message_id: Mapped[int] = mapped_column(Integer, default=0)
+    last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    memberships: Mapped[list["Membership"]] = relationship(
+        back_populates="chat", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_direct(self) -> bool:
+        return self.kind == "direct"
+
+    def __repr__(self) -> str:
+        return f"<Chat {self.id} {self.kind} {self.name!r}>"
+
+
+class Membership(db.Model):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("chat_id", "user_id"), Index("ix_memberships_user", "user_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(8), default="member")  # "admin" or "member"
+    last_read_message_id: Mapped[int] = mapped_column(Integer, default=0)
+    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    chat: Mapped[Chat] = relationship(back_populates="memberships")
+    user: Mapped[User] = relationship()
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class Message(db.Model):
+    __tablename__ = "messages"
+    __table_args__ = (
+        # A retried or double-submitted send carries the same client id: stored once.
+        UniqueConstraint("author_id", "client_id", name="uq_messages_author_client"),
+        Index("ix_messages_chat_id_id", "chat_id", "id"),
+        # Ids are cursors ("everything after N"): SQLite must never hand out a used id again.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8), default="user")  # "user" or "system"
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)  # the source text as typed
+    html: Mapped[str] = mapped_column(Text)  # rendered and cleaned once, at write time
+    # Usernames this message mentions, space-separated; drives "mentions me" styling per viewer.
+    mentions: Mapped[str] = mapped_column(Text, default="")
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    author: Mapped[User | None] = relationship()
+
+    @property
+    def is_system(self) -> bool:
+        return self.kind == "system"

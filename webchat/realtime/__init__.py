@@ -1,0 +1,1 @@
+"""Real-time delivery: the hub that moves rendered HTML to open connections."""

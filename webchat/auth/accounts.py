@@ -3,7 +3,6 @@ import re
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db, login_manager

@@ -94,7 +94,7 @@ def _chat_context(membership, before: int | None = None, **extra):
 
 
 def _composer(chat, body: str = "", error: str | None = None, client_id: str | None = None):
-    return dict(chat=chat, body=body, error=error, client_id=client_id or messaging.new_client_id())
+    return {"chat": chat, "body": body, "error": error, "client_id": client_id or messaging.new_client_id()}
 
 
 @bp.get("/chats/<int:chat_id>")

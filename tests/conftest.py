@@ -1,0 +1,180 @@
+"""Fixtures: an app on a fresh database (SQLite by default, PostgreSQL when
+WEBCHAT_TEST_DATABASE_URL names one), request clients that act as signed-in users, and a
+live gunicorn server for browser and socket tests."""
+import os
+import re
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+_TMP = Path(tempfile.mkdtemp(prefix="webchat-tests-"))
+os.environ.setdefault("WEBCHAT_INSTANCE_PATH", str(_TMP / "instance"))
+
+
+from webchat import create_app  # noqa: E402
+from webchat.extensions import db  # noqa: E402
+from webchat.models import User  # noqa: E402
+
+from .support import services  # noqa: E402
+
+FAST_HASH = "pbkdf2:sha256:1000"
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    """A database of its own for this test run: a temp SQLite file, or a new PostgreSQL database."""
+    base = os.environ.get("WEBCHAT_TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{_TMP / 'requests.db'}"
+        return
+    with services.postgres_database(base, "requests") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url):
+    """Apply the real migrations once, as `flask db upgrade` does in production."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test"})
+    with app.app_context():
+        from flask_migrate import upgrade
+        upgrade()
+        db.engine.dispose()
+    return database_url
+
+
+@pytest.fixture
+def app(_schema):
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": _schema,
+        "RATELIMIT_ENABLED": False,
+        "PASSWORD_HASH_METHOD": FAST_HASH,
+    })
+    yield app
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+CSRF_META = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class Actor:
+    """A test client acting as one person in a browser without JavaScript (plus htmx headers on demand)."""
+
+    def __init__(self, app, username=None):
+        self.app = app
+        self.client = app.test_client()
+        self.username = username
+
+    def csrf(self) -> str:
+        page = self.client.get("/login" if not self.username else "/settings").get_data(as_text=True)
+        match = CSRF_META.search(page)
+        assert match, "no CSRF token on the page"
+        return match.group(1)
+
+    def get(self, url, htmx=False, target=None, **kwargs):
+        return self.client.get(url, headers=_htmx_headers(htmx, target), **kwargs)
+
+    def post(self, url, data=None, htmx=False, target=None, csrf=True, **kwargs):
+        data = dict(data or {})
+        if csrf:
+            data.setdefault("csrf_token", self.csrf())
+        return self.client.post(url, data=data, headers=_htmx_headers(htmx, target), **kwargs)
+
+    def login(self, username, password="password123", remember=False):
+        self.username = None
+        response = self.post("/login", {"username": username, "password": password,
+                                        "remember": "1" if remember else ""})
+        if response.status_code == 302:
+            self.username = username
+        return response
+
+    def send(self, chat_id, body, client_id=None, htmx=False, after=None):
+        data = {"body": body, "client_id": client_id or str(uuid.uuid4())}
+        if after is not None:
+            data["after"] = str(after)
+        return self.post(f"/chats/{chat_id}/messages", data, htmx=htmx)
+
+
+def _htmx_headers(htmx, target):
+    if not htmx:
+        return {}
+    headers = {"HX-Request": "true"}
+    if target:
+        headers["HX-Target"] = target
+    return headers
+
+
+@pytest.fixture
+def make_user(app):
+    def make(username, display_name=None, password="password123"):
+        with app.app_context():
+            user = User(username=username, display_name=display_name or username.title())
+            user.set_password(password)
+            db.session.add(user)
+            db.session.commit()
+            return user.id
+    return make
+
+
+@pytest.fixture
+def actor(app, make_user):
+    """actor("alice") -> an Actor signed in as a freshly made user alice."""
+    def make(username):
+        make_user(username)
+        a = Actor(app)
+        assert a.login(username).status_code == 302
+        return a
+    return make
+
+
+@pytest.fixture
+def anonymous(app):
+    return Actor(app)
+
+
+# ----- live server, browser ---------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def live_server():
+    """The app under `gunicorn -k gevent` on a free port, with its own fresh database."""
+    base = os.environ.get("WEBCHAT_TEST_DATABASE_URL")
+    if base:
+        with services.postgres_database(base, "live") as url, services.LiveServer(url, _TMP) as server:
+            yield server
+    else:
+        with services.LiveServer(f"sqlite:///{_TMP / 'live.db'}", _TMP) as server:
+            yield server
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    with services.chromium_browser() as browser:
+        yield browser
+
+
+@pytest.fixture
+def browser_context(chromium, live_server):
+    """New browser contexts (separate cookie jars) on the live server; closed after the test."""
+    contexts = []
+
+    def make():
+        context = chromium.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 800})
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context
+    yield make
+    for context in contexts:
+        context.close()

@@ -1,0 +1,139 @@
+"""Real services for tests: a throwaway PostgreSQL database, a gunicorn server, Debian's Chromium.
+
+A service that is not there skips its tests on a developer's machine and fails them in CI
+(where CI is set): CI must never go green by skipping.
+"""
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def unavailable(reason: str):
+    """Skip on a developer's machine; fail in CI."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def postgres_database(base_url: str, purpose: str):
+    """Create a fresh database next to base_url's, yield its URL, drop it afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base_url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    name = f"webchat_{purpose}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as e:  # noqa: BLE001 - any connection failure means "not reachable"
+        admin.dispose()
+        unavailable(f"PostgreSQL at {url.render_as_string(hide_password=True)} is not reachable: {e}")
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """gunicorn -k gevent serving the app on a free port, after `flask db upgrade`."""
+
+    def __init__(self, database_url: str, tmp: Path, workers: int = 1, extra_env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.instance = tmp / f"instance-{self.port}"
+        self.log_path = tmp / f"gunicorn-{self.port}.log"
+        self.workers = workers
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "WEBCHAT_INSTANCE_PATH": str(self.instance),
+            "SECRET_KEY": "live-test-secret",
+            "WEBCHAT_REGISTER_LIMIT": "10000 per hour",
+            "WEBCHAT_LOGIN_FAILURE_LIMIT": "1000 per minute",
+            **(extra_env or {}),
+        }
+        self.process = None
+
+    def __enter__(self):
+        bin_dir = Path(sys.executable).parent
+        subprocess.run([str(bin_dir / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env,
+                       check=True, capture_output=True)
+        self.start()
+        return self
+
+    def start(self):
+        bin_dir = Path(sys.executable).parent
+        self.log = open(self.log_path, "a")  # noqa: SIM115 - stays open while gunicorn writes to it
+        self.process = subprocess.Popen(
+            [str(bin_dir / "gunicorn"), "-k", "gevent", "-w", str(self.workers), "--no-control-socket",
+             "--graceful-timeout", "2", "--worker-connections", "2000", "-b", f"127.0.0.1:{self.port}", "wsgi:app"],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/login", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not start within 30 s")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+@contextlib.contextmanager
+def chromium_browser():
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        unavailable(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

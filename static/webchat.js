@@ -1,54 +1,80 @@
-// webchat's own behaviour on top of htmx: message ordering and de-duplication, the "newest id
-// shown" cursor for polling and sending, Enter-to-send, scrolling and local times.
+// webchat's page behaviour on top of htmx: messages in id order and never twice, the "newest id
+// shown" cursor, Enter-to-send, scrolling, local times. connection.js adds the socket side.
 // Plain script, no build step; loaded after htmx with `defer`.
 (function () {
   "use strict";
+
+  var webchat = (window.webchat = window.webchat || {});
 
   function messageId(el) {
     return parseInt(el.dataset.id, 10) || 0;
   }
 
-  // The newest message id the container shows: the cursor for "everything after N".
-  function newestShownId(container) {
+  webchat.openChatId = function () {
+    var messages = document.getElementById("messages");
+    return messages ? parseInt(messages.dataset.chatId, 10) || null : null;
+  };
+
+  // The newest message id the page shows: the cursor for "everything after N".
+  webchat.newestShownId = function () {
     var newest = 0;
-    container.querySelectorAll(":scope > .msg").forEach(function (el) {
+    document.querySelectorAll("#messages > .msg").forEach(function (el) {
       newest = Math.max(newest, messageId(el));
     });
     return newest;
-  }
+  };
 
-  // Polling, sending and (later) the socket may overlap: a message already on the page is
-  // dropped from any response before htmx swaps it in.
-  function dropDuplicates(html) {
+  // Polling, sending, replay and live delivery overlap: any message already on the page, or
+  // of another chat than the one shown, is dropped before htmx swaps the response in.
+  webchat.filterMessages = function (html) {
+    if (html.indexOf('class="msg') < 0) return html;
     var template = document.createElement("template");
     template.innerHTML = html;
-    var dropped = false;
+    var open = webchat.openChatId();
+    var changed = false;
     template.content.querySelectorAll(".msg[id]").forEach(function (el) {
-      if (document.getElementById(el.id)) { el.remove(); dropped = true; }
+      if (document.getElementById(el.id) || parseInt(el.dataset.chat, 10) !== open) {
+        el.remove();
+        changed = true;
+      }
     });
-    return dropped ? template.innerHTML : html;
-  }
+    return changed ? template.innerHTML : html;
+  };
 
-  // Keep messages in id order whatever order they arrived in.
+  // Filters what arrives for #messages: socket frames, polling and sending answers. Other
+  // responses (a whole chat pane, say) pass untouched.
+  htmx.defineExtension("webchat", {
+    transformResponse: function (text, xhr, elt) {
+      if (elt && (elt.hasAttribute("ws-connect") || elt.closest("[data-after-from]"))) {
+        return webchat.filterMessages(text);
+      }
+      return text;
+    },
+  });
+
+  // Keep messages in id order whatever order they arrived in; a message on its way ("pending")
+  // always stays below the stored ones.
   function placeInOrder(el) {
     var container = el.parentElement;
     if (!container || container.id !== "messages") return;
     var id = messageId(el);
     var prev = el.previousElementSibling;
-    while (prev && prev.classList.contains("msg") && messageId(prev) > id) prev = prev.previousElementSibling;
+    while (prev && (prev.classList.contains("pending") || (prev.classList.contains("msg") && messageId(prev) > id))) {
+      prev = prev.previousElementSibling;
+    }
     if (prev !== el.previousElementSibling) {
       container.insertBefore(el, prev ? prev.nextElementSibling : container.firstElementChild);
     }
   }
 
-  function nearBottom(container) {
-    return container.scrollHeight - container.scrollTop - container.clientHeight < 80;
+  function nearBottom(container, extra) {
+    return container.scrollHeight - container.scrollTop - container.clientHeight - (extra || 0) < 80;
   }
 
-  function scrollToBottom() {
+  webchat.scrollToBottom = function () {
     var container = document.getElementById("messages");
     if (container) container.scrollTop = container.scrollHeight;
-  }
+  };
 
   function localTimes(root) {
     root.querySelectorAll("time[datetime]").forEach(function (t) {
@@ -67,7 +93,7 @@
     });
   }
 
-  function showFlash(text) {
+  webchat.showFlash = function (text) {
     var area = document.getElementById("flash");
     if (!area) return;
     var p = document.createElement("p");
@@ -75,41 +101,45 @@
     p.setAttribute("role", "alert");
     p.textContent = text;
     area.replaceChildren(p);
-  }
+  };
+
+  // Version 4 UUIDs without crypto.randomUUID, which plain-http LAN hosts do not get.
+  webchat.newClientId = function () {
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.from(b, function (x) { return x.toString(16).padStart(2, "0"); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  };
 
   document.addEventListener("htmx:configRequest", function (evt) {
     var source = evt.detail.elt.closest("[data-after-from]");
-    if (!source) return;
-    var container = document.querySelector(source.dataset.afterFrom);
-    if (container) evt.detail.parameters.after = newestShownId(container);
-  });
-
-  var stickToBottom = false;
-  document.addEventListener("htmx:beforeSwap", function (evt) {
-    var target = evt.detail.target;
-    if (!target || target.id !== "messages" || !evt.detail.shouldSwap) return;
-    stickToBottom = nearBottom(target) || evt.detail.requestConfig.elt.id === "composer";
-    evt.detail.serverResponse = dropDuplicates(evt.detail.serverResponse);
+    if (source) evt.detail.parameters.after = webchat.newestShownId();
   });
 
   document.addEventListener("htmx:afterSettle", function (evt) {
-    if (evt.detail.target && evt.detail.target.id === "messages" && stickToBottom) scrollToBottom();
-    if (evt.detail.target && evt.detail.target.id === "chat-pane") scrollToBottom();
+    if (evt.detail.target && evt.detail.target.id === "chat-pane") webchat.scrollToBottom();
     markActiveChat();
   });
 
   document.addEventListener("htmx:load", function (evt) {
     var el = evt.detail.elt;
-    if (el.classList && el.classList.contains("msg")) placeInOrder(el);
+    if (el.classList && el.classList.contains("msg") && el.parentElement && el.parentElement.id === "messages") {
+      var container = el.parentElement;
+      var stick = nearBottom(container, el.offsetHeight) || el.dataset.author === document.body.dataset.user;
+      placeInOrder(el);
+      if (stick) webchat.scrollToBottom();
+      document.dispatchEvent(new CustomEvent("webchat:message-shown", { detail: { elt: el } }));
+    }
     localTimes(el);
   });
 
   document.addEventListener("htmx:sendError", function () {
-    showFlash("Couldn't reach webchat. Check your connection; anything you typed is still there.");
+    webchat.showFlash("Couldn't reach webchat. Check your connection; anything you typed is still there.");
   });
   document.addEventListener("htmx:responseError", function (evt) {
-    if (evt.detail.xhr.status === 404) showFlash("That chat is no longer available to you.");
-    else showFlash("Something went wrong on our side. Nothing you typed was lost; try again.");
+    if (evt.detail.xhr.status === 404) webchat.showFlash("That chat is no longer available to you.");
+    else webchat.showFlash("Something went wrong on our side. Nothing you typed was lost; try again.");
   });
 
   // Enter sends, Shift+Enter (or an IME composition) adds a line.
@@ -125,6 +155,6 @@
   document.addEventListener("DOMContentLoaded", function () {
     localTimes(document);
     markActiveChat();
-    if (!location.hash) scrollToBottom();
+    if (!location.hash) webchat.scrollToBottom();
   });
 })();

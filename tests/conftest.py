@@ -87,11 +87,14 @@ class Actor:
     def get(self, url, htmx=False, target=None, **kwargs):
         return self.client.get(url, headers=_htmx_headers(htmx, target), **kwargs)
 
-    def post(self, url, data=None, htmx=False, target=None, csrf=True, **kwargs):
+    def post(self, url, data=None, htmx=False, target=None, csrf=True, trigger=None, **kwargs):
         data = dict(data or {})
         if csrf:
             data.setdefault("csrf_token", self.csrf())
-        return self.client.post(url, data=data, headers=_htmx_headers(htmx, target), **kwargs)
+        headers = _htmx_headers(htmx, target)
+        if htmx and trigger:
+            headers["HX-Trigger"] = trigger
+        return self.client.post(url, data=data, headers=headers, **kwargs)
 
     def login(self, username, password="password123", remember=False):
         self.username = None
@@ -105,7 +108,8 @@ class Actor:
         data = {"body": body, "client_id": client_id or str(uuid.uuid4())}
         if after is not None:
             data["after"] = str(after)
-        return self.post(f"/chats/{chat_id}/messages", data, htmx=htmx)
+        # As the page's composer does: htmx names the form that triggered the request.
+        return self.post(f"/chats/{chat_id}/messages", data, htmx=htmx, trigger="composer")
 
 
 def _htmx_headers(htmx, target):
@@ -170,8 +174,10 @@ def browser_context(chromium, live_server):
     """New browser contexts (separate cookie jars) on the live server; closed after the test."""
     contexts = []
 
-    def make():
-        context = chromium.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 800})
+    def make(**options):
+        """options go to Browser.new_context, e.g. java_script_enabled=False."""
+        options = {"base_url": live_server.url, "viewport": {"width": 1200, "height": 800}, **options}
+        context = chromium.new_context(**options)
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context

@@ -4,7 +4,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
-from .extensions import csrf, db, limiter, login_manager, migrate
+from .extensions import csrf, db, limiter, login_manager, migrate, sock
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -35,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    sock.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Sign in to continue."
     login_manager.session_protection = "basic"
@@ -49,6 +50,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     from .auth import bp as auth_bp
     from .chats import bp as chats_bp
+    from .realtime import bp as realtime_bp
     app.register_blueprint(auth_bp)
     app.register_blueprint(chats_bp)
+    app.register_blueprint(realtime_bp)
     return app

@@ -3,6 +3,8 @@ import os
 import secrets
 from pathlib import Path
 
+from .realtime.connection import NoThread
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -68,4 +70,12 @@ def from_environment(instance: Path) -> dict:
         "LOGIN_FAILURE_LIMIT": os.environ.get("WEBCHAT_LOGIN_FAILURE_LIMIT", "5 per 5 minutes"),
         "REGISTER_LIMIT": os.environ.get("WEBCHAT_REGISTER_LIMIT", "20 per hour"),
         "PROXY_FIX": _bool("WEBCHAT_PROXY_FIX"),
+        "POLL_INTERVAL_LIVE_SECONDS": int(os.environ.get("WEBCHAT_POLL_INTERVAL_LIVE", "60")),
+        # Exact origins (scheme://host[:port]) allowed to open the socket besides the app's own.
+        "ALLOWED_ORIGINS": [o.strip().rstrip("/") for o in os.environ.get("WEBCHAT_ALLOWED_ORIGINS", "").split(",")
+                            if o.strip()],
+        "SOCKET_PING_SECONDS": float(os.environ.get("WEBCHAT_SOCKET_PING_SECONDS", "25")),
+        "SOCKET_MAX_MESSAGE_BYTES": 16 * 1024,
+        "SOCKETS_PER_USER": int(os.environ.get("WEBCHAT_SOCKETS_PER_USER", "50")),
+        "SOCK_SERVER_OPTIONS": {"thread_class": NoThread, "max_message_size": 16 * 1024},
     }

@@ -1,5 +1,5 @@
 """Error pages and fragments that read like a product, not a traceback."""
-from flask import render_template
+from flask import make_response, render_template
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -9,6 +9,7 @@ from .htmx import is_htmx, retarget
 
 TITLES = {
     400: ("Bad request", "The request could not be understood."),
+    401: ("Sign in required", "Sign in to continue."),
     403: ("Not allowed", "You don't have access to that."),
     404: ("Not found", "There is nothing here, or you don't have access to it."),
     405: ("Not allowed", "That action isn't available here."),
@@ -21,9 +22,8 @@ TITLES = {
 def _render(status: int, detail: str | None = None):
     title, text = TITLES.get(status, (f"Error {status}", "The request could not be completed."))
     if is_htmx():
-        response = retarget(render_template("_flash.html", message=detail or text, kind="error"), "#flash",
-                            "innerHTML")
-        return response, status
+        response = make_response(render_template("_flash.html", message=detail or text, kind="error"), status)
+        return retarget(response, "#flash", "innerHTML")
     return render_template("error.html", title=title, text=detail or text, status=status), status
 
 

@@ -7,6 +7,7 @@ import nh3
 
 ALLOWED_TAGS = {
     "p", "br", "strong", "em", "code", "pre", "a", "ul", "ol", "li", "blockquote", "span", "del",
+    "s",  # markdown-it renders ~~strikethrough~~ as <s>
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},

@@ -26,15 +26,23 @@ def htmx_config() -> str:
     })
 
 
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def short_time(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.strftime("%H:%M")
+    return _utc(value).strftime("%H:%M")
+
+
+def iso_time(value: datetime) -> str:
+    return _utc(value).isoformat(timespec="seconds")
 
 
 def init_app(app) -> None:
     app.after_request(add_security_headers)
     app.jinja_env.filters["short_time"] = short_time
+    app.jinja_env.filters["iso_time"] = iso_time
 
     @app.context_processor
     def globals_for_templates():
@@ -44,4 +52,5 @@ def init_app(app) -> None:
             "style_nonce": style_nonce,
             "csrf_headers": lambda: json.dumps({"X-CSRFToken": generate_csrf()}),
             "poll_seconds": current_app.config["POLL_INTERVAL_SECONDS"],
+            "poll_live_seconds": current_app.config["POLL_INTERVAL_LIVE_SECONDS"],
         }

@@ -77,6 +77,7 @@ class LiveServer:
             "SECRET_KEY": "live-test-secret",
             "WEBCHAT_REGISTER_LIMIT": "10000 per hour",
             "WEBCHAT_LOGIN_FAILURE_LIMIT": "1000 per minute",
+            "WEBCHAT_POLL_INTERVAL": "1",
             **(extra_env or {}),
         }
         self.process = None

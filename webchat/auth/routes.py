@@ -1,12 +1,20 @@
 """Register, log in, log out, and the account settings page."""
+import secrets
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import db, limiter
+from ..realtime.hub import publish_control
 from . import accounts, bp
+
+
+def start_session(user, remember: bool = False) -> None:
+    """Sign in and name this browser's session, so logging out can close exactly its sockets."""
+    login_user(user, remember=remember)
+    session["sid"] = secrets.token_hex(8)
 
 FAILED_LOGIN = 401
 
@@ -56,7 +64,7 @@ def login():
         if user is None:
             return render_template("auth/login.html", error="Wrong username or password.",
                                    username=request.form.get("username", "")), FAILED_LOGIN
-        login_user(user, remember=bool(request.form.get("remember")))
+        start_session(user, remember=bool(request.form.get("remember")))
         return redirect(safe_next(request.args.get("next") or request.form.get("next")))
     return render_template("auth/login.html")
 
@@ -75,14 +83,16 @@ def register():
                                      request.form.get("password"))
         except accounts.AccountError as e:
             return render_template("auth/register.html", errors=e.errors, form=request.form), 422
-        login_user(user)
+        start_session(user)
         return redirect(url_for("chats.dashboard"))
     return render_template("auth/register.html", errors={}, form={})
 
 
 @bp.post("/logout")
 def logout():
-    """Sign out of this browser."""
+    """Sign out of this browser; its open sockets close."""
+    if current_user.is_authenticated and session.get("sid"):
+        publish_control([current_user.id], f"session-ended {session['sid']}")
     logout_user()
     return redirect(url_for("auth.login"))
 
@@ -107,7 +117,8 @@ def settings():
                 # A new session token signs out every other browser and remember-me cookie.
                 current_user.set_password(request.form["new_password"])
                 db.session.commit()
-                login_user(current_user._get_current_object())
+                publish_control([current_user.id], "credentials-changed")
+                start_session(current_user._get_current_object())
                 flash("Password changed. Other browsers have been signed out.")
                 return redirect(url_for("auth.settings"))
     return render_template("auth/settings.html", errors=errors), (422 if errors else 200)

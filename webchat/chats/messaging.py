@@ -114,10 +114,15 @@ def render_messages(messages: list[Message]) -> str:
     return render_template("chats/_messages.html", messages=messages)
 
 
+def render_message_frame(messages: list[Message]) -> str:
+    """The same message HTML, wrapped to be appended to the page's #messages by htmx's ws extension."""
+    return render_template("realtime/_messages_frame.html", messages=messages)
+
+
 def announce(message: Message) -> None:
     """Render the message once and publish that HTML to its chat's channel (after commit)."""
     hub = current_app.extensions["webchat.hub"]
-    hub.publish(chat_channel(message.chat_id), render_messages([message]))
+    hub.publish(chat_channel(message.chat_id), render_message_frame([message]))
 
 
 def _visible(viewer: User):

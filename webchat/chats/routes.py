@@ -155,8 +155,10 @@ def send_message(chat_id: int):
         db.session.commit()
     else:
         messages = [message]
-    html = messaging.render_messages(messages) + render_template(
-        "chats/_composer.html", oob=True, **_composer(membership.chat))
+    html = messaging.render_messages(messages) + render_template("realtime/_sent.html", client_id=message.client_id)
+    if request.headers.get("HX-Trigger") == "composer":
+        # A fresh composer (empty, new client id); a background retry must not wipe a draft.
+        html += render_template("chats/_composer.html", oob=True, **_composer(membership.chat))
     return html
 
 

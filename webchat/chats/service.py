@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Chat, Membership, Message, User
+from ..realtime.hub import publish_control
 from .errors import ChatError
 from .messaging import add_system_message, announce
 
@@ -65,6 +66,7 @@ def create_group(creator: User, name: str | None, member_names: str | None) -> C
     if others:
         add_system_message(chat, f"{creator.display_name} added " + _names(others))
     db.session.commit()
+    publish_control([creator.id, *(u.id for u in others)], "memberships")
     return chat
 
 
@@ -88,6 +90,7 @@ def open_direct(user: User, username: str | None) -> Chat:
         db.session.flush()
         add_system_message(chat, f"{user.display_name} started a conversation with {other.display_name}")
         db.session.commit()
+        publish_control([user.id, other.id], "memberships")
     except IntegrityError:
         db.session.rollback()  # the other person opened it at the same moment
         chat = db.session.scalar(select(Chat).where(Chat.direct_key == key))
@@ -120,6 +123,7 @@ def add_members(membership: Membership, member_names: str | None) -> list[User]:
     message = add_system_message(chat, f"{membership.user.display_name} added {_names(new)}")
     db.session.commit()
     announce(message)
+    publish_control([u.id for u in new], "memberships")
     return new
 
 
@@ -135,6 +139,7 @@ def remove_member(membership: Membership, username: str | None) -> User:
     chat.memberships.remove(target)
     message = add_system_message(chat, f"{membership.user.display_name} removed {target.user.display_name}")
     db.session.commit()
+    publish_control([target.user_id], "memberships")  # their sockets stop receiving this chat
     announce(message)
     return target.user
 
@@ -162,6 +167,7 @@ def leave(membership: Membership) -> None:
     chat.memberships.remove(membership)
     message = add_system_message(chat, f"{user.display_name} left")
     db.session.commit()
+    publish_control([user.id], "memberships")
     announce(message)
 
 

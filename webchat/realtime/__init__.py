@@ -1,1 +1,6 @@
-"""Real-time delivery: the hub that moves rendered HTML to open connections."""
+"""Real-time delivery: the socket route, each tab's session, and the hub that moves rendered HTML."""
+from flask import Blueprint
+
+bp = Blueprint("realtime", __name__)
+
+from . import routes  # noqa: E402,F401  (registers the socket route on bp)

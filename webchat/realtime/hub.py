@@ -9,12 +9,31 @@ three methods lets several workers and hosts share channels.
 """
 import threading
 from collections import defaultdict
+from functools import cached_property
 from typing import Protocol
+
+from flask import current_app
+
+from .frames import text_frame
+
+
+class Delivery:
+    """One published payload; its WebSocket frame is built at most once, for all subscribers."""
+
+    __slots__ = ("channel", "text", "__dict__")
+
+    def __init__(self, channel: str, text: str) -> None:
+        self.channel = channel
+        self.text = text
+
+    @cached_property
+    def frame(self) -> bytes:
+        return text_frame(self.text)
 
 
 class Connection(Protocol):
-    def deliver(self, payload: str) -> None:
-        """Queue payload for this connection; must not block the publisher."""
+    def deliver(self, delivery: Delivery) -> None:
+        """Take delivery for this connection; must never block the publisher."""
 
 
 class Hub(Protocol):
@@ -31,6 +50,11 @@ def user_channel(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+def control_channel(user_id: int) -> str:
+    """Commands for the server side of a user's sockets (re-read memberships, end sessions); never shown."""
+    return f"control:{user_id}"
+
+
 class InProcessHub:
     """Channels held in this process only: right for one worker, wrong for several."""
 
@@ -41,8 +65,11 @@ class InProcessHub:
     def publish(self, channel: str, payload: str) -> None:
         with self._lock:
             subscribers = tuple(self._subscribers.get(channel, ()))
+        if not subscribers:
+            return
+        delivery = Delivery(channel, payload)
         for connection in subscribers:
-            connection.deliver(payload)
+            connection.deliver(delivery)
 
     def subscribe(self, channel: str, connection: Connection) -> None:
         with self._lock:
@@ -60,3 +87,14 @@ class InProcessHub:
 def create_hub(app) -> Hub:
     """The hub the configuration asks for."""
     return InProcessHub()
+
+
+def current_hub() -> Hub:
+    return current_app.extensions["webchat.hub"]
+
+
+def publish_control(user_ids, command: str) -> None:
+    """Tell the sockets of these users to act (after commit): e.g. "memberships" to re-subscribe."""
+    hub = current_hub()
+    for user_id in set(user_ids):
+        hub.publish(control_channel(user_id), command)

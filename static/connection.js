@@ -1,0 +1,260 @@
+// The socket side of a page: connection badge, resume-after-reconnect, polling as the fallback,
+// sending over the socket with a pending line, and the live chat list.
+// Works with htmx's ws extension (ws-connect on .layout, ws-send on the composer).
+(function () {
+  "use strict";
+
+  var webchat = (window.webchat = window.webchat || {});
+  var socket = null; // the ws extension's wrapper while open
+  var state = "connecting";
+  var failures = 0;
+  var lastSync = null;
+  var counted = new Set(); // message ids already counted as unread here
+  var PENDING_HTTP_FALLBACK_MS = 6000;
+
+  function isLive() {
+    return state === "live";
+  }
+
+  // ----- the badge -----------------------------------------------------------------------
+  var LABELS = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…",
+                 polling: "Polling", offline: "Offline", "signed-out": "Signed out" };
+
+  function setState(next) {
+    state = next;
+    renderBadge();
+    schedulePoll();
+  }
+
+  function synced() {
+    lastSync = new Date();
+    renderBadge();
+  }
+
+  function renderBadge() {
+    var badge = document.getElementById("connection");
+    if (!badge) return;
+    badge.dataset.state = state;
+    badge.querySelector(".connection-label").textContent = LABELS[state] || state;
+    badge.querySelector(".connection-synced").textContent = lastSync
+      ? "synced " + lastSync.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })
+      : "";
+  }
+
+  // ----- polling: every 20 s while the socket is down, every 60 s while it is up ---------
+  var pollTimer = null;
+  function schedulePoll() {
+    clearTimeout(pollTimer);
+    var seconds = parseFloat(document.body.dataset[isLive() ? "pollUp" : "pollDown"]) || 20;
+    pollTimer = setTimeout(function () {
+      poll();
+      schedulePoll();
+    }, seconds * 1000);
+  }
+
+  function poll() {
+    var poller = document.getElementById("poller");
+    if (poller) htmx.trigger(poller, "poll");
+    var list = document.getElementById("chat-list");
+    if (list) htmx.trigger(list, "poll");
+  }
+
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    if (evt.detail.successful && evt.detail.elt && evt.detail.elt.id === "poller") synced();
+  });
+
+  // ----- the socket ----------------------------------------------------------------------
+  function sendFrame(frame) {
+    if (socket && isLive()) socket.send(JSON.stringify(frame));
+  }
+
+  function view() {
+    sendFrame({ type: "view", chat: webchat.openChatId(), after: webchat.newestShownId() });
+  }
+
+  document.addEventListener("htmx:wsOpen", function (evt) {
+    socket = evt.detail.socketWrapper;
+    failures = 0;
+    setState("live");
+    view(); // the server replays what this page missed, then stays live
+    resendPending();
+    synced();
+  });
+
+  document.addEventListener("htmx:wsClose", function (evt) {
+    socket = null;
+    var code = evt.detail.event.code;
+    if (code === 1008) {
+      setState("signed-out");
+      webchat.showFlash("You were signed out. Sign in again to keep chatting.");
+      return;
+    }
+    failures += 1;
+    if (!navigator.onLine) setState("offline");
+    else setState(failures >= 2 ? "polling" : "reconnecting");
+  });
+
+  document.addEventListener("htmx:wsAfterMessage", synced);
+
+  // Each message that arrives keeps the chat list true: preview, order, unread badge.
+  document.addEventListener("htmx:wsBeforeMessage", function (evt) {
+    if (evt.detail.message.indexOf('class="msg') < 0) return;
+    var template = document.createElement("template");
+    template.innerHTML = evt.detail.message;
+    template.content.querySelectorAll(".msg[data-chat]").forEach(updateChatList);
+  });
+
+  function updateChatList(msg) {
+    var chatId = parseInt(msg.dataset.chat, 10);
+    var item = document.getElementById("chat-item-" + chatId);
+    var list = document.getElementById("chat-list");
+    if (!item) {
+      if (list) htmx.trigger(list, "poll"); // a chat this page has not listed yet
+      return;
+    }
+    var preview = item.querySelector(".preview");
+    var body = msg.querySelector(".msg-body, .msg-system");
+    var author = msg.querySelector(".msg-author");
+    if (preview && body) {
+      var text = (author ? author.textContent + ": " : "") + body.textContent.trim().replace(/\s+/g, " ");
+      preview.textContent = text.length > 80 ? text.slice(0, 79) + "…" : text;
+    }
+    var ul = item.parentElement;
+    if (ul && ul.firstElementChild !== item) ul.insertBefore(item, ul.firstElementChild);
+    var id = parseInt(msg.dataset.id, 10);
+    var seenHere = chatId === webchat.openChatId() && document.visibilityState === "visible";
+    var mine = msg.dataset.author === document.body.dataset.user;
+    if (seenHere || mine || msg.classList.contains("msg--system") || counted.has(id) || document.getElementById(msg.id)) {
+      return;
+    }
+    counted.add(id);
+    var badge = item.querySelector(".badge");
+    if (!badge) {
+      badge = document.createElement("span");
+      badge.className = "badge";
+      item.querySelector("a").insertBefore(badge, preview);
+    }
+    badge.textContent = String((parseInt(badge.textContent, 10) || 0) + 1);
+    item.classList.add("chat-item--unread");
+  }
+
+  // ----- read state: the open chat, in a visible tab, is read up to its newest message ----
+  // The chat and id are taken when the message shows, so switching chats cannot misfile them.
+  var readTimer = null;
+  var unsentRead = null;
+  function markRead() {
+    var chat = webchat.openChatId();
+    if (!chat || document.visibilityState !== "visible") return;
+    unsentRead = { type: "read", chat: chat, upto: webchat.newestShownId() };
+    clearTimeout(readTimer);
+    readTimer = setTimeout(flushRead, 300);
+  }
+  function flushRead() {
+    clearTimeout(readTimer);
+    if (unsentRead) sendFrame(unsentRead);
+    unsentRead = null;
+  }
+  document.addEventListener("webchat:message-shown", markRead);
+  document.addEventListener("visibilitychange", markRead);
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    if (evt.detail.target && evt.detail.target.id === "chat-pane") flushRead();
+  });
+
+  // A new pane (another chat, the dashboard): tell the socket what this tab shows now.
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    if (evt.detail.target && evt.detail.target.id === "chat-pane") view();
+  });
+
+  // ----- sending: over the socket when live, else the form's own HTTP post ----------------
+  document.addEventListener("htmx:wsConfigSend", function (evt) {
+    var form = evt.detail.elt;
+    if (!isLive() || form.id !== "composer") {
+      evt.preventDefault();
+      return;
+    }
+    var params = evt.detail.parameters;
+    if (!String(params.body || "").trim()) {
+      evt.preventDefault();
+      return;
+    }
+    params.type = "send";
+    params.chat = parseInt(form.dataset.chatId, 10);
+    delete params.csrf_token; // the socket was checked at the handshake
+    showPending(params.client_id, params.body);
+    form.querySelector("textarea[name=body]").value = "";
+    form.querySelector("input[name=client_id]").value = webchat.newClientId();
+    var error = form.querySelector(".form-error");
+    if (error) error.remove();
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    if (evt.detail.elt.id === "composer" && isLive()) evt.preventDefault(); // the socket took it
+  });
+
+  function showPending(clientId, body) {
+    var template = document.getElementById("pending-template");
+    var messages = document.getElementById("messages");
+    if (!template || !messages) return;
+    var el = template.content.firstElementChild.cloneNode(true);
+    el.id = "pending-" + clientId;
+    el.dataset.clientId = clientId;
+    el.dataset.chat = String(webchat.openChatId());
+    el.querySelector(".pending-body").textContent = body;
+    messages.appendChild(el);
+    webchat.scrollToBottom();
+    el.fallback = setTimeout(function () { sendPendingOverHttp(el); }, PENDING_HTTP_FALLBACK_MS);
+  }
+
+  function pendingFrame(el) {
+    return { type: "send", chat: parseInt(el.dataset.chat, 10), client_id: el.dataset.clientId,
+             body: el.querySelector(".pending-body").textContent };
+  }
+
+  // Unconfirmed sends go again with the same client id: the server stores each id once.
+  function resendPending() {
+    document.querySelectorAll(".pending--sending").forEach(function (el) {
+      sendFrame(pendingFrame(el));
+    });
+  }
+
+  function sendPendingOverHttp(el) {
+    if (!document.body.contains(el) || isLive()) return;
+    var frame = pendingFrame(el);
+    if (frame.chat !== webchat.openChatId()) return;
+    htmx.ajax("POST", "/chats/" + frame.chat + "/messages", {
+      source: document.getElementById("poller"), target: "#messages", swap: "beforeend",
+      values: { body: frame.body, client_id: frame.client_id },
+    });
+  }
+
+  document.addEventListener("click", function (evt) {
+    var button = evt.target.closest("[data-pending-action]");
+    if (!button) return;
+    var el = button.closest(".pending");
+    if (button.dataset.pendingAction === "edit") {
+      var box = document.querySelector("#composer textarea[name=body]");
+      if (box) { box.value = el.querySelector(".pending-body").textContent; box.focus(); }
+      el.remove();
+      return;
+    }
+    el.classList.replace("pending--failed", "pending--sending");
+    el.querySelector(".pending-status").textContent = "Sending…";
+    if (isLive()) sendFrame(pendingFrame(el));
+    else sendPendingOverHttp(el);
+  });
+
+  window.addEventListener("offline", function () { if (!isLive()) setState("offline"); });
+  window.addEventListener("online", function () { if (state === "offline") setState("reconnecting"); });
+
+  // The ws extension retries after 1006/1011/1012/1013 with full jitter over 1 s·2^n (n ≤ 6);
+  // cap the wait at 30 s and retry forever.
+  htmx.config.wsReconnectDelay = function (retries) {
+    return Math.random() * Math.min(30000, 1000 * Math.pow(2, Math.min(retries, 6)));
+  };
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!document.querySelector("[ws-connect]")) state = "polling";
+    renderBadge();
+    schedulePoll();
+  });
+})();

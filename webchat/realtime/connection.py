@@ -1,0 +1,191 @@
+"""One browser tab's WebSocket: ordered, never-blocking writes and the read loop.
+
+Why not simple-websocket's send(): it blocks the caller when the peer reads slowly and ignores
+partial writes, so one stalled reader would stall every broadcast and corrupt its own stream.
+Here a write first tries a non-blocking send of the ready frame; whatever does not fit goes on
+this socket's bounded backlog, drained by a writer greenlet that exists only while there is a
+backlog. Control frames (pong, ping, close) take the same path, so bytes never interleave. A
+socket whose backlog outgrows its bound, or that makes no progress for STALL_SECONDS, is cut:
+its page reconnects and catches up from the database.
+
+The read loop runs in the handler's own greenlet (simple-websocket's reader thread is not
+started, see NoThread), so an idle socket costs one greenlet.
+"""
+import contextlib
+import socket
+import time
+from collections import deque
+
+import gevent
+from gevent.socket import wait_write
+from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
+
+from .frames import close_frame, ping_frame, pong_frame
+from .hub import Delivery
+
+# RFC 6455 close codes used here.
+GOING_AWAY_RECONNECT = 1012  # "service restart": htmx's ws extension reconnects after it
+POLICY_VIOLATION = 1008  # signed out, not allowed: the page must not retry
+UNSUPPORTED_DATA = 1003  # binary frames
+INVALID_PAYLOAD = 1007
+MESSAGE_TOO_BIG = 1009
+
+
+class NoThread:
+    """Stands in for simple-websocket's reader thread: our read loop runs in the handler's greenlet."""
+
+    def __init__(self, target=None, **kwargs):
+        self.name = "webchat-socket"
+
+    def start(self):
+        pass
+
+
+class SocketConnection:
+    MAX_BACKLOG_BYTES = 1 << 20
+    STALL_SECONDS = 20.0
+
+    def __init__(self, ws, *, ping_interval: float, max_message_size: int, on_text) -> None:
+        self.ws = ws  # the simple_websocket.Server that did the handshake
+        self.sock = ws.sock
+        # The OS socket under gevent's wrapper: send() on it never waits, it says how much fitted.
+        self._raw = getattr(ws.sock, "_sock", ws.sock)
+        self.ping_interval = ping_interval
+        self.max_message_size = max_message_size
+        self.on_text = on_text
+        self.closed = False
+        self._backlog: deque[bytes] = deque()
+        self._backlog_bytes = 0
+        self._writer = None
+        self._incoming: list[str] = []
+        self._incoming_size = 0
+
+    # ----- writing -------------------------------------------------------------------------
+
+    def deliver(self, delivery: Delivery) -> None:
+        """The hub's entry point: the frame is shared by every subscriber of the publication."""
+        self.write(delivery.frame)
+
+    def write(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if self._backlog:
+            self._enqueue(data)
+            return
+        try:
+            sent = self._raw.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self.abort()
+            return
+        if sent < len(data):
+            self._enqueue(memoryview(data)[sent:])
+
+    def _enqueue(self, data) -> None:
+        self._backlog.append(data)
+        self._backlog_bytes += len(data)
+        if self._backlog_bytes > self.MAX_BACKLOG_BYTES:
+            self.abort()  # a reader this far behind is better served by a fresh catch-up
+        elif self._writer is None:
+            self._writer = gevent.spawn(self._drain)
+
+    def _drain(self) -> None:
+        try:
+            while self._backlog and not self.closed:
+                wait_write(self._raw.fileno(), timeout=self.STALL_SECONDS,
+                           timeout_exc=TimeoutError("socket made no progress"))
+                data = self._backlog[0]
+                try:
+                    sent = self._raw.send(data)
+                except BlockingIOError:
+                    continue
+                self._backlog_bytes -= sent
+                if sent == len(data):
+                    self._backlog.popleft()
+                else:
+                    self._backlog[0] = memoryview(data)[sent:]
+        except (OSError, TimeoutError):
+            self.abort()
+        finally:
+            self._writer = None
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Say goodbye with a close code (after anything already queued), then hang up."""
+        if self.closed:
+            return
+        self.write(close_frame(code, reason))
+        self._finish(wait_for_backlog=True)
+
+    def abort(self) -> None:
+        """Hang up without a close frame; the browser sees 1006 and reconnects."""
+        if self.closed:
+            return
+        self._finish(wait_for_backlog=False)
+
+    def _finish(self, wait_for_backlog: bool) -> None:
+        self.closed = True
+        self.ws.connected = False  # so flask-sock's ws.close() afterwards sends nothing more
+        writer = self._writer
+        if wait_for_backlog and writer is not None and writer is not gevent.getcurrent():
+            writer.join(timeout=1.0)
+        elif writer is not None and writer is not gevent.getcurrent():
+            writer.kill(block=False)
+        self._backlog.clear()
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+    # ----- reading -------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Read frames until the socket closes; ping when the line is quiet."""
+        self.sock.settimeout(self.ping_interval)
+        awaiting_pong_since = None
+        while not self.closed:
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                if awaiting_pong_since is not None:
+                    self.abort()  # no answer for a whole interval: the peer is gone
+                    return
+                awaiting_pong_since = time.monotonic()
+                self.write(ping_frame())
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            awaiting_pong_since = None  # any traffic shows the peer is alive
+            self.ws.ws.receive_data(data)
+            for event in self.ws.ws.events():
+                if not self._handle(event):
+                    break
+        self.abort()
+
+    def _handle(self, event) -> bool:
+        if isinstance(event, TextMessage):
+            self._incoming_size += len(event.data)
+            if self._incoming_size > self.max_message_size:
+                self.close(MESSAGE_TOO_BIG, "message too big")
+                return False
+            self._incoming.append(event.data)
+            if event.message_finished:
+                text = "".join(self._incoming)
+                self._incoming.clear()
+                self._incoming_size = 0
+                self.on_text(text)
+            return not self.closed
+        if isinstance(event, BytesMessage):
+            self.close(UNSUPPORTED_DATA, "binary frames are not accepted")
+            return False
+        if isinstance(event, Ping):
+            self.write(pong_frame(event.payload))
+            return True
+        if isinstance(event, Pong):
+            return True
+        if isinstance(event, CloseConnection):
+            # wsproto reports a malformed frame (bad UTF-8, bad opcode) as a close with its code.
+            code = event.code if event.code not in (1005, 1006) else 1000
+            self.close(code, "")
+            return False
+        return True

@@ -1,0 +1,90 @@
+"""The one WebSocket per browser tab: who may open it, and its life from handshake to close."""
+import signal
+import threading
+import weakref
+from urllib.parse import urlsplit
+
+import gevent
+from flask import abort, current_app, request, session
+from flask_login import current_user
+
+from ..extensions import db, sock
+from . import bp
+from .connection import GOING_AWAY_RECONNECT
+from .hub import current_hub
+from .tab import TabSession
+
+# This process's open tabs: used only to say goodbye (1012) on shutdown and to cap sockets per
+# user. Delivery never looks here; it goes through the hub.
+_live_tabs: "weakref.WeakSet[TabSession]" = weakref.WeakSet()
+_shutdown_hook_installed = False
+
+
+def allowed_origins() -> set[str]:
+    configured = current_app.config.get("ALLOWED_ORIGINS") or []
+    own = f"{request.scheme}://{request.host}"
+    return {own, *configured}
+
+
+@bp.before_request
+def admit_socket():
+    """Refuse before the 101: anonymous users, foreign origins, too many sockets; decline compression."""
+    # Browsers always offer permessage-deflate and simple-websocket always accepts it, giving
+    # each socket its own zlib stream at several times the CPU per delivery. Not offered, not used.
+    request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+    if not current_user.is_authenticated:
+        abort(401)
+    origin = request.headers.get("Origin", "")
+    parts = urlsplit(origin)
+    if not origin or f"{parts.scheme}://{parts.netloc}" != origin.rstrip("/") or origin.rstrip("/") \
+            not in allowed_origins():
+        abort(403)
+    mine = sum(1 for tab in list(_live_tabs) if tab.user_id == current_user.id and not tab.conn.closed)
+    if mine >= current_app.config["SOCKETS_PER_USER"]:
+        abort(429)
+
+
+@sock.route("/socket", bp=bp)
+def socket(ws):
+    """A tab's socket: live messages of the open chat and of the chat list, and sending."""
+    _install_shutdown_hook()
+    user = current_user._get_current_object()
+    tab = TabSession(current_hub(), user, user.session_token, session.get("sid"), ws, current_app.config)
+    db.session.remove()  # the socket lives for hours; its database connection goes back now
+    _live_tabs.add(tab)
+    try:
+        tab.start()
+        tab.conn.serve()
+    finally:
+        tab.stop()
+        tab.conn.abort()
+        _live_tabs.discard(tab)
+
+
+def close_all_tabs() -> None:
+    """Close every socket of this process with 1012 so the pages reconnect (to whichever worker)."""
+    for tab in list(_live_tabs):
+        tab.conn.close(GOING_AWAY_RECONNECT, "server restarting")
+
+
+def _install_shutdown_hook() -> None:
+    """Chain our goodbye in front of the server's own SIGTERM/SIGINT/SIGQUIT handlers, once.
+
+    Installed at the first socket, i.e. inside the serving worker after gunicorn set its own
+    handlers (without --preload, the app is imported after them).
+    """
+    global _shutdown_hook_installed
+    if _shutdown_hook_installed or threading.current_thread() is not threading.main_thread():
+        return
+    _shutdown_hook_installed = True
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        previous = signal.getsignal(signum)
+
+        def goodbye(sig, frame, previous=previous):
+            gevent.spawn(close_all_tabs)
+            if callable(previous):
+                previous(sig, frame)
+            elif previous == signal.SIG_DFL:
+                raise SystemExit(0)
+
+        signal.signal(signum, goodbye)

@@ -1,0 +1,223 @@
+"""What one open tab is subscribed to and what it may ask for over its socket.
+
+A tab's socket is subscribed to the channel of every chat its user is in (to keep the chat
+list live), to the user's own channel, and to the user's control channel. It shows one chat
+at a time: on "view" it replays that chat from the database after the page's newest id, then
+stays live. Frames from the browser are small JSON objects:
+
+  {"type": "view", "chat": 5 | null, "after": 123}
+  {"type": "send", "chat": 5, "body": "...", "client_id": "...", ...form fields}
+  {"type": "read", "chat": 5, "upto": 130}
+"""
+import json
+import logging
+
+import gevent
+from flask import render_template
+from flask.globals import request_ctx
+from sqlalchemy import select
+
+from ..chats import messaging, service
+from ..chats.errors import ChatError
+from ..extensions import db
+from ..models import Membership, User
+from .connection import POLICY_VIOLATION, SocketConnection
+from .frames import text_frame as _frame
+from .hub import Delivery, chat_channel, control_channel, user_channel
+
+log = logging.getLogger(__name__)
+
+REPLAY_PAGE = 200
+SEND_KEYS = {"type", "chat", "body", "client_id", "after", "csrf_token", "HEADERS"}
+VIEW_KEYS = {"type", "chat", "after"}
+READ_KEYS = {"type", "chat", "upto"}
+
+
+class ProtocolError(Exception):
+    """A frame the server cannot act on; the text is shown to the user."""
+
+
+def _int(frame: dict, key: str, *, optional: bool = False) -> int | None:
+    value = frame.get(key)
+    if value is None and optional:
+        return None
+    if isinstance(value, str) and value.isdigit() and len(value) < 19:
+        value = int(value)  # htmx sends form values as strings
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value >= 1 << 62:
+        raise ProtocolError(f"“{key}” must be a whole number.")
+    return value
+
+
+class TabSession:
+    """The server side of one tab: subscriptions, the open chat, and the frames it handles."""
+
+    def __init__(self, hub, user: User, session_token: str, sid: str | None, ws, config) -> None:
+        self.hub = hub
+        self.user_id = user.id
+        self.username = user.username
+        self.session_token = session_token
+        self.sid = sid
+        self.open_chat: int | None = None
+        self.chat_ids: set[int] = set()
+        self.conn = SocketConnection(ws, ping_interval=config["SOCKET_PING_SECONDS"],
+                                     max_message_size=config["SOCKET_MAX_MESSAGE_BYTES"], on_text=self.on_text)
+        self._control = _ControlListener(self)
+
+    # ----- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.hub.subscribe(user_channel(self.user_id), self.conn)
+        self.hub.subscribe(control_channel(self.user_id), self._control)
+        self._sync_memberships()
+
+    def stop(self) -> None:
+        for chat_id in self.chat_ids:
+            self.hub.unsubscribe(chat_channel(chat_id), self.conn)
+        self.hub.unsubscribe(user_channel(self.user_id), self.conn)
+        self.hub.unsubscribe(control_channel(self.user_id), self._control)
+        self.chat_ids = set()
+
+    def _sync_memberships(self) -> None:
+        """Subscribe to the chats the user is in now, and drop the ones they left or lost."""
+        try:
+            current = set(db.session.scalars(select(Membership.chat_id).where(Membership.user_id == self.user_id)))
+        finally:
+            db.session.remove()  # a socket must not hold a pooled connection between frames
+        for chat_id in current - self.chat_ids:
+            self.hub.subscribe(chat_channel(chat_id), self.conn)
+        for chat_id in self.chat_ids - current:
+            self.hub.unsubscribe(chat_channel(chat_id), self.conn)
+        removed_open = self.open_chat is not None and self.open_chat not in current
+        self.chat_ids = current
+        if removed_open:
+            gone, self.open_chat = self.open_chat, None
+            self.conn.write(_frame(render_template("realtime/_removed.html", chat_id=gone)))
+
+    # ----- frames from the browser -----------------------------------------------------------
+
+    def on_text(self, text: str) -> None:
+        try:
+            try:
+                frame = json.loads(text)
+            except ValueError:
+                raise ProtocolError("That frame was not JSON.") from None
+            if not isinstance(frame, dict):
+                raise ProtocolError("A frame must be a JSON object.")
+            kind = frame.get("type")
+            if kind == "view":
+                self._view(frame)
+            elif kind == "send":
+                self._send(frame)
+            elif kind == "read":
+                self._read(frame)
+            else:
+                raise ProtocolError("Unknown frame type.")
+        except ProtocolError as e:
+            self.conn.write(_frame(render_template("realtime/_error.html", message=str(e))))
+        except ChatError as e:
+            self.conn.write(_frame(render_template("realtime/_error.html", message=e.message)))
+        except Exception:
+            log.exception("socket frame failed")
+            db.session.rollback()
+            self.conn.write(_frame(render_template(
+                "realtime/_error.html", message="Something went wrong; nothing was half-stored. Try again.")))
+        finally:
+            db.session.remove()
+
+    def _check_keys(self, frame: dict, allowed: set[str]) -> None:
+        extra = set(frame) - allowed
+        if extra:
+            raise ProtocolError("Unexpected fields: " + ", ".join(sorted(extra)[:5]))
+
+    def _membership(self, chat_id: int) -> Membership:
+        membership = db.session.scalar(
+            select(Membership).where(Membership.chat_id == chat_id, Membership.user_id == self.user_id))
+        if membership is None:
+            raise ProtocolError("That chat is not available to you.")
+        return membership
+
+    def _view(self, frame: dict) -> None:
+        """Show a chat: replay everything after the page's newest message, then stay live."""
+        self._check_keys(frame, VIEW_KEYS)
+        chat_id = _int(frame, "chat", optional=True)
+        after = _int(frame, "after", optional=True) or 0
+        viewer = db.session.get(User, self.user_id)
+        self.open_chat = None
+        if chat_id is not None:
+            self._membership(chat_id)
+            self.open_chat = chat_id  # subscribed already: live messages may overlap the replay
+            while True:
+                page = messaging.messages_after(chat_id, viewer, after, REPLAY_PAGE)
+                if page:
+                    self.conn.write(_frame(messaging.render_message_frame(page)))
+                    after = page[-1].id
+                if len(page) < REPLAY_PAGE:
+                    break
+        # The chat list as of now, for unread counts and order missed while away.
+        self.conn.write(_frame(render_template(
+            "chats/_chat_list.html", chats=service.chat_list(viewer), oob=True)))
+
+    def _send(self, frame: dict) -> None:
+        self._check_keys(frame, SEND_KEYS)
+        chat_id = _int(frame, "chat")
+        body, client_id = frame.get("body"), frame.get("client_id")
+        if not isinstance(body, str) or not isinstance(client_id, str):
+            raise ProtocolError("A message needs a text body and a client id.")
+        membership = self._membership(chat_id)
+        try:
+            result = messaging.send_message(membership, body, client_id)
+        except ChatError as e:
+            db.session.rollback()
+            self.conn.write(_frame(render_template(
+                "realtime/_send_failed.html", client_id=client_id, body=body, error=e.message)))
+            return
+        # The sender's confirmation: the stored message (again, if the broadcast came first:
+        # the page drops the copy) and the end of the pending "sending…" line.
+        self.conn.write(_frame(messaging.render_message_frame([result.message])
+                               + render_template("realtime/_sent.html", client_id=client_id)))
+
+    def _read(self, frame: dict) -> None:
+        self._check_keys(frame, READ_KEYS)
+        membership = self._membership(_int(frame, "chat"))
+        upto = min(_int(frame, "upto"), membership.chat.last_message_id)
+        if upto > membership.last_read_message_id:
+            messaging.mark_read(membership, upto)
+            db.session.commit()
+
+    # ----- commands from the control channel -----------------------------------------------
+
+    def on_control(self, command: str) -> None:
+        name, _, arg = command.partition(" ")
+        try:
+            if name == "memberships":
+                self._sync_memberships()
+                self.conn.write(_frame(self._render_chat_list()))
+            elif name == "session-ended" and arg == self.sid:
+                self.conn.close(POLICY_VIOLATION, "signed out")
+            elif name == "credentials-changed":
+                user = db.session.get(User, self.user_id)
+                if user is None or user.session_token != self.session_token or not user.is_active_account:
+                    self.conn.close(POLICY_VIOLATION, "signed out")
+        finally:
+            db.session.remove()
+
+    def _render_chat_list(self) -> str:
+        viewer = db.session.get(User, self.user_id)
+        return render_template("chats/_chat_list.html", chats=service.chat_list(viewer), oob=True)
+
+
+class _ControlListener:
+    """Subscribed to the user's control channel; each command runs in a greenlet of its own,
+    in a copy of the handshake's request context (templates need it), because the publisher
+    must never wait for our database queries."""
+
+    def __init__(self, tab: TabSession) -> None:
+        self.tab = tab
+        self._request_ctx = request_ctx._get_current_object()
+
+    def deliver(self, delivery: Delivery) -> None:
+        gevent.spawn(self._run, delivery.text)
+
+    def _run(self, command: str) -> None:
+        with self._request_ctx.copy():
+            self.tab.on_control(command)

@@ -7,8 +7,9 @@
   var webchat = (window.webchat = window.webchat || {});
   var socket = null; // the ws extension's wrapper while open
   var state = "connecting";
-  var failures = 0;
+  var failures = 0; // closes since the server last answered
   var lastSync = null;
+  var POLLING_AFTER_FAILURES = 2;
   var counted = new Set(); // message ids already counted as unread here
   var PENDING_HTTP_FALLBACK_MS = 6000;
 
@@ -21,9 +22,10 @@
                  polling: "Polling", offline: "Offline", "signed-out": "Signed out" };
 
   function setState(next) {
+    var wasLive = isLive();
     state = next;
     renderBadge();
-    schedulePoll();
+    if (wasLive && !isLive()) schedulePoll(); // poll sooner now; never later
   }
 
   function synced() {
@@ -72,12 +74,19 @@
     sendFrame({ type: "view", chat: webchat.openChatId(), after: webchat.newestShownId() });
   }
 
+  // Open is not yet live: the tab counts as live once the server has answered its "view"
+  // (a proxy or a broken server can accept a socket and say nothing).
   document.addEventListener("htmx:wsOpen", function (evt) {
     socket = evt.detail.socketWrapper;
-    failures = 0;
-    setState("live");
-    view(); // the server replays what this page missed, then stays live
-    resendPending();
+    socket.send(JSON.stringify({ type: "view", chat: webchat.openChatId(), after: webchat.newestShownId() }));
+  });
+
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    if (!isLive() && socket) {
+      failures = 0;
+      setState("live");
+      resendPending();
+    }
     synced();
   });
 
@@ -91,10 +100,8 @@
     }
     failures += 1;
     if (!navigator.onLine) setState("offline");
-    else setState(failures >= 2 ? "polling" : "reconnecting");
+    else setState(failures >= POLLING_AFTER_FAILURES ? "polling" : "reconnecting");
   });
-
-  document.addEventListener("htmx:wsAfterMessage", synced);
 
   // Each message that arrives keeps the chat list true: preview, order, unread badge.
   document.addEventListener("htmx:wsBeforeMessage", function (evt) {
@@ -166,14 +173,20 @@
   });
 
   // ----- sending: over the socket when live, else the form's own HTTP post ----------------
-  document.addEventListener("htmx:wsConfigSend", function (evt) {
+  // htmx runs one handler per element and event, so the form's submit belongs to hx-post; when
+  // the socket is live we cancel that request and fire the hidden ws-send element instead.
+  document.addEventListener("htmx:confirm", function (evt) {
     var form = evt.detail.elt;
-    if (!isLive() || form.id !== "composer") {
-      evt.preventDefault();
-      return;
-    }
+    if (form.id !== "composer" || !isLive()) return;
+    evt.preventDefault();
+    var sender = form.querySelector("[ws-send]");
+    if (sender) htmx.trigger(sender, "send-over-socket");
+  });
+
+  document.addEventListener("htmx:wsConfigSend", function (evt) {
+    var form = evt.detail.elt.closest("#composer");
     var params = evt.detail.parameters;
-    if (!String(params.body || "").trim()) {
+    if (!form || !isLive() || !String(params.body || "").trim()) {
       evt.preventDefault();
       return;
     }
@@ -185,10 +198,6 @@
     form.querySelector("input[name=client_id]").value = webchat.newClientId();
     var error = form.querySelector(".form-error");
     if (error) error.remove();
-  });
-
-  document.addEventListener("htmx:beforeRequest", function (evt) {
-    if (evt.detail.elt.id === "composer" && isLive()) evt.preventDefault(); // the socket took it
   });
 
   function showPending(clientId, body) {

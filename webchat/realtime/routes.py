@@ -1,6 +1,5 @@
 """The one WebSocket per browser tab: who may open it, and its life from handshake to close."""
 import signal
-import threading
 import weakref
 from urllib.parse import urlsplit
 
@@ -74,7 +73,7 @@ def _install_shutdown_hook() -> None:
     handlers (without --preload, the app is imported after them).
     """
     global _shutdown_hook_installed
-    if _shutdown_hook_installed or threading.current_thread() is not threading.main_thread():
+    if _shutdown_hook_installed:
         return
     _shutdown_hook_installed = True
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
@@ -87,4 +86,7 @@ def _install_shutdown_hook() -> None:
             elif previous == signal.SIG_DFL:
                 raise SystemExit(0)
 
-        signal.signal(signum, goodbye)
+        try:
+            signal.signal(signum, goodbye)
+        except ValueError:
+            return  # not the main OS thread (a threaded dev server): no hook, sockets just drop

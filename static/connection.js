@@ -108,7 +108,10 @@
     if (evt.detail.message.indexOf('class="msg') < 0) return;
     var template = document.createElement("template");
     template.innerHTML = evt.detail.message;
-    template.content.querySelectorAll(".msg[data-chat]").forEach(updateChatList);
+    template.content.querySelectorAll(".msg[data-chat]").forEach(function (msg) {
+      updateChatList(msg);
+      noteDelivered(msg);
+    });
   });
 
   function updateChatList(msg) {
@@ -135,14 +138,31 @@
       return;
     }
     counted.add(id);
-    var badge = item.querySelector(".badge");
-    if (!badge) {
-      badge = document.createElement("span");
-      badge.className = "badge";
-      item.querySelector("a").insertBefore(badge, preview);
+    var badge = document.getElementById("unread-" + chatId);
+    if (badge) {
+      var count = (parseInt(badge.dataset.count, 10) || 0) + 1;
+      badge.dataset.count = String(count);
+      badge.textContent = String(count);
     }
-    badge.textContent = String((parseInt(badge.textContent, 10) || 0) + 1);
     item.classList.add("chat-item--unread");
+    document.dispatchEvent(new CustomEvent("webchat:unread-changed"));
+    document.dispatchEvent(new CustomEvent("webchat:incoming", { detail: { msg: msg, chatId: chatId } }));
+  }
+
+  // "Delivered": tell the server, once per burst, how far each chat's messages reached this page.
+  var deliveredUpTo = {};
+  var deliveredTimer = null;
+  function noteDelivered(msg) {
+    if (msg.dataset.author === document.body.dataset.user) return;
+    var chat = msg.dataset.chat;
+    deliveredUpTo[chat] = Math.max(deliveredUpTo[chat] || 0, parseInt(msg.dataset.id, 10));
+    clearTimeout(deliveredTimer);
+    deliveredTimer = setTimeout(function () {
+      Object.keys(deliveredUpTo).forEach(function (c) {
+        sendFrame({ type: "delivered", chat: parseInt(c, 10), upto: deliveredUpTo[c] });
+      });
+      deliveredUpTo = {};
+    }, 400);
   }
 
   // ----- read state: the open chat, in a visible tab, is read up to its newest message ----
@@ -158,13 +178,43 @@
   }
   function flushRead() {
     clearTimeout(readTimer);
-    if (unsentRead) sendFrame(unsentRead);
+    var read = unsentRead;
     unsentRead = null;
+    if (!read || !read.upto) return;
+    if (isLive()) {
+      sendFrame(read);
+    } else {
+      htmx.ajax("POST", "/chats/" + read.chat + "/read", { source: document.body, swap: "none", values: { upto: read.upto } });
+    }
   }
   document.addEventListener("webchat:message-shown", markRead);
   document.addEventListener("visibilitychange", markRead);
   document.addEventListener("htmx:beforeSwap", function (evt) {
     if (evt.detail.target && evt.detail.target.id === "chat-pane") flushRead();
+  });
+
+  // ----- typing: at most one signal every 3 s while typing, "stop" after 5 s without a key --
+  var typingSentAt = 0;
+  var typingIdle = null;
+  function typingFrame(state) {
+    var chat = webchat.openChatId();
+    if (chat) sendFrame({ type: "typing", chat: chat, state: state });
+  }
+  document.addEventListener("input", function (evt) {
+    if (evt.target.name !== "body" || !evt.target.closest("#composer")) return;
+    var now = Date.now();
+    if (evt.target.value.trim() && now - typingSentAt > 3000) {
+      typingSentAt = now;
+      typingFrame("start");
+    }
+    clearTimeout(typingIdle);
+    typingIdle = setTimeout(function () {
+      if (typingSentAt) typingFrame("stop");
+      typingSentAt = 0;
+    }, 5000);
+  });
+  document.addEventListener("submit", function (evt) {
+    if (evt.target.id === "composer") { clearTimeout(typingIdle); typingSentAt = 0; } // the server stops it on send
   });
 
   // A new pane (another chat, the dashboard): tell the socket what this tab shows now.

@@ -41,7 +41,9 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.session_protection = "basic"
 
     from .realtime.hub import create_hub
+    from .realtime.live_state import create_live_state
     app.extensions["webchat.hub"] = create_hub(app)
+    app.extensions["webchat.live_state"] = create_live_state(app)
 
     from . import cli, errors, templating
     cli.init_app(app)

@@ -15,6 +15,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false as sa_false
+from sqlalchemy.sql.expression import true as sa_true
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
@@ -37,6 +39,11 @@ class User(UserMixin, db.Model):
     session_token: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
     is_active_account: Mapped[bool] = mapped_column(Boolean, default=True)
     hide_system_messages: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Privacy: hidden presence shows "last seen recently" (and hides others' from this user);
+    # no read receipts means others don't see this user's reads (and this user sees none).
+    hide_presence: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    send_read_receipts: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     def set_password(self, password: str) -> None:
@@ -94,6 +101,9 @@ class Membership(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(8), default="member")  # "admin" or "member"
     last_read_message_id: Mapped[int] = mapped_column(Integer, default=0)
+    # The newest message that reached one of this member's open pages (for "delivered" marks).
+    last_delivered_message_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    notify: Mapped[str] = mapped_column(String(8), default="all", server_default="all")  # all, mentions, none
     joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     chat: Mapped[Chat] = relationship(back_populates="memberships")

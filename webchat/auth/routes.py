@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user, user_loaded_from_cookie
 
 from ..extensions import db, limiter
 from ..realtime.hub import publish_control
@@ -15,6 +15,15 @@ def start_session(user, remember: bool = False) -> None:
     """Sign in and name this browser's session, so logging out can close exactly its sockets."""
     login_user(user, remember=remember)
     session["sid"] = secrets.token_hex(8)
+
+
+@user_loaded_from_cookie.connect
+def _name_restored_session(app, user=None, **extra) -> None:
+    """A browser signed back in by its remember-me cookie starts a session too: name it, or
+    logging out of it would leave its sockets open."""
+    if not session.get("sid"):
+        session["sid"] = secrets.token_hex(8)
+
 
 FAILED_LOGIN = 401
 
@@ -105,6 +114,8 @@ def settings():
     if request.method == "POST":
         if request.form.get("action") == "preferences":
             current_user.hide_system_messages = bool(request.form.get("hide_system_messages"))
+            current_user.hide_presence = bool(request.form.get("hide_presence"))
+            current_user.send_read_receipts = bool(request.form.get("send_read_receipts"))
             db.session.commit()
             flash("Preferences saved.")
             return redirect(url_for("auth.settings"))

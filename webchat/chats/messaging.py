@@ -161,8 +161,3 @@ def has_older(chat_id: int, viewer: User, oldest_id: int) -> bool:
         )
     ))
 
-
-def mark_read(membership: Membership, up_to_id: int) -> None:
-    """Advance the member's read marker (never backwards); the caller commits."""
-    if up_to_id > membership.last_read_message_id:
-        membership.last_read_message_id = up_to_id

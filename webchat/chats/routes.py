@@ -4,8 +4,11 @@ from flask_login import current_user, login_required
 
 from ..extensions import db
 from ..htmx import is_htmx, retarget, vary_on_htmx, wants_fragment
-from . import bp, messaging, service
+from ..realtime import signals
+from . import bp, messaging, read_state, service
 from .errors import ChatError
+from .fragments import render_chat_list
+from .presence import Presence
 
 PANE = "chat-pane"
 
@@ -25,10 +28,11 @@ def _page_or_pane(pane_template: str, status: int = 200, refresh_list: bool = Fa
     if wants_fragment(PANE):
         html = render_template(pane_template, **context)
         if refresh_list:
-            html += render_template("chats/_chat_list.html", chats=service.chat_list(current_user), oob=True)
+            html += render_chat_list(current_user, oob=True)
     else:
-        html = render_template("app.html", pane_template=pane_template,
-                               chats=service.chat_list(current_user), **context)
+        chats = service.chat_list(current_user)
+        presence = context.pop("presence", None) or Presence(current_user, [e.partner for e in chats if e.partner])
+        html = render_template("app.html", pane_template=pane_template, chats=chats, presence=presence, **context)
     return vary_on_htmx(make_response(html, status))
 
 
@@ -41,7 +45,7 @@ def dashboard():
 @bp.get("/chats/list")
 def chat_list():
     """The chat list fragment, polled to refresh order, previews and unread counts."""
-    return render_template("chats/_chat_list.html", chats=service.chat_list(current_user))
+    return render_chat_list(current_user)
 
 
 @bp.post("/chats")
@@ -83,14 +87,17 @@ def _chat_context(membership, before: int | None = None, **extra):
         messages = messaging.messages_before(chat.id, viewer, before, page_size)
     else:
         messages = messaging.latest_messages(chat.id, viewer, page_size)
-    first_unread = membership.last_read_message_id
-    if messages and not before:
-        messaging.mark_read(membership, messages[-1].id)
-        db.session.commit()
+    # Read markers move only when a visible tab says so (connection.js), never on load.
+    first_unread = next((m.id for m in messages if m.id > membership.last_read_message_id
+                         and m.kind == "user" and m.author_id != viewer.id), None)
     older = messages and messaging.has_older(chat.id, viewer, messages[0].id)
+    people = [m.user for m in chat.memberships]
     return dict(chat=chat, membership=membership, title=service.chat_title(chat, viewer),
                 messages=messages, older_than=messages[0].id if older else None,
-                paged=bool(before), first_unread=first_unread, **extra)
+                paged=bool(before), first_unread=first_unread, presence=Presence(viewer, people),
+                receipts=signals.receipt_readers(chat.id),
+                partner=next((p for p in people if p.id != viewer.id), None) if chat.is_direct else None,
+                **extra)
 
 
 def _composer(chat, body: str = "", error: str | None = None, client_id: str | None = None):
@@ -121,9 +128,6 @@ def list_messages(chat_id: int):
                                older_than=messages[0].id if older else None)
     cap = limit * 4
     messages = messaging.messages_after(chat_id, current_user, after or 0, cap)
-    if messages:
-        messaging.mark_read(membership, messages[-1].id)
-        db.session.commit()
     response = make_response(messaging.render_messages(messages))
     if len(messages) == cap:
         response.headers["HX-Trigger"] = "messages-behind"  # the page asks again at once
@@ -151,8 +155,6 @@ def send_message(chat_id: int):
     after = request.form.get("after", type=int)
     if after is not None and after < message.id:
         messages = messaging.messages_after(chat_id, current_user, after, current_app.config["PAGE_SIZE"] * 4)
-        messaging.mark_read(membership, messages[-1].id if messages else message.id)
-        db.session.commit()
     else:
         messages = [message]
     html = messaging.render_messages(messages) + render_template("realtime/_sent.html", client_id=message.client_id)
@@ -160,6 +162,30 @@ def send_message(chat_id: int):
         # A fresh composer (empty, new client id); a background retry must not wipe a draft.
         html += render_template("chats/_composer.html", oob=True, **_composer(membership.chat))
     return html
+
+
+@bp.post("/chats/<int:chat_id>/read")
+def mark_read(chat_id: int):
+    """The page says the chat is read up to ?upto= (used while the socket is down)."""
+    membership = service.membership_or_404(chat_id, current_user)
+    upto = request.form.get("upto", type=int)
+    if upto is None or upto < 0:
+        return make_response("Say up to which message the chat is read.", 400)
+    read_state.advance_read(membership, upto)
+    return "", 204
+
+
+@bp.post("/chats/<int:chat_id>/notifications")
+def set_notifications(chat_id: int):
+    """Choose which messages of this chat notify: all, mentions or none."""
+    def choose(membership):
+        level = request.form.get("notify")
+        if level not in ("all", "mentions", "none"):
+            raise ChatError("Choose all messages, mentions only, or nothing.")
+        membership.notify = level
+        db.session.commit()
+        return "Notification setting saved."
+    return _member_action(chat_id, choose)
 
 
 @bp.get("/chats/<int:chat_id>/members")
@@ -174,7 +200,7 @@ def _members_page(membership, status: int = 200, error: str | None = None, notic
     people = sorted(chat.memberships, key=lambda m: (not m.is_admin, m.user.display_name.lower()))
     return _page_or_pane("chats/_members.html", status=status, chat=chat, membership=membership,
                          people=people, title=service.chat_title(chat, current_user),
-                         error=error, notice=notice)
+                         presence=Presence(current_user, [m.user for m in people]), error=error, notice=notice)
 
 
 def _member_action(chat_id: int, action):

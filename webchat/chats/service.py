@@ -183,6 +183,7 @@ class ChatListEntry:
     preview: Message | None
     unread: int
     partner: User | None  # the other person of a direct chat
+    notify: str  # the viewer's notification level for the chat
 
 
 def chat_list(user: User) -> list[ChatListEntry]:
@@ -212,7 +213,8 @@ def chat_list(user: User) -> list[ChatListEntry]:
     for m in memberships:
         partner = partners.get(m.chat_id)
         title = m.chat.name or (partner.display_name if partner else "Just you")
-        entries.append(ChatListEntry(m.chat, title, previews.get(m.chat_id), unread.get(m.chat_id, 0), partner))
+        entries.append(ChatListEntry(m.chat, title, previews.get(m.chat_id), unread.get(m.chat_id, 0), partner,
+                                     m.notify))
     return entries
 
 

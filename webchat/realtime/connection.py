@@ -45,7 +45,7 @@ class SocketConnection:
     MAX_BACKLOG_BYTES = 1 << 20
     STALL_SECONDS = 20.0
 
-    def __init__(self, ws, *, ping_interval: float, max_message_size: int, on_text) -> None:
+    def __init__(self, ws, *, ping_interval: float, max_message_size: int, on_text, on_ping=None) -> None:
         self.ws = ws  # the simple_websocket.Server that did the handshake
         self.sock = ws.sock
         # The OS socket under gevent's wrapper: send() on it never waits, it says how much fitted.
@@ -53,6 +53,9 @@ class SocketConnection:
         self.ping_interval = ping_interval
         self.max_message_size = max_message_size
         self.on_text = on_text
+        self.on_ping = on_ping
+        # A viewer who hides their presence is sent nobody else's either.
+        self.skip_presence = False
         self.closed = False
         self._backlog: deque[bytes] = deque()
         self._backlog_bytes = 0
@@ -64,6 +67,8 @@ class SocketConnection:
 
     def deliver(self, delivery: Delivery) -> None:
         """The hub's entry point: the frame is shared by every subscriber of the publication."""
+        if self.skip_presence and delivery.text.startswith("<template data-presence-signal"):
+            return
         self.write(delivery.frame)
 
     def write(self, data: bytes) -> None:
@@ -150,6 +155,8 @@ class SocketConnection:
                     return
                 awaiting_pong_since = time.monotonic()
                 self.write(ping_frame())
+                if self.on_ping:
+                    self.on_ping()
                 continue
             except OSError:
                 break

@@ -7,20 +7,25 @@ stays live. Frames from the browser are small JSON objects:
 
   {"type": "view", "chat": 5 | null, "after": 123}
   {"type": "send", "chat": 5, "body": "...", "client_id": "...", ...form fields}
-  {"type": "read", "chat": 5, "upto": 130}
+  {"type": "read", "chat": 5, "upto": 130}        the chat is in view in a visible tab
+  {"type": "delivered", "chat": 5, "upto": 130}   messages reached this page
+  {"type": "typing", "chat": 5, "state": "start" | "stop"}
 """
 import json
 import logging
+import secrets
 
 import gevent
-from flask import render_template
+from flask import current_app, render_template
 from flask.globals import request_ctx
 from sqlalchemy import select
 
-from ..chats import messaging, service
+from ..chats import messaging, read_state
 from ..chats.errors import ChatError
+from ..chats.fragments import render_chat_list
 from ..extensions import db
 from ..models import Membership, User
+from . import signals
 from .connection import POLICY_VIOLATION, SocketConnection
 from .frames import text_frame as _frame
 from .hub import Delivery, chat_channel, control_channel, user_channel
@@ -31,6 +36,8 @@ REPLAY_PAGE = 200
 SEND_KEYS = {"type", "chat", "body", "client_id", "after", "csrf_token", "HEADERS"}
 VIEW_KEYS = {"type", "chat", "after"}
 READ_KEYS = {"type", "chat", "upto"}
+TYPING_KEYS = {"type", "chat", "state"}
+TYPING_THROTTLE_SECONDS = 2.5  # the page signals every 3 s while typing; more is ignored
 
 
 class ProtocolError(Exception):
@@ -53,14 +60,21 @@ class TabSession:
 
     def __init__(self, hub, user: User, session_token: str, sid: str | None, ws, config) -> None:
         self.hub = hub
+        self.app = current_app._get_current_object()
+        self.live = current_app.extensions["webchat.live_state"]
+        self.user = user  # detached once the handshake's session is removed; read-only here
         self.user_id = user.id
         self.username = user.username
+        self.typist = f"{user.username}|{user.display_name}"
+        self.tab_id = secrets.token_hex(8)
         self.session_token = session_token
         self.sid = sid
         self.open_chat: int | None = None
         self.chat_ids: set[int] = set()
         self.conn = SocketConnection(ws, ping_interval=config["SOCKET_PING_SECONDS"],
-                                     max_message_size=config["SOCKET_MAX_MESSAGE_BYTES"], on_text=self.on_text)
+                                     max_message_size=config["SOCKET_MAX_MESSAGE_BYTES"], on_text=self.on_text,
+                                     on_ping=lambda: self.live.tab_alive(self.user_id, self.tab_id))
+        self.conn.skip_presence = user.hide_presence
         self._control = _ControlListener(self)
 
     # ----- lifecycle -----------------------------------------------------------------------
@@ -69,8 +83,17 @@ class TabSession:
         self.hub.subscribe(user_channel(self.user_id), self.conn)
         self.hub.subscribe(control_channel(self.user_id), self._control)
         self._sync_memberships()
+        if self.live.tab_opened(self.user_id, self.tab_id):
+            try:
+                signals.publish_presence(self.user, online=True)
+            finally:
+                db.session.remove()
 
     def stop(self) -> None:
+        self.live.tab_closed(self.user_id, self.tab_id)
+        if self.live.stop_typing(self.open_chat or 0, self.typist):
+            signals.publish_typing(self.open_chat)
+        gevent.spawn(signals.went_offline_later, self.app, self.user_id)
         for chat_id in self.chat_ids:
             self.hub.unsubscribe(chat_channel(chat_id), self.conn)
         self.hub.unsubscribe(user_channel(self.user_id), self.conn)
@@ -110,6 +133,10 @@ class TabSession:
                 self._send(frame)
             elif kind == "read":
                 self._read(frame)
+            elif kind == "delivered":
+                self._delivered(frame)
+            elif kind == "typing":
+                self._typing(frame)
             else:
                 raise ProtocolError("Unknown frame type.")
         except ProtocolError as e:
@@ -154,8 +181,7 @@ class TabSession:
                 if len(page) < REPLAY_PAGE:
                     break
         # The chat list as of now, for unread counts and order missed while away.
-        self.conn.write(_frame(render_template(
-            "chats/_chat_list.html", chats=service.chat_list(viewer), oob=True)))
+        self.conn.write(_frame(render_chat_list(viewer, oob=True)))
 
     def _send(self, frame: dict) -> None:
         self._check_keys(frame, SEND_KEYS)
@@ -171,6 +197,8 @@ class TabSession:
             self.conn.write(_frame(render_template(
                 "realtime/_send_failed.html", client_id=client_id, body=body, error=e.message)))
             return
+        if self.live.stop_typing(chat_id, self.typist):
+            signals.publish_typing(chat_id)
         # The sender's confirmation: the stored message (again, if the broadcast came first:
         # the page drops the copy) and the end of the pending "sending…" line.
         self.conn.write(_frame(messaging.render_message_frame([result.message])
@@ -178,11 +206,26 @@ class TabSession:
 
     def _read(self, frame: dict) -> None:
         self._check_keys(frame, READ_KEYS)
-        membership = self._membership(_int(frame, "chat"))
-        upto = min(_int(frame, "upto"), membership.chat.last_message_id)
-        if upto > membership.last_read_message_id:
-            messaging.mark_read(membership, upto)
-            db.session.commit()
+        read_state.advance_read(self._membership(_int(frame, "chat")), _int(frame, "upto"))
+
+    def _delivered(self, frame: dict) -> None:
+        self._check_keys(frame, READ_KEYS)
+        read_state.advance_delivered(self._membership(_int(frame, "chat")), _int(frame, "upto"))
+
+    def _typing(self, frame: dict) -> None:
+        self._check_keys(frame, TYPING_KEYS)
+        chat_id = _int(frame, "chat")
+        if chat_id not in self.chat_ids:
+            raise ProtocolError("That chat is not available to you.")
+        if frame.get("state") == "stop":
+            if self.live.stop_typing(chat_id, self.typist):
+                signals.publish_typing(chat_id)
+        elif frame.get("state") == "start":
+            if self.live.allow(f"typing:{self.user_id}:{chat_id}", TYPING_THROTTLE_SECONDS):
+                self.live.start_typing(chat_id, self.typist)
+                signals.publish_typing(chat_id)
+        else:
+            raise ProtocolError("“state” must be start or stop.")
 
     # ----- commands from the control channel -----------------------------------------------
 
@@ -202,8 +245,7 @@ class TabSession:
             db.session.remove()
 
     def _render_chat_list(self) -> str:
-        viewer = db.session.get(User, self.user_id)
-        return render_template("chats/_chat_list.html", chats=service.chat_list(viewer), oob=True)
+        return render_chat_list(db.session.get(User, self.user_id), oob=True)
 
 
 class _ControlListener:

@@ -1,0 +1,136 @@
+// What the page shows of other people, live: presence, "… is typing", "Seen by …", delivery
+// marks on one's own messages, and the unread total in the tab title. The server sends data
+// (rendered once for everyone); this file words it for the viewer.
+(function () {
+  "use strict";
+
+  var webchat = (window.webchat = window.webchat || {});
+  var me = function () { return document.body.dataset.user; };
+
+  // ----- presence ------------------------------------------------------------------------
+  function lastSeenWords(iso) {
+    if (!iso) return "offline";
+    var minutes = Math.floor((Date.now() - new Date(iso).getTime()) / 60000);
+    if (minutes < 1) return "last seen just now";
+    if (minutes < 60) return "last seen " + minutes + " min ago";
+    if (minutes < 48 * 60) return "last seen " + Math.floor(minutes / 60) + " h ago";
+    return "last seen " + new Date(iso).toLocaleDateString([], { month: "short", day: "numeric" });
+  }
+
+  function renderPresence(el) {
+    var hidden = el.dataset.hidden === "1" || document.body.dataset.presenceHidden === "1";
+    var state = hidden ? "hidden" : el.dataset.online === "1" ? "online" : "offline";
+    el.className = "presence presence--" + state;
+    el.textContent = hidden ? "last seen recently" : state === "online" ? "online" : lastSeenWords(el.dataset.lastSeen);
+  }
+
+  function applyPresenceSignal(signal) {
+    document.querySelectorAll('.presence[data-presence-user="' + signal.dataset.user + '"]').forEach(function (el) {
+      ["hidden", "online", "lastSeen"].forEach(function (key) {
+        if (signal.dataset[key] === undefined) delete el.dataset[key];
+        else el.dataset[key] = signal.dataset[key];
+      });
+      renderPresence(el);
+    });
+  }
+
+  // Presence signals carry data only: apply them here and keep htmx from looking for a target.
+  document.addEventListener("htmx:wsBeforeMessage", function (evt) {
+    var text = evt.detail.message;
+    if (text.indexOf("<template data-presence-signal") !== 0) return;
+    var holder = document.createElement("template");
+    holder.innerHTML = text;
+    holder.content.querySelectorAll("[data-presence-signal]").forEach(applyPresenceSignal);
+    evt.preventDefault();
+  });
+
+  // ----- typing --------------------------------------------------------------------------
+  var typingTimers = {};
+  function renderTyping(box) {
+    var names = Array.from(box.querySelectorAll("span[data-user]"))
+      .filter(function (s) { return s.dataset.user !== me(); })
+      .map(function (s) { return s.textContent; });
+    var words = "";
+    if (names.length === 1) words = names[0] + " is typing…";
+    else if (names.length === 2) words = names[0] + " and " + names[1] + " are typing…";
+    else if (names.length > 2) words = "Several people are typing…";
+    box.dataset.words = words;
+    box.setAttribute("aria-label", words);
+    // A lost "stop" must not leave the indicator up: it fades 6 s after the last signal.
+    clearTimeout(typingTimers[box.id]);
+    if (words) typingTimers[box.id] = setTimeout(function () { box.replaceChildren(); renderTyping(box); }, 6000);
+  }
+
+  // ----- receipts and delivery marks -----------------------------------------------------
+  function renderReceipts(chatId) {
+    var data = document.getElementById("receipts-" + chatId);
+    var line = document.querySelector('.seen[data-seen-for="' + chatId + '"]');
+    if (!data || !line) return;
+    var receiptsOff = document.body.dataset.receipts === "off";
+    var messages = document.querySelectorAll("#messages > .msg--user");
+    var newest = messages[messages.length - 1];
+    var readers = Array.from(data.querySelectorAll("span[data-user]")).filter(function (s) {
+      return s.dataset.user !== me();
+    });
+    // Marks on my own messages: delivered to / seen by at least one other member.
+    messages.forEach(function (msg) {
+      if (msg.dataset.author !== me()) return;
+      var id = parseInt(msg.dataset.id, 10);
+      var state = "sent";
+      if (!receiptsOff) {
+        if (readers.some(function (r) { return parseInt(r.dataset.read, 10) >= id; })) state = "seen";
+        else if (readers.some(function (r) { return parseInt(r.dataset.delivered, 10) >= id; })) state = "delivered";
+      }
+      msg.dataset.delivery = state;
+    });
+    var words = "";
+    if (newest && !receiptsOff) {
+      var id = parseInt(newest.dataset.id, 10);
+      var seenBy = readers.filter(function (r) {
+        return parseInt(r.dataset.read, 10) >= id && r.dataset.user !== newest.dataset.author;
+      }).map(function (r) { return r.textContent; });
+      if (seenBy.length && line.dataset.direct === "1") words = "Seen";
+      else if (seenBy.length > 3) words = "Seen by " + seenBy.slice(0, 3).join(", ") + " and " + (seenBy.length - 3) + " more";
+      else if (seenBy.length) words = "Seen by " + seenBy.join(", ");
+    }
+    line.textContent = words;
+  }
+  webchat.renderReceipts = function () {
+    var chat = webchat.openChatId && webchat.openChatId();
+    if (chat) renderReceipts(chat);
+  };
+
+  // ----- unread total in the title -------------------------------------------------------
+  var baseTitle = null;
+  function renderTitle() {
+    if (baseTitle === null) baseTitle = document.title.replace(/^\(\d+\) /, "");
+    var total = 0;
+    document.querySelectorAll("#chat-list .badge").forEach(function (b) {
+      total += parseInt(b.dataset.count, 10) || 0;
+    });
+    document.title = (total ? "(" + total + ") " : "") + baseTitle;
+  }
+  webchat.renderTitle = renderTitle;
+
+  document.addEventListener("htmx:load", function (evt) {
+    var el = evt.detail.elt;
+    if (!el.querySelectorAll) return;
+    var boxes = el.classList && el.classList.contains("typing") ? [el] : el.querySelectorAll(".typing");
+    boxes.forEach(renderTyping);
+    (el.classList && el.classList.contains("presence") ? [el] : el.querySelectorAll(".presence")).forEach(renderPresence);
+    if ((el.classList && (el.classList.contains("receipts") || el.classList.contains("msg"))) || el.querySelector(".receipts")) {
+      webchat.renderReceipts();
+    }
+    if (el.id === "chat-list" || (el.classList && el.classList.contains("badge")) || el.querySelector("#chat-list")) renderTitle();
+  });
+  document.addEventListener("htmx:afterSettle", function () { webchat.renderReceipts(); renderTitle(); });
+  document.addEventListener("webchat:unread-changed", renderTitle);
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".presence").forEach(renderPresence);
+    webchat.renderReceipts();
+    renderTitle();
+    // Relative times stay true: "last seen 5 min ago" becomes "6 min ago".
+    setInterval(function () { document.querySelectorAll(".presence").forEach(renderPresence); }, 30000);
+  });
+})();

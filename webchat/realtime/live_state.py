@@ -1,0 +1,102 @@
+"""Short-lived shared state: who is online, who is typing where, and throttles.
+
+Behind one small interface so several workers can share it (Redis with expiry) while the
+embedded default keeps it in this process. Nothing here is the source of truth for anything
+stored: losing it costs a moment of "typing…" or an online dot, never a message.
+"""
+import threading
+import time
+from typing import Protocol
+
+
+class LiveState(Protocol):
+    def tab_opened(self, user_id: int, tab_id: str) -> bool:
+        """Record an open tab; True when it is the user's first (they just came online)."""
+
+    def tab_alive(self, user_id: int, tab_id: str) -> None:
+        """Refresh a tab's lease (its worker is still serving it)."""
+
+    def tab_closed(self, user_id: int, tab_id: str) -> None: ...
+
+    def online(self, user_ids) -> set[int]:
+        """Which of these users hold at least one open tab."""
+
+    def start_typing(self, chat_id: int, who: str) -> None:
+        """who is "<username>|<display name>"; it expires by itself after TYPING_SECONDS."""
+
+    def stop_typing(self, chat_id: int, who: str) -> bool:
+        """True when who was typing."""
+
+    def typists(self, chat_id: int) -> list[str]: ...
+
+    def allow(self, key: str, seconds: float) -> bool:
+        """True at most once per `seconds` for a key (a throttle)."""
+
+
+TAB_LEASE_SECONDS = 90  # a tab's worker refreshes it on every ping (25 s); a dead worker's tabs lapse
+TYPING_SECONDS = 6  # a receiver's indicator lasts as long; the typist signals every 3 s
+
+
+class InProcessLiveState:
+    """State of this process only: right for one worker, wrong for several."""
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tabs: dict[int, dict[str, float]] = {}
+        self._typing: dict[int, dict[str, float]] = {}
+        self._throttles: dict[str, float] = {}
+
+    def _live(self, leases: dict[str, float]) -> dict[str, float]:
+        now = self._clock()
+        for key in [k for k, until in leases.items() if until <= now]:
+            del leases[key]
+        return leases
+
+    def tab_opened(self, user_id, tab_id):
+        with self._lock:
+            tabs = self._live(self._tabs.setdefault(user_id, {}))
+            first = not tabs
+            tabs[tab_id] = self._clock() + TAB_LEASE_SECONDS
+            return first
+
+    def tab_alive(self, user_id, tab_id):
+        with self._lock:
+            self._tabs.setdefault(user_id, {})[tab_id] = self._clock() + TAB_LEASE_SECONDS
+
+    def tab_closed(self, user_id, tab_id):
+        with self._lock:
+            tabs = self._tabs.get(user_id, {})
+            tabs.pop(tab_id, None)
+            if not tabs:
+                self._tabs.pop(user_id, None)
+
+    def online(self, user_ids):
+        with self._lock:
+            return {u for u in user_ids if self._live(self._tabs.get(u, {}))}
+
+    def start_typing(self, chat_id, who):
+        with self._lock:
+            self._typing.setdefault(chat_id, {})[who] = self._clock() + TYPING_SECONDS
+
+    def stop_typing(self, chat_id, who):
+        with self._lock:
+            return self._typing.get(chat_id, {}).pop(who, None) is not None
+
+    def typists(self, chat_id):
+        with self._lock:
+            return sorted(self._live(self._typing.get(chat_id, {})))
+
+    def allow(self, key, seconds):
+        now = self._clock()
+        with self._lock:
+            if self._throttles.get(key, 0) > now:
+                return False
+            self._throttles[key] = now + seconds
+            if len(self._throttles) > 100_000:  # forget stale keys now and then
+                self._throttles = {k: v for k, v in self._throttles.items() if v > now}
+            return True
+
+
+def create_live_state(app) -> LiveState:
+    return InProcessLiveState()

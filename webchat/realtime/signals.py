@@ -1,0 +1,99 @@
+"""Live signals besides messages: presence, typing, read receipts and unread counts.
+
+Each is rendered once and published like a message: presence and receipts to the chat channels
+concerned (only members are subscribed), unread counts to the user's own channel. The page's
+JS (connection.js, presence.js) turns the data attributes into words for its viewer.
+"""
+from datetime import UTC, datetime
+
+import gevent
+from flask import current_app, render_template
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Membership, User
+from .hub import chat_channel, current_hub, user_channel
+
+PRESENCE_GRACE_SECONDS = 5  # a reload reconnects within this, so nobody flickers offline
+RECEIPTS_EVERY_SECONDS = 1.0  # at most one receipts update per chat per second (per worker)
+RECEIPT_NAMES = 50
+
+_receipts_due: dict[int, gevent.Greenlet] = {}
+
+
+def live_state():
+    return current_app.extensions["webchat.live_state"]
+
+
+def user_chat_ids(user_id: int) -> list[int]:
+    return list(db.session.scalars(select(Membership.chat_id).where(Membership.user_id == user_id)))
+
+
+def publish_presence(user: User, online: bool) -> None:
+    html = render_template("realtime/_presence_signal.html", user=user, online=online)
+    hub = current_hub()
+    for chat_id in user_chat_ids(user.id):
+        hub.publish(chat_channel(chat_id), html)
+
+
+def went_offline_later(app, user_id: int) -> None:
+    """After the grace period, if no tab of the user came back: store last seen and say so."""
+    gevent.sleep(PRESENCE_GRACE_SECONDS)
+    with app.app_context():
+        try:
+            if user_id in live_state().online([user_id]):
+                return
+            user = db.session.get(User, user_id)
+            if user is None:
+                return
+            user.last_seen_at = datetime.now(UTC)
+            db.session.commit()
+            publish_presence(user, online=False)
+        finally:
+            db.session.remove()
+
+
+def publish_typing(chat_id: int) -> None:
+    typists = [who.split("|", 1) for who in live_state().typists(chat_id)]
+    html = render_template("realtime/_typing.html", chat_id=chat_id, typists=typists)
+    current_hub().publish(chat_channel(chat_id), html)
+
+
+def receipt_readers(chat_id: int):
+    """Members who share receipts, furthest readers first (bounded: a big room lists the first 50)."""
+    return db.session.execute(
+        select(User.username, User.display_name, Membership.last_read_message_id,
+               Membership.last_delivered_message_id)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.chat_id == chat_id, User.send_read_receipts.is_(True))
+        .order_by(Membership.last_read_message_id.desc(), Membership.last_delivered_message_id.desc())
+        .limit(RECEIPT_NAMES)
+    ).all()
+
+
+def render_receipts(chat_id: int, oob: bool = False) -> str:
+    return render_template("chats/_receipts.html", chat_id=chat_id, readers=receipt_readers(chat_id), oob=oob)
+
+
+def publish_receipts_soon(chat_id: int) -> None:
+    """Publish the chat's receipts within a second, once however many reads arrive meanwhile."""
+    if chat_id in _receipts_due:
+        return
+    app = current_app._get_current_object()
+
+    def publish():
+        gevent.sleep(RECEIPTS_EVERY_SECONDS)
+        _receipts_due.pop(chat_id, None)
+        with app.app_context():
+            try:
+                current_hub().publish(chat_channel(chat_id), render_receipts(chat_id, oob=True))
+            finally:
+                db.session.remove()
+
+    _receipts_due[chat_id] = gevent.spawn(publish)
+
+
+def publish_unread(user_id: int, chat_id: int, count: int) -> None:
+    """Every tab and device of the user shows the chat's new unread count."""
+    html = render_template("realtime/_unread.html", chat_id=chat_id, count=count, oob=True)
+    current_hub().publish(user_channel(user_id), html)

@@ -178,7 +178,7 @@ class TabSession:
                 if page:
                     self.conn.write(_frame(messaging.render_message_frame(page)))
                     after = page[-1].id
-                if len(page) < REPLAY_PAGE:
+                if len(page) < REPLAY_PAGE or self.conn.closed:
                     break
         # The chat list as of now, for unread counts and order missed while away.
         self.conn.write(_frame(render_chat_list(viewer, oob=True)))

@@ -90,6 +90,8 @@ def _chat_context(membership, before: int | None = None, **extra):
     # Read markers move only when a visible tab says so (connection.js), never on load.
     first_unread = next((m.id for m in messages if m.id > membership.last_read_message_id
                          and m.kind == "user" and m.author_id != viewer.id), None)
+    if messages and not before and _opened_by_the_user():
+        read_state.advance_read(membership, messages[-1].id)
     older = messages and messaging.has_older(chat.id, viewer, messages[0].id)
     people = [m.user for m in chat.memberships]
     return dict(chat=chat, membership=membership, title=service.chat_title(chat, viewer),
@@ -98,6 +100,16 @@ def _chat_context(membership, before: int | None = None, **extra):
                 receipts=signals.receipt_readers(chat.id),
                 partner=next((p for p in people if p.id != viewer.id), None) if chat.is_direct else None,
                 **extra)
+
+
+def _opened_by_the_user() -> bool:
+    """A full page load the person started (link, address bar): they are reading the chat.
+
+    Pages with JavaScript say so themselves when the tab is visible; this is for browsers
+    without it, whose badges would otherwise never clear. htmx requests and loads the browser
+    starts by itself (restored tabs, prefetch) carry no Sec-Fetch-User.
+    """
+    return not is_htmx() and request.headers.get("Sec-Fetch-User") == "?1"
 
 
 def _composer(chat, body: str = "", error: str | None = None, client_id: str | None = None):

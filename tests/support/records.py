@@ -1,0 +1,74 @@
+"""What is stored, read straight from the database, and quick ways to set up chats and history."""
+import uuid
+from types import SimpleNamespace
+
+from sqlalchemy import select
+
+from webchat.extensions import db
+from webchat.models import Chat, Membership, Message, User
+
+from .pages import chat_id_from
+
+
+def create_group(actor, name: str, members: str = "") -> int:
+    """actor creates a group chat through the form; returns its id."""
+    response = actor.post("/chats", {"name": name, "members": members})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return chat_id_from(response)
+
+
+def stored_messages(app, chat_id: int | None = None) -> list[SimpleNamespace]:
+    """Messages (of one chat, or all) in id order, as plain records."""
+    with app.app_context():
+        query = select(Message).order_by(Message.id)
+        if chat_id is not None:
+            query = query.where(Message.chat_id == chat_id)
+        return [SimpleNamespace(id=m.id, chat_id=m.chat_id, kind=m.kind, body=m.body, html=m.html,
+                                author=m.author.username if m.author else None, client_id=m.client_id)
+                for m in db.session.scalars(query)]
+
+
+def members_of(app, chat_id: int) -> dict[str, str]:
+    """username -> role of the chat's members."""
+    with app.app_context():
+        rows = db.session.execute(
+            select(User.username, Membership.role).join(Membership).where(Membership.chat_id == chat_id)
+        ).all()
+        return dict(rows)
+
+
+def chat_ids(app) -> list[int]:
+    with app.app_context():
+        return list(db.session.scalars(select(Chat.id).order_by(Chat.id)))
+
+
+def user_names(app) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(select(User.username).order_by(User.username)))
+
+
+def snapshot(app) -> dict[str, list[tuple]]:
+    """Every row of every table: compare two snapshots to prove nothing changed."""
+    with app.app_context(), db.engine.connect() as conn:
+        return {table.name: sorted(tuple(map(repr, row)) for row in conn.execute(table.select()))
+                for table in db.metadata.sorted_tables}
+
+
+def post_messages(app, chat_id: int, username: str, texts) -> list[int]:
+    """Send texts as username through the app's message service (fast setup for long histories)."""
+    from webchat.chats import messaging, service
+
+    with app.test_request_context():
+        user = db.session.scalar(select(User).where(User.username == username))
+        membership = service.membership_or_404(chat_id, user)
+        ids = [messaging.send_message(membership, text, str(uuid.uuid4())).message.id for text in texts]
+        db.session.remove()
+        return ids
+
+
+def set_user(app, username: str, **fields) -> None:
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == username))
+        for name, value in fields.items():
+            setattr(user, name, value)
+        db.session.commit()

@@ -1,0 +1,161 @@
+"""The schema comes from the migrations, and the demo data command works on top of it."""
+import os
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import func, inspect, select
+
+from webchat import create_app
+from webchat.extensions import db
+from webchat.models import Chat, Message, User
+
+from .conftest import Actor
+from .support import services
+from .support.pages import chat_list
+from .support.records import members_of, stored_messages, user_names
+
+TABLES = {"users", "chats", "memberships", "messages"}
+
+
+@pytest.fixture
+def empty_database_url(tmp_path):
+    """A database with nothing in it, on the backend the suite runs on."""
+    base = os.environ.get("WEBCHAT_TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    with services.postgres_database(base, "migrations") as url:
+        yield url
+
+
+@pytest.fixture
+def empty_app(empty_database_url):
+    app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": empty_database_url,
+                      "RATELIMIT_ENABLED": False})
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def flask_db(app, *args):
+    result = app.test_cli_runner().invoke(args=["db", *args])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result
+
+
+def schema_differences(app) -> list:
+    with app.app_context(), db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+        return compare_metadata(context, db.metadata)
+
+
+def tables(app) -> set[str]:
+    with app.app_context():
+        return set(inspect(db.engine).get_table_names()) - {"alembic_version", "sqlite_sequence"}
+
+
+def test_flask_db_upgrade_on_an_empty_database_builds_exactly_the_models_schema(empty_app):
+    assert tables(empty_app) == set()
+
+    flask_db(empty_app, "upgrade")
+
+    assert tables(empty_app) == TABLES
+    assert schema_differences(empty_app) == []
+    with empty_app.app_context(), db.engine.connect() as conn:
+        head = ScriptDirectory.from_config(empty_app.extensions["migrate"].migrate.get_config()).get_current_head()
+        assert MigrationContext.configure(conn).get_current_revision() == head
+
+
+def test_migrations_downgrade_to_nothing_and_upgrade_again(empty_app):
+    flask_db(empty_app, "upgrade")
+
+    flask_db(empty_app, "downgrade", "base")
+    assert tables(empty_app) == set()
+
+    flask_db(empty_app, "upgrade")
+    assert schema_differences(empty_app) == []
+
+
+def test_upgrading_an_up_to_date_database_changes_nothing(empty_app):
+    flask_db(empty_app, "upgrade")
+
+    flask_db(empty_app, "upgrade")
+
+    assert schema_differences(empty_app) == []
+
+
+def test_message_ids_are_never_reused_after_a_delete(empty_app):
+    """Ids are polling cursors ("after N"): a deleted newest id must not come back (SQLite AUTOINCREMENT)."""
+    flask_db(empty_app, "upgrade")
+
+    with empty_app.app_context():
+        chat = Chat(kind="group", name="Ids")
+        db.session.add(chat)
+        db.session.flush()
+
+        def add_message():
+            message = Message(chat_id=chat.id, body="x", html="x")
+            db.session.add(message)
+            db.session.commit()
+            return message.id
+
+        add_message()
+        newest = add_message()
+        db.session.delete(db.session.get(Message, newest))
+        db.session.commit()
+        assert add_message() > newest
+
+
+# ----- seed-demo -----------------------------------------------------------------------------
+
+def seed_demo(app):
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result.output
+
+
+def counts(app) -> dict[str, int]:
+    with app.app_context():
+        return {model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
+                for model in (User, Chat, Message)}
+
+
+def test_seed_demo_creates_alice_bob_and_carol_who_can_sign_in(app):
+    output = seed_demo(app)
+
+    assert "Demo data ready" in output
+    assert user_names(app) == ["alice", "bob", "carol"]
+    for username in ("alice", "bob", "carol"):
+        browser = Actor(app)
+        assert browser.login(username, "webchat-demo").status_code == 302
+    alice = Actor(app)
+    alice.login("alice", "webchat-demo")
+    assert [entry["title"] for entry in chat_list(alice.get("/"))] == ["Bob Baker", "Random", "General"]
+
+
+def test_seed_demo_run_twice_creates_nothing_more(app):
+    seed_demo(app)
+    first = counts(app)
+
+    output = seed_demo(app)
+
+    assert "already present; nothing changed" in output
+    assert counts(app) == first
+    assert user_names(app) == ["alice", "bob", "carol"]
+
+
+def test_every_demo_group_chat_has_all_three_users_and_some_history(app):
+    seed_demo(app)
+
+    with app.app_context():
+        groups = list(db.session.scalars(select(Chat.id).where(Chat.kind == "group")))
+        directs = list(db.session.scalars(select(Chat.id).where(Chat.kind == "direct")))
+    assert len(groups) == 2
+    for chat_id in groups:
+        assert set(members_of(app, chat_id)) == {"alice", "bob", "carol"}
+        assert [m for m in stored_messages(app, chat_id) if m.kind == "user"]
+    [direct] = directs
+    assert set(members_of(app, direct)) == {"alice", "bob"}

@@ -1,0 +1,200 @@
+"""The HTML allow-list (webchat.sanitize.clean) and message rendering (formatting.render_message)."""
+import pytest
+
+from webchat.chats.formatting import render_message, render_plain
+from webchat.sanitize import LINK_REL, clean
+
+from .support.pages import parse
+
+REL = f'rel="{LINK_REL}"'
+
+
+# ----- clean: tags ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("html", [
+    "<p>text</p>",
+    "<p>line<br>break</p>",
+    "<strong>bold</strong>",
+    "<em>italic</em>",
+    "<code>code</code>",
+    "<pre><code>block</code></pre>",
+    "<ul><li>one</li></ul>",
+    '<ol start="3"><li>three</li></ol>',
+    "<blockquote>quoted</blockquote>",
+    "<del>gone</del>",
+    "<s>struck</s>",
+    '<span class="mention" data-user="bob">@bob</span>',
+])
+def test_allowed_tags_are_kept_as_they_are(html):
+    assert clean(html) == html
+
+
+@pytest.mark.parametrize(("html", "expected"), [
+    ("<script>alert(1)</script>after", "after"),
+    ("<style>p { color: red }</style>after", "after"),
+    ("<img src=x onerror=alert(1)>after", "after"),
+    ('<iframe src="https://evil.example"></iframe>after', "after"),
+    ('<svg onload="alert(1)"><a href="javascript:alert(1)">x</a></svg>after', "after"),
+    ("<div>inside</div>", "inside"),
+    ("<h1>heading</h1>", "heading"),
+    ("<b>bold</b> <i>italic</i> <u>under</u>", "bold italic under"),
+    ("<table><tr><td>cell</td></tr></table>", "cell"),
+    ('<form action="/logout" method="post"><button>go</button></form>', "go"),
+    ('<input value="x">after', "after"),
+    ('<object data="x.swf"></object><embed src="x.swf">after', "after"),
+    ("<!-- a comment -->after", "after"),
+], ids=["script", "style", "img", "iframe", "svg", "div", "heading", "b-i-u", "table", "form", "input",
+        "object-embed", "comment"])
+def test_other_tags_are_removed_and_only_harmless_text_is_left(html, expected):
+    assert clean(html) == expected
+
+
+# ----- clean: attributes ---------------------------------------------------------------------
+
+def test_links_get_rel_nofollow_noopener_noreferrer():
+    cleaned = clean('<a href="https://example.com" title="Example">x</a>')
+
+    [link] = parse(cleaned).find_all("a")
+    assert link.attrs == {"href": "https://example.com", "title": "Example", "rel": LINK_REL}
+
+
+def test_a_links_own_rel_and_target_do_not_survive():
+    [link] = parse(clean('<a href="https://example.com" rel="opener" target="_blank">x</a>')).find_all("a")
+
+    assert link.get("rel") == LINK_REL
+    assert "target" not in link.attrs
+
+
+@pytest.mark.parametrize("href", ["http://example.com/a?b=c", "https://example.com", "mailto:bob@example.com"])
+def test_http_https_and_mailto_links_survive(href):
+    [link] = parse(clean(f'<a href="{href}">x</a>')).find_all("a")
+
+    assert link.get("href") == href
+
+
+@pytest.mark.parametrize("href", [
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    " javascript:alert(1)",
+    "java&#x09;script:alert(1)",
+    "vbscript:msgbox(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "ftp://example.com/file",
+    "file:///etc/passwd",
+])
+def test_links_with_other_schemes_lose_their_href(href):
+    cleaned = clean(f'<a href="{href}">x</a>')
+
+    [link] = parse(cleaned).find_all("a")
+    assert "href" not in link.attrs
+    assert link.text == "x"
+
+
+@pytest.mark.parametrize("attribute", [
+    'onclick="alert(1)"', 'onmouseover="alert(1)"', 'onerror="alert(1)"', 'onfocus="alert(1)" autofocus',
+])
+@pytest.mark.parametrize("tag", ["p", "a", "span", "code"])
+def test_event_handler_attributes_are_removed(tag, attribute):
+    cleaned = clean(f"<{tag} {attribute}>x</{tag}>")
+
+    [element] = parse(cleaned).find_all(tag)
+    assert not [name for name in element.attrs if name.startswith("on") or name == "autofocus"]
+
+
+@pytest.mark.parametrize("tag", ["p", "a", "span", "strong", "pre"])
+def test_style_attributes_are_removed(tag):
+    cleaned = clean(f'<{tag} style="position:fixed;inset:0;background:red">x</{tag}>')
+
+    [element] = parse(cleaned).find_all(tag)
+    assert "style" not in element.attrs
+
+
+def test_htmx_attributes_ids_and_classes_outside_the_allow_list_are_removed():
+    cleaned = clean('<p id="composer" class="msg" hx-get="/logout" hx-trigger="load" data-hx-post="/x">x</p>'
+                    '<span class="mention evil" data-user="bob" data-other="1">@bob</span>')
+
+    assert cleaned == '<p>x</p><span class="mention" data-user="bob">@bob</span>'
+
+
+# ----- render_message ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("**bold**", "<p><strong>bold</strong></p>"),
+    ("*italic* and _italic_", "<p><em>italic</em> and <em>italic</em></p>"),
+    ("`x < y`", "<p><code>x &lt; y</code></p>"),
+    ("~~struck~~", "<p><s>struck</s></p>"),
+    ("```\nif a < b:\n    pass\n```", "<pre><code>if a &lt; b:\n    pass\n</code></pre>"),
+    ("- one\n- two", "<ul>\n<li>one</li>\n<li>two</li>\n</ul>"),
+    ("> quoted", "<blockquote>\n<p>quoted</p>\n</blockquote>"),
+    ("line one\nline two", "<p>line one<br>\nline two</p>"),
+    ("[docs](https://example.com/docs)", f'<p><a href="https://example.com/docs" {REL}>docs</a></p>'),
+    ("see https://example.com", f'<p>see <a href="https://example.com" {REL}>https://example.com</a></p>'),
+], ids=["bold", "italic", "code", "strikethrough", "fenced-code", "list", "quote", "line-break", "link",
+        "autolink"])
+def test_render_message_turns_the_markdown_subset_into_clean_html(body, expected):
+    assert render_message(body, set()) == (expected, [])
+
+
+@pytest.mark.parametrize("body", [
+    "<b>bold</b>",
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    '<div hx-get="/logout" hx-trigger="load">x</div>',
+])
+def test_render_message_shows_raw_html_as_text(body):
+    html, _ = render_message(body, set())
+
+    page = parse(html)
+    assert [el.tag for el in page.elements()] == ["p"]
+    assert page.text == body
+
+
+@pytest.mark.parametrize("body", [
+    "[x](javascript:alert(1))",
+    "[x](JAVASCRIPT:alert(1))",
+    "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "<javascript:alert(1)>",
+    "[x](vbscript:msgbox(1))",
+])
+def test_render_message_never_makes_a_script_link(body):
+    html, _ = render_message(body, set())
+
+    for link in parse(html).find_all("a"):
+        assert (link.get("href") or "").startswith(("http:", "https:", "mailto:"))
+    assert body in parse(html).text  # shown as typed
+
+
+@pytest.mark.parametrize("body", ["# Heading", "![alt](https://example.com/x.png)", "| a | b |\n|---|---|\n| 1 | 2 |"],
+                         ids=["heading", "image", "table"])
+def test_render_message_leaves_headings_images_and_tables_as_text(body):
+    html, _ = render_message(body, set())
+
+    assert {el.tag for el in parse(html).elements()} <= {"p", "br", "a"}  # an image is at most a link
+
+
+def test_mentions_of_members_are_highlighted_and_reported_once_each():
+    html, mentioned = render_message("@Bob, @alice and @bob again; @carol is not here", {"alice", "bob"})
+
+    spans = parse(html).find_all("span", cls="mention")
+    assert [(s.get("data-user"), s.text) for s in spans] == [("bob", "@bob"), ("alice", "@alice"), ("bob", "@bob")]
+    assert mentioned == ["bob", "alice"]
+    assert "@carol" in parse(html).text
+
+
+@pytest.mark.parametrize("body", [
+    "`@bob`",
+    "```\n@bob\n```",
+    "[@bob](https://example.com)",
+    "mail bob@example.com",
+    "see https://example.com/@bob",
+    "@bobby",
+])
+def test_at_signs_that_are_not_mentions_of_a_member_are_left_alone(body):
+    html, mentioned = render_message(body, {"bob"})
+
+    assert parse(html).find_all("span", cls="mention") == []
+    assert mentioned == []
+
+
+def test_render_plain_escapes_everything():
+    assert render_plain('<b>Tom & "Jerry"</b>') == "&lt;b&gt;Tom &amp; &#34;Jerry&#34;&lt;/b&gt;"

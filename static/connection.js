@@ -86,6 +86,7 @@
       failures = 0;
       setState("live");
       resendPending();
+      markRead(); // the chat this tab shows is read; said after "view", so the list it answered is updated
     }
     synced();
   });
@@ -101,6 +102,7 @@
     failures += 1;
     if (!navigator.onLine) setState("offline");
     else setState(failures >= POLLING_AFTER_FAILURES ? "polling" : "reconnecting");
+    if (state === "polling") markRead(); // over HTTP now
   });
 
   // Each message that arrives keeps the chat list true: preview, order, unread badge.
@@ -184,7 +186,11 @@
     if (isLive()) {
       sendFrame(read);
     } else {
-      htmx.ajax("POST", "/chats/" + read.chat + "/read", { source: document.body, swap: "none", values: { upto: read.upto } });
+      htmx.ajax("POST", "/chats/" + read.chat + "/read", { source: document.body, swap: "none", values: { upto: read.upto } })
+        .then(function () { // no socket to bring the new unread count: fetch the list
+          var list = document.getElementById("chat-list");
+          if (list) htmx.trigger(list, "poll");
+        });
     }
   }
   document.addEventListener("webchat:message-shown", markRead);
@@ -217,9 +223,13 @@
     if (evt.target.id === "composer") { clearTimeout(typingIdle); typingSentAt = 0; } // the server stops it on send
   });
 
-  // A new pane (another chat, the dashboard): tell the socket what this tab shows now.
+  // A new pane (another chat, the dashboard): tell the socket what this tab shows now, and
+  // a chat just opened is read up to what it shows.
   document.addEventListener("htmx:afterSettle", function (evt) {
-    if (evt.detail.target && evt.detail.target.id === "chat-pane") view();
+    if (evt.detail.target && evt.detail.target.id === "chat-pane") {
+      view();
+      markRead();
+    }
   });
 
   // ----- sending: over the socket when live, else the form's own HTTP post ----------------

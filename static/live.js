@@ -121,6 +121,10 @@
     if ((el.classList && (el.classList.contains("receipts") || el.classList.contains("msg"))) || el.querySelector(".receipts")) {
       webchat.renderReceipts();
     }
+    if (el.classList && el.classList.contains("badge") && el.closest(".chat-item")) {
+      // A new count from the server (read elsewhere, or here): the item's highlight follows it.
+      el.closest(".chat-item").classList.toggle("chat-item--unread", (parseInt(el.dataset.count, 10) || 0) > 0);
+    }
     if (el.id === "chat-list" || (el.classList && el.classList.contains("badge")) || el.querySelector("#chat-list")) renderTitle();
   });
   document.addEventListener("htmx:afterSettle", function () { webchat.renderReceipts(); renderTitle(); });

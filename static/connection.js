@@ -105,6 +105,14 @@
     if (state === "polling") markRead(); // over HTTP now
   });
 
+  // The server lost its bell (Redis reconnected): catch up from the database like a reconnect.
+  document.addEventListener("htmx:wsBeforeMessage", function (evt) {
+    if (evt.detail.message.indexOf("<template data-resync") === 0) {
+      evt.preventDefault();
+      view();
+    }
+  });
+
   // Each message that arrives keeps the chat list true: preview, order, unread badge.
   document.addEventListener("htmx:wsBeforeMessage", function (evt) {
     if (evt.detail.message.indexOf('class="msg') < 0) return;

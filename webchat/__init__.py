@@ -1,4 +1,6 @@
 """webchat: a self-hosted real-time team chat (Flask, htmx, WebSockets)."""
+import logging
+
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -24,6 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     instance.mkdir(parents=True, exist_ok=True)
+    _configure_logging()
     if app.config["PROXY_FIX"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.session_interface = SessionInterface()
@@ -52,8 +55,20 @@ def create_app(config: dict | None = None) -> Flask:
 
     from .auth import bp as auth_bp
     from .chats import bp as chats_bp
+    from .health import bp as health_bp
     from .realtime import bp as realtime_bp
+    app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(chats_bp)
     app.register_blueprint(realtime_bp)
     return app
+
+
+def _configure_logging() -> None:
+    """key=value lines on stderr; events carry ids and sizes, never message text."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)

@@ -65,6 +65,7 @@ def from_environment(instance: Path) -> dict:
         "PAGE_SIZE": 50,
         "MAX_MESSAGE_LENGTH": 4000,
         "RATELIMIT_ENABLED": _bool("WEBCHAT_RATELIMIT", True),
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": False,
         "LOGIN_FAILURE_LIMIT": os.environ.get("WEBCHAT_LOGIN_FAILURE_LIMIT", "5 per 5 minutes"),

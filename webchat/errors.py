@@ -2,6 +2,7 @@
 from flask import make_response, render_template
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
@@ -16,6 +17,8 @@ TITLES = {
     413: ("Too large", "That was larger than webchat accepts."),
     429: ("Slow down", "Too many attempts. Wait a few minutes and try again."),
     500: ("Something went wrong", "webchat hit an error. Nothing you sent was half-stored; try again."),
+    503: ("Try again in a moment", "webchat can't reach its database right now. Nothing was half-stored: "
+                                   "your message was not sent — retry in a moment."),
 }
 
 
@@ -42,6 +45,12 @@ def init_app(app) -> None:
     @app.errorhandler(HTTPException)
     def http_error(e):
         return _render(e.code or 500)
+
+    @app.errorhandler(DBAPIError)
+    def database_unavailable(e):
+        db.session.rollback()
+        app.logger.warning("database.unavailable error=%s", type(e.orig).__name__ if e.orig else type(e).__name__)
+        return _render(503)
 
     @app.errorhandler(Exception)
     def server_error(e):

@@ -20,7 +20,7 @@ def htmx_config() -> str:
         "responseHandling": [
             {"code": "204", "swap": False},
             {"code": "[23]..", "swap": True},
-            {"code": "^(400|403|409|413|422|429)$", "swap": True, "error": False},
+            {"code": "^(400|403|409|413|422|429|503)$", "swap": True, "error": False},
             {"code": "[45]..", "swap": False, "error": True},
         ],
     })

@@ -3,6 +3,7 @@
 HTTP and the WebSocket both call send_message(); history, polling and catch-up all read
 through messages_after()/messages_before(), so "hide system messages" and ordering hold everywhere.
 """
+import logging
 import re
 import uuid
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from ..realtime.hub import chat_channel
 from .errors import ChatError
 from .formatting import render_message, render_plain
 
+log = logging.getLogger(__name__)
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
@@ -76,6 +78,7 @@ def send_message(membership: Membership, body: str | None, client_id: str | None
         if existing is None:
             raise
         return _answer_repeat(existing, chat)
+    log.info("message.stored chat=%d id=%d chars=%d", chat.id, message.id, len(text))
     announce(message)
     return SendResult(message, created=True)
 

@@ -83,9 +83,18 @@ class InProcessHub:
                 if not subscribers:
                     del self._subscribers[channel]
 
+    def connections(self) -> set[Connection]:
+        """Every connection subscribed to anything here (to ask them all to resync)."""
+        with self._lock:
+            return set().union(*self._subscribers.values()) if self._subscribers else set()
+
 
 def create_hub(app) -> Hub:
-    """The hub the configuration asks for."""
+    """Redis when REDIS_URL is set (several workers or hosts), else this process only."""
+    if app.config.get("REDIS_URL"):
+        from .redis_hub import RedisHub
+
+        return RedisHub(app.config["REDIS_URL"])
     return InProcessHub()
 
 

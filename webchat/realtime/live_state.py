@@ -13,8 +13,8 @@ class LiveState(Protocol):
     def tab_opened(self, user_id: int, tab_id: str) -> bool:
         """Record an open tab; True when it is the user's first (they just came online)."""
 
-    def tab_alive(self, user_id: int, tab_id: str) -> None:
-        """Refresh a tab's lease (its worker is still serving it)."""
+    def tab_alive(self, user_id: int, tab_id: str) -> bool:
+        """Refresh a tab's lease; True when the user had no live tab (the state was lost)."""
 
     def tab_closed(self, user_id: int, tab_id: str) -> None: ...
 
@@ -62,7 +62,10 @@ class InProcessLiveState:
 
     def tab_alive(self, user_id, tab_id):
         with self._lock:
-            self._tabs.setdefault(user_id, {})[tab_id] = self._clock() + TAB_LEASE_SECONDS
+            tabs = self._live(self._tabs.setdefault(user_id, {}))
+            lost = not tabs
+            tabs[tab_id] = self._clock() + TAB_LEASE_SECONDS
+            return lost
 
     def tab_closed(self, user_id, tab_id):
         with self._lock:
@@ -99,4 +102,9 @@ class InProcessLiveState:
 
 
 def create_live_state(app) -> LiveState:
+    """Redis when REDIS_URL is set, so every worker sees the same presence and typing."""
+    if app.config.get("REDIS_URL"):
+        from .redis_hub import RedisLiveState
+
+        return RedisLiveState(app.config["REDIS_URL"])
     return InProcessLiveState()

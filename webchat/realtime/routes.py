@@ -1,5 +1,7 @@
 """The one WebSocket per browser tab: who may open it, and its life from handshake to close."""
+import logging
 import signal
+import time
 import weakref
 from urllib.parse import urlsplit
 
@@ -12,6 +14,8 @@ from . import bp
 from .connection import GOING_AWAY_RECONNECT
 from .hub import current_hub
 from .tab import TabSession
+
+log = logging.getLogger(__name__)
 
 # This process's open tabs: used only to say goodbye (1012) on shutdown and to cap sockets per
 # user. Delivery never looks here; it goes through the hub.
@@ -51,6 +55,8 @@ def socket(ws):
     tab = TabSession(current_hub(), user, user.session_token, session.get("sid"), ws, current_app.config)
     db.session.remove()  # the socket lives for hours; its database connection goes back now
     _live_tabs.add(tab)
+    opened = time.monotonic()
+    log.info("socket.open user=%d tab=%s", tab.user_id, tab.tab_id)
     try:
         tab.start()
         tab.conn.serve()
@@ -58,6 +64,7 @@ def socket(ws):
         tab.stop()
         tab.conn.abort()
         _live_tabs.discard(tab)
+        log.info("socket.closed user=%d tab=%s seconds=%.0f", tab.user_id, tab.tab_id, time.monotonic() - opened)
 
 
 def close_all_tabs() -> None:

@@ -19,6 +19,7 @@ import gevent
 from flask import current_app, render_template
 from flask.globals import request_ctx
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from ..chats import messaging, read_state
 from ..chats.errors import ChatError
@@ -73,7 +74,7 @@ class TabSession:
         self.chat_ids: set[int] = set()
         self.conn = SocketConnection(ws, ping_interval=config["SOCKET_PING_SECONDS"],
                                      max_message_size=config["SOCKET_MAX_MESSAGE_BYTES"], on_text=self.on_text,
-                                     on_ping=lambda: self.live.tab_alive(self.user_id, self.tab_id))
+                                     on_ping=self._still_here)
         self.conn.skip_presence = user.hide_presence
         self._control = _ControlListener(self)
 
@@ -84,6 +85,14 @@ class TabSession:
         self.hub.subscribe(control_channel(self.user_id), self._control)
         self._sync_memberships()
         if self.live.tab_opened(self.user_id, self.tab_id):
+            try:
+                signals.publish_presence(self.user, online=True)
+            finally:
+                db.session.remove()
+
+    def _still_here(self) -> None:
+        """Every ping: renew this tab's presence lease; if the shared state lost it, say online again."""
+        if self.live.tab_alive(self.user_id, self.tab_id):
             try:
                 signals.publish_presence(self.user, online=True)
             finally:
@@ -189,13 +198,21 @@ class TabSession:
         body, client_id = frame.get("body"), frame.get("client_id")
         if not isinstance(body, str) or not isinstance(client_id, str):
             raise ProtocolError("A message needs a text body and a client id.")
-        membership = self._membership(chat_id)
         try:
+            membership = self._membership(chat_id)
             result = messaging.send_message(membership, body, client_id)
         except ChatError as e:
             db.session.rollback()
             self.conn.write(_frame(render_template(
                 "realtime/_send_failed.html", client_id=client_id, body=body, error=e.message)))
+            return
+        except DBAPIError:
+            # Nothing half-stored (the transaction rolled back); the retry reuses the client id.
+            db.session.rollback()
+            log.warning("database.unavailable during socket send")
+            self.conn.write(_frame(render_template(
+                "realtime/_send_failed.html", client_id=client_id, body=body,
+                error="webchat can't reach its database right now; retry in a moment")))
             return
         if self.live.stop_typing(chat_id, self.typist):
             signals.publish_typing(chat_id)

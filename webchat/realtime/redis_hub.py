@@ -1,0 +1,155 @@
+"""The hub and the live state shared by every worker and host, through Redis.
+
+Redis only rings the bell: pub/sub is at-most-once, so after any reconnect every local socket
+is asked to resync, and its page catches up from the database (the source of truth).
+"""
+import contextlib
+import logging
+import random
+import time
+import uuid
+
+import gevent
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .hub import Delivery, InProcessHub
+from .live_state import TAB_LEASE_SECONDS, TYPING_SECONDS
+
+log = logging.getLogger(__name__)
+
+PREFIX = "webchat:"
+RESYNC = "<template data-resync></template>"  # connection.js answers it with a fresh "view"
+
+
+def connect(url: str) -> redis.Redis:
+    # No silent retries: a dropped connection must reach us, so we know to resync.
+    return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=2,
+                                health_check_interval=30)
+
+
+class RedisHub:
+    """Delivers locally at once and publishes to Redis for the other processes; one listener
+    greenlet per process takes the others' publications (skipping its own by host id)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.host_id = uuid.uuid4().hex[:12]
+        self.local = InProcessHub()
+        self.redis = connect(url)
+        self._listener = None
+        self.reconnects = 0
+
+    def publish(self, channel: str, payload: str) -> None:
+        self.local.publish(channel, payload)
+        try:
+            self.redis.publish(PREFIX + channel, f"{self.host_id}\n{payload}")
+        except redis.RedisError as e:
+            # Other processes miss this one; their pages catch up when Redis is back (resync).
+            log.warning("hub.publish_failed channel=%s error=%s", channel, type(e).__name__)
+
+    def subscribe(self, channel: str, connection) -> None:
+        if self._listener is None or self._listener.dead:
+            self._listener = gevent.spawn(self._listen)
+        self.local.subscribe(channel, connection)
+
+    def unsubscribe(self, channel: str, connection) -> None:
+        self.local.unsubscribe(channel, connection)
+
+    def _listen(self) -> None:
+        """Take publications from Redis forever; back off 1 s doubling to 60 s while it is away."""
+        backoff, first = 1.0, True
+        while True:
+            pubsub = None
+            try:
+                pubsub = connect(self.url).pubsub(ignore_subscribe_messages=True)
+                pubsub.psubscribe(PREFIX + "*")
+                if not first:
+                    self.reconnects += 1
+                    log.info("hub.redis_reconnected resyncing=%d", len(self.local.connections()))
+                    self._resync_all()
+                first, backoff = False, 1.0
+                for message in pubsub.listen():
+                    self._deliver(message)
+            except (redis.RedisError, OSError) as e:
+                log.warning("hub.redis_lost error=%s retry_in<=%.0fs", type(e).__name__, backoff)
+                first = False
+                gevent.sleep(random.uniform(0, backoff))
+                backoff = min(backoff * 2, 60.0)
+            finally:
+                if pubsub is not None:
+                    with contextlib.suppress(redis.RedisError, OSError):
+                        pubsub.close()
+
+    def _deliver(self, message: dict) -> None:
+        if message.get("type") != "pmessage":
+            return
+        data = message["data"].decode()
+        host, _, payload = data.partition("\n")
+        if host == self.host_id:
+            return  # delivered locally when published
+        channel = message["channel"].decode()[len(PREFIX):]
+        self.local.publish(channel, payload)
+
+    def _resync_all(self) -> None:
+        delivery = Delivery("resync", RESYNC)
+        for connection in self.local.connections():
+            connection.deliver(delivery)
+
+
+class RedisLiveState:
+    """Presence leases, typing and throttles in Redis, with expiry, shared by all workers."""
+
+    def __init__(self, url: str) -> None:
+        self.redis = connect(url)
+
+    def tab_opened(self, user_id, tab_id):
+        key, now = f"{PREFIX}tabs:{user_id}", time.time()
+        pipe = self.redis.pipeline()
+        pipe.zremrangebyscore(key, "-inf", now)
+        pipe.zcard(key)
+        pipe.zadd(key, {tab_id: now + TAB_LEASE_SECONDS})
+        pipe.expire(key, TAB_LEASE_SECONDS * 2)
+        _, before, *_ = pipe.execute()
+        return before == 0
+
+    def tab_alive(self, user_id, tab_id):
+        """Renew the lease; True when the user had no live tab (Redis lost its state meanwhile)."""
+        key, now = f"{PREFIX}tabs:{user_id}", time.time()
+        pipe = self.redis.pipeline()
+        pipe.zcount(key, now, "+inf")
+        pipe.zadd(key, {tab_id: now + TAB_LEASE_SECONDS})
+        pipe.expire(key, TAB_LEASE_SECONDS * 2)
+        live, *_ = pipe.execute()
+        return live == 0
+
+    def tab_closed(self, user_id, tab_id):
+        self.redis.zrem(f"{PREFIX}tabs:{user_id}", tab_id)
+
+    def online(self, user_ids):
+        user_ids = list(user_ids)
+        if not user_ids:
+            return set()
+        now = time.time()
+        pipe = self.redis.pipeline()
+        for user_id in user_ids:
+            pipe.zcount(f"{PREFIX}tabs:{user_id}", now, "+inf")
+        return {u for u, count in zip(user_ids, pipe.execute(), strict=True) if count}
+
+    def start_typing(self, chat_id, who):
+        key = f"{PREFIX}typing:{chat_id}"
+        pipe = self.redis.pipeline()
+        pipe.zadd(key, {who: time.time() + TYPING_SECONDS})
+        pipe.expire(key, TYPING_SECONDS * 2)
+        pipe.execute()
+
+    def stop_typing(self, chat_id, who):
+        return bool(self.redis.zrem(f"{PREFIX}typing:{chat_id}", who))
+
+    def typists(self, chat_id):
+        members = self.redis.zrangebyscore(f"{PREFIX}typing:{chat_id}", time.time(), "+inf")
+        return sorted(m.decode() for m in members)
+
+    def allow(self, key, seconds):
+        return bool(self.redis.set(f"{PREFIX}throttle:{key}", 1, nx=True, px=int(seconds * 1000)))

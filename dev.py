@@ -79,7 +79,8 @@ def test(args: list[str]) -> None:
     database = os.environ.get("WEBCHAT_TEST_DATABASE_URL", "SQLite")
     step(f"Running the test suite on {database.split('@')[-1]}")
     os.chdir(ROOT)
-    os.execv(BIN / "python", ["python", "-m", "pytest", *args])
+    # argv[0] must be the venv's path: Python finds its prefix (and so the venv) from it.
+    os.execv(BIN / "python", [str(BIN / "python"), "-m", "pytest", *args])
 
 
 def main() -> None:

@@ -165,6 +165,8 @@
   function noteDelivered(msg) {
     if (msg.dataset.author === document.body.dataset.user) return;
     var chat = msg.dataset.chat;
+    // A message this tab shows in view is about to be reported read, which covers delivery.
+    if (parseInt(chat, 10) === webchat.openChatId() && document.visibilityState === "visible") return;
     deliveredUpTo[chat] = Math.max(deliveredUpTo[chat] || 0, parseInt(msg.dataset.id, 10));
     clearTimeout(deliveredTimer);
     deliveredTimer = setTimeout(function () {

@@ -1,11 +1,11 @@
 """Error pages and fragments that read like a product, not a traceback."""
-from flask import make_response, render_template
+from flask import g, make_response, render_template
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from .extensions import db
+from .extensions import db, login_manager
 from .htmx import is_htmx, retarget
 
 TITLES = {
@@ -50,6 +50,9 @@ def init_app(app) -> None:
     def database_unavailable(e):
         db.session.rollback()
         app.logger.warning("database.unavailable error=%s", type(e.orig).__name__ if e.orig else type(e).__name__)
+        # Render without the database: the signed-in user can't be loaded (or refreshed after the
+        # rollback) now, and trying would turn this page into a bare 500. Drawn as for a visitor.
+        g._login_user = login_manager.anonymous_user()
         return _render(503)
 
     @app.errorhandler(Exception)

@@ -16,7 +16,7 @@ from ..extensions import db
 from ..models import Chat, Membership, Message, User, utcnow
 from ..realtime.hub import chat_channel
 from .errors import ChatError
-from .formatting import render_message, render_plain
+from .formatting import MENTION, render_message, render_plain
 
 log = logging.getLogger(__name__)
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -62,10 +62,7 @@ def send_message(membership: Membership, body: str | None, client_id: str | None
     else:
         return _answer_repeat(existing, chat)
 
-    members = set(db.session.scalars(
-        select(User.username).join(Membership).where(Membership.chat_id == chat.id)
-    ))
-    html, mentioned = render_message(text, members)
+    html, mentioned = render_message(text, _mentionable(chat.id, text))
     try:
         message = _store(chat, kind="user", author_id=author.id, body=text, html=html,
                          mentions=" ".join(mentioned), client_id=client_id)
@@ -81,6 +78,17 @@ def send_message(membership: Membership, body: str | None, client_id: str | None
     log.info("message.stored chat=%d id=%d chars=%d", chat.id, message.id, len(text))
     announce(message)
     return SendResult(message, created=True)
+
+
+def _mentionable(chat_id: int, text: str) -> set[str]:
+    """Members whose @username the text names (one small query, not the whole member list)."""
+    names = {name.lower() for name in MENTION.findall(text)}
+    if not names:
+        return set()
+    return set(db.session.scalars(
+        select(User.username).join(Membership)
+        .where(Membership.chat_id == chat_id, User.username.in_(names))
+    ))
 
 
 def _answer_repeat(existing: Message, chat: Chat) -> SendResult:

@@ -91,7 +91,7 @@ def _chat_context(membership, before: int | None = None, **extra):
     first_unread = next((m.id for m in messages if m.id > membership.last_read_message_id
                          and m.kind == "user" and m.author_id != viewer.id), None)
     if messages and not before and _opened_by_the_user():
-        read_state.advance_read(membership, messages[-1].id)
+        read_state.advance_read(chat.id, viewer.id, messages[-1].id)
     older = messages and messaging.has_older(chat.id, viewer, messages[0].id)
     people = [m.user for m in chat.memberships]
     return dict(chat=chat, membership=membership, title=service.chat_title(chat, viewer),
@@ -179,11 +179,11 @@ def send_message(chat_id: int):
 @bp.post("/chats/<int:chat_id>/read")
 def mark_read(chat_id: int):
     """The page says the chat is read up to ?upto= (used while the socket is down)."""
-    membership = service.membership_or_404(chat_id, current_user)
+    service.membership_or_404(chat_id, current_user)
     upto = request.form.get("upto", type=int)
     if upto is None or upto < 0:
         return make_response("Say up to which message the chat is read.", 400)
-    read_state.advance_read(membership, upto)
+    read_state.advance_read(chat_id, current_user.id, upto)
     return "", 204
 
 

@@ -4,6 +4,7 @@ Redis only rings the bell: pub/sub is at-most-once, so after any reconnect every
 is asked to resync, and its page catches up from the database (the source of truth).
 """
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -98,12 +99,28 @@ class RedisHub:
             connection.deliver(delivery)
 
 
+def _or_nothing_known(default):
+    """While Redis is away, answer as if nothing were known (nobody online or typing) instead of
+    raising: this state is never the source of truth, and a send or a page must not fail for it."""
+    def wrap(method):
+        @functools.wraps(method)
+        def guarded(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except redis.RedisError as e:
+                log.warning("live_state.redis_unavailable op=%s error=%s", method.__name__, type(e).__name__)
+                return default() if callable(default) else default
+        return guarded
+    return wrap
+
+
 class RedisLiveState:
     """Presence leases, typing and throttles in Redis, with expiry, shared by all workers."""
 
     def __init__(self, url: str) -> None:
         self.redis = connect(url)
 
+    @_or_nothing_known(False)
     def tab_opened(self, user_id, tab_id):
         key, now = f"{PREFIX}tabs:{user_id}", time.time()
         pipe = self.redis.pipeline()
@@ -114,6 +131,7 @@ class RedisLiveState:
         _, before, *_ = pipe.execute()
         return before == 0
 
+    @_or_nothing_known(False)
     def tab_alive(self, user_id, tab_id):
         """Renew the lease; True when the user had no live tab (Redis lost its state meanwhile)."""
         key, now = f"{PREFIX}tabs:{user_id}", time.time()
@@ -124,9 +142,11 @@ class RedisLiveState:
         live, *_ = pipe.execute()
         return live == 0
 
+    @_or_nothing_known(None)
     def tab_closed(self, user_id, tab_id):
         self.redis.zrem(f"{PREFIX}tabs:{user_id}", tab_id)
 
+    @_or_nothing_known(set)
     def online(self, user_ids):
         user_ids = list(user_ids)
         if not user_ids:
@@ -137,6 +157,7 @@ class RedisLiveState:
             pipe.zcount(f"{PREFIX}tabs:{user_id}", now, "+inf")
         return {u for u, count in zip(user_ids, pipe.execute(), strict=True) if count}
 
+    @_or_nothing_known(None)
     def start_typing(self, chat_id, who):
         key = f"{PREFIX}typing:{chat_id}"
         pipe = self.redis.pipeline()
@@ -144,12 +165,15 @@ class RedisLiveState:
         pipe.expire(key, TYPING_SECONDS * 2)
         pipe.execute()
 
+    @_or_nothing_known(False)
     def stop_typing(self, chat_id, who):
         return bool(self.redis.zrem(f"{PREFIX}typing:{chat_id}", who))
 
+    @_or_nothing_known(list)
     def typists(self, chat_id):
         members = self.redis.zrangebyscore(f"{PREFIX}typing:{chat_id}", time.time(), "+inf")
         return sorted(m.decode() for m in members)
 
+    @_or_nothing_known(False)
     def allow(self, key, seconds):
         return bool(self.redis.set(f"{PREFIX}throttle:{key}", 1, nx=True, px=int(seconds * 1000)))

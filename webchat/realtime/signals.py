@@ -8,13 +8,17 @@ from datetime import UTC, datetime
 
 import gevent
 from flask import current_app, render_template
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Membership, User
 from .hub import chat_channel, current_hub, user_channel
 
 PRESENCE_GRACE_SECONDS = 5  # a reload reconnects within this, so nobody flickers offline
+# Presence goes live to direct chats and to groups up to this size. In bigger rooms every member
+# coming online would be told to every other (N² frames in a reconnect storm); there the member
+# list shows presence as of when it is opened.
+PRESENCE_LIVE_MAX_MEMBERS = 100
 RECEIPTS_EVERY_SECONDS = 1.0  # at most one receipts update per chat per second (per worker)
 RECEIPT_NAMES = 50
 
@@ -25,14 +29,19 @@ def live_state():
     return current_app.extensions["webchat.live_state"]
 
 
-def user_chat_ids(user_id: int) -> list[int]:
-    return list(db.session.scalars(select(Membership.chat_id).where(Membership.user_id == user_id)))
+def presence_chat_ids(user_id: int) -> list[int]:
+    """The user's chats small enough to carry live presence."""
+    mine = select(Membership.chat_id).where(Membership.user_id == user_id)
+    return list(db.session.scalars(
+        select(Membership.chat_id).where(Membership.chat_id.in_(mine))
+        .group_by(Membership.chat_id).having(func.count() <= PRESENCE_LIVE_MAX_MEMBERS)
+    ))
 
 
 def publish_presence(user: User, online: bool) -> None:
     html = render_template("realtime/_presence_signal.html", user=user, online=online)
     hub = current_hub()
-    for chat_id in user_chat_ids(user.id):
+    for chat_id in presence_chat_ids(user.id):
         hub.publish(chat_channel(chat_id), html)
 
 

@@ -172,6 +172,13 @@ class TabSession:
             raise ProtocolError("That chat is not available to you.")
         return membership
 
+    def _member_chat(self, frame: dict) -> int:
+        """The frame's chat, if the user is in it (as this socket's subscriptions know, no query)."""
+        chat_id = _int(frame, "chat")
+        if chat_id not in self.chat_ids:
+            raise ProtocolError("That chat is not available to you.")
+        return chat_id
+
     def _view(self, frame: dict) -> None:
         """Show a chat: replay everything after the page's newest message, then stay live."""
         self._check_keys(frame, VIEW_KEYS)
@@ -223,17 +230,15 @@ class TabSession:
 
     def _read(self, frame: dict) -> None:
         self._check_keys(frame, READ_KEYS)
-        read_state.advance_read(self._membership(_int(frame, "chat")), _int(frame, "upto"))
+        read_state.advance_read(self._member_chat(frame), self.user_id, _int(frame, "upto"))
 
     def _delivered(self, frame: dict) -> None:
         self._check_keys(frame, READ_KEYS)
-        read_state.advance_delivered(self._membership(_int(frame, "chat")), _int(frame, "upto"))
+        read_state.advance_delivered(self._member_chat(frame), self.user_id, _int(frame, "upto"))
 
     def _typing(self, frame: dict) -> None:
         self._check_keys(frame, TYPING_KEYS)
-        chat_id = _int(frame, "chat")
-        if chat_id not in self.chat_ids:
-            raise ProtocolError("That chat is not available to you.")
+        chat_id = self._member_chat(frame)
         if frame.get("state") == "stop":
             if self.live.stop_typing(chat_id, self.typist):
                 signals.publish_typing(chat_id)

@@ -1,0 +1,991 @@
+"""Fan-out benchmark: one sender, N listening sockets in one group chat, the real app under gunicorn.
+
+For each N given with --members it starts a fresh server (gunicorn -k gevent -w 1 on 127.0.0.1,
+a new SQLite database in a temp dir), seeds N members plus a sender into one group chat, logs
+each in over HTTP, opens one WebSocket per member (and one for the sender), sends "view" on
+each and waits for its chat-list frame. Then the sender sends --rate messages a second for
+--seconds over its socket; every body carries its send time, so each member socket measures
+send -> receipt latency. It prints one table row per N. See bench/README.md.
+
+This is a benchmark, not a test: it asserts nothing and exits 0 whatever it measured (1 only
+when it could not run at all).
+"""
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import base64  # noqa: E402
+import contextlib  # noqa: E402
+import http.client  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import re  # noqa: E402
+import resource  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import struct  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+import zlib  # noqa: E402
+from collections import Counter  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+from urllib.parse import urlencode  # noqa: E402
+
+import gevent  # noqa: E402
+import gevent.pool  # noqa: E402
+from gevent.event import Event  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = Path(__file__).resolve().parent / "seed.py"
+APP_PARTS = ("webchat", "templates", "static", "migrations", "wsgi.py")  # what the server needs
+BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"  # the only address this benchmark ever talks to
+PASSWORD = "bench-password-1"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+BENCH_BODY = re.compile(rb"bench (\d+) (\d+)")
+# A delivery is a message article carrying a bench body; previews elsewhere (chat list) don't count.
+ARTICLE = re.compile(rb'<article id="m-(\d+)"(.*?)</article>', re.S)
+CHAT_LIST_MARK = b'id="chat-list"'
+SENT_MARK = re.compile(rb'id="pending-bench-[0-9a-f]+-(\d+)" hx-swap-oob="delete"')
+FAILED_MARK = b"pending--failed"
+ERROR_MARK = b'id="flash"'
+LOG_PROBLEM = re.compile(r"Traceback|ERROR|CRITICAL|Exception|WORKER TIMEOUT|Error:|error:")
+
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+_TTY = sys.stderr.isatty()
+
+
+def progress(text: str, *, done: bool = False) -> None:
+    """A status line on stderr: rewritten in place on a terminal; only the final lines otherwise."""
+    if _TTY:
+        sys.stderr.write("\r\x1b[K" + text + ("\n" if done else ""))
+    elif done:
+        sys.stderr.write(text + "\n")
+    else:
+        return
+    sys.stderr.flush()
+
+
+# ----- /proc -------------------------------------------------------------------------------------
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (not its children), from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            found.append(int(entry))
+    return found
+
+
+def client_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# ----- the server ------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A fresh database, seeded, and gunicorn -k gevent -w 1 serving it on a free port."""
+
+    def __init__(self, members: int, tmp: Path, server_cpu: int | None, app_dir: Path) -> None:
+        self.members = members
+        self.app_dir = app_dir
+        self.port = free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        self.tmp = tmp
+        self.server_cpu = server_cpu
+        self.log_path = tmp / "gunicorn.log"
+        self.process: subprocess.Popen | None = None
+        self.worker: int | None = None
+        self.seed: dict = {}
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(app_dir),  # the snapshot's webchat package, whatever the cwd
+            "DATABASE_URL": f"sqlite:///{tmp / 'webchat.db'}",
+            "WEBCHAT_INSTANCE_PATH": str(tmp / "instance"),
+            "SECRET_KEY": "fanout-bench-" + uuid.uuid4().hex,
+            "WEBCHAT_REGISTER_LIMIT": "1000000 per hour",
+            "WEBCHAT_LOGIN_FAILURE_LIMIT": "1000000 per minute",
+            "WEBCHAT_SOCKETS_PER_USER": "100000",
+        }
+
+    def prepare(self) -> None:
+        progress(f"[{self.members}] flask db upgrade")
+        run = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=self.app_dir, env=self.env,
+                             capture_output=True, text=True, timeout=120)
+        if run.returncode:
+            raise RuntimeError(f"flask db upgrade failed:\n{run.stdout}{run.stderr}")
+        progress(f"[{self.members}] creating {self.members} members, 1 sender and the chat in the database")
+        started = time.monotonic()
+        run = subprocess.run([sys.executable, str(SEED), "--members", str(self.members),
+                              "--password", PASSWORD], cwd=self.app_dir, env=self.env, capture_output=True, text=True,
+                             timeout=600)
+        if run.returncode:
+            raise RuntimeError(f"seeding failed:\n{run.stdout}{run.stderr}")
+        self.seed = json.loads(run.stdout.strip().splitlines()[-1])
+        progress(f"[{self.members}] users created: {len(self.seed['members'])} members + 1 sender "
+                 f"in {time.monotonic() - started:.1f} s", done=True)
+
+    def start(self) -> None:
+        command = [str(BIN / "gunicorn"), "-k", "gevent", "-w", "1", "--no-control-socket",
+                   "--worker-connections", "20000", "--graceful-timeout", "5", "-b", f"{HOST}:{self.port}",
+                   "wsgi:app"]
+        if self.server_cpu is not None and shutil.which("taskset"):
+            command = ["taskset", "-c", str(self.server_cpu), *command]
+        self.log = open(self.log_path, "a")  # noqa: SIM115 - gunicorn writes to it until stop()
+        # Its own session: a Ctrl+C in the terminal reaches only us, and we stop the server in order.
+        self.process = subprocess.Popen(command, cwd=self.app_dir, env=self.env, stdout=self.log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                conn = http.client.HTTPConnection(HOST, self.port, timeout=2)
+                conn.request("GET", "/login")
+                conn.getresponse().read()
+                conn.close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("gunicorn did not answer within 30 s")
+        workers = children_of(self.process.pid)
+        if len(workers) != 1:
+            raise RuntimeError(f"expected one gunicorn worker under {self.process.pid}, found {workers}")
+        self.worker = workers[0]
+        if self.server_cpu is not None:
+            for pid in (self.process.pid, self.worker):
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(pid, {self.server_cpu})
+
+    def check(self) -> None:
+        """Raise if gunicorn or its worker is gone (or was replaced): the run can't go on."""
+        if self.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
+        try:
+            with open(f"/proc/{self.worker}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            parent = None
+        if parent != self.process.pid:
+            raise RuntimeError(f"gunicorn worker {self.worker} is gone (see its log below)")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        if getattr(self, "log", None):
+            self.log.close()
+
+    def log_problems(self, limit: int = 60) -> list[str]:
+        if not self.log_path.exists():
+            return []
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        picked, i = [], 0
+        while i < len(lines) and len(picked) < limit:
+            if LOG_PROBLEM.search(lines[i]):
+                # the matching line and the indented traceback lines after it
+                picked.append(lines[i])
+                i += 1
+                while i < len(lines) and lines[i].startswith((" ", "\t")) and len(picked) < limit:
+                    picked.append(lines[i])
+                    i += 1
+            else:
+                i += 1
+        return picked
+
+
+# ----- HTTP login --------------------------------------------------------------------------------
+
+CSRF = re.compile(rb'name="csrf_token" value="([^"]+)"')
+
+
+def session_cookie(response: http.client.HTTPResponse) -> str | None:
+    cookie = None
+    for header in response.headers.get_all("Set-Cookie") or []:
+        first = header.split(";", 1)[0].strip()
+        if first.startswith("session="):
+            cookie = first
+    return cookie
+
+
+def login(port: int, username: str) -> str:
+    """Sign in through the login form (CSRF token and all); the session cookie, "session=..."."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=60)
+    try:
+        conn.request("GET", "/login")
+        response = conn.getresponse()
+        page = response.read()
+        cookie = session_cookie(response)
+        token = CSRF.search(page)
+        if response.status != 200 or not cookie or not token:
+            raise RuntimeError(f"GET /login: {response.status}, cookie={bool(cookie)}, csrf={bool(token)}")
+        form = urlencode({"csrf_token": token.group(1).decode(), "username": username, "password": PASSWORD})
+        conn.request("POST", "/login", body=form, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie,
+            "Origin": f"http://{HOST}:{port}"})
+        response = conn.getresponse()
+        response.read()
+        cookie = session_cookie(response)
+        if response.status != 302 or not cookie:
+            raise RuntimeError(f"POST /login as {username}: {response.status}")
+        return cookie
+    finally:
+        conn.close()
+
+
+# ----- a minimal WebSocket client ------------------------------------------------------------------
+
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """A masked, final client frame (RFC 6455 5.2)."""
+    length = len(payload)
+    if length < 126:
+        head = struct.pack("!BB", 0x80 | opcode, 0x80 | length)
+    elif length < 1 << 16:
+        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, length)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, length)
+    mask = os.urandom(4)
+    if not length:
+        return head + mask
+    repeated = (mask * (length // 4 + 1))[:length]
+    masked = (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(length, "big")
+    return head + mask + masked
+
+
+class HandshakeError(Exception):
+    pass
+
+
+class Tab:
+    """One browser tab's socket, as the benchmark sees it: a reader greenlet that counts receipts."""
+
+    def __init__(self, name: str, cookie: str, stats: "RunStats | None", total: int) -> None:
+        self.name = name
+        self.cookie = cookie
+        self.stats = stats  # None for the sender's own socket
+        self.counts = bytearray(total)  # receipts per message seq on this socket
+        self.sock: socket.socket | None = None
+        self.ready = Event()
+        self.ack_upto = 0  # newest message id not yet acknowledged (--ack)
+        self.ack_due = 0.0
+        self.closed = False
+        self.close_reason = ""
+        self.extensions = None  # the server's Sec-WebSocket-Extensions answer, if any
+        self._inflater = None
+        self._buf = bytearray()
+        self._fragments: list[bytes] = []
+        self._compressed = False
+        self.on_text = None  # the sender overrides this
+
+    def connect(self, port: int, deflate: bool, timeout: float = 60.0) -> None:
+        sock = socket.create_connection((HOST, port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = [
+            "GET /socket HTTP/1.1", f"Host: {HOST}:{port}", "Upgrade: websocket", "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13", f"Origin: http://{HOST}:{port}",
+            f"Cookie: {self.cookie}",
+        ]
+        if deflate:
+            lines.append("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(65536)
+            if not chunk:
+                sock.close()
+                raise HandshakeError(f"connection closed during handshake after {len(head)} bytes")
+            head += chunk
+            if len(head) > 65536:
+                sock.close()
+                raise HandshakeError("handshake response too long")
+        head, _, rest = head.partition(b"\r\n\r\n")
+        status, *header_lines = head.decode("latin-1").split("\r\n")
+        if not status.startswith("HTTP/1.1 101"):
+            sock.close()
+            raise HandshakeError(f"handshake answered {status!r}")
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "sec-websocket-extensions":
+                self.extensions = value.strip()
+        if self.extensions and "permessage-deflate" in self.extensions:
+            self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        sock.settimeout(None)
+        self.sock = sock
+        self._buf += rest
+
+    def send_json(self, obj: dict) -> None:
+        self.sock.sendall(client_frame(OP_TEXT, json.dumps(obj).encode()))
+
+    def run(self) -> None:
+        """Read frames until the socket closes (or the greenlet is killed)."""
+        try:
+            if self._buf:
+                self._parse(time.time_ns())
+            while not self.closed:
+                data = self.sock.recv(262144)
+                if not data:
+                    self.close_reason = self.close_reason or "EOF from server"
+                    break
+                now = time.time_ns()
+                self._buf += data
+                self._parse(now)
+        except OSError as e:
+            self.close_reason = self.close_reason or f"socket error: {e}"
+        finally:
+            self.closed = True
+
+    def _parse(self, now: int) -> None:
+        buf = self._buf
+        while len(buf) >= 2:
+            b0, b1 = buf[0], buf[1]
+            length, pos = b1 & 0x7F, 2
+            if length == 126:
+                if len(buf) < 4:
+                    return
+                length, pos = struct.unpack_from("!H", buf, 2)[0], 4
+            elif length == 127:
+                if len(buf) < 10:
+                    return
+                length, pos = struct.unpack_from("!Q", buf, 2)[0], 10
+            if b1 & 0x80:
+                raise OSError("server sent a masked frame")
+            if len(buf) < pos + length:
+                return
+            payload = bytes(buf[pos:pos + length])
+            del buf[:pos + length]
+            self._frame(b0 & 0x80, b0 & 0x40, b0 & 0x0F, payload, now)
+
+    def _frame(self, fin: int, rsv1: int, opcode: int, payload: bytes, now: int) -> None:
+        if opcode == OP_PING:
+            self.sock.sendall(client_frame(OP_PONG, payload))
+            return
+        if opcode == OP_CLOSE:
+            code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+            self.close_reason = f"close frame {code} {payload[2:].decode(errors='replace')!r}"
+            self.closed = True
+            return
+        if opcode in (OP_TEXT, OP_BINARY):
+            self._fragments = [payload]
+            self._compressed = bool(rsv1)
+        elif opcode == OP_CONT:
+            self._fragments.append(payload)
+        else:
+            return  # pong
+        if not fin:
+            return
+        text = b"".join(self._fragments)
+        self._fragments = []
+        if self._compressed:
+            text = self._inflater.decompress(text + b"\x00\x00\xff\xff")
+        if self.on_text is not None:
+            self.on_text(text, now)
+            return
+        if CHAT_LIST_MARK in text:
+            self.ready.set()  # the end of the replay that answers "view"
+        stats = self.stats
+        if stats is None or not stats.counting:
+            return
+        delivered = False
+        for article in ARTICLE.finditer(text):
+            body = BENCH_BODY.search(article.group(2))
+            if body:
+                delivered = True
+                stats.receipt(self, int(body.group(1)), int(body.group(2)), now)
+                if stats.ack_kinds:
+                    self.ack_upto = max(self.ack_upto, int(article.group(1)))
+                    if stats.ack_debounce:
+                        self.ack_due = time.monotonic() + stats.ack_debounce
+                        stats.pending_acks.add(self)
+                    else:
+                        self.send_acks()
+        if not delivered:
+            stats.other_frames += 1
+            if ERROR_MARK in text:
+                stats.error_frames += 1
+                if len(stats.error_samples) < 3:
+                    stats.error_samples.append(text[:300].decode(errors="replace"))
+
+    def send_acks(self) -> None:
+        """What the page sends when messages showed: {"type": "delivered"|"read", "chat", "upto"}."""
+        for kind in self.stats.ack_kinds:
+            self.send_json({"type": kind, "chat": self.stats.chat, "upto": self.ack_upto})
+        self.ack_upto = 0
+
+    def close(self) -> None:
+        self.closed = True
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.sendall(client_frame(OP_CLOSE, struct.pack("!H", 1000)))
+            with contextlib.suppress(OSError):
+                self.sock.close()
+
+
+# ----- one run -----------------------------------------------------------------------------------
+
+@dataclass
+class RunStats:
+    total: int  # messages the sender will send
+    chat: int
+    ack_kinds: tuple  # ("delivered",), ("read",), both or none: what member sockets answer to messages
+    ack_debounce: float  # seconds without a new message before answering, as the page does; 0: every one
+    pending_acks: set = field(default_factory=set)
+    counting: bool = False  # True from the send window on
+    other_frames: int = 0  # frames to member sockets in the window that carried no bench message
+    error_frames: int = 0
+    error_samples: list = field(default_factory=list)
+    latencies: list = field(default_factory=list)  # ns, first receipt of each (socket, seq)
+    receipts: int = 0  # every receipt, duplicates included
+    first_receipts: int = 0
+    duplicates: int = 0
+    unknown: int = 0  # bench bodies with a seq outside the run
+
+    def receipt(self, tab: Tab, seq: int, sent_ns: int, now: int) -> None:
+        self.receipts += 1
+        if seq >= self.total:
+            self.unknown += 1
+            return
+        count = tab.counts[seq]
+        if count:
+            self.duplicates += 1
+        else:
+            self.first_receipts += 1
+            self.latencies.append(now - sent_ns)
+        tab.counts[seq] = min(count + 1, 255)
+
+
+class Sender:
+    """The sender's socket: sends at a fixed rate, and times each confirmation."""
+
+    def __init__(self, tab: Tab, chat: int, rate: float, total: int) -> None:
+        self.tab = tab
+        self.chat = chat
+        self.rate = rate
+        self.total = total
+        self.token = uuid.uuid4().hex[:12]
+        self.sent_at: dict[int, int] = {}
+        self.acks: list[int] = []  # ns from send to the server's confirmation
+        self.failures = 0
+        self.errors: list[str] = []
+        self.max_lateness = 0.0  # how far behind schedule a send went (client saturation)
+        self.sent = 0
+        tab.on_text = self.on_text
+
+    def on_text(self, text: bytes, now: int) -> None:
+        if CHAT_LIST_MARK in text:
+            self.tab.ready.set()
+        for match in SENT_MARK.finditer(text):
+            seq = int(match.group(1))
+            if seq in self.sent_at:
+                self.acks.append(now - self.sent_at.pop(seq))
+        if FAILED_MARK in text or ERROR_MARK in text:
+            self.failures += 1
+            self.errors.append(text[:300].decode(errors="replace"))
+
+    def run(self) -> None:
+        start = time.monotonic()
+        for seq in range(self.total):
+            target = start + seq / self.rate
+            delay = target - time.monotonic()
+            if delay > 0:
+                gevent.sleep(delay)
+            else:
+                self.max_lateness = max(self.max_lateness, -delay)
+            if self.tab.closed:
+                break
+            now = time.time_ns()
+            self.sent_at[seq] = now
+            self.tab.send_json({"type": "send", "chat": self.chat, "body": f"bench {seq} {now}",
+                                "client_id": f"bench-{self.token}-{seq}"})
+            self.sent += 1
+
+
+ACK_KINDS = {"none": (), "delivered": ("delivered",), "read": ("read",), "both": ("delivered", "read")}
+
+
+def send_due_acks(stats: RunStats) -> None:
+    """The pages' debounce timers, for all sockets at once: answer where no message came for a while."""
+    while True:  # killed with the readers at the end of the run
+        gevent.sleep(0.02)
+        now = time.monotonic()
+        for tab in [t for t in stats.pending_acks if t.ack_due <= now]:
+            stats.pending_acks.discard(tab)
+            if not tab.closed:
+                with contextlib.suppress(OSError):
+                    tab.send_acks()
+
+
+def percentile(sorted_values: list, p: float):
+    if not sorted_values:
+        return None
+    rank = max(0, min(len(sorted_values) - 1, round(p / 100 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[rank]
+
+
+def run_one(members: int, args, cpus: tuple[int | None, int | None], app_dir: Path) -> dict:
+    client_cpu, server_cpu = cpus
+    tmp = Path(tempfile.mkdtemp(prefix=f"webchat-fanout-{members}-"))
+    server = Server(members, tmp, server_cpu, app_dir)
+    tabs: list[Tab] = []
+    readers = gevent.pool.Group()
+    result: dict = {"members": members, "deflate": args.deflate, "tmp": str(tmp)}
+    try:
+        server.prepare()
+        server.start()
+        progress(f"[{members}] gunicorn master {server.process.pid}, worker {server.worker} "
+                 f"(cpu {server_cpu if server_cpu is not None else 'any'}), {server.url}", done=True)
+        seed = server.seed
+        total = int(args.rate * args.seconds)
+        stats = RunStats(total, seed["chat"], ACK_KINDS[args.ack], args.ack_debounce)
+
+        # Log everyone in over HTTP, a few at a time.
+        names = [seed["sender"], *seed["members"]]
+        cookies: dict[str, str] = {}
+        login_errors: Counter = Counter()
+        pool = gevent.pool.Pool(args.concurrency)
+        started = time.monotonic()
+
+        def log_in(name: str) -> None:
+            try:
+                cookies[name] = login(server.port, name)
+            except Exception as e:  # noqa: BLE001 - counted and reported
+                login_errors[f"{type(e).__name__}: {e}"] += 1
+            progress(f"[{members}] logged in {len(cookies)}/{len(names)}"
+                     + (f", {sum(login_errors.values())} failed" if login_errors else ""))
+
+        for name in names:
+            pool.spawn(log_in, name)
+        deadline = time.monotonic() + args.setup_timeout
+        while not pool.join(timeout=0.5) and time.monotonic() < deadline:
+            server.check()
+        if not pool.join(timeout=0):
+            pool.kill(block=True, timeout=5)
+            login_errors["timed out"] += len(names) - len(cookies) - sum(login_errors.values())
+        progress(f"[{members}] logged in {len(cookies)}/{len(names)} in {time.monotonic() - started:.1f} s",
+                 done=True)
+        result["login_errors"] = dict(login_errors)
+        if seed["sender"] not in cookies:
+            raise RuntimeError(f"the sender could not log in: {dict(login_errors)}")
+
+        # The sender's socket first: it is not counted as a listener.
+        sender_tab = Tab("sender", cookies[seed["sender"]], None, total)
+        sender_tab.connect(server.port, args.deflate)
+        sender = Sender(sender_tab, seed["chat"], args.rate, total)
+        readers.spawn(sender_tab.run)
+        sender_tab.send_json({"type": "view", "chat": seed["chat"], "after": seed["newest"]})
+        if not sender_tab.ready.wait(30):
+            raise RuntimeError(f"the sender's socket got no chat list: {sender_tab.close_reason}")
+        gevent.sleep(1.0)
+        rss_before = rss_kb(server.worker)
+        setup_cpu0 = cpu_seconds(server.worker)
+
+        # One socket per member.
+        connect_errors: Counter = Counter()
+        connected = 0
+        started = time.monotonic()
+
+        def open_tab(name: str) -> None:
+            nonlocal connected
+            tab = Tab(name, cookies[name], stats, total)
+            try:
+                tab.connect(server.port, args.deflate)
+                readers.spawn(tab.run)
+                tab.send_json({"type": "view", "chat": seed["chat"], "after": seed["newest"]})
+            except Exception as e:  # noqa: BLE001 - counted and reported
+                connect_errors[f"{type(e).__name__}: {e}"] += 1
+                tab.close()
+                return
+            tabs.append(tab)
+            connected += 1
+
+        pool = gevent.pool.Pool(args.concurrency)
+        deadline = time.monotonic() + args.setup_timeout
+        for name in seed["members"]:
+            if name in cookies:
+                pool.spawn(open_tab, name)
+            if time.monotonic() > deadline:
+                break
+        while not pool.join(timeout=0.25) and time.monotonic() < deadline:
+            server.check()
+            progress(f"[{members}] sockets connected {connected}/{members}, "
+                     f"ready {sum(t.ready.is_set() for t in tabs)}"
+                     + (f", {sum(connect_errors.values())} failed" if connect_errors else ""))
+        pool.kill(block=True, timeout=5)
+        while time.monotonic() < deadline:
+            server.check()
+            ready = sum(t.ready.is_set() for t in tabs)
+            progress(f"[{members}] sockets connected {connected}/{members}, ready {ready}"
+                     + (f", {sum(connect_errors.values())} failed" if connect_errors else ""))
+            if all(t.ready.is_set() or t.closed for t in tabs):
+                break
+            gevent.sleep(0.25)
+        ready_tabs = [t for t in tabs if t.ready.is_set()]
+        for tab in tabs:
+            if not tab.ready.is_set():
+                connect_errors[f"no chat list frame ({tab.close_reason or 'still open'})"] += 1
+        progress(f"[{members}] sockets connected {connected}/{members}, ready {len(ready_tabs)} "
+                 f"in {time.monotonic() - started:.1f} s", done=True)
+        result["connect_errors"] = dict(connect_errors)
+        result["sockets"] = len(ready_tabs)
+        result["extensions"] = sorted({t.extensions for t in [sender_tab, *tabs] if t.extensions}) or None
+        if args.deflate:
+            progress(f"[{members}] permessage-deflate offered; server's 101 accepted: "
+                     f"{result['extensions'] or 'no extension'}", done=True)
+        gevent.sleep(1.0)
+        result["setup_cpu_s"] = cpu_seconds(server.worker) - setup_cpu0
+        rss_after = rss_kb(server.worker)
+        result["rss_before_kb"], result["rss_after_kb"] = rss_before, rss_after
+        result["rss_per_socket_kb"] = (rss_after - rss_before) / len(ready_tabs) if ready_tabs else None
+
+        # The send window.
+        profiler = None
+        if args.profile:
+            profiler = start_profiler(args, server.worker, members)
+        progress(f"[{members}] sending {total} messages at {args.rate:g}/s to {len(ready_tabs)} sockets")
+        stats.counting = True
+        cpu0, client0, wall0 = cpu_seconds(server.worker), client_cpu_seconds(), time.monotonic()
+        sending = gevent.spawn(sender.run)
+        if stats.ack_kinds and stats.ack_debounce:
+            readers.spawn(send_due_acks, stats)
+        expected = len(ready_tabs) * total
+        while not sending.dead:
+            server.check()
+            progress(f"[{members}] sent {sender.sent}/{total}, deliveries {stats.first_receipts}/{expected}")
+            gevent.sleep(0.25)
+        sending.get()  # re-raise a send failure
+        drain_deadline = time.monotonic() + args.drain
+        expected = len(ready_tabs) * sender.sent
+        while stats.first_receipts < expected and time.monotonic() < drain_deadline:
+            server.check()
+            progress(f"[{members}] sent {sender.sent}/{total}, draining: deliveries "
+                     f"{stats.first_receipts}/{expected}")
+            gevent.sleep(0.02)
+        if stats.ack_kinds:
+            # The answers go out after the pages' debounce; the server then stores them and publishes
+            # unread counts and receipts (throttled to one a second per chat): count that work too.
+            # Wait until the answers are sent, 2 s have passed, and the worker is idle again.
+            settle_until = time.monotonic() + stats.ack_debounce + 2.0
+            settle_deadline = time.monotonic() + args.drain
+            last_cpu = cpu_seconds(server.worker)
+            while time.monotonic() < settle_deadline:
+                server.check()
+                gevent.sleep(0.5)
+                now_cpu = cpu_seconds(server.worker)
+                busy, last_cpu = (now_cpu - last_cpu) / 0.5, now_cpu
+                progress(f"[{members}] waiting for the answers ({args.ack}) to settle: "
+                         f"{len(stats.pending_acks)} sockets to answer, worker {100 * busy:.0f}% busy")
+                if not stats.pending_acks and time.monotonic() >= settle_until and busy < 0.1:
+                    break
+        cpu1, client1, wall1 = cpu_seconds(server.worker), client_cpu_seconds(), time.monotonic()
+        progress(f"[{members}] sent {sender.sent}/{total}, deliveries {stats.first_receipts}/{expected} "
+                 f"in {wall1 - wall0:.1f} s", done=True)
+        if profiler is not None:
+            stop_profiler(profiler)
+
+        lost = sum(1 for t in ready_tabs for seq in range(sender.sent) if not t.counts[seq])
+        dropped = [t for t in ready_tabs if t.closed]
+        latencies = sorted(stats.latencies)
+        acks = sorted(sender.acks)
+        deliveries = stats.first_receipts
+        result.update({
+            "sent": sender.sent, "expected": expected, "received": stats.receipts, "lost": lost,
+            "duplicated": stats.duplicates, "unknown": stats.unknown, "ack": args.ack,
+            "ack_debounce": args.ack_debounce,
+            "other_frames": stats.other_frames, "error_frames": stats.error_frames,
+            "error_samples": stats.error_samples,
+            "p50_ms": _ms(percentile(latencies, 50)), "p99_ms": _ms(percentile(latencies, 99)),
+            "max_ms": _ms(latencies[-1] if latencies else None),
+            "ack_p50_ms": _ms(percentile(acks, 50)), "ack_p99_ms": _ms(percentile(acks, 99)),
+            "unconfirmed": len(sender.sent_at), "send_failures": sender.failures, "send_errors": sender.errors[:3],
+            "server_cpu_s": cpu1 - cpu0,
+            "cpu_us_per_delivery": (cpu1 - cpu0) * 1e6 / deliveries if deliveries else None,
+            "cpu_ms_per_message": (cpu1 - cpu0) * 1e3 / sender.sent if sender.sent else None,
+            "window_s": wall1 - wall0, "client_cpu_pct": 100 * (client1 - client0) / (wall1 - wall0),
+            "send_max_lateness_ms": sender.max_lateness * 1e3,
+            "sockets_closed_during_run": len(dropped),
+            "close_reasons": dict(Counter(t.close_reason for t in dropped)),
+        })
+        return result
+    except Exception as e:  # noqa: BLE001 - reported in the output with what was measured so far
+        result["error"] = f"{type(e).__name__}: {e}"
+        progress(f"[{members}] failed: {result['error']}", done=True)
+        return result
+    finally:
+        _cleaning.add(members)  # Ctrl+C now waits for the clean-up
+        try:
+            progress(f"[{members}] closing {len(tabs)} sockets and stopping the server")
+            readers.kill(block=True, timeout=10)
+            for tab in tabs:
+                tab.close()
+            with contextlib.suppress(NameError):
+                sender_tab.close()
+            server.stop()
+            result["log_problems"] = server.log_problems()
+            progress(f"[{members}] stopped", done=True)
+            if args.keep:
+                print(f"[{members}] kept {tmp} (gunicorn.log, webchat.db)", file=sys.stderr)
+            else:
+                shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            _cleaning.discard(members)
+
+
+def _ms(ns):
+    return None if ns is None else ns / 1e6
+
+
+# ----- optional profiling with py-spy ------------------------------------------------------------
+
+def start_profiler(args, pid: int, members: int):
+    spy = shutil.which("py-spy") or (str(BIN / "py-spy") if (BIN / "py-spy").exists() else None)
+    if spy is None:
+        print("--profile: py-spy is not installed (pip install py-spy into the venv)", file=sys.stderr)
+        return None
+    out_dir = Path(args.profile)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"fanout-{members}{'-deflate' if args.deflate else ''}.txt"
+    duration = int(args.seconds + 1)
+    process = subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(duration), "--rate", "250",
+                                "--format", "raw", "--nonblocking", "--output", str(out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    gevent.sleep(0.5)  # let it attach
+    return process, out
+
+
+def stop_profiler(profiler) -> None:
+    process, out = profiler
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        process.wait(5)
+    print(f"py-spy collapsed stacks: {out}", file=sys.stderr)
+
+
+# ----- output ------------------------------------------------------------------------------------
+
+COLUMNS = [
+    ("members", "members", "{}"), ("sockets", "sockets", "{}"), ("deflate", "deflate", "{}"),
+    ("ext", "extensions", "{}"), ("sent", "sent", "{}"), ("expected", "expected", "{}"),
+    ("received", "received", "{}"), ("lost", "lost", "{}"), ("dup", "duplicated", "{}"),
+    ("p50 ms", "p50_ms", "{:.1f}"), ("p99 ms", "p99_ms", "{:.1f}"), ("max ms", "max_ms", "{:.1f}"),
+    ("confirm p50 ms", "ack_p50_ms", "{:.1f}"), ("cpu µs/deliv", "cpu_us_per_delivery", "{:.1f}"),
+    ("cpu ms/msg", "cpu_ms_per_message", "{:.2f}"), ("rss KB/sock", "rss_per_socket_kb", "{:.1f}"),
+    ("client cpu %", "client_cpu_pct", "{:.0f}"),
+]
+
+
+def fmt(template: str, value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ",".join(value)
+    return template.format(value)
+
+
+def print_table(results: list[dict]) -> None:
+    rows = [[title for title, _, _ in COLUMNS]]
+    rows += [[fmt(template, r.get(key)) for _, key, template in COLUMNS] for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    for n, row in enumerate(rows):
+        print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
+        if n == 0:
+            print("  ".join("-" * width for width in widths))
+
+
+def print_details(result: dict) -> None:
+    n = result["members"]
+    print(f"\n[{n}] server worker RSS {result.get('rss_before_kb')} KB before the sockets, "
+          f"{result.get('rss_after_kb')} KB with them open (opening them took "
+          f"{fmt('{:.2f}', result.get('setup_cpu_s'))} s of server CPU)")
+    if "server_cpu_s" in result:
+        print(f"[{n}] server CPU {result['server_cpu_s']:.2f} s over the {result['window_s']:.1f} s window; "
+              f"sender's confirmation p99 {fmt('{:.1f}', result.get('ack_p99_ms'))} ms; "
+              f"sends behind schedule by up to {fmt('{:.0f}', result.get('send_max_lateness_ms'))} ms")
+    for key, label in (("login_errors", "login failures"), ("connect_errors", "socket failures"),
+                       ("close_reasons", "sockets closed during the run")):
+        if result.get(key):
+            print(f"[{n}] {label}:")
+            for reason, count in result[key].items():
+                print(f"    {count} × {reason}")
+    if result.get("unconfirmed") or result.get("send_failures"):
+        print(f"[{n}] sends unconfirmed: {result.get('unconfirmed')}, refused: {result.get('send_failures')}")
+        for text in result.get("send_errors") or []:
+            print(f"    {text}")
+    if result.get("other_frames"):
+        print(f"[{n}] other frames to member sockets during the window (not messages): {result['other_frames']}, "
+              f"of them error frames: {result.get('error_frames')}")
+        for text in result.get("error_samples") or []:
+            print(f"    {text}")
+    if result.get("unknown"):
+        print(f"[{n}] receipts of unknown messages: {result['unknown']}")
+    problems = result.get("log_problems") or []
+    print(f"[{n}] server log: " + ("no errors" if not problems else f"{len(problems)} problem lines:"))
+    for line in problems:
+        print(f"    {line}")
+
+
+# ----- main --------------------------------------------------------------------------------------
+
+_cleaning: set = set()
+
+
+def _interrupt(signum, frame) -> None:
+    if not _cleaning:
+        raise KeyboardInterrupt
+
+
+def pick_cpus(pin: bool) -> tuple[int | None, int | None]:
+    """(client cpu, server cpu): two different cores when there are two, else no pinning."""
+    if not pin:
+        return None, None
+    available = sorted(os.sched_getaffinity(0))
+    if len(available) < 2:
+        print(f"only {len(available)} cpu available: not pinning", file=sys.stderr)
+        return None, None
+    return available[0], available[1]
+
+
+def snapshot_app(source: Path, dest: Path) -> str:
+    """Copy the app's files, so edits made while the benchmark runs don't reach its servers; describe them."""
+    missing = [part for part in APP_PARTS if not (source / part).exists()]
+    if missing:
+        raise SystemExit(f"{source} is not a webchat checkout (missing {', '.join(missing)})")
+    for part in APP_PARTS:
+        if (source / part).is_dir():
+            shutil.copytree(source / part, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source / part, dest / part)
+    git = ["git", "-C", str(source)]
+    top = subprocess.run([*git, "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    if top.returncode or Path(top.stdout.strip()).resolve() != source:
+        return f"{source} (not a git checkout)"
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    changed = subprocess.run([*git, "status", "--porcelain", "--", *APP_PARTS], capture_output=True, text=True)
+    n = len(changed.stdout.splitlines())
+    return f"{head.stdout.strip()}" + (f" + {n} uncommitted changes" if n else "") + f" ({source})"
+
+
+def raise_fd_limit(needed: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        print(f"warning: RLIMIT_NOFILE is {soft} (hard {hard}); {needed} wanted", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="WebSocket fan-out benchmark for webchat (see bench/README.md).")
+    parser.add_argument("--members", type=int, nargs="+", default=[100, 1000], help="listening sockets per run")
+    parser.add_argument("--rate", type=float, default=20.0, help="messages per second from the sender")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the send window")
+    parser.add_argument("--deflate", action="store_true",
+                        help="offer permessage-deflate in every handshake, as browsers do")
+    parser.add_argument("--ack", choices=list(ACK_KINDS), default="none",
+                        help='member sockets answer messages with {"type": "delivered"/"read", "chat", "upto"}')
+    parser.add_argument("--ack-debounce", type=float, default=0.4, metavar="SECONDS",
+                        help="answer once no message came for this long (the page: 0.4 s delivered, 0.3 s read); "
+                             "0: answer every message at once")
+    parser.add_argument("--drain", type=float, default=30.0, help="max seconds to wait for deliveries after sending")
+    parser.add_argument("--concurrency", type=int, default=50, help="logins and handshakes in flight at once")
+    parser.add_argument("--setup-timeout", type=float, default=300.0, help="max seconds for logins, and for sockets")
+    parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin client and server to cores")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy the worker during the send window (raw stacks)")
+    parser.add_argument("--app-dir", default=str(ROOT), help="the webchat checkout to serve (default: this one)")
+    parser.add_argument("--keep", action="store_true", help="keep each run's temp dir (database, gunicorn.log)")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    if args.rate <= 0 or args.seconds <= 0 or min(args.members) < 1:
+        parser.error("--rate, --seconds and --members must be positive")
+
+    raise_fd_limit(max(args.members) * 2 + 1024)
+    client_cpu, server_cpu = pick_cpus(args.pin)
+    if client_cpu is not None:
+        os.sched_setaffinity(0, {client_cpu})
+    print(f"load client pid {os.getpid()} on cpu {client_cpu if client_cpu is not None else 'any'}; "
+          f"server on cpu {server_cpu if server_cpu is not None else 'any'}; "
+          f"{args.rate:g} msg/s for {args.seconds:g} s{'; offering permessage-deflate' if args.deflate else ''}",
+          file=sys.stderr)
+
+    # Ctrl+C and SIGTERM end the run; the finally blocks stop the sockets and the server. Installed
+    # explicitly: a shell starts background jobs with SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+    results = []
+    snapshot = Path(tempfile.mkdtemp(prefix="webchat-fanout-app-"))
+    try:
+        app_version = snapshot_app(Path(args.app_dir).resolve(), snapshot)
+        print(f"app: {app_version}", file=sys.stderr)
+        for members in args.members:
+            results.append(run_one(members, args, (client_cpu, server_cpu), snapshot))
+    except KeyboardInterrupt:
+        print("\ninterrupted; everything started was stopped", file=sys.stderr)
+        if not results:
+            return 130
+    finally:
+        shutil.rmtree(snapshot, ignore_errors=True)
+    acks = f"; members answer with {args.ack} after {args.ack_debounce:g} s quiet" if args.ack != "none" else ""
+    print(f"\nwebchat fan-out: {args.rate:g} msg/s for {args.seconds:g} s, gunicorn -k gevent -w 1, SQLite; "
+          f"app {app_version}{acks}")
+    print_table(results)
+    for result in results:
+        print_details(result)
+    failed = [r for r in results if r.get("error")]
+    for result in failed:
+        print(f"[{result['members']}] FAILED: {result['error']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 1 if failed and len(failed) == len(results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

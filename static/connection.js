@@ -8,8 +8,10 @@
   var socket = null; // the ws extension's wrapper while open
   var state = "connecting";
   var failures = 0; // closes since the server last answered
+  var downSince = Date.now(); // when the socket last stopped being live (or the page loaded)
   var lastSync = null;
   var POLLING_AFTER_FAILURES = 2;
+  var POLLING_AFTER_MS = 5000; // a socket that is not live by then (refused, silent) means polling
   var counted = new Set(); // message ids already counted as unread here
   var PENDING_HTTP_FALLBACK_MS = 6000;
 
@@ -84,6 +86,7 @@
   document.addEventListener("htmx:wsAfterMessage", function () {
     if (!isLive() && socket) {
       failures = 0;
+      downSince = null;
       setState("live");
       resendPending();
       markRead(); // the chat this tab shows is read; said after "view", so the list it answered is updated
@@ -100,6 +103,7 @@
       return;
     }
     failures += 1;
+    if (!downSince) downSince = Date.now();
     if (!navigator.onLine) setState("offline");
     else setState(failures >= POLLING_AFTER_FAILURES ? "polling" : "reconnecting");
     if (state === "polling") markRead(); // over HTTP now
@@ -335,5 +339,9 @@
     if (!document.querySelector("[ws-connect]")) state = "polling";
     renderBadge();
     schedulePoll();
+    setInterval(function () {
+      var waiting = state === "connecting" || state === "reconnecting";
+      if (waiting && downSince && Date.now() - downSince > POLLING_AFTER_MS) setState("polling");
+    }, 1000);
   });
 })();

@@ -138,3 +138,64 @@ def chromium_browser():
             yield browser
         finally:
             browser.close()
+
+
+def redis_reachable(url: str) -> str | None:
+    """None when Redis at url answers PING, else why not."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+        return None
+    except redis.RedisError as e:
+        return f"{type(e).__name__}: {e}"
+    finally:
+        client.close()
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port of 127.0.0.1, to kill and start again.
+
+    Never the machine's shared Redis: this one holds nothing (no RDB, no AOF) and dies with the test.
+    """
+
+    def __init__(self, tmp: Path) -> None:
+        self.binary = shutil.which("redis-server")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.dir = tmp / f"redis-{self.port}"
+        self.log_path = tmp / f"redis-{self.port}.log"
+        self.process = None
+
+    def __enter__(self):
+        if not self.binary:
+            unavailable("redis-server is not installed (apt-get install -y redis-server)")
+        self.start()
+        return self
+
+    def start(self, timeout: float = 10) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "a") as log:
+            self.process = subprocess.Popen(
+                [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", str(self.dir)],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited: {self.log_path.read_text()[-2000:]}")
+            if redis_reachable(self.url) is None:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not answer within {timeout} s")
+
+    def kill(self) -> None:
+        """SIGKILL: the server vanishes at once, as after a crash; the kernel closes its connections."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+    def __exit__(self, *exc):
+        self.kill()

@@ -157,6 +157,9 @@ def test_a_chat_someone_adds_you_to_appears_in_your_list_live(person):
     alice.fill("input[name=members]", bob.username)
     alice.click("text=Create chat")
     expect(bob.locator("#chat-list", has_text="surprise room")).to_be_visible(timeout=5_000)
+    # Let alice's page finish the navigation to the new chat before the test closes it.
+    alice.wait_for_url("**/chats/*")
+    expect(alice.locator("#connection")).to_have_attribute("data-state", "live")
 
 
 def test_a_removed_member_stops_seeing_the_chat_at_once(person):

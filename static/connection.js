@@ -73,14 +73,14 @@
   }
 
   function view() {
-    sendFrame({ type: "view", chat: webchat.openChatId(), after: webchat.newestShownId() });
+    sendFrame({ type: "view", chat: webchat.openChatId(), after: webchat.resumeAfterId() });
   }
 
   // Open is not yet live: the tab counts as live once the server has answered its "view"
   // (a proxy or a broken server can accept a socket and say nothing).
   document.addEventListener("htmx:wsOpen", function (evt) {
     socket = evt.detail.socketWrapper;
-    socket.send(JSON.stringify({ type: "view", chat: webchat.openChatId(), after: webchat.newestShownId() }));
+    socket.send(JSON.stringify({ type: "view", chat: webchat.openChatId(), after: webchat.resumeAfterId() }));
   });
 
   document.addEventListener("htmx:wsAfterMessage", function () {

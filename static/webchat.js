@@ -10,9 +10,10 @@
     return parseInt(el.dataset.id, 10) || 0;
   }
 
+  // The chat shown live; a page of old history (?before=) is not live.
   webchat.openChatId = function () {
     var messages = document.getElementById("messages");
-    return messages ? parseInt(messages.dataset.chatId, 10) || null : null;
+    return messages && !messages.hasAttribute("data-paged") ? parseInt(messages.dataset.chatId, 10) || null : null;
   };
 
   // The newest message id the page shows: the cursor for "everything after N".
@@ -22,6 +23,19 @@
       newest = Math.max(newest, messageId(el));
     });
     return newest;
+  };
+
+  // Where to resume "everything after N": the end of the unbroken run of sequence numbers.
+  // Live messages can arrive out of order (several workers); if one is still missing when the
+  // socket drops, resuming after the newest would skip it for good.
+  webchat.resumeAfterId = function () {
+    var shown = Array.from(document.querySelectorAll("#messages > .msg[data-seq]"), function (el) {
+      return [parseInt(el.dataset.seq, 10), messageId(el)];
+    }).sort(function (a, b) { return a[0] - b[0]; });
+    if (!shown.length) return 0;
+    var last = shown[0];
+    for (var i = 1; i < shown.length && shown[i][0] === last[0] + 1; i++) last = shown[i];
+    return last[1];
   };
 
   // Polling, sending, replay and live delivery overlap: any message already on the page, or
@@ -114,7 +128,7 @@
 
   document.addEventListener("htmx:configRequest", function (evt) {
     var source = evt.detail.elt.closest("[data-after-from]");
-    if (source) evt.detail.parameters.after = webchat.newestShownId();
+    if (source) evt.detail.parameters.after = webchat.resumeAfterId();
   });
 
   document.addEventListener("htmx:afterSettle", function (evt) {

@@ -234,9 +234,16 @@ def test_hidden_system_messages_are_absent_from_the_page_polling_and_history(app
         assert response.status_code == 200
         assert system_messages(response) == []
         assert not parse(response).find_all(cls="msg--system")
-    assert len(message_ids(page)) == 50  # a full page of user messages
+        # Each hidden event keeps its place as an empty, hidden placeholder (no text at all),
+        # so the page's sequence numbers show no false gap.
+        for placeholder in parse(response).find_all(cls="msg--placeholder"):
+            assert "hidden" in placeholder.attrs and not placeholder.text.strip()
+    assert "renamed" not in text_of(page) and "renamed" not in text_of(history)
+    def shown(response):
+        return [m for m in parse(response).find_all(cls="msg") if "msg--placeholder" not in m.classes]
+    assert len(message_ids(page)) == 50 and len(shown(page)) == 49  # the rename is a placeholder
     assert message_body(page, message_ids(page)[-1]).text.strip() == "late"
-    assert len(message_ids(history)) == 11
+    assert len(shown(history)) == 12
     assert "Alice renamed the chat" not in text_of(alice.get("/"))  # nor as the list preview
 
 

@@ -96,8 +96,10 @@ def test_message_ids_are_never_reused_after_a_delete(empty_app):
         db.session.add(chat)
         db.session.flush()
 
+        seq = iter(range(1, 100))
+
         def add_message():
-            message = Message(chat_id=chat.id, body="x", html="x")
+            message = Message(chat_id=chat.id, seq=next(seq), body="x", html="x")
             db.session.add(message)
             db.session.commit()
             return message.id

@@ -77,6 +77,9 @@ class Chat(db.Model):
     # Updated in the same transaction as each new message; the row update doubles as the
     # per-chat lock that makes message ids commit in order within a chat.
     last_message_id: Mapped[int] = mapped_column(Integer, default=0)
+    # The chat's own count of messages: each message takes the next number, so a page can tell
+    # a gap (a message that reached it late, or not at all) from a message that never existed.
+    last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -120,12 +123,14 @@ class Message(db.Model):
         # A retried or double-submitted send carries the same client id: stored once.
         UniqueConstraint("author_id", "client_id", name="uq_messages_author_client"),
         Index("ix_messages_chat_id_id", "chat_id", "id"),
+        UniqueConstraint("chat_id", "seq", name="uq_messages_chat_seq"),
         # Ids are cursors ("everything after N"): SQLite must never hand out a used id again.
         {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)  # 1, 2, 3… within the chat, in id order
     kind: Mapped[str] = mapped_column(String(8), default="user")  # "user" or "system"
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)  # the source text as typed

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from flask import current_app, render_template
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Chat, Membership, Message, User, utcnow
@@ -104,8 +105,10 @@ def _store(chat: Chat, **fields) -> Message:
     of one chat, so message ids of a chat commit in id order and "after id N" never skips one.
     """
     now = utcnow()
-    db.session.execute(update(Chat).where(Chat.id == chat.id).values(last_activity_at=now))
-    message = Message(chat_id=chat.id, created_at=now, **fields)
+    seq = db.session.scalar(
+        update(Chat).where(Chat.id == chat.id)
+        .values(last_activity_at=now, last_seq=Chat.last_seq + 1).returning(Chat.last_seq))
+    message = Message(chat_id=chat.id, seq=seq, created_at=now, **fields)
     db.session.add(message)
     db.session.flush()
     db.session.execute(update(Chat).where(Chat.id == chat.id).values(last_message_id=message.id))
@@ -121,8 +124,10 @@ def add_system_message(chat: Chat, text: str) -> Message:
     return _store(chat, kind="system", author_id=None, body=text, html=render_plain(text), mentions="")
 
 
-def render_messages(messages: list[Message]) -> str:
-    return render_template("chats/_messages.html", messages=messages)
+def render_messages(messages: list[Message], viewer: User | None = None) -> str:
+    """Messages for one viewer's page: their hidden system events become empty placeholders."""
+    hide_system = bool(viewer and viewer.hide_system_messages)
+    return render_template("chats/_messages.html", messages=messages, hide_system=hide_system)
 
 
 def render_message_frame(messages: list[Message]) -> str:
@@ -137,10 +142,9 @@ def announce(message: Message) -> None:
 
 
 def _visible(viewer: User):
-    query = select(Message)
-    if viewer.hide_system_messages:
-        query = query.where(Message.kind == "user")
-    return query
+    # System events stay in every answer even for people who hide them: they are rendered as
+    # empty placeholders (render_messages), so a page's sequence numbers have no false gaps.
+    return select(Message).options(selectinload(Message.author))
 
 
 def latest_messages(chat_id: int, viewer: User, limit: int) -> list[Message]:

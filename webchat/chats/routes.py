@@ -97,6 +97,7 @@ def _chat_context(membership, before: int | None = None, **extra):
     return dict(chat=chat, membership=membership, title=service.chat_title(chat, viewer),
                 messages=messages, older_than=messages[0].id if older else None,
                 paged=bool(before), first_unread=first_unread, presence=Presence(viewer, people),
+                hide_system=viewer.hide_system_messages,
                 receipts=signals.receipt_readers(chat.id),
                 partner=next((p for p in people if p.id != viewer.id), None) if chat.is_direct else None,
                 **extra)
@@ -137,10 +138,11 @@ def list_messages(chat_id: int):
         messages = messaging.messages_before(chat_id, current_user, before, limit)
         older = messages and messaging.has_older(chat_id, current_user, messages[0].id)
         return render_template("chats/_older.html", chat=membership.chat, messages=messages,
+                               hide_system=current_user.hide_system_messages,
                                older_than=messages[0].id if older else None)
     cap = limit * 4
     messages = messaging.messages_after(chat_id, current_user, after or 0, cap)
-    response = make_response(messaging.render_messages(messages))
+    response = make_response(messaging.render_messages(messages, current_user))
     if len(messages) == cap:
         response.headers["HX-Trigger"] = "messages-behind"  # the page asks again at once
     return response
@@ -169,7 +171,8 @@ def send_message(chat_id: int):
         messages = messaging.messages_after(chat_id, current_user, after, current_app.config["PAGE_SIZE"] * 4)
     else:
         messages = [message]
-    html = messaging.render_messages(messages) + render_template("realtime/_sent.html", client_id=message.client_id)
+    html = messaging.render_messages(messages, current_user) + render_template(
+        "realtime/_sent.html", client_id=message.client_id)
     if request.headers.get("HX-Trigger") == "composer":
         # A fresh composer (empty, new client id); a background retry must not wipe a draft.
         html += render_template("chats/_composer.html", oob=True, **_composer(membership.chat))

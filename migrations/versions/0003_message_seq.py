@@ -33,13 +33,14 @@ def upgrade():
     op.execute("""
         UPDATE chats SET last_seq = COALESCE((SELECT MAX(seq) FROM messages WHERE messages.chat_id = chats.id), 0)
     """)
-    with op.batch_alter_table('messages', schema=None) as batch_op:
+    # SQLite rebuilds the table for this: keep AUTOINCREMENT (ids are cursors, never reused).
+    with op.batch_alter_table('messages', schema=None, table_kwargs={'sqlite_autoincrement': True}) as batch_op:
         batch_op.alter_column('seq', existing_type=sa.Integer(), nullable=False)
         batch_op.create_unique_constraint('uq_messages_chat_seq', ['chat_id', 'seq'])
 
 
 def downgrade():
-    with op.batch_alter_table('messages', schema=None) as batch_op:
+    with op.batch_alter_table('messages', schema=None, table_kwargs={'sqlite_autoincrement': True}) as batch_op:
         batch_op.drop_constraint('uq_messages_chat_seq', type_='unique')
         batch_op.drop_column('seq')
 

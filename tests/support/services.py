@@ -4,6 +4,7 @@ A service that is not there skips its tests on a developer's machine and fails t
 (where CI is set): CI must never go green by skipping.
 """
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -55,6 +56,12 @@ def postgres_database(base_url: str, purpose: str):
         admin.dispose()
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the test process dies, so no server outlives an aborted run."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -95,7 +102,8 @@ class LiveServer:
         self.process = subprocess.Popen(
             [str(bin_dir / "gunicorn"), "-k", "gevent", "-w", str(self.workers), "--no-control-socket",
              "--graceful-timeout", "2", "--worker-connections", "2000", "-b", f"127.0.0.1:{self.port}", "wsgi:app"],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.process.poll() is not None:

@@ -48,6 +48,8 @@ BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"  # the only address this benchmark ever talks to
 PASSWORD = "bench-password-1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"  # trust auth; each run creates its own database
+REDIS_URL = "redis://127.0.0.1:6379/0"  # shared: the app prefixes its keys and channels with "webchat:"
 
 BENCH_BODY = re.compile(rb"bench (\d+) (\d+)")
 # A delivery is a message article carrying a bench body; previews elsewhere (chat list) don't count.
@@ -56,6 +58,8 @@ CHAT_LIST_MARK = b'id="chat-list"'
 SENT_MARK = re.compile(rb'id="pending-bench-[0-9a-f]+-(\d+)" hx-swap-oob="delete"')
 FAILED_MARK = b"pending--failed"
 ERROR_MARK = b'id="flash"'
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Timeout)\b.*:")
+WARNING_EVENT = re.compile(r"WARNING\b.*?\b([a-z_]+\.[a-z_]+\b.*)")
 LOG_PROBLEM = re.compile(r"Traceback|ERROR|CRITICAL|Exception|WORKER TIMEOUT|Error:|error:")
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -107,6 +111,70 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def loadavg() -> float:
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+_load_wait_used = 0.0  # --load-wait is one budget for the whole invocation
+
+
+def wait_for_quiet(max_load: float, budget: float, label: str) -> dict:
+    """Wait until the 1-minute load average is below max_load, at most what is left of the
+    budget (seconds, shared by all runs of this invocation); what it was."""
+    global _load_wait_used
+    timeout = max(0.0, budget - _load_wait_used)
+    started, first = time.monotonic(), loadavg()
+    load = first
+    while load >= max_load and time.monotonic() - started < timeout:
+        progress(f"[{label}] waiting for the 1-minute load average ({load:.2f}) to drop below {max_load:g}: "
+                 f"{time.monotonic() - started:.0f}/{timeout:.0f} s")
+        time.sleep(5)
+        load = loadavg()
+    waited = time.monotonic() - started
+    _load_wait_used += waited
+    if waited >= 1:
+        progress(f"[{label}] load average {first:.2f} -> {load:.2f} after waiting {waited:.0f} s"
+                 + ("" if load < max_load else " (measuring anyway)"), done=True)
+    return {"load_start": load, "load_waited_s": round(waited), "load_quiet": load < max_load}
+
+
+def process_cpu(pid: int) -> float | None:
+    try:
+        return cpu_seconds(pid)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def backend_cpu(database: str | None) -> dict:
+    """utime + stime of each PostgreSQL backend connected to this run's database: {pid: s}."""
+    if not database:
+        return {}
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as admin:
+            pids = [row[0] for row in admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
+                                                    (database,))]
+    except psycopg.Error:
+        return {}
+    found = {pid: process_cpu(pid) for pid in pids}
+    return {pid: cpu for pid, cpu in found.items() if cpu is not None}
+
+
+def redis_cpu() -> float | None:
+    """utime + stime of the machine's redis-server (shared: includes anyone else's traffic)."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() == "redis-server":
+                        return process_cpu(int(entry))
+            except OSError:
+                continue
+    return None
+
+
 def client_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -121,19 +189,30 @@ def free_port() -> int:
 
 
 class Server:
-    """A fresh database, seeded, and gunicorn -k gevent -w 1 serving it on a free port."""
+    """A fresh database, seeded, and gunicorn -k gevent -w W serving it on a free port.
 
-    def __init__(self, members: int, tmp: Path, server_cpu: int | None, app_dir: Path) -> None:
+    SQLite in the temp dir by default; with PostgreSQL and Redis (``pg_redis``, always when W > 1)
+    a fresh database webchat_bench_<random> on PG_ADMIN's server, dropped in stop(), and
+    REDIS_URL set, so every worker publishes to Redis and delivers the others' publications.
+    """
+
+    def __init__(self, members: int, tmp: Path, server_cpu: int | None, app_dir: Path, workers: int = 1,
+                 pg_redis: bool = False, idle: int = 0, label: str = "") -> None:
         self.members = members
+        self.idle = idle
+        self.label = label or str(members)
         self.app_dir = app_dir
+        self.n_workers = workers
+        self.pg_redis = pg_redis
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.tmp = tmp
         self.server_cpu = server_cpu
         self.log_path = tmp / "gunicorn.log"
         self.process: subprocess.Popen | None = None
-        self.worker: int | None = None
+        self.workers: list[int] = []
         self.seed: dict = {}
+        self.database: str | None = None
         self.env = {
             **os.environ,
             "PYTHONPATH": str(app_dir),  # the snapshot's webchat package, whatever the cwd
@@ -144,26 +223,54 @@ class Server:
             "WEBCHAT_LOGIN_FAILURE_LIMIT": "1000000 per minute",
             "WEBCHAT_SOCKETS_PER_USER": "100000",
         }
+        self.env.pop("REDIS_URL", None)  # SQLite runs are single-process: no Redis unless asked
+
+    @property
+    def pids(self) -> list[int]:
+        """The master and its workers."""
+        return [self.process.pid, *self.workers]
+
+    def cpu(self) -> float:
+        """utime + stime of the master and all workers."""
+        return sum(cpu_seconds(pid) for pid in self.pids)
+
+    def workers_rss_kb(self) -> int:
+        return sum(rss_kb(pid) for pid in self.workers)
+
+    def _admin(self):
+        import psycopg  # only needed for PostgreSQL runs
+
+        return psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=10)
 
     def prepare(self) -> None:
-        progress(f"[{self.members}] flask db upgrade")
+        if self.pg_redis:
+            self.database = f"webchat_bench_{uuid.uuid4().hex[:12]}"
+            progress(f"[{self.label}] CREATE DATABASE {self.database}")
+            with self._admin() as admin:
+                admin.execute(f'CREATE DATABASE "{self.database}"')
+            self.env["DATABASE_URL"] = PG_ADMIN.rsplit("/", 1)[0] + "/" + self.database
+            self.env["REDIS_URL"] = REDIS_URL
+        progress(f"[{self.label}] flask db upgrade")
         run = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=self.app_dir, env=self.env,
                              capture_output=True, text=True, timeout=120)
         if run.returncode:
             raise RuntimeError(f"flask db upgrade failed:\n{run.stdout}{run.stderr}")
-        progress(f"[{self.members}] creating {self.members} members, 1 sender and the chat in the database")
+        progress(f"[{self.label}] creating {self.members} members, 1 sender"
+                 + (f", {self.idle} idle users" if self.idle else "") + " and the chat in the database")
         started = time.monotonic()
-        run = subprocess.run([sys.executable, str(SEED), "--members", str(self.members),
+        run = subprocess.run([sys.executable, str(SEED), "--members", str(self.members), "--idle", str(self.idle),
                               "--password", PASSWORD], cwd=self.app_dir, env=self.env, capture_output=True, text=True,
-                             timeout=600)
+                             timeout=900)
         if run.returncode:
             raise RuntimeError(f"seeding failed:\n{run.stdout}{run.stderr}")
         self.seed = json.loads(run.stdout.strip().splitlines()[-1])
-        progress(f"[{self.members}] users created: {len(self.seed['members'])} members + 1 sender "
-                 f"in {time.monotonic() - started:.1f} s", done=True)
+        progress(f"[{self.label}] users created: {len(self.seed['members'])} members + 1 sender"
+                 + (f" + {len(self.seed.get('idle', []))} idle" if self.idle else "")
+                 + f" in {time.monotonic() - started:.1f} s"
+                 + (f" ({self.database}, chat id {self.seed['chat']})" if self.database else ""), done=True)
 
     def start(self) -> None:
-        command = [str(BIN / "gunicorn"), "-k", "gevent", "-w", "1", "--no-control-socket",
+        command = [str(BIN / "gunicorn"), "-k", "gevent", "-w", str(self.n_workers), "--no-control-socket",
                    "--worker-connections", "20000", "--graceful-timeout", "5", "-b", f"{HOST}:{self.port}",
                    "wsgi:app"]
         if self.server_cpu is not None and shutil.which("taskset"):
@@ -172,7 +279,8 @@ class Server:
         # Its own session: a Ctrl+C in the terminal reaches only us, and we stop the server in order.
         self.process = subprocess.Popen(command, cwd=self.app_dir, env=self.env, stdout=self.log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
+        answered = 0
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: {self.log_path.read_text()[-2000:]}")
@@ -181,31 +289,38 @@ class Server:
                 conn.request("GET", "/login")
                 conn.getresponse().read()
                 conn.close()
-                break
+                answered += 1
             except OSError:
                 time.sleep(0.1)
+                continue
+            # Every worker forked (they import the app one after another: give the last ones time).
+            if answered >= 3 and len(children_of(self.process.pid)) == self.n_workers:
+                time.sleep(0.5 * self.n_workers)
+                break
+            time.sleep(0.1)
         else:
-            raise RuntimeError("gunicorn did not answer within 30 s")
+            raise RuntimeError(f"gunicorn did not answer with {self.n_workers} workers within 60 s")
         workers = children_of(self.process.pid)
-        if len(workers) != 1:
-            raise RuntimeError(f"expected one gunicorn worker under {self.process.pid}, found {workers}")
-        self.worker = workers[0]
+        if len(workers) != self.n_workers:
+            raise RuntimeError(f"expected {self.n_workers} gunicorn workers under {self.process.pid}, found {workers}")
+        self.workers = sorted(workers)
         if self.server_cpu is not None:
-            for pid in (self.process.pid, self.worker):
+            for pid in self.pids:
                 with contextlib.suppress(OSError):
                     os.sched_setaffinity(pid, {self.server_cpu})
 
     def check(self) -> None:
-        """Raise if gunicorn or its worker is gone (or was replaced): the run can't go on."""
+        """Raise if gunicorn or a worker is gone (or was replaced): the run can't go on."""
         if self.process.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
-        try:
-            with open(f"/proc/{self.worker}/stat") as f:
-                parent = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            parent = None
-        if parent != self.process.pid:
-            raise RuntimeError(f"gunicorn worker {self.worker} is gone (see its log below)")
+        for worker in self.workers:
+            try:
+                with open(f"/proc/{worker}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                parent = None
+            if parent != self.process.pid:
+                raise RuntimeError(f"gunicorn worker {worker} is gone (see its log below)")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -219,6 +334,60 @@ class Server:
                 self.process.wait(5)
         if getattr(self, "log", None):
             self.log.close()
+        if self.database:
+            try:
+                with self._admin() as admin:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+                progress(f"[{self.label}] dropped {self.database}", done=True)
+            except Exception as e:  # noqa: BLE001 - say so, and go on with the clean-up
+                print(f"[{self.label}] could not drop database {self.database}: {e}", file=sys.stderr)
+
+    def socket_workers(self, tabs: list) -> dict:
+        """Which worker holds the server end of each tab's connection: {tab: pid or None}.
+
+        The server end's inode comes from /proc/net/tcp (local port = the server's, remote port =
+        the tab's local port); the worker is the one with that inode among its /proc/<pid>/fd.
+        """
+        inode_pid = {}
+        for pid in self.workers:
+            with contextlib.suppress(OSError):
+                for fd in os.listdir(f"/proc/{pid}/fd"):
+                    with contextlib.suppress(OSError):
+                        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                        if target.startswith("socket:["):
+                            inode_pid[int(target[8:-1])] = pid
+        port_inode = {}
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with contextlib.suppress(OSError), open(table) as f:
+                next(f)
+                for line in f:
+                    parts = line.split()
+                    local, remote, state, inode = parts[1], parts[2], parts[3], parts[9]
+                    if state == "01" and int(local.rsplit(":", 1)[1], 16) == self.port:
+                        port_inode[int(remote.rsplit(":", 1)[1], 16)] = int(inode)
+        found = {}
+        for tab in tabs:
+            try:
+                client_port = tab.sock.getsockname()[1]
+            except (OSError, AttributeError):
+                found[tab] = None
+                continue
+            found[tab] = inode_pid.get(port_inode.get(client_port))
+        return found
+
+    def log_error_summary(self) -> dict:
+        """Each exception line ("module.SomeError: text") and each WARNING event ("database.unavailable
+        error=...", logged without a traceback) in the whole log, counted."""
+        if not self.log_path.exists():
+            return {}
+        found: Counter = Counter()
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            line = line.strip()
+            if EXCEPTION_LINE.match(line):
+                found[line[:200]] += 1
+            elif (event := WARNING_EVENT.search(line)) is not None:
+                found["WARNING " + event.group(1)[:200]] += 1
+        return dict(found.most_common(10))
 
     def log_problems(self, limit: int = 60) -> list[str]:
         if not self.log_path.exists():
@@ -483,6 +652,7 @@ class RunStats:
     first_receipts: int = 0
     duplicates: int = 0
     unknown: int = 0  # bench bodies with a seq outside the run
+    last_receipt_ns: int = 0  # the newest first receipt
 
     def receipt(self, tab: Tab, seq: int, sent_ns: int, now: int) -> None:
         self.receipts += 1
@@ -495,6 +665,7 @@ class RunStats:
         else:
             self.first_receipts += 1
             self.latencies.append(now - sent_ns)
+            self.last_receipt_ns = max(self.last_receipt_ns, now)
         tab.counts[seq] = min(count + 1, 255)
 
 
@@ -513,6 +684,9 @@ class Sender:
         self.errors: list[str] = []
         self.max_lateness = 0.0  # how far behind schedule a send went (client saturation)
         self.sent = 0
+        self.confirmed = 0
+        self.first_send_ns = 0
+        self.last_confirm_ns = 0
         tab.on_text = self.on_text
 
     def on_text(self, text: bytes, now: int) -> None:
@@ -522,6 +696,8 @@ class Sender:
             seq = int(match.group(1))
             if seq in self.sent_at:
                 self.acks.append(now - self.sent_at.pop(seq))
+                self.confirmed += 1
+                self.last_confirm_ns = max(self.last_confirm_ns, now)
         if FAILED_MARK in text or ERROR_MARK in text:
             self.failures += 1
             self.errors.append(text[:300].decode(errors="replace"))
@@ -538,6 +714,7 @@ class Sender:
             if self.tab.closed:
                 break
             now = time.time_ns()
+            self.first_send_ns = self.first_send_ns or now
             self.sent_at[seq] = now
             self.tab.send_json({"type": "send", "chat": self.chat, "body": f"bench {seq} {now}",
                                 "client_id": f"bench-{self.token}-{seq}"})
@@ -566,17 +743,25 @@ def percentile(sorted_values: list, p: float):
     return sorted_values[rank]
 
 
-def run_one(members: int, args, cpus: tuple[int | None, int | None], app_dir: Path) -> dict:
+def run_one(members: int, workers: int, args, cpus: tuple[int | None, int | None], app_dir: Path) -> dict:
     client_cpu, server_cpu = cpus
-    tmp = Path(tempfile.mkdtemp(prefix=f"webchat-fanout-{members}-"))
-    server = Server(members, tmp, server_cpu, app_dir)
+    pg_redis = workers > 1 or args.redis
+    idle = args.idle_sockets if workers == 1 else 0
+    label = f"{members}×w{workers}"
+    tmp = Path(tempfile.mkdtemp(prefix=f"webchat-fanout-{members}-w{workers}-"))
+    result: dict = {"members": members, "workers": workers, "store": "pg+redis" if pg_redis else "sqlite",
+                    "deflate": args.deflate, "tmp": str(tmp), "label": label}
+    result.update(wait_for_quiet(args.max_load, args.load_wait, label))
+    server = Server(members, tmp, server_cpu, app_dir, workers=workers, pg_redis=pg_redis, idle=idle, label=label)
     tabs: list[Tab] = []
+    idle_tabs: list[Tab] = []
     readers = gevent.pool.Group()
-    result: dict = {"members": members, "deflate": args.deflate, "tmp": str(tmp)}
+    members = label  # progress and detail lines name the run
     try:
         server.prepare()
+        result["database"] = server.database
         server.start()
-        progress(f"[{members}] gunicorn master {server.process.pid}, worker {server.worker} "
+        progress(f"[{members}] gunicorn master {server.process.pid}, workers {' '.join(map(str, server.workers))} "
                  f"(cpu {server_cpu if server_cpu is not None else 'any'}), {server.url}", done=True)
         seed = server.seed
         total = int(args.rate * args.seconds)
@@ -584,6 +769,7 @@ def run_one(members: int, args, cpus: tuple[int | None, int | None], app_dir: Pa
 
         # Log everyone in over HTTP, a few at a time.
         names = [seed["sender"], *seed["members"]]
+        n_members = len(seed["members"])
         cookies: dict[str, str] = {}
         login_errors: Counter = Counter()
         pool = gevent.pool.Pool(args.concurrency)
@@ -620,8 +806,8 @@ def run_one(members: int, args, cpus: tuple[int | None, int | None], app_dir: Pa
         if not sender_tab.ready.wait(30):
             raise RuntimeError(f"the sender's socket got no chat list: {sender_tab.close_reason}")
         gevent.sleep(1.0)
-        rss_before = rss_kb(server.worker)
-        setup_cpu0 = cpu_seconds(server.worker)
+        rss_before = server.workers_rss_kb()
+        setup_cpu0 = server.cpu()
 
         # One socket per member.
         connect_errors: Counter = Counter()
@@ -651,14 +837,14 @@ def run_one(members: int, args, cpus: tuple[int | None, int | None], app_dir: Pa
                 break
         while not pool.join(timeout=0.25) and time.monotonic() < deadline:
             server.check()
-            progress(f"[{members}] sockets connected {connected}/{members}, "
+            progress(f"[{members}] sockets connected {connected}/{n_members}, "
                      f"ready {sum(t.ready.is_set() for t in tabs)}"
                      + (f", {sum(connect_errors.values())} failed" if connect_errors else ""))
         pool.kill(block=True, timeout=5)
         while time.monotonic() < deadline:
             server.check()
             ready = sum(t.ready.is_set() for t in tabs)
-            progress(f"[{members}] sockets connected {connected}/{members}, ready {ready}"
+            progress(f"[{members}] sockets connected {connected}/{n_members}, ready {ready}"
                      + (f", {sum(connect_errors.values())} failed" if connect_errors else ""))
             if all(t.ready.is_set() or t.closed for t in tabs):
                 break
@@ -667,7 +853,7 @@ def run_one(members: int, args, cpus: tuple[int | None, int | None], app_dir: Pa
         for tab in tabs:
             if not tab.ready.is_set():
                 connect_errors[f"no chat list frame ({tab.close_reason or 'still open'})"] += 1
-        progress(f"[{members}] sockets connected {connected}/{members}, ready {len(ready_tabs)} "
+        progress(f"[{members}] sockets connected {connected}/{n_members}, ready {len(ready_tabs)} "
                  f"in {time.monotonic() - started:.1f} s", done=True)
         result["connect_errors"] = dict(connect_errors)
         result["sockets"] = len(ready_tabs)
@@ -676,18 +862,26 @@ def run_one(members: int, args, cpus: tuple[int | None, int | None], app_dir: Pa
             progress(f"[{members}] permessage-deflate offered; server's 101 accepted: "
                      f"{result['extensions'] or 'no extension'}", done=True)
         gevent.sleep(1.0)
-        result["setup_cpu_s"] = cpu_seconds(server.worker) - setup_cpu0
-        rss_after = rss_kb(server.worker)
+        result["setup_cpu_s"] = server.cpu() - setup_cpu0
+        rss_after = server.workers_rss_kb()
+        where = server.socket_workers(ready_tabs)
+        per_worker = Counter(where.values())
+        result["sockets_per_worker"] = {str(pid): per_worker.get(pid, 0) for pid in server.workers}
+        if per_worker.get(None):
+            result["sockets_unmapped"] = per_worker[None]
+        result["sender_worker"] = server.socket_workers([sender_tab]).get(sender_tab)
         result["rss_before_kb"], result["rss_after_kb"] = rss_before, rss_after
         result["rss_per_socket_kb"] = (rss_after - rss_before) / len(ready_tabs) if ready_tabs else None
 
         # The send window.
         profiler = None
         if args.profile:
-            profiler = start_profiler(args, server.worker, members)
+            profiler = start_profiler(args, server.workers[0], members)
         progress(f"[{members}] sending {total} messages at {args.rate:g}/s to {len(ready_tabs)} sockets")
         stats.counting = True
-        cpu0, client0, wall0 = cpu_seconds(server.worker), client_cpu_seconds(), time.monotonic()
+        result["load_at_send"] = loadavg()
+        db_cpu0, redis_cpu0 = backend_cpu(server.database), redis_cpu()
+        cpu0, client0, wall0 = server.cpu(), client_cpu_seconds(), time.monotonic()
         sending = gevent.spawn(sender.run)
         if stats.ack_kinds and stats.ack_debounce:
             readers.spawn(send_due_acks, stats)
@@ -710,17 +904,18 @@ def run_one(members: int, args, cpus: tuple[int | None, int | None], app_dir: Pa
             # Wait until the answers are sent, 2 s have passed, and the worker is idle again.
             settle_until = time.monotonic() + stats.ack_debounce + 2.0
             settle_deadline = time.monotonic() + args.drain
-            last_cpu = cpu_seconds(server.worker)
+            last_cpu = server.cpu()
             while time.monotonic() < settle_deadline:
                 server.check()
                 gevent.sleep(0.5)
-                now_cpu = cpu_seconds(server.worker)
+                now_cpu = server.cpu()
                 busy, last_cpu = (now_cpu - last_cpu) / 0.5, now_cpu
                 progress(f"[{members}] waiting for the answers ({args.ack}) to settle: "
-                         f"{len(stats.pending_acks)} sockets to answer, worker {100 * busy:.0f}% busy")
+                         f"{len(stats.pending_acks)} sockets to answer, server {100 * busy:.0f}% busy")
                 if not stats.pending_acks and time.monotonic() >= settle_until and busy < 0.1:
                     break
-        cpu1, client1, wall1 = cpu_seconds(server.worker), client_cpu_seconds(), time.monotonic()
+        cpu1, client1, wall1 = server.cpu(), client_cpu_seconds(), time.monotonic()
+        db_cpu1, redis_cpu1 = backend_cpu(server.database), redis_cpu()
         progress(f"[{members}] sent {sender.sent}/{total}, deliveries {stats.first_receipts}/{expected} "
                  f"in {wall1 - wall0:.1f} s", done=True)
         if profiler is not None:
@@ -742,6 +937,13 @@ def run_one(members: int, args, cpus: tuple[int | None, int | None], app_dir: Pa
             "ack_p50_ms": _ms(percentile(acks, 50)), "ack_p99_ms": _ms(percentile(acks, 99)),
             "unconfirmed": len(sender.sent_at), "send_failures": sender.failures, "send_errors": sender.errors[:3],
             "server_cpu_s": cpu1 - cpu0,
+            "db_cpu_s": sum(v - db_cpu0.get(k, 0.0) for k, v in db_cpu1.items()) if server.database else None,
+            "redis_cpu_s": redis_cpu1 - redis_cpu0 if server.database and redis_cpu0 is not None
+            and redis_cpu1 is not None else None,
+            "stored_per_s": (sender.confirmed / ((sender.last_confirm_ns - sender.first_send_ns) / 1e9)
+                             if sender.confirmed and sender.last_confirm_ns > sender.first_send_ns else None),
+            "deliveries_per_s": (deliveries / ((stats.last_receipt_ns - sender.first_send_ns) / 1e9)
+                                 if deliveries and stats.last_receipt_ns > sender.first_send_ns else None),
             "cpu_us_per_delivery": (cpu1 - cpu0) * 1e6 / deliveries if deliveries else None,
             "cpu_ms_per_message": (cpu1 - cpu0) * 1e3 / sender.sent if sender.sent else None,
             "window_s": wall1 - wall0, "client_cpu_pct": 100 * (client1 - client0) / (wall1 - wall0),
@@ -749,6 +951,8 @@ def run_one(members: int, args, cpus: tuple[int | None, int | None], app_dir: Pa
             "sockets_closed_during_run": len(dropped),
             "close_reasons": dict(Counter(t.close_reason for t in dropped)),
         })
+        if idle:
+            idle_sockets(server, args, seed, cookies, stats, readers, idle_tabs, result)
         return result
     except Exception as e:  # noqa: BLE001 - reported in the output with what was measured so far
         result["error"] = f"{type(e).__name__}: {e}"
@@ -757,14 +961,15 @@ def run_one(members: int, args, cpus: tuple[int | None, int | None], app_dir: Pa
     finally:
         _cleaning.add(members)  # Ctrl+C now waits for the clean-up
         try:
-            progress(f"[{members}] closing {len(tabs)} sockets and stopping the server")
+            progress(f"[{members}] closing {len(tabs) + len(idle_tabs)} sockets and stopping the server")
             readers.kill(block=True, timeout=10)
-            for tab in tabs:
+            for tab in tabs + idle_tabs:
                 tab.close()
             with contextlib.suppress(NameError):
                 sender_tab.close()
             server.stop()
             result["log_problems"] = server.log_problems()
+            result["log_errors"] = server.log_error_summary()
             progress(f"[{members}] stopped", done=True)
             if args.keep:
                 print(f"[{members}] kept {tmp} (gunicorn.log, webchat.db)", file=sys.stderr)
@@ -772,6 +977,104 @@ def run_one(members: int, args, cpus: tuple[int | None, int | None], app_dir: Pa
                 shutil.rmtree(tmp, ignore_errors=True)
         finally:
             _cleaning.discard(members)
+
+
+def idle_sockets(server: "Server", args, seed: dict, cookies: dict, stats: "RunStats", readers, idle_tabs: list,
+                 result: dict) -> None:
+    """After the send window: log in the idle users, open one socket each (view of no chat, the
+    chat list), hold them --idle-hold s (the server pings every 25 s), and see which stayed open."""
+    label = result["label"]
+    names = seed.get("idle") or []
+    errors: Counter = Counter()
+    pool = gevent.pool.Pool(args.concurrency)
+    started = time.monotonic()
+
+    def log_in(name: str) -> None:
+        try:
+            cookies[name] = login(server.port, name)
+        except Exception as e:  # noqa: BLE001 - counted and reported
+            errors[f"login: {type(e).__name__}: {e}"] += 1
+        progress(f"[{label}] idle users logged in {sum(n in cookies for n in names)}/{len(names)}")
+
+    for name in names:
+        pool.spawn(log_in, name)
+    deadline = time.monotonic() + args.setup_timeout
+    while not pool.join(timeout=0.5) and time.monotonic() < deadline:
+        server.check()
+    pool.kill(block=True, timeout=5)
+    result["idle_login_s"] = time.monotonic() - started
+    progress(f"[{label}] idle users logged in {sum(n in cookies for n in names)}/{len(names)} "
+             f"in {result['idle_login_s']:.1f} s", done=True)
+    gevent.sleep(1.0)
+    rss_before = server.workers_rss_kb()
+    cpu_before = server.cpu()
+    started = time.monotonic()
+
+    def open_idle(name: str) -> None:
+        tab = Tab(name, cookies[name], None, 0)
+        try:
+            tab.connect(server.port, args.deflate)
+            readers.spawn(tab.run)
+            tab.send_json({"type": "view", "chat": None, "after": 0})
+        except Exception as e:  # noqa: BLE001 - counted and reported
+            errors[f"socket: {type(e).__name__}: {e}"] += 1
+            tab.close()
+            return
+        idle_tabs.append(tab)
+
+    pool = gevent.pool.Pool(args.concurrency)
+    deadline = time.monotonic() + args.setup_timeout
+    for name in names:
+        if name in cookies:
+            pool.spawn(open_idle, name)
+        if time.monotonic() > deadline:
+            break
+    while not pool.join(timeout=0.5) and time.monotonic() < deadline:
+        server.check()
+        progress(f"[{label}] idle sockets open {len(idle_tabs)}/{len(names)}, "
+                 f"ready {sum(t.ready.is_set() for t in idle_tabs)}"
+                 + (f", {sum(errors.values())} failed" if errors else ""))
+    pool.kill(block=True, timeout=5)
+    while time.monotonic() < deadline and not all(t.ready.is_set() or t.closed for t in idle_tabs):
+        server.check()
+        gevent.sleep(0.25)
+    ready = [t for t in idle_tabs if t.ready.is_set()]
+    result["idle_open_s"] = time.monotonic() - started
+    progress(f"[{label}] idle sockets ready {len(ready)}/{len(names)} in {result['idle_open_s']:.1f} s", done=True)
+    gevent.sleep(2.0)
+    rss_after = server.workers_rss_kb()
+    result["idle_open_cpu_s"] = server.cpu() - cpu_before
+    hold_cpu0, hold_wall0 = server.cpu(), time.monotonic()
+    hold_until = hold_wall0 + args.idle_hold
+    while time.monotonic() < hold_until:
+        server.check()
+        progress(f"[{label}] holding {len(ready)} idle sockets: {hold_until - time.monotonic():.0f} s left, "
+                 f"{sum(t.closed for t in ready)} closed")
+        gevent.sleep(1.0)
+    rss_held = server.workers_rss_kb()
+    result["idle_hold_cpu_pct"] = 100 * (server.cpu() - hold_cpu0) / (time.monotonic() - hold_wall0)
+    where = server.socket_workers(ready)
+    still_open = [t for t in ready if not t.closed and where.get(t) is not None]
+    progress(f"[{label}] after {args.idle_hold:g} s: {len(still_open)}/{len(ready)} idle sockets open at both ends",
+             done=True)
+    result.update({
+        "idle_wanted": len(names), "idle_ready": len(ready), "idle_open_after_hold": len(still_open),
+        "idle_hold_s": args.idle_hold, "setup_timeout_s": args.setup_timeout,
+        "idle_rss_before_kb": rss_before, "idle_rss_after_kb": rss_after,
+        "idle_rss_held_kb": rss_held, "idle_rss_held_mb": rss_held / 1024,
+        "idle_rss_per_socket_kb": (rss_after - rss_before) / len(ready) if ready else None,
+        "idle_errors": dict(errors),
+        "idle_close_reasons": dict(Counter(t.close_reason for t in ready if t.closed)),
+        "idle_not_ready": sum(1 for t in idle_tabs if not t.ready.is_set()),
+        # still waiting for a handshake, or never started, when --setup-timeout ran out
+        "idle_not_attempted": len(names) - len(idle_tabs)
+        - sum(count for reason, count in errors.items() if reason.startswith("socket:")),
+        "idle_server_fds": len(os.listdir(f"/proc/{server.workers[0]}/fd")),
+    })
+
+
+def args_timeout(result: dict) -> str:
+    return f"{result['setup_timeout_s']:g} s" if result.get("setup_timeout_s") else "?"
 
 
 def _ms(ns):
@@ -809,13 +1112,24 @@ def stop_profiler(profiler) -> None:
 # ----- output ------------------------------------------------------------------------------------
 
 COLUMNS = [
-    ("members", "members", "{}"), ("sockets", "sockets", "{}"), ("deflate", "deflate", "{}"),
+    ("members", "members", "{}"), ("workers", "workers", "{}"), ("store", "store", "{}"),
+    ("sockets", "sockets", "{}"), ("sockets/worker", "sockets_per_worker", "{}"), ("deflate", "deflate", "{}"),
     ("ext", "extensions", "{}"), ("sent", "sent", "{}"), ("expected", "expected", "{}"),
     ("received", "received", "{}"), ("lost", "lost", "{}"), ("dup", "duplicated", "{}"),
+    ("msgs/s stored", "stored_per_s", "{:.1f}"), ("deliveries/s", "deliveries_per_s", "{:.0f}"),
     ("p50 ms", "p50_ms", "{:.1f}"), ("p99 ms", "p99_ms", "{:.1f}"), ("max ms", "max_ms", "{:.1f}"),
     ("confirm p50 ms", "ack_p50_ms", "{:.1f}"), ("cpu µs/deliv", "cpu_us_per_delivery", "{:.1f}"),
     ("cpu ms/msg", "cpu_ms_per_message", "{:.2f}"), ("rss KB/sock", "rss_per_socket_kb", "{:.1f}"),
-    ("client cpu %", "client_cpu_pct", "{:.0f}"),
+    ("client cpu %", "client_cpu_pct", "{:.0f}"), ("load", "load_start", "{:.2f}"),
+]
+
+IDLE_COLUMNS = [
+    ("members", "members", "{}"), ("workers", "workers", "{}"), ("store", "store", "{}"),
+    ("idle wanted", "idle_wanted", "{}"), ("idle ready", "idle_ready", "{}"),
+    ("open after hold", "idle_open_after_hold", "{}"), ("hold s", "idle_hold_s", "{:g}"),
+    ("open s", "idle_open_s", "{:.1f}"), ("rss KB/idle sock", "idle_rss_per_socket_kb", "{:.1f}"),
+    ("worker rss MB", "idle_rss_held_mb", "{:.0f}"), ("worker fds", "idle_server_fds", "{}"),
+    ("server cpu % holding", "idle_hold_cpu_pct", "{:.0f}"),
 ]
 
 
@@ -826,13 +1140,15 @@ def fmt(template: str, value) -> str:
         return "yes" if value else "no"
     if isinstance(value, list):
         return ",".join(value)
+    if isinstance(value, dict):  # sockets per worker, in pid order
+        return "/".join(str(v) for v in value.values())
     return template.format(value)
 
 
-def print_table(results: list[dict]) -> None:
-    rows = [[title for title, _, _ in COLUMNS]]
-    rows += [[fmt(template, r.get(key)) for _, key, template in COLUMNS] for r in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+def print_table(results: list[dict], columns: list = COLUMNS) -> None:
+    rows = [[title for title, _, _ in columns]]
+    rows += [[fmt(template, r.get(key)) for _, key, template in columns] for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
     for n, row in enumerate(rows):
         print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
         if n == 0:
@@ -840,14 +1156,42 @@ def print_table(results: list[dict]) -> None:
 
 
 def print_details(result: dict) -> None:
-    n = result["members"]
-    print(f"\n[{n}] server worker RSS {result.get('rss_before_kb')} KB before the sockets, "
+    n = result.get("label", result["members"])
+    print(f"\n[{n}] load average {result.get('load_start'):.2f} at the start"
+          + (f" (after waiting {result['load_waited_s']} s)" if result.get("load_waited_s") else "")
+          + ("" if result.get("load_quiet") else ", NOT below --max-load: measured anyway")
+          + f", {fmt('{:.2f}', result.get('load_at_send'))} when sending began (includes this run's setup)"
+          + (f"; database {result['database']} (dropped)" if result.get("database") else ""))
+    print(f"[{n}] server workers' RSS {result.get('rss_before_kb')} KB before the sockets, "
           f"{result.get('rss_after_kb')} KB with them open (opening them took "
           f"{fmt('{:.2f}', result.get('setup_cpu_s'))} s of server CPU)")
+    if result.get("sockets_per_worker"):
+        print(f"[{n}] member sockets per worker pid: "
+              + ", ".join(f"{pid}: {count}" for pid, count in result["sockets_per_worker"].items())
+              + f"; the sender's socket is on {result.get('sender_worker')}"
+              + (f"; not found in any worker: {result['sockets_unmapped']}" if result.get("sockets_unmapped") else ""))
     if "server_cpu_s" in result:
-        print(f"[{n}] server CPU {result['server_cpu_s']:.2f} s over the {result['window_s']:.1f} s window; "
-              f"sender's confirmation p99 {fmt('{:.1f}', result.get('ack_p99_ms'))} ms; "
+        print(f"[{n}] server CPU (master + workers) {result['server_cpu_s']:.2f} s over the {result['window_s']:.1f} s "
+              f"window; sender's confirmation p99 {fmt('{:.1f}', result.get('ack_p99_ms'))} ms; "
               f"sends behind schedule by up to {fmt('{:.0f}', result.get('send_max_lateness_ms'))} ms")
+    if result.get("db_cpu_s") is not None:
+        print(f"[{n}] not in cpu µs/deliv: PostgreSQL backends of this database {result['db_cpu_s']:.2f} s, "
+              f"redis-server {fmt('{:.2f}', result.get('redis_cpu_s'))} s (shared with anything else using it)")
+    if result.get("idle_wanted"):
+        print(f"[{n}] idle sockets: {result['idle_ready']}/{result['idle_wanted']} ready in "
+              f"{result['idle_open_s']:.1f} s ({result['idle_login_s']:.1f} s of logins before; opening took "
+              f"{result['idle_open_cpu_s']:.2f} s of server CPU); worker RSS {result['idle_rss_before_kb']} KB -> "
+              f"{result['idle_rss_after_kb']} KB, {result['idle_rss_held_kb']} KB after {result['idle_hold_s']:g} s; "
+              f"{result['idle_open_after_hold']} open at both ends after the hold; "
+              f"worker fds {result['idle_server_fds']}")
+        for key, label in (("idle_errors", "idle failures"), ("idle_close_reasons", "idle sockets closed")):
+            for reason, count in (result.get(key) or {}).items():
+                print(f"    {label}: {count} × {reason}")
+        if result.get("idle_not_ready"):
+            print(f"    idle sockets without their chat list: {result['idle_not_ready']}")
+        if result.get("idle_not_attempted"):
+            print(f"    idle sockets not opened when --setup-timeout ({args_timeout(result)}) ran out: "
+                  f"{result['idle_not_attempted']}")
     for key, label in (("login_errors", "login failures"), ("connect_errors", "socket failures"),
                        ("close_reasons", "sockets closed during the run")):
         if result.get(key):
@@ -866,7 +1210,11 @@ def print_details(result: dict) -> None:
     if result.get("unknown"):
         print(f"[{n}] receipts of unknown messages: {result['unknown']}")
     problems = result.get("log_problems") or []
-    print(f"[{n}] server log: " + ("no errors" if not problems else f"{len(problems)} problem lines:"))
+    if result.get("log_errors"):
+        print(f"[{n}] exceptions and warnings in the server log (counted):")
+        for line, count in result["log_errors"].items():
+            print(f"    {count} × {line}")
+    print(f"[{n}] server log: " + ("no errors" if not problems else f"{len(problems)} problem lines (first ones):"))
     for line in problems:
         print(f"    {line}")
 
@@ -925,6 +1273,19 @@ def raise_fd_limit(needed: int) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="WebSocket fan-out benchmark for webchat (see bench/README.md).")
     parser.add_argument("--members", type=int, nargs="+", default=[100, 1000], help="listening sockets per run")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1],
+                        help="gunicorn workers per run (one run per members × workers); W > 1 uses PostgreSQL + Redis")
+    parser.add_argument("--redis", action="store_true",
+                        help="use PostgreSQL + Redis with -w 1 too (like with like against more workers)")
+    parser.add_argument("--idle-sockets", type=int, default=0, metavar="K",
+                        help="after the send window of each -w 1 run, open K more authenticated idle sockets")
+    parser.add_argument("--idle-hold", type=float, default=30.0, metavar="SECONDS",
+                        help="hold the idle sockets this long before checking they are still open")
+    parser.add_argument("--max-load", type=float, default=1.0, help="wait before each run until the 1-minute "
+                        "load average is below this")
+    parser.add_argument("--load-wait", type=float, default=600.0, metavar="SECONDS",
+                        help="wait at most this long in all (all runs together) for --max-load, then measure "
+                             "anyway (0: don't wait)")
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second from the sender")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the send window")
     parser.add_argument("--deflate", action="store_true",
@@ -943,10 +1304,13 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep each run's temp dir (database, gunicorn.log)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args(argv)
-    if args.rate <= 0 or args.seconds <= 0 or min(args.members) < 1:
-        parser.error("--rate, --seconds and --members must be positive")
+    if args.rate <= 0 or args.seconds <= 0 or min(args.members) < 1 or min(args.workers) < 1:
+        parser.error("--rate, --seconds, --members and --workers must be positive")
+    if args.idle_sockets < 0:
+        parser.error("--idle-sockets must not be negative")
 
-    raise_fd_limit(max(args.members) * 2 + 1024)
+    # The server inherits the limit: it needs as many descriptors as the client, and a few more.
+    raise_fd_limit(max(args.members) * 2 + args.idle_sockets * 2 + 1024)
     client_cpu, server_cpu = pick_cpus(args.pin)
     if client_cpu is not None:
         os.sched_setaffinity(0, {client_cpu})
@@ -966,7 +1330,8 @@ def main(argv=None) -> int:
         app_version = snapshot_app(Path(args.app_dir).resolve(), snapshot)
         print(f"app: {app_version}", file=sys.stderr)
         for members in args.members:
-            results.append(run_one(members, args, (client_cpu, server_cpu), snapshot))
+            for workers in args.workers:
+                results.append(run_one(members, workers, args, (client_cpu, server_cpu), snapshot))
     except KeyboardInterrupt:
         print("\ninterrupted; everything started was stopped", file=sys.stderr)
         if not results:
@@ -974,14 +1339,19 @@ def main(argv=None) -> int:
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)
     acks = f"; members answer with {args.ack} after {args.ack_debounce:g} s quiet" if args.ack != "none" else ""
-    print(f"\nwebchat fan-out: {args.rate:g} msg/s for {args.seconds:g} s, gunicorn -k gevent -w 1, SQLite; "
-          f"app {app_version}{acks}")
+    loads = [r["load_start"] for r in results if r.get("load_start") is not None]
+    print(f"\nwebchat fan-out: {args.rate:g} msg/s for {args.seconds:g} s, gunicorn -k gevent -w <workers>, "
+          f"store per row; app {app_version}{acks}; 1-minute load average at the start of each run: "
+          + (", ".join(f"{x:.2f}" for x in loads) or "-"))
     print_table(results)
+    if any(r.get("idle_wanted") for r in results):
+        print("\nidle sockets (opened after the send window, on the -w 1 server):")
+        print_table([r for r in results if r.get("idle_wanted")], IDLE_COLUMNS)
     for result in results:
         print_details(result)
     failed = [r for r in results if r.get("error")]
     for result in failed:
-        print(f"[{result['members']}] FAILED: {result['error']}")
+        print(f"[{result.get('label', result['members'])}] FAILED: {result['error']}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 1 if failed and len(failed) == len(results) else 0

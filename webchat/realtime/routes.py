@@ -3,6 +3,7 @@ import logging
 import signal
 import time
 import weakref
+from collections import Counter
 from urllib.parse import urlsplit
 
 import gevent
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 # This process's open tabs: used only to say goodbye (1012) on shutdown and to cap sockets per
 # user. Delivery never looks here; it goes through the hub.
 _live_tabs: "weakref.WeakSet[TabSession]" = weakref.WeakSet()
+_tabs_per_user: Counter[int] = Counter()  # kept beside _live_tabs: the cap check must not scan them all
 _shutdown_hook_installed = False
 
 
@@ -42,8 +44,7 @@ def admit_socket():
     if not origin or f"{parts.scheme}://{parts.netloc}" != origin.rstrip("/") or origin.rstrip("/") \
             not in allowed_origins():
         abort(403)
-    mine = sum(1 for tab in list(_live_tabs) if tab.user_id == current_user.id and not tab.conn.closed)
-    if mine >= current_app.config["SOCKETS_PER_USER"]:
+    if _tabs_per_user[current_user.id] >= current_app.config["SOCKETS_PER_USER"]:
         abort(429)
 
 
@@ -55,6 +56,7 @@ def socket(ws):
     tab = TabSession(current_hub(), user, user.session_token, session.get("sid"), ws, current_app.config)
     db.session.remove()  # the socket lives for hours; its database connection goes back now
     _live_tabs.add(tab)
+    _tabs_per_user[tab.user_id] += 1
     opened = time.monotonic()
     log.info("socket.open user=%d tab=%s", tab.user_id, tab.tab_id)
     try:
@@ -64,6 +66,9 @@ def socket(ws):
         tab.stop()
         tab.conn.abort()
         _live_tabs.discard(tab)
+        _tabs_per_user[tab.user_id] -= 1
+        if _tabs_per_user[tab.user_id] <= 0:
+            del _tabs_per_user[tab.user_id]
         log.info("socket.closed user=%d tab=%s seconds=%.0f", tab.user_id, tab.tab_id, time.monotonic() - opened)
 
 

@@ -127,7 +127,16 @@
     }
     if (el.id === "chat-list" || (el.classList && el.classList.contains("badge")) || el.querySelector("#chat-list")) renderTitle();
   });
-  document.addEventListener("htmx:afterSettle", function () { webchat.renderReceipts(); renderTitle(); });
+  // A chat item is highlighted exactly while its badge counts something. Checked again after
+  // each settle: a list swapped in by polling restores its (older) attributes only when it
+  // settles, which can come after a newer count from the socket has been applied.
+  function renderUnreadMarks() {
+    document.querySelectorAll("#chat-list .chat-item").forEach(function (item) {
+      var badge = item.querySelector(".badge");
+      item.classList.toggle("chat-item--unread", !!badge && (parseInt(badge.dataset.count, 10) || 0) > 0);
+    });
+  }
+  document.addEventListener("htmx:afterSettle", function () { webchat.renderReceipts(); renderUnreadMarks(); renderTitle(); });
   document.addEventListener("webchat:unread-changed", renderTitle);
 
   document.addEventListener("DOMContentLoaded", function () {

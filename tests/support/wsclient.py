@@ -70,6 +70,47 @@ def confirms(frame: str, client_id: str) -> bool:
     return f'<div id="pending-{client_id}" hx-swap-oob="delete">' in frame
 
 
+TYPING = re.compile(r'<div id="typing-(\d+)" class="typing"[^>]*>(.*?)</div>', re.S)
+RECEIPTS = re.compile(r'<div id="receipts-(\d+)" class="receipts"[^>]*>(.*?)</div>', re.S)
+UNREAD_SIGNAL = re.compile(r'^<span id="unread-(\d+)" class="badge"([^>]*)>')
+PRESENCE_SIGNAL = re.compile(r"<template data-presence-signal\b([^>]*)>")
+SPAN = re.compile(r"<span\b([^>]*)>([^<]*)</span>")
+
+
+def typists_in(frame: str, chat: int) -> list[str] | None:
+    """The usernames a typing-<chat> frame names (None when the frame is not one)."""
+    match = TYPING.search(frame)
+    if not match or int(match.group(1)) != chat:
+        return None
+    return [dict(ATTR.findall(attrs))["data-user"] for attrs, _ in SPAN.findall(match.group(2))]
+
+
+def receipts_in(frame: str, chat: int) -> dict[str, dict] | None:
+    """A receipts-<chat> frame as {username: {"read", "delivered", "name"}} (None when not one)."""
+    match = RECEIPTS.search(frame)
+    if not match or int(match.group(1)) != chat:
+        return None
+    readers = {}
+    for attrs, name in SPAN.findall(match.group(2)):
+        a = dict(ATTR.findall(attrs))
+        readers[a["data-user"]] = {"read": int(a["data-read"]), "delivered": int(a["data-delivered"]), "name": name}
+    return readers
+
+
+def unread_signal(frame: str, chat: int) -> int | None:
+    """The count of an unread-<chat> signal (the user channel's badge update); None when not one."""
+    match = UNREAD_SIGNAL.match(frame)
+    if not match or int(match.group(1)) != chat:
+        return None
+    return int(dict(ATTR.findall(match.group(2)))["data-count"])
+
+
+def presence_signals(frame: str, username: str | None = None) -> list[dict[str, str]]:
+    """The presence signals in a frame, as their data attributes ({"data-user", "data-online", ...})."""
+    signals = [dict(ATTR.findall(attrs)) for attrs in PRESENCE_SIGNAL.findall(frame)]
+    return [s for s in signals if username is None or s.get("data-user") == username]
+
+
 def new_client_id() -> str:
     return uuid.uuid4().hex
 
@@ -205,6 +246,29 @@ class Person:
     def remove_member(self, chat_id: int, username: str) -> Response:
         return self.post(f"/chats/{chat_id}/members/{username}/remove")
 
+    def open_direct(self, other: "Person | str") -> int:
+        """Open (or create) the direct chat with another user; its id."""
+        response = self.post("/dm", {"username": other.username if isinstance(other, Person) else other})
+        assert response.status == 302, f"opening a DM: {response}"
+        match = CHAT_URL.search(urlsplit(response.location).path)
+        assert match, response.location
+        return int(match.group(1))
+
+    def set_preferences(self, *, hide_presence: bool = False, send_read_receipts: bool = True,
+                        hide_system_messages: bool = False) -> None:
+        """Save the settings page's three checkboxes as a browser would: unchecked ones are not sent."""
+        form = {"action": "preferences"}
+        for name, checked in (("hide_presence", hide_presence), ("send_read_receipts", send_read_receipts),
+                              ("hide_system_messages", hide_system_messages)):
+            if checked:
+                form[name] = "1"
+        response = self.post("/settings", form)
+        assert response.status == 302, f"saving preferences: {response}"
+
+    def mark_read(self, chat_id: int, upto: int) -> Response:
+        """What a page does over HTTP while its socket is down: POST /chats/<id>/read."""
+        return self.post(f"/chats/{chat_id}/read", {"upto": str(upto)})
+
     # ----- sockets ------------------------------------------------------------------------------
 
     @property
@@ -239,8 +303,8 @@ class Person:
             self._csrf = match.group(1)
         return self._csrf
 
-    def get(self, path: str) -> Response:
-        return self.request("GET", path)
+    def get(self, path: str, headers: dict | None = None) -> Response:
+        return self.request("GET", path, headers=headers)
 
     def post(self, path: str, form: dict | None = None, csrf: bool = True) -> Response:
         form = dict(form or {})
@@ -248,9 +312,9 @@ class Person:
             form.setdefault("csrf_token", self.csrf())
         return self.request("POST", path, form)
 
-    def request(self, method: str, path: str, form: dict | None = None) -> Response:
+    def request(self, method: str, path: str, form: dict | None = None, headers: dict | None = None) -> Response:
         body = urlencode(form) if form is not None else None
-        headers = {"Accept": "text/html"}
+        headers = {"Accept": "text/html", **(headers or {})}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if body is not None:

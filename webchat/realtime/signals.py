@@ -23,6 +23,7 @@ RECEIPTS_EVERY_SECONDS = 1.0  # at most one receipts update per chat per second 
 RECEIPT_NAMES = 50
 
 _receipts_due: dict[int, gevent.Greenlet] = {}
+_offline_due: dict[int, gevent.Greenlet] = {}  # per user: the grace timer of their latest closed tab
 
 
 def live_state():
@@ -46,8 +47,21 @@ def publish_presence(user: User, online: bool) -> None:
 
 
 def went_offline_later(app, user_id: int) -> None:
-    """After the grace period, if no tab of the user came back: store last seen and say so."""
-    gevent.sleep(PRESENCE_GRACE_SECONDS)
+    """After the grace period, if no tab of the user came back: store last seen and say so.
+
+    The period runs from the user's last tab closing: a later close (in this worker) supersedes
+    an earlier one's timer, so closing one tab and reloading the other seconds later is no flicker.
+    """
+    me = gevent.getcurrent()
+    _offline_due[user_id] = me
+    try:
+        gevent.sleep(PRESENCE_GRACE_SECONDS)
+    finally:
+        superseded = _offline_due.get(user_id) is not me
+        if not superseded:
+            del _offline_due[user_id]
+    if superseded:
+        return
     with app.app_context():
         try:
             if user_id in live_state().online([user_id]):

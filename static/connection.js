@@ -239,11 +239,15 @@
 
   // A new pane (another chat, the dashboard): tell the socket what this tab shows now, and
   // a chat just opened is read up to what it shows.
+  // htmx settles each swapped element separately: say it once per swap.
+  var paneChanged = null;
   document.addEventListener("htmx:afterSettle", function (evt) {
-    if (evt.detail.target && evt.detail.target.id === "chat-pane") {
+    if (!evt.detail.target || evt.detail.target.id !== "chat-pane" || paneChanged) return;
+    paneChanged = setTimeout(function () {
+      paneChanged = null;
       view();
       markRead();
-    }
+    }, 0);
   });
 
   // ----- sending: over the socket when live, else the form's own HTTP post ----------------

@@ -154,7 +154,12 @@ def latest_messages(chat_id: int, viewer: User, limit: int) -> list[Message]:
     return list(reversed(rows))
 
 
+# Ids are PostgreSQL integers; a cursor from a page beyond them means "the newest".
+MAX_ID = 2**31 - 1
+
+
 def messages_before(chat_id: int, viewer: User, before_id: int, limit: int) -> list[Message]:
+    before_id = min(before_id, MAX_ID)
     rows = db.session.scalars(
         _visible(viewer).where(Message.chat_id == chat_id, Message.id < before_id)
         .order_by(Message.id.desc()).limit(limit)
@@ -163,6 +168,7 @@ def messages_before(chat_id: int, viewer: User, before_id: int, limit: int) -> l
 
 
 def messages_after(chat_id: int, viewer: User, after_id: int, limit: int) -> list[Message]:
+    after_id = min(after_id, MAX_ID)
     return list(db.session.scalars(
         _visible(viewer).where(Message.chat_id == chat_id, Message.id > after_id)
         .order_by(Message.id).limit(limit)
@@ -170,6 +176,7 @@ def messages_after(chat_id: int, viewer: User, after_id: int, limit: int) -> lis
 
 
 def has_older(chat_id: int, viewer: User, oldest_id: int) -> bool:
+    oldest_id = min(oldest_id, MAX_ID)
     return bool(db.session.scalar(
         select(func.count()).select_from(
             _visible(viewer).where(Message.chat_id == chat_id, Message.id < oldest_id).limit(1).subquery()

@@ -9,6 +9,7 @@ from sqlalchemy import case, func, or_, select, update
 from ..extensions import db
 from ..models import Chat, Membership, Message, User
 from ..realtime import signals
+from .messaging import MAX_ID
 
 
 def unread_count(chat_id: int, user_id: int, read_upto: int) -> int:
@@ -28,14 +29,11 @@ def _greatest(a, b):
     return case((a > b, a), else_=b)
 
 
-# Message ids are 32-bit integers (PostgreSQL's serial): a larger "upto" from a page is clamped
-# here, before PostgreSQL would refuse it as out of range instead of clamping it to the newest.
-MAX_MESSAGE_ID = 2**31 - 1
 
 
 def _advance(chat_id: int, user_id: int, upto: int, *, read: bool) -> bool:
     """Move the marker(s) forward, never back and never past the chat's newest message."""
-    upto = min(upto, MAX_MESSAGE_ID)
+    upto = min(upto, MAX_ID)  # before PostgreSQL would refuse it as out of range
     newest = select(Chat.last_message_id).where(Chat.id == chat_id).scalar_subquery()
     marker = Membership.last_read_message_id if read else Membership.last_delivered_message_id
     target = _least(upto, newest)

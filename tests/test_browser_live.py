@@ -4,7 +4,6 @@ and the tab title across tabs, the "New messages" divider, desktop notifications
 Like test_browser_realtime.py, this module runs its own server whose pages poll only every 120 s
 while the socket is up, so whatever appears within a test came over the socket.
 """
-import os
 import re
 import time
 import uuid
@@ -33,16 +32,8 @@ SHOW_TAB = """() => {
 
 @pytest.fixture(scope="module")
 def server():
-    env = {"WEBCHAT_POLL_INTERVAL": "2", "WEBCHAT_POLL_INTERVAL_LIVE": "120"}
-    base = os.environ.get("WEBCHAT_TEST_DATABASE_URL")
-    if base:
-        with services.postgres_database(base, "browserlive") as url, \
-                services.LiveServer(url, _TMP, extra_env=env) as live:
-            yield live
-    else:
-        with services.LiveServer(f"sqlite:///{_TMP / f'browser-live-{uuid.uuid4().hex[:6]}.db'}", _TMP,
-                                 extra_env=env) as live:
-            yield live
+    with services.module_server("browserlive", _TMP) as live:
+        yield live
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ This module runs its own server whose pages poll only every 120 s while the sock
 anything that arrives within a test arrived over the socket (or by catch-up after reconnect),
 and every 2 s while it is down, so the polling fallback shows quickly.
 """
-import os
 import time
 import uuid
 
@@ -19,16 +18,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def server():
-    env = {"WEBCHAT_POLL_INTERVAL": "2", "WEBCHAT_POLL_INTERVAL_LIVE": "120"}
-    base = os.environ.get("WEBCHAT_TEST_DATABASE_URL")
-    if base:
-        with services.postgres_database(base, "realtime") as url, \
-                services.LiveServer(url, _TMP, extra_env=env) as live:
-            yield live
-    else:
-        with services.LiveServer(f"sqlite:///{_TMP / f'realtime-{uuid.uuid4().hex[:6]}.db'}", _TMP,
-                                 extra_env=env) as live:
-            yield live
+    with services.module_server("realtime", _TMP) as live:
+        yield live
 
 
 @pytest.fixture

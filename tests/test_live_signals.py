@@ -4,9 +4,7 @@ This module runs its own gunicorn server (pages would poll only every 120 s whil
 signal a test sees arrived over a socket. Each test registers fresh users, so tests never see
 each other's chats; presence and typing state live in the server process and are keyed by user.
 """
-import os
 import time
-import uuid
 
 import pytest
 
@@ -30,16 +28,8 @@ TYPING_THROTTLE = 2.5  # webchat.realtime.tab.TYPING_THROTTLE_SECONDS
 
 @pytest.fixture(scope="module")
 def server():
-    env = {"WEBCHAT_POLL_INTERVAL": "2", "WEBCHAT_POLL_INTERVAL_LIVE": "120"}
-    base = os.environ.get("WEBCHAT_TEST_DATABASE_URL")
-    if base:
-        with services.postgres_database(base, "signals") as url, \
-                services.LiveServer(url, _TMP, extra_env=env) as live:
-            yield live
-    else:
-        with services.LiveServer(f"sqlite:///{_TMP / f'signals-{uuid.uuid4().hex[:6]}.db'}", _TMP,
-                                 extra_env=env) as live:
-            yield live
+    with services.module_server("signals", _TMP) as live:
+        yield live
 
 
 @pytest.fixture

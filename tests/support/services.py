@@ -134,6 +134,24 @@ class LiveServer:
         self.stop()
 
 
+# Pages of this server poll every 2 s while the socket is down and every 120 s while it is up:
+# anything that arrives within a test came over the socket (or by catch-up after reconnect).
+SOCKET_FIRST_ENV = {"WEBCHAT_POLL_INTERVAL": "2", "WEBCHAT_POLL_INTERVAL_LIVE": "120"}
+
+
+@contextlib.contextmanager
+def module_server(purpose: str, tmp: Path, extra_env: dict | None = None):
+    """A LiveServer of a test module's own, on a fresh SQLite file or PostgreSQL database."""
+    base = os.environ.get("WEBCHAT_TEST_DATABASE_URL")
+    env = {**SOCKET_FIRST_ENV, **(extra_env or {})}
+    if base:
+        with postgres_database(base, purpose) as url, LiveServer(url, tmp, extra_env=env) as live:
+            yield live
+    else:
+        with LiveServer(f"sqlite:///{tmp / f'{purpose}-{uuid.uuid4().hex[:6]}.db'}", tmp, extra_env=env) as live:
+            yield live
+
+
 @contextlib.contextmanager
 def chromium_browser():
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):

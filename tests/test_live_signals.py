@@ -11,6 +11,7 @@ import pytest
 from .conftest import _TMP
 from .support import pages, services
 from .support.wsclient import (
+    People,
     Person,
     Tab,
     confirms,
@@ -37,21 +38,7 @@ def people(server):
     """people.new("alice") -> a newly registered Person on the module's server; sockets closed afterwards."""
     made = People(server.url)
     yield made
-    for person in made.made:
-        person.close_tabs()
-
-
-class People:
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.made: list[Person] = []
-
-    def new(self, prefix: str = "user") -> Person:
-        return self.keep(Person.register(self.base_url, prefix))
-
-    def keep(self, person: Person) -> Person:
-        self.made.append(person)
-        return person
+    made.close()
 
 
 def typing_frames(frames, chat: int) -> list[list[str]]:

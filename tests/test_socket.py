@@ -13,6 +13,7 @@ from flask import Flask
 
 from .support.wsclient import (
     Closed,
+    People,
     Person,
     Reader,
     confirms,
@@ -33,27 +34,6 @@ UNSUPPORTED_DATA = 1003
 INVALID_PAYLOAD = 1007
 MESSAGE_TOO_BIG = 1009
 
-
-class People:
-    """Registers people on the live server and closes their sockets and connections afterwards."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.made: list[Person] = []
-
-    def new(self, prefix: str = "user") -> Person:
-        return self.keep(Person.register(self.base_url, prefix))
-
-    def second_browser(self, person: Person) -> Person:
-        return self.keep(person.another_browser())
-
-    def keep(self, person: Person) -> Person:
-        self.made.append(person)
-        return person
-
-    def close(self) -> None:
-        for person in self.made:
-            person.close_tabs()
 
 
 @pytest.fixture

@@ -354,6 +354,29 @@ class Person:
 
 # ----- sockets ---------------------------------------------------------------------------------
 
+
+class People:
+    """Registers people on a live server and closes their sockets and connections afterwards."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.made: list[Person] = []
+
+    def new(self, prefix: str = "user") -> Person:
+        return self.keep(Person.register(self.base_url, prefix))
+
+    def second_browser(self, person: Person) -> Person:
+        return self.keep(person.another_browser())
+
+    def keep(self, person: Person) -> Person:
+        self.made.append(person)
+        return person
+
+    def close(self) -> None:
+        for person in self.made:
+            person.close_tabs()
+
+
 def socket_url(base_url: str) -> str:
     return "ws" + base_url.rstrip("/")[len("http"):] + "/socket"
 

@@ -72,15 +72,21 @@
     if (socket && isLive()) socket.send(JSON.stringify(frame));
   }
 
+  function viewFrame() {
+    var chat = webchat.openChatId();
+    return chat ? { type: "view", chat: chat, after: webchat.resumeAfterId(), changes: webchat.changesCursor() }
+      : { type: "view", chat: null };
+  }
+
   function view() {
-    sendFrame({ type: "view", chat: webchat.openChatId(), after: webchat.resumeAfterId() });
+    sendFrame(viewFrame());
   }
 
   // Open is not yet live: the tab counts as live once the server has answered its "view"
   // (a proxy or a broken server can accept a socket and say nothing).
   document.addEventListener("htmx:wsOpen", function (evt) {
     socket = evt.detail.socketWrapper;
-    socket.send(JSON.stringify({ type: "view", chat: webchat.openChatId(), after: webchat.resumeAfterId() }));
+    socket.send(JSON.stringify(viewFrame()));
   });
 
   document.addEventListener("htmx:wsAfterMessage", function () {

@@ -55,10 +55,48 @@
     return changed ? template.innerHTML : html;
   };
 
+  // The page's change cursor: catch-up asks for edits, deletions and reactions after it.
+  webchat.changesCursor = function () {
+    var messages = document.getElementById("messages");
+    return messages ? parseInt(messages.dataset.changes, 10) || 0 : 0;
+  };
+
+  // A changed message replaces the page's copy when it is newer (data-rev); one the page does
+  // not show is left alone (older history loads fresh). An open editor survives the swap.
+  function replaceIfNewer(fresh) {
+    var current = document.getElementById(fresh.id);
+    if (!current) return;
+    if ((parseInt(current.dataset.rev, 10) || 0) >= (parseInt(fresh.dataset.rev, 10) || 0)) return;
+    var node = document.importNode(fresh, true);
+    var editor = current.querySelector(":scope > .msg-editor:not(.msg-editor--saving)");
+    if (editor && node.querySelector(".msg-body")) node.appendChild(editor);
+    current.replaceWith(node);
+    htmx.process(node);
+    localTimes(node);
+  }
+
+  // Takes the changed-messages templates out of a response and applies them; the rest goes on.
+  webchat.applyChanges = function (html) {
+    if (html.indexOf("data-message-changes") < 0) return html;
+    var holder = document.createElement("template");
+    holder.innerHTML = html;
+    var messages = document.getElementById("messages");
+    holder.content.querySelectorAll("template[data-message-changes]").forEach(function (changes) {
+      changes.content.querySelectorAll(".msg[id]").forEach(replaceIfNewer);
+      var cursor = parseInt(changes.dataset.changes, 10);
+      if (cursor && messages && parseInt(changes.dataset.chat, 10) === webchat.openChatId()) {
+        messages.dataset.changes = String(Math.max(cursor, webchat.changesCursor()));
+      }
+      changes.remove();
+    });
+    return holder.innerHTML;
+  };
+
   // Filters what arrives for #messages: socket frames, polling and sending answers. Other
-  // responses (a whole chat pane, say) pass untouched.
+  // responses (a whole chat pane, say) pass untouched, but for message changes in them.
   htmx.defineExtension("webchat", {
     transformResponse: function (text, xhr, elt) {
+      text = webchat.applyChanges(text);
       if (elt && (elt.hasAttribute("ws-connect") || elt.closest("[data-after-from]"))) {
         return webchat.filterMessages(text);
       }
@@ -129,6 +167,7 @@
   document.addEventListener("htmx:configRequest", function (evt) {
     var source = evt.detail.elt.closest("[data-after-from]");
     if (source) evt.detail.parameters.after = webchat.resumeAfterId();
+    if (source && source.id === "poller") evt.detail.parameters.changes = webchat.changesCursor();
   });
 
   document.addEventListener("htmx:afterSettle", function (evt) {
@@ -156,11 +195,28 @@
     else webchat.showFlash("Something went wrong on our side. Nothing you typed was lost; try again.");
   });
 
-  // Enter sends, Shift+Enter (or an IME composition) adds a line.
+  // Editing a message: the saved version replaces the message and the editor with it (a change
+  // that lands while typing keeps the editor); Cancel or Esc closes it and shows the text again.
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    if (evt.detail.elt.classList.contains("msg-editor")) evt.detail.elt.classList.add("msg-editor--saving");
+  });
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    evt.detail.elt.classList.remove("msg-editor--saving");
+  });
+  document.addEventListener("click", function (evt) {
+    var cancel = evt.target.closest("[data-edit-cancel]");
+    if (cancel) cancel.closest(".msg-editor").remove();
+  });
+  document.addEventListener("keydown", function (evt) {
+    var editor = evt.key === "Escape" && evt.target.closest && evt.target.closest(".msg-editor");
+    if (editor) editor.remove();
+  });
+
+  // Enter sends (or saves an edit), Shift+Enter (or an IME composition) adds a line.
   document.addEventListener("keydown", function (evt) {
     var box = evt.target;
     if (evt.key !== "Enter" || evt.shiftKey || evt.isComposing || box.name !== "body") return;
-    var form = box.closest("#composer");
+    var form = box.closest("#composer, .msg-editor");
     if (!form) return;
     evt.preventDefault();
     if (box.value.trim()) form.requestSubmit();

@@ -398,12 +398,17 @@ CHAT_URLS = [
     ("POST", "/chats/{id}/leave", {}),
     ("POST", "/chats/{id}/read", {"upto": "999999"}),
     ("POST", "/chats/{id}/notifications", {"notify": "none"}),
+    ("GET", "/chats/{id}/messages/{mid}/edit", None),
+    ("POST", "/chats/{id}/messages/{mid}/edit", {"body": "rewritten"}),
+    ("GET", "/chats/{id}/messages/{mid}/delete", None),
+    ("POST", "/chats/{id}/messages/{mid}/delete", {}),
 ]
 CHAT_URL_IDS = [f"{method} {url.replace('{id}', 'N')}" for method, url, _ in CHAT_URLS]
 
 
 def test_the_list_of_chat_urls_above_covers_every_chat_route(app):
-    routes = {(method, rule.rule.replace("<int:chat_id>", "{id}").replace("<username>", "bob"))
+    routes = {(method, rule.rule.replace("<int:chat_id>", "{id}").replace("<username>", "bob")
+               .replace("<int:message_id>", "{mid}"))
               for rule in app.url_map.iter_rules() if "<int:chat_id>" in rule.rule
               for method in rule.methods - {"HEAD", "OPTIONS"}}
 
@@ -432,7 +437,8 @@ def test_a_non_member_gets_404_on_every_chat_url_and_changes_nothing(private_cha
     mallory = actor("mallory")
     before = snapshot(alice.app)
 
-    response = request(mallory, method, url.format(id=chat_id), data, htmx=htmx)
+    message_id = stored_messages(alice.app, chat_id)[-1].id
+    response = request(mallory, method, url.format(id=chat_id, mid=message_id), data, htmx=htmx)
 
     assert response.status_code == 404
     assert "There is nothing here, or you don't have access to it." in text_of(response)
@@ -464,7 +470,7 @@ def test_anonymous_visitors_are_sent_to_login_from_every_chat_url(private_chat, 
     chat_id, alice = private_chat
     before = snapshot(alice.app)
 
-    response = request(anonymous, method, url.format(id=chat_id), data)
+    response = request(anonymous, method, url.format(id=chat_id, mid=1), data)
 
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login?next=")

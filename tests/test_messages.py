@@ -447,8 +447,10 @@ def test_a_page_full_of_hostile_messages_has_only_the_apps_own_scripts(pair):
     assert scripts
     assert all(s.get("src", "").startswith("/static/") and not s.text.strip() for s in scripts)
     assert page.find_all("img") == []
-    assert {el.get("hx-get") for el in page.find_all(hx_get=True)} <= {
-        f"/chats/{chat_id}/members", "/chats/list", f"/chats/{chat_id}/messages", f"/chats/{chat_id}"}
+    stored = {m.id for m in user_messages(alice.app, chat_id)}
+    own_urls = {f"/chats/{chat_id}/members", "/chats/list", f"/chats/{chat_id}/messages", f"/chats/{chat_id}"}
+    own_urls |= {f"/chats/{chat_id}/messages/{mid}/edit" for mid in stored}
+    assert {el.get("hx-get") for el in page.find_all(hx_get=True)} <= own_urls
 
 
 def test_message_bodies_are_marked_hx_disable(pair):

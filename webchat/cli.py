@@ -59,7 +59,10 @@ def init_app(app: Flask) -> None:
     def seed_demo_command():
         """Create demo users alice, bob and carol (password webchat-demo) with some chats."""
         click.echo("Creating demo users and chats…")
-        if seed_demo():
+        # Messages are rendered as they are stored, and their partial builds URLs: give it a request.
+        with app.test_request_context("/"):
+            created = seed_demo()
+        if created:
             click.echo(f"Demo data ready: log in as alice, bob or carol with password {DEMO_PASSWORD}")
         else:
             click.echo("Demo data already present; nothing changed.")

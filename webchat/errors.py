@@ -22,7 +22,8 @@ TITLES = {
 }
 
 
-def _render(status: int, detail: str | None = None):
+def render_error(status: int, detail: str | None = None):
+    """An error in the page's flash area for htmx, else a page of its own."""
     title, text = TITLES.get(status, (f"Error {status}", "The request could not be completed."))
     if is_htmx():
         response = make_response(render_template("_flash.html", message=detail or text, kind="error"), status)
@@ -33,18 +34,18 @@ def _render(status: int, detail: str | None = None):
 def init_app(app) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(e):
-        return _render(400, "Your session has expired or the form was stale. Reload the page and try again; "
+        return render_error(400, "Your session has expired or the form was stale. Reload the page and try again; "
                             "your text is still in the box.")
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(e):
         seconds = max(60, int(e.limit.limit.get_expiry()))
         minutes = (seconds + 59) // 60
-        return _render(429, f"Too many attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
+        return render_error(429, f"Too many attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
 
     @app.errorhandler(HTTPException)
     def http_error(e):
-        return _render(e.code or 500)
+        return render_error(e.code or 500)
 
     @app.errorhandler(DBAPIError)
     def database_unavailable(e):
@@ -53,10 +54,10 @@ def init_app(app) -> None:
         # Render without the database: the signed-in user can't be loaded (or refreshed after the
         # rollback) now, and trying would turn this page into a bare 500. Drawn as for a visitor.
         g._login_user = login_manager.anonymous_user()
-        return _render(503)
+        return render_error(503)
 
     @app.errorhandler(Exception)
     def server_error(e):
         db.session.rollback()
         app.logger.exception("unhandled error")
-        return _render(500)
+        return render_error(500)

@@ -80,6 +80,9 @@ class Chat(db.Model):
     # The chat's own count of messages: each message takes the next number, so a page can tell
     # a gap (a message that reached it late, or not at all) from a message that never existed.
     last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The chat's count of changes to stored messages (edits, deletions, reactions): a page that
+    # was away asks for "changes after N" as it asks for "messages after id N".
+    last_change_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -124,6 +127,7 @@ class Message(db.Model):
         UniqueConstraint("author_id", "client_id", name="uq_messages_author_client"),
         Index("ix_messages_chat_id_id", "chat_id", "id"),
         UniqueConstraint("chat_id", "seq", name="uq_messages_chat_seq"),
+        Index("ix_messages_chat_change", "chat_id", "change_seq"),
         # Ids are cursors ("everything after N"): SQLite must never hand out a used id again.
         {"sqlite_autoincrement": True},
     )
@@ -139,9 +143,61 @@ class Message(db.Model):
     mentions: Mapped[str] = mapped_column(Text, default="")
     client_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The chat's change number of this message's latest edit, deletion or reaction (0: never
+    # changed). Pages keep the newest version of each message by it.
+    change_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A deleted message keeps its place (id, seq) in the timeline; its text is erased.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     author: Mapped[User | None] = relationship()
+    reactions: Mapped[list["Reaction"]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="Reaction.id")
+    attachments: Mapped[list["Attachment"]] = relationship(
+        back_populates="message", passive_deletes=True, order_by="Attachment.id")
 
     @property
     def is_system(self) -> bool:
         return self.kind == "system"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class Reaction(db.Model):
+    """One person's emoji on one message; toggling it again removes it."""
+
+    __tablename__ = "reactions"
+    __table_args__ = (UniqueConstraint("message_id", "user_id", "emoji", name="uq_reactions_message_user_emoji"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    emoji: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class Attachment(db.Model):
+    """An uploaded file of a chat, stored under the instance folder by a random name."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (Index("ix_attachments_message", "message_id"),
+                      UniqueConstraint("storage_name", name="uq_attachments_storage_name"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    uploader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255))  # as the uploader named it; shown, never a path
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    storage_name: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    has_thumbnail: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    message: Mapped["Message | None"] = relationship(back_populates="attachments")

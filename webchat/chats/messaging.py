@@ -14,8 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..models import Chat, Membership, Message, User, utcnow
+from ..models import Chat, Membership, Message, Reaction, User, utcnow
 from ..realtime.hub import chat_channel
+from . import send_budget
 from .errors import ChatError
 from .formatting import MENTION, render_message, render_plain
 
@@ -41,7 +42,20 @@ def validate_body(body: str | None) -> str:
     if len(text) > limit:
         raise ChatError(f"That message is {len(text):,} characters long; the limit is {limit:,}. "
                         "Nothing was sent — shorten it or split it into parts.")
+    # A socket frame's JSON can carry "\u0000" and lone surrogates ("\ud800"): PostgreSQL refuses
+    # the one, UTF-8 (the sanitizer, the database) the other, so say so instead of failing later.
+    if "\x00" in text or not _is_utf8(text):
+        raise ChatError("That message contains a character webchat can't store (a NUL or an unpaired "
+                        "surrogate). Nothing was sent — remove it and send again.")
     return text
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _existing(author_id: int, client_id: str) -> Message | None:
@@ -60,10 +74,11 @@ def send_message(membership: Membership, body: str | None, client_id: str | None
     existing = _existing(author.id, client_id)
     if existing is None:
         text = validate_body(body)
+        send_budget.spend(author.id)  # only what would be stored counts: repeats and refusals are free
     else:
         return _answer_repeat(existing, chat)
 
-    html, mentioned = render_message(text, _mentionable(chat.id, text))
+    html, mentioned = render_message(text, mentionable(chat.id, text))
     try:
         message = _store(chat, kind="user", author_id=author.id, body=text, html=html,
                          mentions=" ".join(mentioned), client_id=client_id)
@@ -81,7 +96,7 @@ def send_message(membership: Membership, body: str | None, client_id: str | None
     return SendResult(message, created=True)
 
 
-def _mentionable(chat_id: int, text: str) -> set[str]:
+def mentionable(chat_id: int, text: str) -> set[str]:
     """Members whose @username the text names (one small query, not the whole member list)."""
     names = {name.lower() for name in MENTION.findall(text)}
     if not names:
@@ -141,10 +156,17 @@ def announce(message: Message) -> None:
     hub.publish(chat_channel(message.chat_id), render_message_frame([message]))
 
 
+def with_parts(query):
+    """Load what the message partial shows besides the text, in a query each rather than one per message."""
+    return query.options(selectinload(Message.author),
+                         selectinload(Message.reactions).selectinload(Reaction.user),
+                         selectinload(Message.attachments))
+
+
 def _visible(viewer: User):
     # System events stay in every answer even for people who hide them: they are rendered as
     # empty placeholders (render_messages), so a page's sequence numbers have no false gaps.
-    return select(Message).options(selectinload(Message.author))
+    return with_parts(select(Message))
 
 
 def latest_messages(chat_id: int, viewer: User, limit: int) -> list[Message]:

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from ..extensions import db
 from ..htmx import is_htmx, retarget, vary_on_htmx, wants_fragment
 from ..realtime import signals
-from . import bp, messaging, read_state, service
+from . import bp, changes, messaging, read_state, service
 from .errors import ChatError
 from .fragments import render_chat_list
 from .presence import Presence
@@ -83,6 +83,8 @@ def _go_to_chat(chat_id: int):
 def _chat_context(membership, before: int | None = None, **extra):
     chat, viewer = membership.chat, current_user
     page_size = current_app.config["PAGE_SIZE"]
+    # Read before the messages: a change landing in between is sent again at catch-up, never missed.
+    changes_cursor = chat.last_change_seq
     if before:
         messages = messaging.messages_before(chat.id, viewer, before, page_size)
     else:
@@ -98,7 +100,7 @@ def _chat_context(membership, before: int | None = None, **extra):
                 messages=messages, older_than=messages[0].id if older else None,
                 paged=bool(before), first_unread=first_unread, presence=Presence(viewer, people),
                 hide_system=viewer.hide_system_messages,
-                receipts=signals.receipt_readers(chat.id),
+                receipts=signals.receipt_readers(chat.id), changes_cursor=changes_cursor,
                 partner=next((p for p in people if p.id != viewer.id), None) if chat.is_direct else None,
                 **extra)
 
@@ -142,8 +144,9 @@ def list_messages(chat_id: int):
                                older_than=messages[0].id if older else None)
     cap = limit * 4
     messages = messaging.messages_after(chat_id, current_user, after or 0, cap)
-    response = make_response(messaging.render_messages(messages, current_user))
-    if len(messages) == cap:
+    changed, more_from = changes.render_catch_up_changes(chat_id, request.args.get("changes", type=int), cap)
+    response = make_response(messaging.render_messages(messages, current_user) + changed)
+    if len(messages) == cap or more_from is not None:
         response.headers["HX-Trigger"] = "messages-behind"  # the page asks again at once
     return response
 

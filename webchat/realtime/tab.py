@@ -5,7 +5,7 @@ list live), to the user's own channel, and to the user's control channel. It sho
 at a time: on "view" it replays that chat from the database after the page's newest id, then
 stays live. Frames from the browser are small JSON objects:
 
-  {"type": "view", "chat": 5 | null, "after": 123}
+  {"type": "view", "chat": 5 | null, "after": 123, "changes": 7}   (changes: the page's change cursor)
   {"type": "send", "chat": 5, "body": "...", "client_id": "...", ...form fields}
   {"type": "read", "chat": 5, "upto": 130}        the chat is in view in a visible tab
   {"type": "delivered", "chat": 5, "upto": 130}   messages reached this page
@@ -21,7 +21,7 @@ from flask.globals import request_ctx
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from ..chats import messaging, read_state
+from ..chats import changes, messaging, read_state
 from ..chats.errors import ChatError
 from ..chats.fragments import render_chat_list
 from ..extensions import db
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 200
 SEND_KEYS = {"type", "chat", "body", "client_id", "after", "csrf_token", "HEADERS"}
-VIEW_KEYS = {"type", "chat", "after"}
+VIEW_KEYS = {"type", "chat", "after", "changes"}
 READ_KEYS = {"type", "chat", "upto"}
 TYPING_KEYS = {"type", "chat", "state"}
 TYPING_THROTTLE_SECONDS = 2.5  # the page signals every 3 s while typing; more is ignored
@@ -74,7 +74,8 @@ class TabSession:
         self.chat_ids: set[int] = set()
         self.conn = SocketConnection(ws, ping_interval=config["SOCKET_PING_SECONDS"],
                                      max_message_size=config["SOCKET_MAX_MESSAGE_BYTES"], on_text=self.on_text,
-                                     on_ping=self._still_here)
+                                     on_ping=self._still_here,
+                                     frames_per_second=config.get("SOCKET_FRAMES_PER_SECOND", 0))
         self.conn.skip_presence = user.hide_presence
         self._control = _ControlListener(self)
 
@@ -131,7 +132,7 @@ class TabSession:
         try:
             try:
                 frame = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
                 raise ProtocolError("That frame was not JSON.") from None
             if not isinstance(frame, dict):
                 raise ProtocolError("A frame must be a JSON object.")
@@ -196,6 +197,12 @@ class TabSession:
                     after = page[-1].id
                 if len(page) < REPLAY_PAGE or self.conn.closed:
                     break
+            # Then the edits, deletions and reactions the page missed, newest version of each.
+            cursor = _int(frame, "changes", optional=True)
+            while cursor is not None and not self.conn.closed:
+                changed, cursor = changes.render_catch_up_changes(chat_id, cursor, REPLAY_PAGE)
+                if changed:
+                    self.conn.write(_frame(changed))
         # The chat list as of now, for unread counts and order missed while away.
         self.conn.write(_frame(render_chat_list(viewer, oob=True)))
 

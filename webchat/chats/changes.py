@@ -1,0 +1,125 @@
+"""Changes to stored messages (edits, deletions, reactions) and how a page that was away learns them.
+
+Every change takes the chat's next change number, stored on the message as change_seq; the
+chat-row UPDATE that hands it out doubles as the lock that makes a chat's changes commit in
+number order (as for new messages). The changed message is rendered again, once, by the one
+message partial and published to the chat; a page keeps whichever copy of a message has the
+higher number (data-rev). A page that was away sends "changes after N" with its catch-up, as it
+sends "messages after id N", and gets every message changed since, newest version only.
+"""
+import logging
+from datetime import timedelta
+
+from flask import abort, current_app, render_template
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..models import Chat, Membership, Message, utcnow
+from ..realtime.hub import chat_channel, current_hub
+from .errors import ChatError
+from .formatting import render_message
+from .messaging import MAX_ID, mentionable, validate_body, with_parts
+
+log = logging.getLogger(__name__)
+
+# Things that end up erasing a deleted message's extra parts (attachments' files, say) register
+# here, so deleting stays one function whatever a message can carry.
+on_delete_hooks = []
+
+
+def record_change(message: Message) -> None:
+    """Give the message the chat's next change number, in the caller's transaction."""
+    message.change_seq = db.session.scalar(
+        update(Chat).where(Chat.id == message.chat_id)
+        .values(last_change_seq=Chat.last_change_seq + 1).returning(Chat.last_change_seq))
+
+
+def render_changes(messages: list[Message], chat_id: int, cursor: int | None = None) -> str:
+    """Changed messages wrapped for the page to swap in by id; cursor: the catch-up's new "changes after"."""
+    return render_template("chats/_changes.html", messages=messages, chat_id=chat_id, cursor=cursor)
+
+
+def announce_change(message: Message) -> None:
+    """Render the changed message once and publish it to its chat (after commit)."""
+    current_hub().publish(chat_channel(message.chat_id), render_changes([message], message.chat_id))
+
+
+def changes_after(chat_id: int, cursor: int, limit: int) -> list[Message]:
+    """Messages of the chat changed after change number `cursor`, in change order."""
+    return list(db.session.scalars(
+        with_parts(select(Message)).where(Message.chat_id == chat_id, Message.change_seq > min(cursor, MAX_ID))
+        .order_by(Message.change_seq).limit(limit)))
+
+
+def render_catch_up_changes(chat_id: int, cursor: int | None, limit: int) -> tuple[str, int | None]:
+    """The changes a catching-up page asks for, and the cursor to ask again from when more are left."""
+    if cursor is None:
+        return "", None
+    changed = changes_after(chat_id, cursor, limit)
+    if not changed:
+        return "", None
+    newest = changed[-1].change_seq
+    return render_changes(changed, chat_id, cursor=newest), newest if len(changed) == limit else None
+
+
+def message_in_chat_or_404(membership: Membership, message_id: int) -> Message:
+    """The message with this id in the member's chat; 404 for any other id, as for a chat one isn't in."""
+    message = db.session.get(Message, message_id) if message_id <= MAX_ID else None
+    if message is None or message.chat_id != membership.chat_id:
+        abort(404)
+    return message
+
+
+def check_editable(membership: Membership, message: Message) -> None:
+    if message.is_system or message.author_id != membership.user_id:
+        raise ChatError("You can only edit your own messages.", 403)
+    if message.is_deleted:
+        raise ChatError("That message was deleted; there is nothing left to edit.", 409)
+    window = current_app.config.get("MESSAGE_EDIT_WINDOW_SECONDS")
+    if window and utcnow() - _aware(message.created_at) > timedelta(seconds=window):
+        minutes = max(1, round(window / 60))
+        raise ChatError(f"Messages can be edited for {minutes} minute{'s' if minutes != 1 else ''} "
+                        "after sending; this one is older. Nothing was changed.", 403)
+
+
+def _aware(moment):
+    # SQLite hands back naive datetimes (stored as UTC).
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+def edit_message(membership: Membership, message: Message, body: str | None) -> Message:
+    """Replace a message's text with a new version, rendered and cleaned once; announced to the chat."""
+    check_editable(membership, message)
+    text = validate_body(body)
+    if text == message.body:
+        return message  # nothing changed: no "(edited)" mark, no broadcast
+    html, mentioned = render_message(text, mentionable(message.chat_id, text))
+    message.body, message.html, message.mentions = text, html, " ".join(mentioned)
+    message.edited_at = utcnow()
+    record_change(message)
+    db.session.commit()
+    log.info("message.edited chat=%d id=%d chars=%d", message.chat_id, message.id, len(text))
+    announce_change(message)
+    return message
+
+
+def delete_message(membership: Membership, message: Message) -> Message:
+    """Erase a message's content for good; its place in the timeline shows "message deleted"."""
+    if message.is_system:
+        raise ChatError("Chat events can't be deleted.", 403)
+    if message.author_id != membership.user_id and not membership.is_admin:
+        raise ChatError("Only the author or a chat admin can delete a message.", 403)
+    if message.is_deleted:
+        return message  # deleting twice is not an error: the result is what was asked for
+    erase_afterwards = [hook(message) for hook in on_delete_hooks]
+    message.body, message.html, message.mentions = "", "", ""
+    message.deleted_at = utcnow()
+    message.reactions.clear()
+    record_change(message)
+    db.session.commit()
+    for erase in erase_afterwards:
+        if erase:
+            erase()
+    log.info("message.deleted chat=%d id=%d by=%d", message.chat_id, message.id, membership.user_id)
+    announce_change(message)
+    return message

@@ -221,6 +221,9 @@ class Server:
             "SECRET_KEY": "fanout-bench-" + uuid.uuid4().hex,
             "WEBCHAT_REGISTER_LIMIT": "1000000 per hour",
             "WEBCHAT_LOGIN_FAILURE_LIMIT": "1000000 per minute",
+            # One sender at --rate messages a second: far past a person's send budget.
+            "WEBCHAT_SEND_LIMIT": "1000000 per minute",
+            "WEBCHAT_SOCKET_FRAMES_PER_SECOND": "0",
             "WEBCHAT_SOCKETS_PER_USER": "100000",
         }
         self.env.pop("REDIS_URL", None)  # SQLite runs are single-process: no Redis unless asked

@@ -72,6 +72,8 @@ def from_environment(instance: Path) -> dict:
         "RATELIMIT_HEADERS_ENABLED": False,
         "LOGIN_FAILURE_LIMIT": os.environ.get("WEBCHAT_LOGIN_FAILURE_LIMIT", "5 per 5 minutes"),
         "REGISTER_LIMIT": os.environ.get("WEBCHAT_REGISTER_LIMIT", "20 per hour"),
+        # Messages one user may send, over all their tabs and sockets and HTTP together.
+        "SEND_LIMIT": os.environ.get("WEBCHAT_SEND_LIMIT", "20 per 10 seconds"),
         "PROXY_FIX": _bool("WEBCHAT_PROXY_FIX"),
         "POLL_INTERVAL_LIVE_SECONDS": int(os.environ.get("WEBCHAT_POLL_INTERVAL_LIVE", "60")),
         # Exact origins (scheme://host[:port]) allowed to open the socket besides the app's own.
@@ -79,6 +81,9 @@ def from_environment(instance: Path) -> dict:
                             if o.strip()],
         "SOCKET_PING_SECONDS": float(os.environ.get("WEBCHAT_SOCKET_PING_SECONDS", "25")),
         "SOCKET_MAX_MESSAGE_BYTES": 16 * 1024,
+        # Frames one socket may have read per second (a burst of three seconds' worth first);
+        # a page sends a handful, a flood is read no faster than this.
+        "SOCKET_FRAMES_PER_SECOND": float(os.environ.get("WEBCHAT_SOCKET_FRAMES_PER_SECOND", "20")),
         "SOCKETS_PER_USER": int(os.environ.get("WEBCHAT_SOCKETS_PER_USER", "50")),
         "SOCK_SERVER_OPTIONS": {"thread_class": NoThread, "max_message_size": 16 * 1024},
     }

@@ -84,6 +84,9 @@ class LiveServer:
             "SECRET_KEY": "live-test-secret",
             "WEBCHAT_REGISTER_LIMIT": "10000 per hour",
             "WEBCHAT_LOGIN_FAILURE_LIMIT": "1000 per minute",
+            # Tests and benchmarks send fast from one user; tests/test_throttling.py runs the real limits.
+            "WEBCHAT_SEND_LIMIT": "1000000 per minute",
+            "WEBCHAT_SOCKET_FRAMES_PER_SECOND": "0",
             "WEBCHAT_POLL_INTERVAL": "1",
             **(extra_env or {}),
         }

@@ -9,7 +9,12 @@ socket whose backlog outgrows its bound, or that makes no progress for STALL_SEC
 its page reconnects and catches up from the database.
 
 The read loop runs in the handler's own greenlet (simple-websocket's reader thread is not
-started, see NoThread), so an idle socket costs one greenlet.
+started, see NoThread), so an idle socket costs one greenlet. What a peer can make it hold is
+bounded: one 64 KiB read, and one message of at most max_message_size characters in at most
+MAX_FRAGMENTS frames. permessage-deflate is never negotiated (see routes.admit_socket), so a
+compressed frame (RSV1) is a protocol error (1002) rather than a zip bomb. Frames are handled
+at most frames_per_second (after a burst): a flooding peer is simply read more slowly, its TCP
+window fills and it waits, while the worker serves everyone else.
 """
 import contextlib
 import socket
@@ -29,6 +34,9 @@ POLICY_VIOLATION = 1008  # signed out, not allowed: the page must not retry
 UNSUPPORTED_DATA = 1003  # binary frames
 INVALID_PAYLOAD = 1007
 MESSAGE_TOO_BIG = 1009
+# Browsers send each message as one frame; empty continuation frames would otherwise cost a list
+# slot each without ever reaching the size limit.
+MAX_FRAGMENTS = 64
 
 
 class NoThread:
@@ -45,7 +53,8 @@ class SocketConnection:
     MAX_BACKLOG_BYTES = 1 << 20
     STALL_SECONDS = 20.0
 
-    def __init__(self, ws, *, ping_interval: float, max_message_size: int, on_text, on_ping=None) -> None:
+    def __init__(self, ws, *, ping_interval: float, max_message_size: int, on_text, on_ping=None,
+                 frames_per_second: float = 0) -> None:
         self.ws = ws  # the simple_websocket.Server that did the handshake
         self.sock = ws.sock
         # The OS socket under gevent's wrapper: send() on it never waits, it says how much fitted.
@@ -62,6 +71,10 @@ class SocketConnection:
         self._writer = None
         self._incoming: list[str] = []
         self._incoming_size = 0
+        self._incoming_frames = 0
+        self.frames_per_second = frames_per_second  # 0: not paced
+        self._tokens = self._burst = 3 * frames_per_second
+        self._refilled = time.monotonic()
 
     # ----- writing -------------------------------------------------------------------------
 
@@ -169,23 +182,42 @@ class SocketConnection:
                     break
         self.abort()
 
+    def _pace(self) -> bool:
+        """Take one frame's token, waiting for it if the peer has used its burst; False if closed meanwhile."""
+        if not self.frames_per_second:
+            return True
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._refilled) * self.frames_per_second)
+        self._refilled = now
+        if self._tokens < 1:
+            gevent.sleep((1 - self._tokens) / self.frames_per_second)
+            self._tokens, self._refilled = 1.0, time.monotonic()
+        self._tokens -= 1
+        return not self.closed
+
     def _handle(self, event) -> bool:
         if isinstance(event, TextMessage):
             self._incoming_size += len(event.data)
-            if self._incoming_size > self.max_message_size:
+            self._incoming_frames += event.frame_finished
+            if self._incoming_size > self.max_message_size or self._incoming_frames > MAX_FRAGMENTS:
                 self.close(MESSAGE_TOO_BIG, "message too big")
                 return False
             self._incoming.append(event.data)
             if event.message_finished:
                 text = "".join(self._incoming)
                 self._incoming.clear()
-                self._incoming_size = 0
-                self.on_text(text)
+                self._incoming_size = self._incoming_frames = 0
+                if self._pace():
+                    self.on_text(text)
+            elif event.frame_finished and not self._pace():
+                return False
             return not self.closed
         if isinstance(event, BytesMessage):
             self.close(UNSUPPORTED_DATA, "binary frames are not accepted")
             return False
         if isinstance(event, Ping):
+            if not self._pace():
+                return False
             self.write(pong_frame(event.payload))
             return True
         if isinstance(event, Pong):

@@ -32,6 +32,10 @@ class LiveState(Protocol):
     def allow(self, key: str, seconds: float) -> bool:
         """True at most once per `seconds` for a key (a throttle)."""
 
+    def spend(self, key: str, budget: int, seconds: float) -> float:
+        """Count one use of key in its current window of `seconds`: 0 while within budget,
+        else the seconds until the window ends and the budget is whole again."""
+
 
 TAB_LEASE_SECONDS = 90  # a tab's worker refreshes it on every ping (25 s); a dead worker's tabs lapse
 TYPING_SECONDS = 6  # a receiver's indicator lasts as long; the typist signals every 3 s
@@ -46,6 +50,7 @@ class InProcessLiveState:
         self._tabs: dict[int, dict[str, float]] = {}
         self._typing: dict[int, dict[str, float]] = {}
         self._throttles: dict[str, float] = {}
+        self._budgets: dict[str, tuple[int, float]] = {}  # key -> (uses, window end)
 
     def _live(self, leases: dict[str, float]) -> dict[str, float]:
         now = self._clock()
@@ -99,6 +104,17 @@ class InProcessLiveState:
             if len(self._throttles) > 100_000:  # forget stale keys now and then
                 self._throttles = {k: v for k, v in self._throttles.items() if v > now}
             return True
+
+    def spend(self, key, budget, seconds):
+        now = self._clock()
+        with self._lock:
+            used, until = self._budgets.get(key, (0, 0.0))
+            if until <= now:
+                used, until = 0, now + seconds
+                if len(self._budgets) > 100_000:  # forget ended windows now and then
+                    self._budgets = {k: v for k, v in self._budgets.items() if v[1] > now}
+            self._budgets[key] = (used + 1, until)
+            return 0.0 if used < budget else until - now
 
 
 def create_live_state(app) -> LiveState:

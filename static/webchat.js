@@ -215,7 +215,8 @@
   // Enter sends (or saves an edit), Shift+Enter (or an IME composition) adds a line.
   document.addEventListener("keydown", function (evt) {
     var box = evt.target;
-    if (evt.key !== "Enter" || evt.shiftKey || evt.isComposing || box.name !== "body") return;
+    // defaultPrevented: someone else took the key (mentions.js chooses a name with it).
+    if (evt.key !== "Enter" || evt.shiftKey || evt.isComposing || evt.defaultPrevented || box.name !== "body") return;
     var form = box.closest("#composer, .msg-editor");
     if (!form) return;
     evt.preventDefault();

@@ -4,7 +4,7 @@ Pages report reads and deliveries for every message they show, so in a big room 
 once per member per burst: each is one conditional UPDATE (no load of the membership) and
 does nothing more when the marker does not move.
 """
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import and_, case, func, literal, or_, select, update
 
 from ..extensions import db
 from ..models import Chat, Membership, Message, User
@@ -19,6 +19,31 @@ def unread_count(chat_id: int, user_id: int, read_upto: int) -> int:
             Message.chat_id == chat_id, Message.id > read_upto, Message.kind == "user",
             or_(Message.author_id != user_id, Message.author_id.is_(None)))
     ) or 0
+
+
+def _mentions_of(username: str):
+    # Message.mentions is space-separated usernames: padded with spaces, " name " matches only a
+    # whole name ("bob" never matches "bobby"); autoescape keeps "_" in a name from being a wildcard.
+    return (literal(" ") + Message.mentions + literal(" ")).contains(f" {username} ", autoescape=True)
+
+
+def unread_mention_counts(user_id: int, username: str, chat_ids: list[int] | None = None) -> dict[int, int]:
+    """Per chat (of the user's, or of chat_ids): others' unread, not deleted messages that mention them.
+
+    One grouped query; it reads only the messages after each read marker (the chat_id, id index).
+    Counted whatever the chat's notification level: a mention in a muted chat still shows "@1".
+    """
+    query = (
+        select(Message.chat_id, func.count())
+        .join(Membership, and_(Membership.chat_id == Message.chat_id, Membership.user_id == user_id))
+        .where(Message.id > Membership.last_read_message_id, Message.kind == "user",
+               or_(Message.author_id != user_id, Message.author_id.is_(None)),
+               Message.deleted_at.is_(None), Message.mentions != "", _mentions_of(username))
+        .group_by(Message.chat_id)
+    )
+    if chat_ids is not None:
+        query = query.where(Message.chat_id.in_(chat_ids))
+    return dict(db.session.execute(query).all())
 
 
 def _least(a, b):
@@ -58,9 +83,14 @@ def advance_read(chat_id: int, user_id: int, upto: int) -> bool:
     fresh receipts unless this member keeps their reading private."""
     if not _advance(chat_id, user_id, upto, read=True):
         return False
-    read_upto = db.session.scalar(select(Membership.last_read_message_id).where(
-        Membership.chat_id == chat_id, Membership.user_id == user_id)) or 0
-    signals.publish_unread(user_id, chat_id, unread_count(chat_id, user_id, read_upto))
+    row = db.session.execute(
+        select(Membership.last_read_message_id, User.username).join(User, User.id == Membership.user_id)
+        .where(Membership.chat_id == chat_id, Membership.user_id == user_id)).first()
+    if row is None:  # they left the chat meanwhile
+        return True
+    read_upto, username = row
+    mentions = unread_mention_counts(user_id, username, [chat_id]).get(chat_id, 0)
+    signals.publish_unread(user_id, chat_id, unread_count(chat_id, user_id, read_upto), mentions)
     if _shares_receipts(user_id):
         signals.publish_receipts_soon(chat_id)
     return True

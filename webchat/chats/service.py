@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Chat, Membership, Message, User
 from ..realtime.hub import publish_control
+from . import read_state
 from .errors import ChatError
 from .messaging import add_system_message, announce
 
@@ -184,6 +185,7 @@ class ChatListEntry:
     unread: int
     partner: User | None  # the other person of a direct chat
     notify: str  # the viewer's notification level for the chat
+    mentions: int = 0  # unread messages that mention the viewer (the "@2" beside the unread count)
 
 
 def chat_list(user: User) -> list[ChatListEntry]:
@@ -202,6 +204,7 @@ def chat_list(user: User) -> list[ChatListEntry]:
                Message.kind == "user", or_(Message.author_id != user.id, Message.author_id.is_(None)))
         .group_by(Message.chat_id)
     ).all())
+    mentions = read_state.unread_mention_counts(user.id, user.username)
     previews = _previews(user, [m.chat for m in memberships])
     partners = {
         m.chat_id: m.user for m in db.session.scalars(
@@ -214,7 +217,7 @@ def chat_list(user: User) -> list[ChatListEntry]:
         partner = partners.get(m.chat_id)
         title = m.chat.name or (partner.display_name if partner else "Just you")
         entries.append(ChatListEntry(m.chat, title, previews.get(m.chat_id), unread.get(m.chat_id, 0), partner,
-                                     m.notify))
+                                     m.notify, mentions.get(m.chat_id, 0)))
     return entries
 
 

@@ -1,0 +1,42 @@
+"""The composer's @ suggestions: the chat's members whose name starts with what follows the "@".
+
+static/mentions.js asks as the person types "@bo" and shows the answer under the composer; the
+list is rendered by templates/chats/_mention_suggestions.html. Mentions themselves are found at
+send time (formatting.MENTION, messaging.mentionable) and counted in read_state.
+"""
+from flask import render_template, request
+from flask_login import current_user
+from sqlalchemy import case, func, or_, select
+
+from ..extensions import db
+from ..models import Membership, User
+from . import bp, service
+
+SUGGESTIONS = 8
+MAX_QUERY = 32  # the longest username; a longer query matches nobody anyway
+
+
+def suggest(chat_id: int, viewer: User, typed: str, limit: int = SUGGESTIONS) -> list[User]:
+    """Other active members of the chat whose username, display name or a word of it starts with
+    `typed` (case-insensitive); usernames that start with it first, then alphabetical."""
+    prefix = typed.lower()
+    query = (
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.chat_id == chat_id, User.id != viewer.id, User.is_active_account.is_(True))
+    )
+    by_username = User.username.startswith(prefix, autoescape=True)
+    if prefix:
+        display = func.lower(User.display_name)
+        query = query.where(or_(by_username, display.startswith(prefix, autoescape=True),
+                                display.contains(" " + prefix, autoescape=True)))
+    return list(db.session.scalars(
+        query.order_by(case((by_username, 0), else_=1), User.username).limit(limit)))
+
+
+@bp.get("/chats/<int:chat_id>/mentions")
+def mention_suggestions(chat_id: int):
+    """Members to mention whose name starts with ?q= (the composer's @ list); 404 to non-members."""
+    service.membership_or_404(chat_id, current_user)
+    typed = (request.args.get("q") or "").strip().removeprefix("@")[:MAX_QUERY]
+    people = suggest(chat_id, current_user, typed)
+    return render_template("chats/_mention_suggestions.html", people=people, typed=typed)

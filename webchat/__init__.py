@@ -34,7 +34,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .database import engine_options
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(root / "migrations"), render_as_batch=True)
+    from .chats.search import include_in_autogenerate
+    migrate.init_app(app, db, directory=str(root / "migrations"), render_as_batch=True,
+                     include_name=include_in_autogenerate)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

@@ -10,6 +10,7 @@ import gevent
 from flask import abort, current_app, request, session
 from flask_login import current_user
 
+from ..errors import render_error
 from ..extensions import db, sock
 from . import bp
 from .connection import GOING_AWAY_RECONNECT
@@ -44,8 +45,12 @@ def admit_socket():
     if not origin or f"{parts.scheme}://{parts.netloc}" != origin.rstrip("/") or origin.rstrip("/") \
             not in allowed_origins():
         abort(403)
-    if _tabs_per_user[current_user.id] >= current_app.config["SOCKETS_PER_USER"]:
-        abort(429)
+    cap = current_app.config["SOCKETS_PER_USER"]
+    if _tabs_per_user[current_user.id] >= cap:
+        # The page can't show this (a refused handshake only fails), but a person or script reading it can.
+        return render_error(429, f"You have {cap} webchat tabs open already. Close some of them; until then "
+                                 "this one checks for new messages every "
+                                 f"{current_app.config['POLL_INTERVAL_SECONDS']} seconds instead of live.")
 
 
 @sock.route("/socket", bp=bp)

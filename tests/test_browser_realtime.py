@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from .conftest import _TMP
 from .support import services
+from .support.browser import BrowserPeople, open_shared_chat, send, shown_ids
 
 pytestmark = pytest.mark.browser
 
@@ -25,47 +26,9 @@ def server():
 @pytest.fixture
 def person(chromium, server):
     """person() -> a page signed in as a newly registered user; .username on the page."""
-    contexts = []
-
-    def make():
-        context = chromium.new_context(base_url=server.url, viewport={"width": 1100, "height": 750})
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        page = context.new_page()
-        username = f"u{uuid.uuid4().hex[:8]}"
-        page.goto("/register")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=display_name]", username.upper())
-        page.fill("input[name=password]", "password123")
-        page.click("button[type=submit]")
-        page.wait_for_url(server.url + "/")
-        page.username = username
-        return page
-    yield make
-    for context in contexts:
-        context.close()
-
-
-def open_shared_chat(owner, *others) -> int:
-    owner.fill("input[name=name]", f"room {uuid.uuid4().hex[:4]}")
-    owner.fill("input[name=members]", " ".join(p.username for p in others))
-    owner.click("text=Create chat")
-    owner.wait_for_url("**/chats/*")
-    chat_id = int(owner.url.rsplit("/", 1)[1])
-    for page in others:
-        page.goto(f"/chats/{chat_id}")
-    for page in (owner, *others):
-        expect(page.locator("#connection")).to_have_attribute("data-state", "live")
-    return chat_id
-
-
-def send(page, text):
-    page.fill("#composer textarea", text)
-    page.keyboard.press("Enter")
-
-
-def shown_ids(page) -> list[int]:
-    return [int(i) for i in page.eval_on_selector_all("#messages > .msg", "els => els.map(e => e.dataset.id)")]
+    people = BrowserPeople(chromium, server.url)
+    yield people
+    people.close()
 
 
 def test_two_people_see_each_others_messages_over_the_socket_at_once(person):

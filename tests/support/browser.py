@@ -1,0 +1,56 @@
+"""People in Chromium: a newly registered user per browser context, and a chat they share."""
+import uuid
+
+from playwright.sync_api import expect
+
+
+class BrowserPeople:
+    """make() -> a page signed in as a newly registered user (page.username); closes its contexts."""
+
+    def __init__(self, chromium, base_url: str) -> None:
+        self.chromium = chromium
+        self.base_url = base_url
+        self.contexts = []
+
+    def __call__(self, **context_options):
+        context = self.chromium.new_context(base_url=self.base_url, viewport={"width": 1100, "height": 750},
+                                            **context_options)
+        context.set_default_timeout(15_000)
+        self.contexts.append(context)
+        page = context.new_page()
+        username = f"u{uuid.uuid4().hex[:8]}"
+        page.goto("/register")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=display_name]", username.upper())
+        page.fill("input[name=password]", "password123")
+        page.click("button[type=submit]")
+        page.wait_for_url(self.base_url + "/")
+        page.username = username
+        return page
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+def open_shared_chat(owner, *others) -> int:
+    """owner creates a group with the others; every page opens it and is live. The chat id."""
+    owner.fill("input[name=name]", f"room {uuid.uuid4().hex[:4]}")
+    owner.fill("input[name=members]", " ".join(p.username for p in others))
+    owner.click("text=Create chat")
+    owner.wait_for_url("**/chats/*")
+    chat_id = int(owner.url.rsplit("/", 1)[1])
+    for page in others:
+        page.goto(f"/chats/{chat_id}")
+    for page in (owner, *others):
+        expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    return chat_id
+
+
+def send(page, text):
+    page.fill("#composer textarea", text)
+    page.keyboard.press("Enter")
+
+
+def shown_ids(page) -> list[int]:
+    return [int(i) for i in page.eval_on_selector_all("#messages > .msg", "els => els.map(e => e.dataset.id)")]

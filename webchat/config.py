@@ -15,6 +15,10 @@ def _bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _seconds(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
 def instance_path() -> Path:
     return Path(os.environ.get("WEBCHAT_INSTANCE_PATH", PROJECT_ROOT / "instance")).resolve()
 
@@ -59,11 +63,19 @@ def from_environment(instance: Path) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": secure_cookies,
-        "REMEMBER_COOKIE_DURATION": 60 * 60 * 24 * 30,
-        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; chat tabs stay open for days
+        # Sign-ins end on the server's clock too (auth/sessions.py), whatever a cookie says.
+        "PERMANENT_SESSION_LIFETIME": _seconds("WEBCHAT_SESSION_LIFETIME", 60 * 60 * 24 * 31),
+        "REMEMBER_COOKIE_DURATION": _seconds("WEBCHAT_REMEMBER_LIFETIME", 60 * 60 * 24 * 30),
+        # Open tabs fetch a fresh token before theirs expires (static/csrf.js).
+        "WTF_CSRF_TIME_LIMIT": _seconds("WEBCHAT_CSRF_LIFETIME", 60 * 60 * 12),
+        # How often each worker checks that its sockets' sign-ins are still live (expired,
+        # deactivated from the command line): the longest a socket outlives its sign-in.
+        "SESSION_CHECK_SECONDS": float(os.environ.get("WEBCHAT_SESSION_CHECK_SECONDS", "5")),
         "POLL_INTERVAL_SECONDS": int(os.environ.get("WEBCHAT_POLL_INTERVAL", "20")),
         "PAGE_SIZE": 50,
         "MAX_MESSAGE_LENGTH": 4000,
+        # Seconds after sending during which the author may edit a message; unset: always.
+        "MESSAGE_EDIT_WINDOW_SECONDS": int(os.environ.get("WEBCHAT_EDIT_WINDOW_SECONDS", "0")) or None,
         "RATELIMIT_ENABLED": _bool("WEBCHAT_RATELIMIT", True),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL", "memory://"),

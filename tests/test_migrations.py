@@ -17,7 +17,7 @@ from .support import services
 from .support.pages import chat_list
 from .support.records import members_of, stored_messages, user_names
 
-TABLES = {"users", "chats", "memberships", "messages", "reactions", "attachments"}
+TABLES = {"users", "chats", "memberships", "messages", "reactions", "attachments", "login_sessions"}
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Error pages and fragments that read like a product, not a traceback."""
 from flask import g, make_response, render_template
 from flask_limiter.errors import RateLimitExceeded
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, generate_csrf
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
@@ -34,8 +34,13 @@ def render_error(status: int, detail: str | None = None):
 def init_app(app) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(e):
-        return render_error(400, "Your session has expired or the form was stale. Reload the page and try again; "
-                            "your text is still in the box.")
+        response = make_response(render_error(
+            400, "Your session has expired or the form was stale. Reload the page and try again; "
+                 "your text is still in the box."))
+        # A page of ours takes the fresh token (static/csrf.js), so sending again just works.
+        # Another site's page cannot read a response header of ours.
+        response.headers["X-CSRF-Token"] = generate_csrf()
+        return response
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(e):

@@ -51,6 +51,7 @@ def init_app(app) -> None:
             "csrf_token": generate_csrf,
             "style_nonce": style_nonce,
             "csrf_headers": lambda: json.dumps({"X-CSRFToken": generate_csrf()}),
+            "csrf_lifetime": current_app.config["WTF_CSRF_TIME_LIMIT"] or 0,
             "poll_seconds": current_app.config["POLL_INTERVAL_SECONDS"],
             "poll_live_seconds": current_app.config["POLL_INTERVAL_LIVE_SECONDS"],
         }

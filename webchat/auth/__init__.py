@@ -1,5 +1,6 @@
 from flask import Blueprint
 
-bp = Blueprint("auth", __name__)
+# cli_group=None: its commands are `flask deactivate-user`, not `flask auth deactivate-user`.
+bp = Blueprint("auth", __name__, cli_group=None)
 
-from . import routes  # noqa: E402,F401  (registers the views on bp)
+from . import commands, routes  # noqa: E402,F401  (registers the views and commands on bp)

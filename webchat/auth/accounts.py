@@ -7,6 +7,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db, login_manager
 from ..models import User
+from . import sessions
 
 USERNAME = re.compile(r"^[a-z0-9_-]{3,32}$")
 MIN_PASSWORD = 8
@@ -57,24 +58,30 @@ def register(username: str | None, display_name: str | None, password: str | Non
 _DUMMY_HASH = generate_password_hash("not a real password")
 
 
+class Deactivated(Exception):
+    """The password was right, but the account has been deactivated."""
+
+
 def authenticate(username: str | None, password: str | None) -> User | None:
+    """The user these credentials name, or None; raises Deactivated for a right password on a
+    deactivated account (only then, so the answer tells nothing to someone guessing)."""
     user = db.session.scalar(select(User).where(User.username == (username or "").strip().lower()))
     if user is None:
         # Hash anyway, so the response time does not tell which usernames exist.
         check_password_hash(_DUMMY_HASH, password or "")
         return None
-    if not user.check_password(password or "") or not user.is_active_account:
+    if not user.check_password(password or ""):
         return None
+    if not user.is_active_account:
+        raise Deactivated(user.username)
     return user
 
 
 @login_manager.user_loader
 def load_user(login_id: str) -> User | None:
-    """Map "<id>:<session token>" back to the user; a stale token (password changed) is no user."""
-    user_id, _, token = login_id.partition(":")
-    if not user_id.isdigit() or not token:
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or user.session_token != token or not user.is_active_account:
-        return None
-    return user
+    """Map "<id>:<credential generation>:<login session>" back to the user while that sign-in is live.
+
+    A changed password (new generation), a logout or revocation (row gone), an expired sign-in
+    or a deactivated account: no user, whatever cookie was presented.
+    """
+    return sessions.live_user(login_id)

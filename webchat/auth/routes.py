@@ -1,31 +1,36 @@
 """Register, log in, log out, and the account settings page."""
-import secrets
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user, user_loaded_from_cookie
+from flask_wtf.csrf import generate_csrf
 
 from ..extensions import db, limiter
 from ..realtime.hub import publish_control
-from . import accounts, bp
+from . import accounts, bp, sessions
 
 
 def start_session(user, remember: bool = False) -> None:
-    """Sign in and name this browser's session, so logging out can close exactly its sockets."""
+    """Sign in as a new login session, recorded on the server: logging out ends exactly it (and
+    closes its sockets), and its expiry holds whatever the cookies say."""
+    login = sessions.begin(user, remember)
     login_user(user, remember=remember)
-    session["sid"] = secrets.token_hex(8)
+    # The login id is the session's, not just the user's: the remember-me cookie made from it
+    # dies with this login session.
+    session["_user_id"] = sessions.login_id(user, login)
+    session["sid"] = login.id
+    user.login_session_id = login.id
 
 
 @user_loaded_from_cookie.connect
 def _name_restored_session(app, user=None, **extra) -> None:
-    """A browser signed back in by its remember-me cookie starts a session too: name it, or
-    logging out of it would leave its sockets open."""
-    if not session.get("sid"):
-        session["sid"] = secrets.token_hex(8)
+    """A browser signed back in by its remember-me cookie continues that cookie's login session."""
+    session["sid"] = user.login_session_id
 
 
 FAILED_LOGIN = 401
+DEACTIVATED = 403
 
 
 def safe_next(target: str | None) -> str:
@@ -48,7 +53,8 @@ def _login_address_key() -> str:
 
 
 def _failed(response) -> bool:
-    return response.status_code == FAILED_LOGIN
+    # A deactivated account's answer proves the password right: it counts like a failure.
+    return response.status_code in (FAILED_LOGIN, DEACTIVATED)
 
 
 def _login_failure_limit() -> str:
@@ -69,7 +75,12 @@ def login():
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")))
     if request.method == "POST":
-        user = accounts.authenticate(request.form.get("username"), request.form.get("password"))
+        try:
+            user = accounts.authenticate(request.form.get("username"), request.form.get("password"))
+        except accounts.Deactivated:
+            return render_template("auth/login.html", error="This account has been deactivated. Ask the "
+                                   "person who runs this webchat to reactivate it.",
+                                   username=request.form.get("username", "")), DEACTIVATED
         if user is None:
             return render_template("auth/login.html", error="Wrong username or password.",
                                    username=request.form.get("username", "")), FAILED_LOGIN
@@ -100,8 +111,11 @@ def register():
 @bp.post("/logout")
 def logout():
     """Sign out of this browser; its open sockets close."""
-    if current_user.is_authenticated and session.get("sid"):
-        publish_control([current_user.id], f"session-ended {session['sid']}")
+    sid = session.get("sid")
+    if current_user.is_authenticated and sid:
+        sessions.end(sid)
+        db.session.commit()
+        publish_control([current_user.id], f"session-ended {sid}")
     logout_user()
     return redirect(url_for("auth.login"))
 
@@ -127,9 +141,18 @@ def settings():
             else:
                 # A new session token signs out every other browser and remember-me cookie.
                 current_user.set_password(request.form["new_password"])
+                sessions.end_all(current_user.id)
                 db.session.commit()
                 publish_control([current_user.id], "credentials-changed")
                 start_session(current_user._get_current_object())
                 flash("Password changed. Other browsers have been signed out.")
                 return redirect(url_for("auth.settings"))
     return render_template("auth/settings.html", errors=errors), (422 if errors else 200)
+
+
+@bp.get("/csrf-token")
+def csrf_token():
+    """A freshly signed CSRF token, for a page open longer than a token lives (static/csrf.js)."""
+    response = jsonify(token=generate_csrf(), lifetime=current_app.config["WTF_CSRF_TIME_LIMIT"])
+    response.headers["Cache-Control"] = "no-store"
+    return response

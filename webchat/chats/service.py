@@ -140,7 +140,7 @@ def remove_member(membership: Membership, username: str | None) -> User:
     chat.memberships.remove(target)
     message = add_system_message(chat, f"{membership.user.display_name} removed {target.user.display_name}")
     db.session.commit()
-    publish_control([target.user_id], "memberships")  # their sockets stop receiving this chat
+    publish_control([target.user_id], f"left {chat.id}")  # their sockets stop receiving this chat
     announce(message)
     return target.user
 
@@ -168,7 +168,7 @@ def leave(membership: Membership) -> None:
     chat.memberships.remove(membership)
     message = add_system_message(chat, f"{user.display_name} left")
     db.session.commit()
-    publish_control([user.id], "memberships")
+    publish_control([user.id], f"left {chat.id}")
     announce(message)
 
 

@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from ..errors import render_error
 from ..extensions import db, sock
-from . import bp
+from . import bp, session_guard
 from .connection import GOING_AWAY_RECONNECT
 from .hub import current_hub
 from .tab import TabSession
@@ -66,6 +66,8 @@ def socket(ws):
     log.info("socket.open user=%d tab=%s", tab.user_id, tab.tab_id)
     try:
         tab.start()
+        session_guard.close_unless_signed_in(tab)
+        session_guard.watch(current_app._get_current_object(), lambda: list(_live_tabs))
         tab.conn.serve()
     finally:
         tab.stop()

@@ -126,6 +126,12 @@ class TabSession:
             gone, self.open_chat = self.open_chat, None
             self.conn.write(_frame(render_template("realtime/_removed.html", chat_id=gone)))
 
+    def drop_chat(self, chat_id: int) -> None:
+        """Stop receiving a chat and refuse its frames, without a query (the user left or was removed)."""
+        if chat_id in self.chat_ids:
+            self.chat_ids = self.chat_ids - {chat_id}
+            self.hub.unsubscribe(chat_channel(chat_id), self.conn)
+
     # ----- frames from the browser -----------------------------------------------------------
 
     def on_text(self, text: str) -> None:
@@ -185,6 +191,9 @@ class TabSession:
         self._check_keys(frame, VIEW_KEYS)
         chat_id = _int(frame, "chat", optional=True)
         after = _int(frame, "after", optional=True) or 0
+        # Pages view after every reconnect and resync: a membership change whose control message
+        # was lost (Redis away) is caught up here like a missed message.
+        self._sync_memberships()
         viewer = db.session.get(User, self.user_id)
         self.open_chat = None
         if chat_id is not None:
@@ -251,6 +260,7 @@ class TabSession:
                 signals.publish_typing(chat_id)
         elif frame.get("state") == "start":
             if self.live.allow(f"typing:{self.user_id}:{chat_id}", TYPING_THROTTLE_SECONDS):
+                self._membership(chat_id)  # it is broadcast: ask the database, not the subscriptions
                 self.live.start_typing(chat_id, self.typist)
                 signals.publish_typing(chat_id)
         else:
@@ -261,7 +271,7 @@ class TabSession:
     def on_control(self, command: str) -> None:
         name, _, arg = command.partition(" ")
         try:
-            if name == "memberships":
+            if name in ("memberships", "left"):
                 self._sync_memberships()
                 self.conn.write(_frame(self._render_chat_list()))
             elif name == "session-ended" and arg == self.sid:
@@ -287,6 +297,11 @@ class _ControlListener:
         self._request_ctx = request_ctx._get_current_object()
 
     def deliver(self, delivery: Delivery) -> None:
+        name, _, arg = delivery.text.partition(" ")
+        if name == "left" and arg.isdigit():
+            # At once, in the publisher's turn rather than in a greenlet later: a message announced
+            # after the removal must not reach this socket, nor a frame from it reach the chat.
+            self.tab.drop_chat(int(arg))
         gevent.spawn(self._run, delivery.text)
 
     def _run(self, command: str) -> None:

@@ -1,0 +1,112 @@
+"""Login sessions kept on the server: a signed cookie alone no longer proves a live sign-in.
+
+Flask's session and flask-login's remember-me cookie are signed, not stored: a copy taken before
+"log out" used to keep working afterwards, and a remember-me cookie had no server-side end. Each
+sign-in now gets a row here, named by a random id that both cookies carry inside the login id
+("<user id>:<credential generation>:<login session id>"). Loading the user is one primary-key
+lookup of that row (joined to its user); logging out deletes the row, so every copy of either
+cookie is dead at once, and the row's expiry ends a remember-me cookie on the server's clock.
+
+The realtime package's session_guard closes sockets whose row has gone.
+"""
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import Boolean, DateTime, ForeignKey, String, delete, select
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
+
+from ..extensions import db
+from ..models import User, utcnow
+
+
+class LoginSession(db.Model):
+    """One browser's sign-in, from login (or registration) until logout, expiry or revocation."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    remember: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The server's own end of the sign-in; a cookie presented later is refused whatever it says.
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+    user: Mapped[User] = relationship()
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def lifetime(remember: bool) -> timedelta:
+    """How long a sign-in lasts: the remember-me duration, else the session lifetime."""
+    config = current_app.config
+    value = config["REMEMBER_COOKIE_DURATION"] if remember else config["PERMANENT_SESSION_LIFETIME"]
+    return value if isinstance(value, timedelta) else timedelta(seconds=value)
+
+
+def begin(user: User, remember: bool) -> LoginSession:
+    """Record a new sign-in of user (committed) and clear out sign-ins that have expired."""
+    now = utcnow()
+    db.session.execute(delete(LoginSession).where(LoginSession.expires_at < now))
+    login = LoginSession(id=secrets.token_hex(16), user_id=user.id, remember=remember, created_at=now,
+                         expires_at=now + lifetime(remember))
+    db.session.add(login)
+    db.session.commit()
+    return login
+
+
+def login_id(user: User, login: LoginSession) -> str:
+    """What flask-login keeps in the session and in the remember-me cookie."""
+    return f"{user.id}:{user.session_token}:{login.id}"
+
+
+def parse_login_id(value: str) -> tuple[int, str, str] | None:
+    user_id, token, sid = (value.split(":") + ["", "", ""])[:3]
+    if not user_id.isdigit() or not token or not sid:
+        return None
+    return int(user_id), token, sid
+
+
+def live_user(value: str) -> User | None:
+    """The user a login id names, if that sign-in is still live: one primary-key lookup."""
+    parsed = parse_login_id(value)
+    if parsed is None:
+        return None  # ids from before login sessions existed: sign in again
+    user_id, token, sid = parsed
+    login = db.session.get(LoginSession, sid, options=[joinedload(LoginSession.user)])
+    if login is None or login.user_id != user_id or _utc(login.expires_at) <= utcnow():
+        return None
+    user = login.user
+    if user.session_token != token or not user.is_active_account:
+        return None
+    user.login_session_id = login.id
+    return user
+
+
+def end(sid: str | None) -> None:
+    """Log out one sign-in: every copy of its cookies stops working (the caller commits)."""
+    if sid:
+        db.session.execute(delete(LoginSession).where(LoginSession.id == sid))
+
+
+def end_all(user_id: int) -> None:
+    """Log out every sign-in of a user (the caller commits)."""
+    db.session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
+
+
+def still_live(sids) -> set[str]:
+    """Which of these sign-ins are live now (their user active, not expired)."""
+    sids = [s for s in set(sids) if s]
+    live: set[str] = set()
+    now = utcnow()
+    for start in range(0, len(sids), 500):  # SQLite's bound-parameter limit, with room to spare
+        rows = db.session.execute(
+            select(LoginSession.id, LoginSession.expires_at, User.is_active_account)
+            .join(User, User.id == LoginSession.user_id)
+            .where(LoginSession.id.in_(sids[start:start + 500]))
+        ).all()
+        live.update(row.id for row in rows if row.is_active_account and _utc(row.expires_at) > now)
+    return live

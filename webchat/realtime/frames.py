@@ -23,7 +23,9 @@ def frame(opcode: int, payload: bytes) -> bytes:
 
 
 def text_frame(text: str) -> bytes:
-    return frame(OP_TEXT, text.encode())
+    # "replace": a lone surrogate a client sent (JSON's "\ud83d") and that a refusal echoes back
+    # must not make the frame unencodable; the peer sees "?", never invalid UTF-8.
+    return frame(OP_TEXT, text.encode("utf-8", "replace"))
 
 
 def close_frame(code: int, reason: str = "") -> bytes:

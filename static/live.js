@@ -100,15 +100,18 @@
     if (chat) renderReceipts(chat);
   };
 
-  // ----- unread total in the title -------------------------------------------------------
+  // ----- unread total in the title: "(3) webchat", with mentions of me "(3, @1) webchat" ----
   var baseTitle = null;
-  function renderTitle() {
-    if (baseTitle === null) baseTitle = document.title.replace(/^\(\d+\) /, "");
+  function sum(selector) {
     var total = 0;
-    document.querySelectorAll("#chat-list .badge").forEach(function (b) {
-      total += parseInt(b.dataset.count, 10) || 0;
-    });
-    document.title = (total ? "(" + total + ") " : "") + baseTitle;
+    document.querySelectorAll(selector).forEach(function (b) { total += parseInt(b.dataset.count, 10) || 0; });
+    return total;
+  }
+  function renderTitle() {
+    if (baseTitle === null) baseTitle = document.title.replace(/^\([^)]*\) /, "");
+    var counts = [sum("#chat-list .badge"), sum("#chat-list .mention-badge")];
+    var words = [counts[0] ? String(counts[0]) : "", counts[1] ? "@" + counts[1] : ""].filter(Boolean).join(", ");
+    document.title = (words ? "(" + words + ") " : "") + baseTitle;
   }
   webchat.renderTitle = renderTitle;
 
@@ -125,7 +128,8 @@
       // A new count from the server (read elsewhere, or here): the item's highlight follows it.
       el.closest(".chat-item").classList.toggle("chat-item--unread", (parseInt(el.dataset.count, 10) || 0) > 0);
     }
-    if (el.id === "chat-list" || (el.classList && el.classList.contains("badge")) || el.querySelector("#chat-list")) renderTitle();
+    var isBadge = el.classList && (el.classList.contains("badge") || el.classList.contains("mention-badge"));
+    if (el.id === "chat-list" || isBadge || el.querySelector("#chat-list")) renderTitle();
   });
   // A chat item is highlighted exactly while its badge counts something. Checked again after
   // each settle: a list swapped in by polling restores its (older) attributes only when it

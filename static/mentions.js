@@ -152,7 +152,7 @@
     var list = evt.detail.elt;
     if (list.id !== "mention-list") return;
     var asked = new URL(evt.detail.xhr.responseURL).searchParams.get("q") || "";
-    if (list.dataset.wanted !== asked || !evt.detail.successful) evt.detail.shouldSwap = false;
+    if (list.dataset.wanted !== asked || evt.detail.isError) evt.detail.shouldSwap = false;
   });
   document.addEventListener("htmx:afterSwap", function (evt) {
     var list = evt.detail.elt;

@@ -129,15 +129,17 @@ def message_body(html, message_id: int) -> Node:
 
 
 def chat_list(html) -> list[dict]:
-    """The chat list entries in order: id, title, preview, unread (0 without a badge)."""
+    """The chat list entries in order: id, title, preview, unread (0 without a badge), mentions ("@2": 2)."""
     entries = []
     for item in parse(html).find_all("li", cls="chat-item"):
         badge = item.find("span", cls="badge")
+        mentions = item.find("span", cls="mention-badge")
         entries.append({
             "id": int(item.find("a").get("data-chat-id")),
             "title": " ".join(item.find("span", cls="chat-title").text.split()),
             "preview": " ".join(item.find("span", cls="preview").text.split()),
             "unread": int(badge.text) if badge else 0,
+            "mentions": int(mentions.text.removeprefix("@")) if mentions else 0,
         })
     return entries
 

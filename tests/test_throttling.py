@@ -1,0 +1,315 @@
+"""Throttling for real: a socket flooding sends, a user opening dozens of sockets, an address
+hammering registration or login. Each is refused with a clear message while everyone else
+carries on; with REDIS_URL every host counts against the same limits.
+
+The module's server runs the shipped limits (webchat/config.py), unlike the other live servers,
+which raise them for tests that send fast. Every person here makes their HTTP requests from an
+address of their own in 127.0.0.0/8, so the per-address limits see them as different clients.
+"""
+import contextlib
+import html
+import http.client
+import os
+import random
+import re
+import time
+import uuid
+
+import pytest
+import websocket
+from sqlalchemy import create_engine, select, text
+
+from .conftest import _TMP
+from .support import services
+from .support.wsclient import (
+    PASSWORD,
+    Person,
+    confirms,
+    connect,
+    message_ids,
+    new_client_id,
+    unique_name,
+)
+
+# The shipped defaults (webchat/config.py).
+SEND_BUDGET, SEND_WINDOW = 20, 10
+FRAMES_PER_SECOND, FRAME_BURST = 20, 60
+REGISTER_LIMIT = 20
+LOGIN_FAILURES_PER_ADDRESS = 4 * 5
+SOCKETS_PER_USER = 50
+SHIPPED = {
+    "WEBCHAT_SEND_LIMIT": f"{SEND_BUDGET} per {SEND_WINDOW} seconds",
+    "WEBCHAT_SOCKET_FRAMES_PER_SECOND": str(FRAMES_PER_SECOND),
+    "WEBCHAT_REGISTER_LIMIT": f"{REGISTER_LIMIT} per hour",
+    "WEBCHAT_LOGIN_FAILURE_LIMIT": "5 per 5 minutes",
+    "WEBCHAT_SOCKETS_PER_USER": str(SOCKETS_PER_USER),
+}
+TOO_FAST = "You're sending messages too fast"
+REDIS_URL = os.environ.get("WEBCHAT_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+def random_loopback() -> str:
+    return f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+
+
+class PersonAt(Person):
+    """A Person whose HTTP requests come from an address of its own (sockets still from 127.0.0.1)."""
+
+    def __init__(self, base_url: str, username: str | None = None, password: str = PASSWORD,
+                 address: str | None = None) -> None:
+        super().__init__(base_url, username, password)
+        self.address = address or random_loopback()
+
+    def request(self, method, path, form=None, headers=None):
+        if self._conn is None:
+            self._conn = http.client.HTTPConnection(self.host, self.port, timeout=30,
+                                                    source_address=(self.address, 0))
+        return super().request(method, path, form, headers)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with services.module_server("throttling", _TMP, extra_env=SHIPPED) as live:
+        yield live
+
+
+@pytest.fixture
+def people(server):
+    made: list[Person] = []
+
+    def new(prefix: str = "user", base_url: str | None = None) -> PersonAt:
+        person = PersonAt.register(base_url or server.url, prefix)
+        made.append(person)
+        return person
+    yield new
+    for person in made:
+        person.close_tabs()
+
+
+def answers_to(tab, client_ids: list[str], timeout: float) -> dict[str, str]:
+    """Read until every client id is confirmed or refused: {client id: "sent" | the refusal's frame}."""
+    pending = set(client_ids)
+    answers: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    while pending:
+        frame = tab.recv(max(0.0, deadline - time.monotonic()))
+        assert frame is not None, f"{len(pending)} of {len(client_ids)} sends never answered"
+        for client_id in list(pending):
+            if confirms(frame, client_id):
+                answers[client_id] = "sent"
+            elif f'id="pending-{client_id}"' in frame and "pending--failed" in frame:
+                answers[client_id] = html.unescape(frame)
+            else:
+                continue
+            pending.discard(client_id)
+    return answers
+
+
+def composer_text(page: str) -> str:
+    match = re.search(r'<form id="composer".*?<textarea[^>]*>(.*?)</textarea>', page, re.S)
+    assert match, page[:500]
+    return html.unescape(match.group(1))
+
+
+# ----- one socket flooding sends ----------------------------------------------------------------
+
+def test_a_socket_sending_hundreds_of_messages_a_second_stores_its_budget_and_is_told_to_slow_down(people):
+    alice, bob = people("alice"), people("bob")
+    carol, dave = people("carol"), people("dave")
+    chat, elsewhere = alice.create_chat("Flooded", [bob]), carol.create_chat("Elsewhere", [dave])
+    before = alice.stored_ids(chat)
+    flooder, bob_tab, dave_tab = alice.open_tab(), bob.open_tab(), dave.open_tab()
+
+    client_ids = [new_client_id() for _ in range(200)]
+    started = time.monotonic()
+    for i, client_id in enumerate(client_ids):  # as fast as the socket takes them
+        flooder.send_json({"type": "send", "chat": chat, "body": f"flood {i}", "client_id": client_id})
+    # Meanwhile others on the same worker are served as usual.
+    dave_tab.wait_for_message(carol.send(elsewhere, "are you there?"), timeout=2)
+    answers = answers_to(flooder, client_ids, timeout=60)
+    elapsed = time.monotonic() - started
+
+    sent = [c for c in client_ids if answers[c] == "sent"]
+    assert client_ids[:SEND_BUDGET] == sent[:SEND_BUDGET]
+    assert answers[client_ids[SEND_BUDGET]] != "sent"
+    assert len(sent) <= 2 * SEND_BUDGET  # a slow machine may reach a second window, never more
+    for i, client_id in enumerate(client_ids):
+        if answers[client_id] != "sent":
+            assert TOO_FAST in answers[client_id] and f"flood {i}" in answers[client_id]  # the text, kept
+    stored = alice.stored_ids(chat)
+    assert len(stored) == len(before) + len(sent)
+    bob_tab.collect(0.5)
+    assert sorted(message_ids(bob_tab.frames, chat)) == stored[len(before):]
+    # The frames were read no faster than the socket's pace: the burst, then 20 a second.
+    assert elapsed >= 0.8 * (len(client_ids) - FRAME_BURST) / FRAMES_PER_SECOND
+    print(f"\n200 send frames: {len(sent)} stored, {200 - len(sent)} refused, answered in {elapsed:.1f} s")
+
+
+def test_the_send_budget_is_one_per_user_across_sockets_and_http_and_http_gets_429_keeping_the_text(people):
+    alice, bob = people("alice"), people("bob")
+    chat = alice.create_chat("Budget", [bob])
+    first, second = alice.open_tab(), alice.open_tab()
+    for tab in (first, second):
+        client_ids = [tab.send(chat, f"from a tab {i}") for i in range(SEND_BUDGET // 2)]
+        assert set(answers_to(tab, client_ids, timeout=10).values()) == {"sent"}
+    stored = alice.stored_ids(chat)
+
+    refused = alice.request("POST", f"/chats/{chat}/messages",
+                            {"body": "over http, with htmx", "client_id": new_client_id(), "csrf_token": alice.csrf()},
+                            headers={"HX-Request": "true", "HX-Trigger": "composer", "HX-Target": "messages"})
+    assert refused.status == 429
+    assert refused.headers["HX-Retarget"] == "#composer"
+    assert composer_text(refused.text) == "over http, with htmx"
+    wait = re.search(r"Wait (\d+) seconds?", html.unescape(refused.text))
+    assert TOO_FAST in html.unescape(refused.text) and wait
+
+    plain = alice.post(f"/chats/{chat}/messages", {"body": "over http, no JavaScript", "client_id": new_client_id()})
+    assert plain.status == 429
+    assert composer_text(plain.text) == "over http, no JavaScript" and TOO_FAST in html.unescape(plain.text)
+    assert "Traceback" not in plain.text
+
+    client_id = first.send(chat, "and the socket again")
+    assert TOO_FAST in answers_to(first, [client_id], timeout=5)[client_id]
+    assert alice.stored_ids(chat) == stored
+
+    bob.send(chat, "bob is not throttled")  # another user of the same chat
+    time.sleep(int(wait.group(1)) + 0.5)  # what the message told alice to wait
+    alice.send(chat, "after the wait")
+
+
+# ----- one user, dozens of sockets ----------------------------------------------------------------
+
+def test_one_user_opening_dozens_of_sockets_is_refused_with_429_and_a_reason_and_others_still_connect(server, people):
+    alice, bob = people("alice"), people("bob")
+    tabs = [alice.open_tab(ready=False) for _ in range(SOCKETS_PER_USER)]
+    tabs[-1].ready()
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        connect(server.url, cookie=alice.session_cookie)
+    assert refused.value.status_code == 429
+    assert f"You have {SOCKETS_PER_USER} webchat tabs open already" in html.unescape(
+        refused.value.resp_body.decode())
+    bob.open_tab().assert_open()
+    tabs[0].assert_open()
+
+
+# ----- one address hammering registration or login --------------------------------------------------
+
+def _register(person: PersonAt, username: str):
+    return person.post("/register", {"username": username, "display_name": "Hammer", "password": PASSWORD})
+
+
+def test_one_address_hammering_registration_is_refused_with_429_and_other_addresses_still_register(server):
+    hammer = PersonAt(server.url)
+    for i in range(REGISTER_LIMIT):
+        if i % 2:
+            assert _register(hammer, "x").status == 422  # refused attempts count too
+        else:
+            assert _register(hammer, unique_name("bulk")).status == 302
+            hammer.cookies.clear()  # signed in: sign out by forgetting the cookie, as a script would
+            hammer._csrf = None
+    name = unique_name("onemore")
+    refused = _register(hammer, name)
+    assert refused.status == 429
+    assert "Too many attempts. Try again in 60 minutes." in html.unescape(refused.text)
+    assert PersonAt(server.url, name).post("/login", {"username": name, "password": PASSWORD}).status == 401
+
+    assert _register(PersonAt(server.url), unique_name("neighbour")).status == 302
+
+
+def test_one_address_failing_logins_across_many_accounts_is_refused_and_other_addresses_are_not(server, people):
+    victim = people("victim")
+    hammer = PersonAt(server.url)
+    for _ in range(LOGIN_FAILURES_PER_ADDRESS):
+        attempt = hammer.post("/login", {"username": unique_name("guess"), "password": "wrong"})
+        assert attempt.status == 401
+    refused = hammer.post("/login", {"username": victim.username, "password": PASSWORD})
+    assert refused.status == 429 and "Too many attempts" in html.unescape(refused.text)
+
+    assert PersonAt(server.url, victim.username).post(
+        "/login", {"username": victim.username, "password": PASSWORD}).status == 302
+
+
+# ----- the same limits across hosts, in Redis ------------------------------------------------------
+
+@contextlib.contextmanager
+def database_with_ids_from(offset: int):
+    """A migrated database whose user and chat ids start after offset: Redis keys and channels are
+    named by id, and the machine's Redis may be shared with other runs whose ids also start at 1."""
+    from flask_migrate import upgrade
+
+    from webchat import create_app
+    from webchat.extensions import db
+    from webchat.models import Chat, User
+
+    base = os.environ.get("WEBCHAT_TEST_DATABASE_URL")
+    with contextlib.ExitStack() as stack:
+        if base:
+            url = stack.enter_context(services.postgres_database(base, "throttling"))
+        else:
+            url = f"sqlite:///{_TMP / f'throttling-redis-{uuid.uuid4().hex[:6]}.db'}"
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test", "REDIS_URL": None})
+        with app.app_context():
+            upgrade()
+            if db.engine.dialect.name == "postgresql":
+                for table in (User.__tablename__, Chat.__tablename__):
+                    db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {offset})"))
+            else:
+                placeholder = User(id=offset, username=f"placeholder{offset}", display_name="Placeholder")
+                placeholder.set_password(uuid.uuid4().hex)
+                db.session.add_all([placeholder, Chat(id=offset, kind="group", name="Placeholder")])
+            db.session.commit()
+            db.engine.dispose()
+        yield url
+
+
+def test_with_redis_two_hosts_count_one_registration_limit_per_address_and_one_send_budget_per_user():
+    import redis
+
+    problem = services.redis_reachable(REDIS_URL)
+    if problem:
+        services.unavailable(f"Redis at {REDIS_URL} is not reachable: {problem}")
+    env = {**SHIPPED, "REDIS_URL": REDIS_URL, "WEBCHAT_REGISTER_LIMIT": "4 per hour"}
+    offset = random.randrange(1, 2000) * 1_000_000
+    client = redis.Redis.from_url(REDIS_URL)
+    hammer_address = random_loopback()
+    try:
+        with database_with_ids_from(offset) as url, \
+                services.LiveServer(url, _TMP, extra_env={**env, **services.SOCKET_FIRST_ENV}) as host_a, \
+                services.LiveServer(url, _TMP, extra_env={**env, **services.SOCKET_FIRST_ENV}) as host_b:
+            # Registration: 4 an hour from one address, wherever it lands.
+            for host in (host_a, host_a, host_b, host_b):
+                assert _register(PersonAt(host.url, address=hammer_address), unique_name("shared")).status == 302
+            assert _register(PersonAt(host_a.url, address=hammer_address), unique_name("fifth")).status == 429
+            assert client.keys(f"LIMITS:*{hammer_address}*"), "the registration counter is not in Redis"
+
+            # Sending: one budget for alice, whether her messages reach host A's socket or host B's HTTP.
+            alice = PersonAt.register(host_a.url, "alice")
+            chat = alice.create_chat("Across hosts")
+            before = alice.stored_ids(chat)
+            alice_on_b = PersonAt(host_b.url, alice.username)
+            alice_on_b.cookies = dict(alice.cookies)  # the same browser: one secret, one database
+            tab = alice.open_tab()
+            client_ids = [tab.send(chat, f"via A {i}") for i in range(SEND_BUDGET // 2)]
+            assert set(answers_to(tab, client_ids, timeout=10).values()) == {"sent"}
+            for i in range(SEND_BUDGET // 2):
+                alice_on_b.send(chat, f"via B {i}")
+            refused = alice_on_b.post(f"/chats/{chat}/messages", {"body": "one too many", "client_id": new_client_id()})
+            assert refused.status == 429 and TOO_FAST in html.unescape(refused.text)
+            client_id = tab.send(chat, "one too many, on A")
+            assert TOO_FAST in answers_to(tab, [client_id], timeout=5)[client_id]
+            assert len(alice.stored_ids(chat)) == len(before) + SEND_BUDGET
+
+            engine = create_engine(url)
+            with engine.connect() as conn:
+                alice_id = conn.scalar(select(text("id")).select_from(text("users")).where(
+                    text("username = :name")).params(name=alice.username))
+            engine.dispose()
+            ttl = client.pttl(f"webchat:budget:send:{alice_id}")
+            assert 0 < ttl <= SEND_WINDOW * 1000, "the send budget is not in Redis with its expiry"
+            tab.close()
+            alice.close_tabs()
+            alice_on_b.close_tabs()
+    finally:
+        for key in client.keys(f"LIMITS:*{hammer_address}*"):
+            client.delete(key)
+        client.close()

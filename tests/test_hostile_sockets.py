@@ -8,12 +8,12 @@ Frames are built byte by byte where a normal client would refuse to send them.
 import contextlib
 import html
 import json
-import struct
-import zlib
 
 import pytest
 import websocket
 
+from .support import rawframes
+from .support.rawframes import OP_BINARY, OP_CONTINUATION, OP_TEXT, frame
 from .support.wsclient import (
     People,
     confirms,
@@ -29,9 +29,6 @@ PROTOCOL_ERROR = 1002
 UNSUPPORTED_DATA = 1003
 INVALID_PAYLOAD = 1007
 MESSAGE_TOO_BIG = 1009
-OP_TEXT, OP_BINARY, OP_CONTINUATION = (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY,
-                                       websocket.ABNF.OPCODE_CONT)
-MIB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -73,28 +70,15 @@ def assert_others_still_served(bystanders, tab) -> None:
     tab.wait_for_message(message_id, timeout=2)
 
 
-def frame(opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False, declared: int | None = None) -> bytes:
-    """One client frame, masked with a zero key (so the payload goes as it is); declared: a length to claim."""
-    length = len(payload) if declared is None else declared
-    head = bytes([(0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode])
-    if length < 126:
-        head += bytes([0x80 | length])
-    elif length < 1 << 16:
-        head += struct.pack("!BH", 0x80 | 126, length)
-    else:
-        head += struct.pack("!BQ", 0x80 | 127, length)
-    return head + b"\0\0\0\0" + payload
-
-
 def send_raw(tab, data: bytes) -> None:
     """Write bytes to the socket; the server may hang up part-way, which is what some tests expect."""
     with contextlib.suppress(OSError):
         tab.ws.sock.sendall(data)
 
 
-def is_refusal(frame: str) -> bool:
+def is_refusal(text: str) -> bool:
     """The error flash, or a send's pending line marked failed (its text kept)."""
-    return is_error(frame) or "pending--failed" in frame
+    return is_error(text) or "pending--failed" in text
 
 
 def server_log_tail(live_server) -> int:
@@ -109,37 +93,11 @@ def tracebacks_since(live_server, offset: int) -> list[str]:
 
 # ----- 6. frames too big to take ------------------------------------------------------------------
 
-def _deflate_raw(data: bytes) -> bytes:
-    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)  # permessage-deflate's raw stream
-    return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)[:-4]
-
-
-def _one_frame_claiming_64_mib(chat: int) -> bytes:
-    # Only the start is sent: a server that waited for (or buffered) all of it would hang here.
-    return frame(OP_TEXT, b'{"type":"view","pad":"' + b"x" * (32 * 1024), declared=64 * MIB)
-
-
-def _many_continuation_frames_past_the_limit(chat: int) -> bytes:
-    piece = b"y" * 1024
-    return (frame(OP_TEXT, b'{"type":"view","pad":"' + piece, fin=False)
-            + b"".join(frame(OP_CONTINUATION, piece, fin=False) for _ in range(40)))
-
-
-def _thousands_of_empty_continuation_frames(chat: int) -> bytes:
-    return frame(OP_TEXT, b'{"type":"view"', fin=False) + frame(OP_CONTINUATION, b"", fin=False) * 5000
-
-
-def _compressed_frame_inflating_to_16_mib(chat: int) -> bytes:
-    bomb = _deflate_raw(b'{"type":"view","chat":null,"pad":"' + b"a" * (16 * MIB) + b'"}')
-    assert len(bomb) < 32 * 1024
-    return frame(OP_TEXT, bomb, rsv1=True)
-
-
 TOO_BIG = {
-    "one frame claiming 64 MiB": (_one_frame_claiming_64_mib, MESSAGE_TOO_BIG),
-    "41 continuation frames of 1 KiB": (_many_continuation_frames_past_the_limit, MESSAGE_TOO_BIG),
-    "5,000 empty continuation frames": (_thousands_of_empty_continuation_frames, MESSAGE_TOO_BIG),
-    "16 KiB compressed, 16 MiB inflated": (_compressed_frame_inflating_to_16_mib, PROTOCOL_ERROR),
+    "one frame claiming 64 MiB": (rawframes.claiming_64_mib, MESSAGE_TOO_BIG),
+    "41 continuation frames of 1 KiB": (rawframes.continuation_frames_past_the_limit, MESSAGE_TOO_BIG),
+    "5,000 empty continuation frames": (rawframes.empty_continuation_frames, MESSAGE_TOO_BIG),
+    "a few KiB compressed, 16 MiB inflated": (rawframes.compressed_bomb, PROTOCOL_ERROR),
 }
 
 
@@ -153,7 +111,7 @@ def test_a_frame_too_big_to_take_closes_the_socket_with_its_code_and_changes_not
 
     for _ in range(10):
         tab = mallory.open_tab()
-        send_raw(tab, build(chat))
+        send_raw(tab, build())
         assert tab.wait_closed(timeout=5) == code
 
     grown_mib = (rss_kib(worker) - rss_before) / 1024

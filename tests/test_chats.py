@@ -402,6 +402,8 @@ CHAT_URLS = [
     ("POST", "/chats/{id}/messages/{mid}/edit", {"body": "rewritten"}),
     ("GET", "/chats/{id}/messages/{mid}/delete", None),
     ("POST", "/chats/{id}/messages/{mid}/delete", {}),
+    ("GET", "/chats/{id}/messages/{mid}/reactions", None),
+    ("POST", "/chats/{id}/messages/{mid}/reactions", {"emoji": "👍"}),
 ]
 CHAT_URL_IDS = [f"{method} {url.replace('{id}', 'N')}" for method, url, _ in CHAT_URLS]
 

@@ -138,8 +138,8 @@ def _tsquery(query: SearchQuery, params: dict) -> str:
 
 def _find_postgresql(user_id: int, query: SearchQuery, limit: int, before: int | None) -> list[tuple[int, str]]:
     params = {"user_id": user_id, "limit": limit, "before": before, "lt": _LT_STAND_IN,
-              "options": f"StartSel={MARK_START}, StopSel={MARK_END}, MaxFragments=2, MaxWords=24, "
-                         "MinWords=8, FragmentDelimiter=\" … \""}
+              # One stretch of up to 24 words around the matches (a short message whole), as FTS5's snippet().
+              "options": f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=12, ShortWord=0"}
     tsquery = _tsquery(query, params)
     # The headline is the costly part: made only for the rows of this page.
     sql = f"""

@@ -1,0 +1,59 @@
+"""Search across one's chats, and a message's own address, which opens its chat at the message."""
+from flask import abort, current_app, render_template, request
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..htmx import vary_on_htmx, wants_fragment
+from ..models import Message
+from . import bp, service
+from .errors import ChatError
+from .messaging import MAX_ID
+from .routes import _chat_context, _composer, _page_or_pane
+from .search import search_messages
+
+RESULTS_PER_PAGE = 20
+MORE = "search-more"  # the "More results" item, which the next page of results replaces
+
+
+@bp.get("/search")
+def search():
+    """Messages of one's chats that contain the words of ?q=, newest first, matches marked."""
+    q = request.args.get("q", "")
+    before = request.args.get("before", type=int)
+    results, error, status = None, None, 200
+    if q.strip():
+        try:
+            results = search_messages(current_user, q, RESULTS_PER_PAGE, before=before)
+        except ChatError as e:
+            error, status = e.message, e.status
+    if results is not None and wants_fragment(MORE):
+        return vary_on_htmx(current_app.make_response(render_template("search/_hits.html", results=results, q=q)))
+    return _page_or_pane("search/_search_pane.html", status=status, title=f"Search: {q}" if q.strip() else "Search",
+                         q=q, results=results, error=error, search_q=q)
+
+
+@bp.get("/chats/<int:chat_id>/messages/<int:message_id>")
+def show_message(chat_id: int, message_id: int):
+    """A message's own address: its chat, scrolled to the message, which is marked.
+
+    404 for anyone not in the chat and for an id that is not a message of this chat.
+    """
+    membership = service.membership_or_404(chat_id, current_user)
+    message = db.session.get(Message, message_id) if message_id <= MAX_ID else None
+    if message is None or message.chat_id != chat_id:
+        abort(404)
+    page_size = current_app.config["PAGE_SIZE"]
+    if _newer_count(chat_id, message_id, page_size) < page_size:
+        # On the chat's newest page: open the live chat, as its link in the chat list does.
+        context = _chat_context(membership, focus_id=message_id)
+    else:
+        # Older: the page of history that ends with it (not live; "Newer messages →" leads on).
+        context = _chat_context(membership, before=message_id + 1, focus_id=message_id)
+    return _page_or_pane("chats/_chat_pane.html", refresh_list=True, composer=_composer(membership.chat), **context)
+
+
+def _newer_count(chat_id: int, message_id: int, cap: int) -> int:
+    """How many messages of the chat came after message_id, counting at most cap."""
+    newer = select(Message.id).where(Message.chat_id == chat_id, Message.id > message_id).limit(cap).subquery()
+    return db.session.scalar(select(func.count()).select_from(newer))

@@ -1,6 +1,8 @@
 // Desktop notifications: asked for from a button, never on page load. A message notifies when
 // its chat is not in view (another chat is open, or the tab is hidden), unless it is one's own,
-// and as the chat's setting says: all messages, mentions only, or nothing.
+// and as the chat's setting says: all messages, mentions only, or nothing. So a mention of me
+// notifies under "all" and "mentions" and never under "none" (a muted chat stays quiet), though
+// it still counts in the chat's "@" badge (mentions.js, read_state.unread_mention_counts).
 (function () {
   "use strict";
 

@@ -1,0 +1,147 @@
+"""Reactions in Chromium: picked from the React menu or by clicking a reaction, live on the other
+member's page with who reacted on hover, one's own marked for oneself only, refusals in words, and
+a page cut off from its socket converging to the same reactions.
+
+Like test_browser_changes.py, this module runs its own server whose pages poll only every 120 s
+while the socket is up (every 2 s while it is down): what shows within a test came over the
+socket, or, once cut, by the page's polling catch-up.
+"""
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import _TMP
+from .support import services
+from .support.browser import BrowserPeople, open_shared_chat, send
+
+pytestmark = pytest.mark.browser
+
+MINE_BORDER = "rgb(47, 111, 235)"  # --accent: base.html's rule for one's own reactions
+
+
+@pytest.fixture(scope="module")
+def server():
+    with services.module_server("reactions", _TMP) as live:
+        yield live
+
+
+@pytest.fixture
+def person(chromium, server):
+    people = BrowserPeople(chromium, server.url)
+    yield people
+    people.close()
+
+
+def message(page, text):
+    return page.locator("#messages > .msg", has_text=text)
+
+
+def reaction(page, text, emoji):
+    return message(page, text).locator(f".reaction[data-emoji='{emoji}']")
+
+
+def open_picker(page, text):
+    item = message(page, text)
+    item.hover()
+    item.locator(".reaction-picker > summary").click()
+    expect(item.locator(".reaction-quick button").first).to_be_visible()  # loaded on opening
+    return item
+
+
+def pick(page, text, emoji):
+    open_picker(page, text).locator(f".reaction-quick button[value='{emoji}']").click()
+
+
+def border(locator) -> str:
+    return locator.evaluate("el => getComputedStyle(el).borderTopColor")
+
+
+def test_a_reaction_shows_live_with_who_reacted_and_ones_own_is_marked_for_oneself(person):
+    alice, bob = person(), person()
+    open_shared_chat(alice, bob)
+    send(alice, "release on friday?")
+    expect(message(bob, "release on friday?")).to_have_count(1)
+
+    pick(alice, "release on friday?", "👍")
+
+    for page in (alice, bob):
+        expect(reaction(page, "release on friday?", "👍")).to_have_text("👍 1")
+        expect(reaction(page, "release on friday?", "👍")).to_have_attribute("title", alice.username.upper())
+    expect(alice.locator(".reaction-picker[open]")).to_have_count(0)  # the menu closed with the change
+    assert border(reaction(alice, "release on friday?", "👍")) == MINE_BORDER
+    assert border(reaction(bob, "release on friday?", "👍")) != MINE_BORDER
+
+    reaction(bob, "release on friday?", "👍").click()
+
+    both = f"{alice.username.upper()} and {bob.username.upper()}"
+    for page in (alice, bob):
+        expect(reaction(page, "release on friday?", "👍")).to_have_text("👍 2")
+        expect(reaction(page, "release on friday?", "👍")).to_have_attribute("title", both)
+    assert border(reaction(bob, "release on friday?", "👍")) == MINE_BORDER
+
+    # A reaction only bob has is marked on his page and not on alice's.
+    pick(bob, "release on friday?", "🎉")
+    expect(reaction(alice, "release on friday?", "🎉")).to_have_text("🎉 1")
+    expect(reaction(bob, "release on friday?", "🎉")).to_have_text("🎉 1")
+    assert border(reaction(bob, "release on friday?", "🎉")) == MINE_BORDER
+    assert border(reaction(alice, "release on friday?", "🎉")) != MINE_BORDER
+
+    reaction(bob, "release on friday?", "🎉").click()
+    for page in (alice, bob):
+        expect(reaction(page, "release on friday?", "🎉")).to_have_count(0)
+        expect(reaction(page, "release on friday?", "👍")).to_have_text("👍 2")
+
+
+def test_any_emoji_can_be_typed_in_and_text_is_refused_in_words(person):
+    alice, bob = person(), person()
+    open_shared_chat(alice, bob)
+    send(alice, "new logo")
+    expect(message(bob, "new logo")).to_have_count(1)
+
+    box = open_picker(bob, "new logo").locator(".reaction-any input[name=emoji]")
+    box.fill("nice")
+    box.press("Enter")
+    expect(bob.locator("#flash")).to_contain_text("Reactions are a single emoji")
+    expect(message(bob, "new logo").locator(".reaction")).to_have_count(0)
+
+    box.fill("🦄")
+    box.press("Enter")
+
+    for page in (alice, bob):
+        expect(reaction(page, "new logo", "🦄")).to_have_text("🦄 1")
+
+
+def test_a_page_cut_off_from_its_socket_converges_to_the_same_reactions(person):
+    alice, bob = person(), person()
+    open_shared_chat(alice, bob)
+    send(alice, "pizza tonight")
+    expect(message(bob, "pizza tonight")).to_have_count(1)
+    sockets, state = [], {"answer": True}
+
+    # Once cut, bob's new sockets get no server at all (as behind a broken proxy): what he
+    # missed can only reach him by the page's catch-up.
+    def route(ws):
+        sockets.append(ws)
+        if state["answer"]:
+            ws.connect_to_server()
+
+    bob.route_web_socket("**/socket", route)
+    bob.reload()
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "live")
+    pick(alice, "pizza tonight", "👍")
+    reaction(bob, "pizza tonight", "👍").click()
+    for page in (alice, bob):
+        expect(reaction(page, "pizza tonight", "👍")).to_have_text("👍 2")
+    bob.evaluate("window.notReloaded = true")
+
+    state["answer"] = False
+    sockets[-1].close(code=1012, reason="cut by the test")  # the ws extension reconnects after 1012
+    expect(bob.locator("#connection")).not_to_have_attribute("data-state", "live")
+    reaction(alice, "pizza tonight", "👍").click()  # alice takes hers back while bob is away
+    pick(alice, "pizza tonight", "😂")
+    expect(reaction(alice, "pizza tonight", "👍")).to_have_text("👍 1")
+
+    expect(reaction(bob, "pizza tonight", "👍")).to_have_text("👍 1", timeout=20_000)
+    expect(reaction(bob, "pizza tonight", "👍")).to_have_attribute("title", bob.username.upper())
+    expect(reaction(bob, "pizza tonight", "😂")).to_have_text("😂 1")
+    assert bob.evaluate("window.notReloaded") is True
+    assert bob.inner_text("#messages").count("pizza tonight") == 1

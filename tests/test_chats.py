@@ -1,4 +1,5 @@
 """Chats: the dashboard list, groups, direct messages, members, and who may see what."""
+import io
 import uuid
 
 import pytest
@@ -12,7 +13,7 @@ from .support.pages import (
     system_messages,
     text_of,
 )
-from .support.records import chat_ids, create_group, members_of, snapshot, stored_messages
+from .support.records import attachment_ids, chat_ids, create_group, members_of, snapshot, stored_messages
 
 
 @pytest.fixture
@@ -405,13 +406,17 @@ CHAT_URLS = [
     ("POST", "/chats/{id}/messages/{mid}/delete", {}),
     ("GET", "/chats/{id}/messages/{mid}/reactions", None),
     ("POST", "/chats/{id}/messages/{mid}/reactions", {"emoji": "👍"}),
+    ("POST", "/chats/{id}/attachments", {"body": "let me in", "client_id": "intruder-0002"}),
+    ("GET", "/chats/{id}/attachments/{aid}/notes.txt", None),
+    ("GET", "/chats/{id}/thumbnails/{aid}", None),
 ]
 CHAT_URL_IDS = [f"{method} {url.replace('{id}', 'N')}" for method, url, _ in CHAT_URLS]
 
 
 def test_the_list_of_chat_urls_above_covers_every_chat_route(app):
     routes = {(method, rule.rule.replace("<int:chat_id>", "{id}").replace("<username>", "bob")
-               .replace("<int:message_id>", "{mid}"))
+               .replace("<int:message_id>", "{mid}").replace("<int:attachment_id>", "{aid}")
+               .replace("<filename>", "notes.txt"))
               for rule in app.url_map.iter_rules() if "<int:chat_id>" in rule.rule
               for method in rule.methods - {"HEAD", "OPTIONS"}}
 
@@ -430,6 +435,8 @@ def private_chat(actor):
     alice, _ = actor("alice"), actor("bob")
     chat_id = create_group(alice, "Private", "bob")
     alice.send(chat_id, "for members only")
+    alice.post(f"/chats/{chat_id}/attachments", {"files": (io.BytesIO(b"for members only"), "notes.txt"),
+                                                 "client_id": str(uuid.uuid4())}, content_type="multipart/form-data")
     return chat_id, alice
 
 
@@ -441,7 +448,8 @@ def test_a_non_member_gets_404_on_every_chat_url_and_changes_nothing(private_cha
     before = snapshot(alice.app)
 
     message_id = stored_messages(alice.app, chat_id)[-1].id
-    response = request(mallory, method, url.format(id=chat_id, mid=message_id), data, htmx=htmx)
+    response = request(mallory, method, url.format(id=chat_id, mid=message_id, aid=attachment_ids(alice.app)[0]),
+                       data, htmx=htmx)
 
     assert response.status_code == 404
     assert "There is nothing here, or you don't have access to it." in text_of(response)
@@ -473,7 +481,7 @@ def test_anonymous_visitors_are_sent_to_login_from_every_chat_url(private_chat, 
     chat_id, alice = private_chat
     before = snapshot(alice.app)
 
-    response = request(anonymous, method, url.format(id=chat_id, mid=1), data)
+    response = request(anonymous, method, url.format(id=chat_id, mid=1, aid=attachment_ids(alice.app)[0]), data)
 
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login?next=")

@@ -74,6 +74,10 @@ def from_environment(instance: Path) -> dict:
         "POLL_INTERVAL_SECONDS": int(os.environ.get("WEBCHAT_POLL_INTERVAL", "20")),
         "PAGE_SIZE": 50,
         "MAX_MESSAGE_LENGTH": 4000,
+        # Attachments are stored here by random names and only ever read from here; one send may
+        # carry this much (MAX_CONTENT_LENGTH follows it: chats/attachment_routes.py).
+        "UPLOAD_DIR": os.environ.get("WEBCHAT_UPLOAD_DIR") or str(instance / "uploads"),
+        "MAX_UPLOAD_MB": float(os.environ.get("WEBCHAT_MAX_UPLOAD_MB", "10")),
         # Seconds after sending during which the author may edit a message; unset: always.
         "MESSAGE_EDIT_WINDOW_SECONDS": int(os.environ.get("WEBCHAT_EDIT_WINDOW_SECONDS", "0")) or None,
         "RATELIMIT_ENABLED": _bool("WEBCHAT_RATELIMIT", True),

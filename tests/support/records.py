@@ -5,7 +5,7 @@ from types import SimpleNamespace
 from sqlalchemy import select
 
 from webchat.extensions import db
-from webchat.models import Chat, Membership, Message, User
+from webchat.models import Attachment, Chat, Membership, Message, User
 
 from .pages import chat_id_from
 
@@ -26,6 +26,12 @@ def stored_messages(app, chat_id: int | None = None) -> list[SimpleNamespace]:
         return [SimpleNamespace(id=m.id, chat_id=m.chat_id, kind=m.kind, body=m.body, html=m.html,
                                 author=m.author.username if m.author else None, client_id=m.client_id)
                 for m in db.session.scalars(query)]
+
+
+def attachment_ids(app) -> list[int]:
+    """Ids of every stored attachment, in order."""
+    with app.app_context():
+        return list(db.session.scalars(select(Attachment.id).order_by(Attachment.id)))
 
 
 def members_of(app, chat_id: int) -> dict[str, str]:

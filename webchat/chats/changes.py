@@ -90,7 +90,7 @@ def _aware(moment):
 def edit_message(membership: Membership, message: Message, body: str | None) -> Message:
     """Replace a message's text with a new version, rendered and cleaned once; announced to the chat."""
     check_editable(membership, message)
-    text = validate_body(body)
+    text = validate_body(body, required=not message.attachments)  # files may go without a caption
     if text == message.body:
         return message  # nothing changed: no "(edited)" mark, no broadcast
     html, mentioned = render_message(text, mentionable(message.chat_id, text))

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..models import Chat, Membership, Message, Reaction, User, utcnow
+from ..models import Attachment, Chat, Membership, Message, Reaction, User, utcnow
 from ..realtime.hub import chat_channel
 from . import send_budget
 from .errors import ChatError
@@ -34,9 +34,10 @@ def new_client_id() -> str:
     return str(uuid.uuid4())
 
 
-def validate_body(body: str | None) -> str:
+def validate_body(body: str | None, required: bool = True) -> str:
+    """The message text, stripped; required=False lets it be empty (a caption of attached files)."""
     text = (body or "").strip()
-    if not text:
+    if not text and required:
         raise ChatError("Type a message before sending.")
     limit = current_app.config["MAX_MESSAGE_LENGTH"]
     if len(text) > limit:
@@ -64,8 +65,12 @@ def _existing(author_id: int, client_id: str) -> Message | None:
     )
 
 
-def send_message(membership: Membership, body: str | None, client_id: str | None) -> SendResult:
-    """Validate, render, store and announce a user's message; a repeated client id stores nothing new."""
+def send_message(membership: Membership, body: str | None, client_id: str | None,
+                 attachments: list[Attachment] = ()) -> SendResult:
+    """Validate, render, store and announce a user's message; a repeated client id stores nothing new.
+
+    attachments: rows for files already written (chats.attachments); with them the text may be empty.
+    """
     author, chat = membership.user, membership.chat
     if client_id is None or client_id == "":
         client_id = new_client_id()
@@ -73,7 +78,7 @@ def send_message(membership: Membership, body: str | None, client_id: str | None
         raise ChatError("This message could not be sent: its id is malformed. Reload the page and retry.", 400)
     existing = _existing(author.id, client_id)
     if existing is None:
-        text = validate_body(body)
+        text = validate_body(body, required=not attachments)
         send_budget.spend(author.id)  # only what would be stored counts: repeats and refusals are free
     else:
         return _answer_repeat(existing, chat)
@@ -82,6 +87,8 @@ def send_message(membership: Membership, body: str | None, client_id: str | None
     try:
         message = _store(chat, kind="user", author_id=author.id, body=text, html=html,
                          mentions=" ".join(mentioned), client_id=client_id)
+        if attachments:
+            message.attachments.extend(attachments)
         membership.last_read_message_id = message.id
         db.session.commit()
     except IntegrityError:

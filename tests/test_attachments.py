@@ -1,0 +1,574 @@
+"""Attachments: sending files, who may fetch them, how they are served, limits, deletion, live delivery.
+
+Request tests (a browser without JavaScript, or the page's uploader, which sends HX-Request)
+against the app with an upload folder of the test's own; the live parts (another member's open
+socket, a page that was away) against the real server with real sockets.
+"""
+import http.client
+import io
+import re
+import struct
+import uuid
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from webchat.chats.attachments import display_name, request_limit
+from webchat.extensions import db
+from webchat.models import Attachment, Message
+
+from .support.pages import composer, parse, text_of
+from .support.records import create_group, snapshot, stored_messages
+from .support.wsclient import People, messages_in
+
+FILE_POLICY = "default-src 'none'; sandbox"
+
+
+# ----- helpers -----------------------------------------------------------------------------
+
+def png(width=800, height=600, color="red") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def upload(actor, chat_id, *files, body="", client_id=None, htmx=True, after=None, csrf=True):
+    """files: (name, bytes) or (name, bytes, content type) as the browser names and types them."""
+    data = {"body": body, "client_id": client_id or str(uuid.uuid4()),
+            "files": [(io.BytesIO(f[1]), f[0], *f[2:]) for f in files]}
+    if after is not None:
+        data["after"] = str(after)
+    return actor.post(f"/chats/{chat_id}/attachments", data, htmx=htmx, csrf=csrf, content_type="multipart/form-data")
+
+
+def attachments_of(app, chat_id=None) -> list[Attachment]:
+    with app.app_context():
+        query = select(Attachment).order_by(Attachment.id)
+        if chat_id is not None:
+            query = query.where(Attachment.chat_id == chat_id)
+        rows = list(db.session.scalars(query))
+        for row in rows:
+            db.session.expunge(row)
+        return rows
+
+
+def files_on_disk(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def links(html) -> dict[str, dict]:
+    """The attachment links of a page or fragment, by shown name: url, size text, thumbnail src."""
+    found = {}
+    for item in parse(html).find_all("li", cls="attachment"):
+        anchor = item.find("a")
+        image = item.find("img")
+        name = item.find("span", cls="attachment-name")
+        size = item.find("span", cls="attachment-size")
+        found[name.text if name else image.get("alt")] = {
+            "href": anchor.get("href"), "size": size.text if size else None,
+            "thumbnail": image.get("src") if image else None, "download": "download" in anchor.attrs}
+    return found
+
+
+@pytest.fixture(autouse=True)
+def upload_dir(app, tmp_path):
+    """Each test's files go to a folder of its own, so 'nothing was stored' can be checked on disk."""
+    folder = tmp_path / "instance" / "uploads"
+    app.config["UPLOAD_DIR"] = str(folder)
+    return folder
+
+
+@pytest.fixture
+def small_limit(app):
+    """Uploads limited to 10 KB (and request bodies to a little more), as WEBCHAT_MAX_UPLOAD_MB would."""
+    app.config["MAX_UPLOAD_MB"] = 10 / 1024
+    app.config["MAX_CONTENT_LENGTH"] = request_limit(app.config)
+
+
+@pytest.fixture
+def team(actor):
+    """alice and bob in a group: (chat id, alice, bob)."""
+    alice, bob = actor("alice"), actor("bob")
+    return create_group(alice, "Team", "bob"), alice, bob
+
+
+# ----- sending files ------------------------------------------------------------------------
+
+def test_a_picture_is_shown_as_a_thumbnail_that_opens_the_full_image(team, upload_dir):
+    chat_id, alice, bob = team
+    picture = png(800, 600)
+
+    response = upload(alice, chat_id, ("holiday.png", picture), body="look at *this*")
+
+    assert response.status_code == 200
+    [message] = messages_in(response.get_data(as_text=True))
+    assert "<em>this</em>" in message["html"]
+    shown = links(bob.get(f"/chats/{chat_id}"))["holiday.png"]
+    assert shown["thumbnail"] == f"/chats/{chat_id}/thumbnails/{attachments_of(alice.app)[0].id}"
+    img = parse(bob.get(f"/chats/{chat_id}")).find("img", alt="holiday.png")
+    assert (img.get("width"), img.get("height")) == ("400", "300")
+    thumbnail = bob.get(shown["thumbnail"])
+    assert thumbnail.status_code == 200 and thumbnail.headers["Content-Type"] == "image/webp"
+    assert Image.open(io.BytesIO(thumbnail.data)).size == (400, 300)
+    full = bob.get(shown["href"])
+    assert full.status_code == 200 and full.data == picture
+    assert full.headers["Content-Type"] == "image/png"
+    assert full.headers["Content-Disposition"] == "inline; filename=holiday.png"
+    [row] = attachments_of(alice.app)
+    assert (row.content_type, row.width, row.height, row.has_thumbnail, row.size) == (
+        "image/png", 800, 600, True, len(picture))
+    assert len(files_on_disk(upload_dir)) == 2  # the file and its thumbnail
+
+
+def test_any_other_file_is_a_download_link_with_its_name_and_size(team):
+    chat_id, alice, bob = team
+    notes = b"minutes of the meeting\n" * 60  # 1,380 bytes
+
+    upload(alice, chat_id, ("minutes.txt", notes, "text/plain"), body="")
+
+    shown = links(bob.get(f"/chats/{chat_id}"))
+    attachment_id = attachments_of(alice.app)[0].id
+    assert shown == {"minutes.txt": {"href": f"/chats/{chat_id}/attachments/{attachment_id}/minutes.txt",
+                                     "size": "1.3 KB", "thumbnail": None, "download": True}}
+    download = bob.get(shown["minutes.txt"]["href"])
+    assert download.data == notes
+    assert download.headers["Content-Type"] == "application/octet-stream"
+    assert download.headers["Content-Disposition"] == "attachment; filename=minutes.txt"
+
+
+def test_several_files_travel_in_one_message(team):
+    chat_id, alice, bob = team
+
+    response = upload(alice, chat_id, ("a.txt", b"first"), ("b.png", png(40, 30)), ("c.txt", b"third"),
+                      body="three files")
+
+    assert len(messages_in(response.get_data(as_text=True))) == 1
+    assert [m.body for m in stored_messages(alice.app, chat_id) if m.kind == "user"] == ["three files"]
+    assert list(links(bob.get(f"/chats/{chat_id}"))) == ["a.txt", "b.png", "c.txt"]
+
+
+def test_files_need_no_caption_but_a_plain_message_still_needs_text(team):
+    chat_id, alice, _ = team
+
+    with_files = upload(alice, chat_id, ("report.pdf", b"%PDF-1.4 fake"), body="   ")
+    without_text = alice.send(chat_id, "   ", htmx=True)
+    without_files = upload(alice, chat_id, body="only words")
+
+    assert with_files.status_code == 200
+    assert without_text.status_code == 422
+    assert without_files.status_code == 422
+    assert "Choose a file to attach." in text_of(without_files)
+    assert [(m.body, m.kind) for m in stored_messages(alice.app, chat_id)][-1] == ("", "user")
+    assert len(attachments_of(alice.app)) == 1
+
+
+def test_a_page_without_javascript_uploads_with_the_composers_own_button_and_lands_on_the_message(team):
+    chat_id, alice, bob = team
+    form = parse(alice.get(f"/chats/{chat_id}")).by_id("composer")
+    button = form.find("button", cls="attach-send")
+    assert form.find("input", type="file").get("name") == "files"
+    assert (button.get("formaction"), button.get("formenctype")) == (f"/chats/{chat_id}/attachments",
+                                                                      "multipart/form-data")
+
+    response = upload(alice, chat_id, ("plan.txt", b"the plan"), body="see attached", htmx=False)
+
+    message_id = stored_messages(alice.app, chat_id)[-1].id
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/chats/{chat_id}#m-{message_id}"
+    assert "plan.txt" in links(bob.get(f"/chats/{chat_id}"))
+
+
+def test_the_same_client_id_sent_twice_stores_one_message_and_one_copy_of_the_files(team, upload_dir):
+    chat_id, alice, _ = team
+    client_id = str(uuid.uuid4())
+
+    first = upload(alice, chat_id, ("twice.txt", b"once"), client_id=client_id)
+    again = upload(alice, chat_id, ("twice.txt", b"once"), client_id=client_id)
+
+    assert first.status_code == again.status_code == 200
+    assert messages_in(first.get_data(as_text=True))[0]["id"] == messages_in(again.get_data(as_text=True))[0]["id"]
+    assert len(attachments_of(alice.app)) == 1
+    assert len(files_on_disk(upload_dir)) == 1
+
+
+def test_the_uploaders_page_gets_every_message_it_missed_with_its_own(team):
+    chat_id, alice, bob = team
+    page = parse(alice.get(f"/chats/{chat_id}"))
+    newest = max(int(a.get("data-id")) for a in page.find_all("article"))
+    bob.send(chat_id, "meanwhile")
+
+    response = upload(alice, chat_id, ("late.txt", b"x"), after=newest)
+
+    html = response.get_data(as_text=True)
+    assert [m["html"].count("late.txt") > 0 for m in messages_in(html)] == [False, True]
+    assert "meanwhile" in html
+
+
+# ----- who may fetch them -------------------------------------------------------------------
+
+@pytest.fixture
+def shared_file(team):
+    """A text file and a picture alice sent in the team chat: (chat id, alice, bob, file url, thumbnail url)."""
+    chat_id, alice, bob = team
+    upload(alice, chat_id, ("secret.txt", b"members only"), ("secret.png", png(50, 50)))
+    shown = links(alice.get(f"/chats/{chat_id}"))
+    return chat_id, alice, bob, shown["secret.txt"]["href"], shown["secret.png"]["thumbnail"]
+
+
+def test_someone_outside_the_chat_gets_404_for_its_files_and_thumbnails_and_cannot_upload(shared_file, actor,
+                                                                                         upload_dir):
+    chat_id, alice, _, file_url, thumbnail_url = shared_file
+    mallory = actor("mallory")
+    before, stored = snapshot(alice.app), files_on_disk(upload_dir)
+
+    for url in (file_url, thumbnail_url, shared_file[3].replace("secret.txt", "anything.html")):
+        response = mallory.get(url)
+        assert response.status_code == 404
+        assert b"members only" not in response.data
+    refused = upload(mallory, chat_id, ("intruder.txt", b"let me in"))
+
+    assert refused.status_code == 404
+    assert snapshot(alice.app) == before
+    assert files_on_disk(upload_dir) == stored
+
+
+def test_a_file_is_found_only_under_its_own_chat(shared_file, actor):
+    chat_id, alice, bob, file_url, thumbnail_url = shared_file
+    other_chat = create_group(bob, "Elsewhere")  # bob is a member of both
+    attachment_id = attachments_of(alice.app)[0].id
+
+    for url in (f"/chats/{other_chat}/attachments/{attachment_id}/secret.txt",
+                f"/chats/{other_chat}/thumbnails/{attachment_id + 1}",
+                f"/chats/{chat_id}/attachments/99999/secret.txt",
+                f"/chats/{chat_id}/attachments/{2**40}/secret.txt"):
+        assert bob.get(url).status_code == 404, url
+    assert bob.get(file_url).status_code == 200
+
+
+def test_a_removed_member_loses_the_files_at_once(shared_file):
+    chat_id, alice, bob, file_url, thumbnail_url = shared_file
+    assert bob.get(file_url).status_code == 200
+
+    alice.post(f"/chats/{chat_id}/members/bob/remove", {})
+
+    assert bob.get(file_url).status_code == 404
+    assert bob.get(thumbnail_url).status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_login_for_files_thumbnails_and_uploads(shared_file, anonymous, upload_dir):
+    chat_id, alice, _, file_url, thumbnail_url = shared_file
+    stored = files_on_disk(upload_dir)
+
+    responses = [anonymous.get(file_url), anonymous.get(thumbnail_url),
+                 upload(anonymous, chat_id, ("x.txt", b"x"), htmx=False)]
+
+    for response in responses:
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/login?next=")
+    assert files_on_disk(upload_dir) == stored
+
+
+# ----- served so that they can never run as our pages -----------------------------------------
+
+@pytest.mark.parametrize(("name", "content", "declared"), [
+    ("page.html", b"<html><script>fetch('/settings')</script></html>", "text/html"),
+    ("drawing.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>',
+     "image/svg+xml"),
+    ("image.png", b"<html><body onload=alert(1)>not a picture</body></html>", "image/png"),
+    ("truncated.png", png(300, 300)[:200], "image/png"),
+], ids=["html", "svg-with-script", "html-named-png", "truncated-png"])
+def test_files_that_are_not_verified_pictures_are_downloads_that_cannot_run_script(team, name, content, declared):
+    chat_id, alice, bob = team
+
+    upload(alice, chat_id, (name, content, declared))
+
+    shown = links(bob.get(f"/chats/{chat_id}"))[name]
+    assert shown["thumbnail"] is None and shown["download"]
+    response = bob.get(shown["href"])
+    assert response.data == content
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    assert response.headers["Content-Disposition"] == f"attachment; filename={name}"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Security-Policy"] == FILE_POLICY
+    [row] = attachments_of(alice.app)
+    assert (row.content_type, row.has_thumbnail) == ("application/octet-stream", False)
+    assert bob.get(f"/chats/{chat_id}/thumbnails/{row.id}").status_code == 404
+
+
+def test_pictures_and_thumbnails_are_sandboxed_too(shared_file):
+    chat_id, alice, bob, file_url, thumbnail_url = shared_file
+    picture_url = links(bob.get(f"/chats/{chat_id}"))["secret.png"]["href"]
+
+    for url in (picture_url, thumbnail_url, file_url):
+        response = bob.get(url)
+        assert response.headers["Content-Security-Policy"] == FILE_POLICY
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "no-store" in response.headers["Cache-Control"]
+
+
+def test_a_picture_is_recognised_by_its_content_whatever_its_name_or_declared_type(team):
+    chat_id, alice, bob = team
+
+    upload(alice, chat_id, ("scan.txt", png(20, 10), "text/plain"))
+
+    shown = links(bob.get(f"/chats/{chat_id}"))["scan.txt"]
+    assert shown["thumbnail"] is not None
+    assert bob.get(shown["href"]).headers["Content-Type"] == "image/png"
+
+
+def test_a_name_outside_ascii_is_kept_and_sent_in_rfc_6266_form(team):
+    chat_id, alice, bob = team
+
+    upload(alice, chat_id, ("отчёт 2024.pdf", b"%PDF"))
+
+    shown = links(bob.get(f"/chats/{chat_id}"))
+    response = bob.get(shown["отчёт 2024.pdf"]["href"])
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment; filename=")  # an ASCII stand-in for old clients
+    assert disposition.endswith("; filename*=UTF-8''%D0%BE%D1%82%D1%87%D1%91%D1%82%202024.pdf")
+
+
+@pytest.mark.parametrize(("sent", "shown"), [
+    ("../../etc/passwd", "passwd"),
+    ("dir/sub/name.txt", "name.txt"),
+    ("evil\x00.txt", "evil.txt"),
+    ("gpj.\u202eexe", "gpj.exe"),
+    ("..", "file"),
+])
+def test_a_path_in_a_file_name_is_only_ever_a_display_name(team, upload_dir, tmp_path, sent, shown):
+    chat_id, alice, bob = team
+
+    response = upload(alice, chat_id, (sent, b"root:x:0:0"))
+
+    assert response.status_code == 200
+    assert list(links(bob.get(f"/chats/{chat_id}"))) == [shown]
+    [stored] = files_on_disk(upload_dir)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", stored.name) and stored.parent.parent == upload_dir.resolve()
+    assert [p for p in files_on_disk(tmp_path) if p.parent.parent != upload_dir.resolve()] == []
+    assert bob.get(links(bob.get(f"/chats/{chat_id}"))[shown]["href"]).data == b"root:x:0:0"
+
+
+def test_a_display_name_drops_folders_of_either_kind_control_characters_and_bare_dots():
+    assert display_name("..\\..\\windows\\win.ini") == "win.ini"
+    assert display_name("C:\\Users\\me\\notes.txt") == "notes.txt"
+    assert display_name("a/b/\x00\x1b[31mred\n.txt") == "[31mred.txt"
+    assert display_name("...") == display_name("") == display_name(None) == "file"
+    assert display_name("x" * 300 + ".jpeg") == "x" * 250 + ".jpeg"
+
+
+# ----- limits --------------------------------------------------------------------------------
+
+def test_a_file_over_the_limit_is_refused_with_the_limit_and_nothing_is_stored(team, small_limit, upload_dir):
+    chat_id, alice, _ = team
+    before = snapshot(alice.app)
+
+    response = upload(alice, chat_id, ("big.bin", b"x" * 12 * 1024), body="my caption")
+
+    assert response.status_code == 413
+    assert text_of(response) == "“big.bin” is 12 KB; files can be up to 10 KB. Nothing was sent."
+    assert response.headers["HX-Retarget"] == "#flash"
+    assert snapshot(alice.app) == before
+    assert files_on_disk(upload_dir) == []
+
+
+def test_files_over_the_limit_together_are_refused(team, small_limit, upload_dir):
+    chat_id, alice, _ = team
+
+    response = upload(alice, chat_id, ("a.bin", b"x" * 6 * 1024), ("b.bin", b"y" * 6 * 1024))
+
+    assert response.status_code == 413
+    assert "Those files add up to 12 KB; you can send up to 10 KB at a time." in text_of(response)
+    assert files_on_disk(upload_dir) == [] and attachments_of(alice.app) == []
+
+
+def test_a_body_far_over_the_limit_is_cut_off_with_a_clear_message(team, small_limit, upload_dir):
+    chat_id, alice, _ = team
+    before = snapshot(alice.app)
+
+    response = upload(alice, chat_id, ("huge.bin", b"x" * 2 * 1024 * 1024))
+
+    assert response.status_code == 413
+    assert "That upload is larger than the 10 KB webchat takes at a time. Nothing was sent." in text_of(response)
+    assert snapshot(alice.app) == before
+    assert files_on_disk(upload_dir) == []
+
+
+def test_without_javascript_a_refused_upload_shows_the_chat_with_the_reason_and_the_caption_kept(team, small_limit):
+    chat_id, alice, _ = team
+
+    response = upload(alice, chat_id, ("big.bin", b"x" * 12 * 1024), body="my caption", htmx=False)
+
+    assert response.status_code == 413
+    assert composer(response)["error"] == "“big.bin” is 12 KB; files can be up to 10 KB. Nothing was sent."
+    assert composer(response)["body"] == "my caption"
+
+
+def test_an_empty_file_is_refused_and_nothing_is_stored(team, upload_dir):
+    chat_id, alice, _ = team
+    before = snapshot(alice.app)
+
+    response = upload(alice, chat_id, ("good.txt", b"fine"), ("empty.txt", b""))
+
+    assert response.status_code == 422
+    assert text_of(response) == "“empty.txt” is empty (0 bytes). Nothing was sent — choose the file again."
+    assert snapshot(alice.app) == before
+    assert files_on_disk(upload_dir) == []
+
+
+def test_an_image_too_large_to_decode_is_refused_before_it_is_decoded(team, upload_dir):
+    chat_id, alice, _ = team
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    # A few hundred bytes that claim 30000×30000 pixels (3.6 GB once decoded).
+    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 4096)) + chunk(b"IEND", b""))
+
+    response = upload(alice, chat_id, ("bomb.png", bomb))
+
+    assert response.status_code == 413
+    assert "webchat takes images of up to 50 megapixels. Nothing was sent" in text_of(response)
+    assert files_on_disk(upload_dir) == [] and attachments_of(alice.app) == []
+
+
+def test_a_caption_over_the_message_limit_is_refused_and_the_files_are_not_kept(team, upload_dir):
+    chat_id, alice, _ = team
+
+    response = upload(alice, chat_id, ("ok.txt", b"ok"), body="x" * 4001)
+
+    assert response.status_code == 422
+    assert "the limit is 4,000" in text_of(response)
+    assert files_on_disk(upload_dir) == [] and attachments_of(alice.app) == []
+
+
+# ----- thumbnails -------------------------------------------------------------------------------
+
+def test_a_thumbnail_is_upright_small_and_carries_none_of_the_photos_metadata(team):
+    chat_id, alice, bob = team
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to show": a phone held upright
+    exif[0x010F] = "PhoneMaker"
+    exif.get_ifd(0x8825)[2] = (52.0, 31.0, 12.0)  # a GPS latitude
+    buffer = io.BytesIO()
+    Image.new("RGB", (1600, 1200), "blue").save(buffer, "JPEG", exif=exif)
+
+    upload(alice, chat_id, ("photo.jpg", buffer.getvalue()))
+
+    [row] = attachments_of(alice.app)
+    assert (row.width, row.height, row.content_type) == (1200, 1600, "image/jpeg")
+    thumbnail = Image.open(io.BytesIO(bob.get(f"/chats/{chat_id}/thumbnails/{row.id}").data))
+    assert thumbnail.size == (225, 300)
+    assert not thumbnail.getexif() and "exif" not in thumbnail.info and "icc_profile" not in thumbnail.info
+    img = parse(bob.get(f"/chats/{chat_id}")).find("img", alt="photo.jpg")
+    assert (img.get("width"), img.get("height")) == ("225", "300")
+
+
+def test_a_picture_keeps_its_transparency_in_the_thumbnail(team):
+    chat_id, alice, bob = team
+    buffer = io.BytesIO()
+    Image.new("RGBA", (100, 100), (0, 0, 0, 0)).save(buffer, "PNG")
+
+    upload(alice, chat_id, ("clear.png", buffer.getvalue()))
+
+    thumbnail = Image.open(io.BytesIO(bob.get(f"/chats/{chat_id}/thumbnails/{attachments_of(alice.app)[0].id}").data))
+    assert thumbnail.mode == "RGBA" and thumbnail.getpixel((50, 50))[3] == 0
+
+
+# ----- deleting --------------------------------------------------------------------------------
+
+def test_deleting_the_message_erases_its_files_from_disk_and_every_link_to_them(shared_file, upload_dir):
+    chat_id, alice, bob, file_url, thumbnail_url = shared_file
+    assert len(files_on_disk(upload_dir)) == 3
+    message_id = stored_messages(alice.app, chat_id)[-1].id
+
+    response = alice.post(f"/chats/{chat_id}/messages/{message_id}/delete", {}, htmx=True)
+
+    assert response.status_code == 200
+    assert files_on_disk(upload_dir) == []
+    assert attachments_of(alice.app) == []
+    assert bob.get(file_url).status_code == 404 and bob.get(thumbnail_url).status_code == 404
+    page = bob.get(f"/chats/{chat_id}")
+    assert links(page) == {} and "secret" not in page.get_data(as_text=True)
+    assert "This message was deleted." in parse(page).by_id(f"m-{message_id}").text
+
+
+def test_a_caption_of_files_can_be_edited_down_to_nothing(shared_file):
+    chat_id, alice, bob, file_url, _ = shared_file
+    message_id = stored_messages(alice.app, chat_id)[-1].id
+    alice.post(f"/chats/{chat_id}/messages/{message_id}/edit", {"body": "a caption"}, htmx=True)
+
+    response = alice.post(f"/chats/{chat_id}/messages/{message_id}/edit", {"body": ""}, htmx=True)
+
+    assert response.status_code == 200
+    with alice.app.app_context():
+        assert db.session.get(Message, message_id).body == ""
+    assert bob.get(file_url).status_code == 200
+
+
+# ----- live, over real sockets --------------------------------------------------------------------
+
+def upload_live(person, chat_id, files, body="", client_id=None):
+    """A multipart POST to the live server as person's browser session; (status, body text)."""
+    boundary = uuid.uuid4().hex
+    parts = [("csrf_token", None, person.csrf().encode()), ("body", None, body.encode()),
+             ("client_id", None, (client_id or str(uuid.uuid4())).encode())]
+    parts += [("files", name, content) for name, content in files]
+    def part(field, name, content):
+        disposition = f'form-data; name="{field}"' + (f'; filename="{name}"' if name else "")
+        return f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + content + b"\r\n"
+    payload = b"".join(part(*p) for p in parts) + f"--{boundary}--\r\n".encode()
+    connection = http.client.HTTPConnection(person.host, person.port, timeout=30)
+    try:
+        connection.request("POST", f"/chats/{chat_id}/attachments", body=payload, headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}", "HX-Request": "true",
+            "Cookie": "; ".join(f"{k}={v}" for k, v in person.cookies.items())})
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def people(live_server):
+    made = People(live_server.url)
+    yield made
+    made.close()
+
+
+def test_an_uploaded_picture_reaches_the_other_members_open_page_at_once_rendered_once(people):
+    alice, bob, carol = people.new("alice"), people.new("bob"), people.new("carol")
+    chat = alice.create_chat("live files", [bob, carol])
+    bob_tab, carol_tab = bob.open_tab(), carol.open_tab()
+
+    status, _ = upload_live(alice, chat, [("sunset.png", png(640, 480))], body="tonight")
+
+    assert status == 200
+    bob_frame = bob_tab.wait_for(lambda f: "sunset.png" in f, timeout=5)
+    assert carol_tab.wait_for(lambda f: "sunset.png" in f, timeout=5) == bob_frame  # one rendering for all
+    [thumbnail] = re.findall(r'<img src="([^"]+)"', bob_frame)
+    assert bob.get(thumbnail).status == 200
+    assert bob.get(thumbnail).headers["Content-Type"] == "image/webp"
+
+
+def test_a_page_that_was_away_gets_the_files_it_missed_and_their_deletion_when_it_catches_up(people):
+    alice, bob = people.new("alice"), people.new("bob")
+    chat = alice.create_chat("away with files", [bob])
+    before = alice.send(chat, "before the break")
+    page = parse(bob.get(f"/chats/{chat}").text)
+    cursor = int(page.find(id="messages").get("data-changes"))
+
+    upload_live(alice, chat, [("kept.txt", b"kept")])
+    upload_live(alice, chat, [("gone.txt", b"gone")])
+    [kept, gone] = [m["id"] for m in messages_in(alice.get(f"/chats/{chat}").text)][-2:]
+    alice.post(f"/chats/{chat}/messages/{gone}/delete", {})
+
+    tab = bob.open_tab(ready=False)
+    tab.send_json({"type": "view", "chat": chat, "after": before, "changes": cursor})
+    frames = tab.collect_until(lambda f: "data-message-changes" in f, timeout=5)
+    caught_up = "".join(frames)
+    assert f'id="m-{kept}"' in caught_up and "kept.txt" in caught_up
+    assert "gone.txt" not in caught_up
+    assert "This message was deleted." in caught_up

@@ -1,0 +1,127 @@
+"""Sending files, and handing them out to the chat's members only.
+
+Every response that carries a stored file is sent so that it can never act as a page of ours:
+images (PNG, JPEG, GIF, WebP, as Pillow found them at upload) inline with their real type,
+anything else as application/octet-stream to download; always with nosniff and a sandboxing
+Content-Security-Policy. An uploaded HTML or SVG file opened from its link is a download, and
+would run no script even if a browser showed it.
+"""
+from flask import abort, current_app, make_response, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ..errors import render_error
+from ..extensions import db
+from ..htmx import is_htmx
+from ..models import Attachment
+from . import attachments, bp, messaging, service
+from .errors import ChatError
+from .routes import _chat_context, _composer, _page_or_pane
+
+FILE_POLICY = "default-src 'none'; sandbox"
+
+
+@bp.record_once
+def _limit_request_bodies(state) -> None:
+    """Bodies past the upload limit (and a little room) are cut off before they are read."""
+    config = state.app.config
+    if config.get("MAX_CONTENT_LENGTH") is None:
+        config["MAX_CONTENT_LENGTH"] = attachments.request_limit(config)
+
+
+@bp.app_template_filter("filesize")
+def filesize(size: int) -> str:
+    return attachments.human_size(size)
+
+
+@bp.app_template_global()
+def upload_limit_bytes() -> int:
+    return attachments.upload_limit()
+
+
+@bp.app_template_global()
+def thumbnail_size(attachment: Attachment) -> tuple[int, int]:
+    """The thumbnail's width and height (the page reserves the space before the image arrives)."""
+    width, height = attachment.width or 1, attachment.height or 1
+    scale = min(1.0, attachments.THUMBNAIL_BOX[0] / width, attachments.THUMBNAIL_BOX[1] / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def upload_too_large(e):
+    return render_error(413, f"That upload is larger than the {attachments.limit_text()} webchat takes at a time. "
+                             "Nothing was sent.")
+
+
+@bp.post("/chats/<int:chat_id>/attachments")
+def upload_attachments(chat_id: int):
+    """Send files (and an optional caption) as one message; every open page of the chat shows it."""
+    membership = service.membership_or_404(chat_id, current_user)
+    body, client_id = request.form.get("body", ""), request.form.get("client_id")
+    try:
+        result = attachments.send_with_files(membership, body, client_id, request.files.getlist("files"))
+    except ChatError as e:
+        db.session.rollback()
+        if is_htmx():  # the page's uploader shows the words under the composer, files and text kept
+            return render_error(e.status, e.message)
+        composer = _composer(membership.chat, body=body, error=e.message, client_id=client_id)
+        return _page_or_pane("chats/_chat_pane.html", status=e.status, composer=composer,
+                             **_chat_context(membership))
+    message = result.message
+    if not is_htmx():
+        return redirect(url_for("chats.show_chat", chat_id=chat_id, _anchor=f"m-{message.id}"))
+    after = request.form.get("after", type=int)
+    if after is not None and after < message.id:
+        messages = messaging.messages_after(chat_id, current_user, after, current_app.config["PAGE_SIZE"] * 4)
+    else:
+        messages = [message]
+    return messaging.render_messages(messages, current_user) + render_template(
+        "realtime/_sent.html", client_id=message.client_id)
+
+
+def _attachment_or_404(chat_id: int, attachment_id: int) -> Attachment:
+    """An attachment of a message in this chat, for a member of it; 404 for anything else."""
+    service.membership_or_404(chat_id, current_user)
+    attachment = db.session.get(Attachment, attachment_id) if attachment_id <= messaging.MAX_ID else None
+    if (attachment is None or attachment.chat_id != chat_id or attachment.message is None
+            or attachment.message.is_deleted):
+        abort(404)
+    return attachment
+
+
+@bp.get("/chats/<int:chat_id>/attachments/<int:attachment_id>/<filename>")
+def download_attachment(chat_id: int, attachment_id: int, filename: str):
+    """The file as it was uploaded: an image inline, anything else as a download.
+
+    The name in the URL is only for the browser's "save as"; the id decides which file it is.
+    """
+    attachment = _attachment_or_404(chat_id, attachment_id)
+    inline = attachment.has_thumbnail and attachment.content_type in attachments.IMAGE_TYPES.values()
+    return _send_stored(attachments.stored_path(attachment.storage_name),
+                        attachment.content_type if inline else attachments.DOWNLOAD_TYPE,
+                        inline=inline, name=attachment.filename)
+
+
+@bp.get("/chats/<int:chat_id>/thumbnails/<int:attachment_id>")
+def attachment_thumbnail(chat_id: int, attachment_id: int):
+    """The small WebP picture of an image attachment, made when it was uploaded."""
+    attachment = _attachment_or_404(chat_id, attachment_id)
+    if not attachment.has_thumbnail:
+        abort(404)
+    return _send_stored(attachments.stored_path(attachment.storage_name, thumbnail=True), "image/webp",
+                        inline=True, name=attachment.filename.rsplit(".", 1)[0] + ".webp")
+
+
+def _send_stored(path, mimetype: str, inline: bool, name: str):
+    try:
+        response = send_file(path, mimetype=mimetype, as_attachment=not inline, download_name=name,
+                             conditional=True, etag=True, max_age=None)
+    except FileNotFoundError:
+        current_app.logger.warning("attachment.missing name=%s", path.name)
+        abort(404)
+    response.headers["Content-Security-Policy"] = FILE_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    # Private conversations: kept in no cache, shared or not (as the pages are).
+    response.headers["Cache-Control"] = "private, no-store"
+    return make_response(response)

@@ -10,10 +10,18 @@ from .extensions import csrf, db, limiter, login_manager, migrate, sock
 
 
 class SessionInterface(SecureCookieSessionInterface):
-    """Marks the session cookie Secure whenever the request came over https."""
+    """Marks the session cookie Secure whenever the request came over https, and never lets a
+    request from another site replace the browser's session."""
 
     def get_cookie_secure(self, app):
         return super().get_cookie_secure(app) or request.is_secure
+
+    def should_set_cookie(self, app, session):
+        # Another site's form post arrives without our cookie (SameSite=Lax) and is refused; the
+        # empty session it got must not overwrite the browser's own, or any site could sign people out.
+        if request.headers.get("Sec-Fetch-Site") == "cross-site" and self.get_cookie_name(app) not in request.cookies:
+            return False
+        return super().should_set_cookie(app, session)
 
 
 def create_app(config: dict | None = None) -> Flask:

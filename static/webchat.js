@@ -70,6 +70,10 @@
     var node = document.importNode(fresh, true);
     var editor = current.querySelector(":scope > .msg-editor:not(.msg-editor--saving)");
     if (editor && node.querySelector(".msg-body")) node.appendChild(editor);
+    // So does an open React menu: someone else's reaction must not close it under the cursor.
+    var picker = current.querySelector(".reaction-picker[open]");
+    var freshPicker = node.querySelector(".reaction-picker");
+    if (picker && freshPicker) freshPicker.replaceWith(picker);
     current.replaceWith(node);
     htmx.process(node);
     localTimes(node);
@@ -202,6 +206,11 @@
   });
   document.addEventListener("htmx:afterRequest", function (evt) {
     evt.detail.elt.classList.remove("msg-editor--saving");
+  });
+  // A reaction stored closes its React menu (a refused one keeps it open, with what was typed).
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var picker = evt.detail.elt.tagName === "FORM" && evt.detail.elt.closest(".reaction-picker");
+    if (picker && evt.detail.xhr && evt.detail.xhr.status < 300) picker.open = false;
   });
   document.addEventListener("click", function (evt) {
     var cancel = evt.target.closest("[data-edit-cancel]");

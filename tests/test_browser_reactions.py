@@ -110,6 +110,25 @@ def test_any_emoji_can_be_typed_in_and_text_is_refused_in_words(person):
         expect(reaction(page, "new logo", "🦄")).to_have_text("🦄 1")
 
 
+def test_an_open_react_menu_stays_open_when_someone_else_reacts_meanwhile(person):
+    alice, bob = person(), person()
+    open_shared_chat(alice, bob)
+    send(alice, "vote here")
+    expect(message(bob, "vote here")).to_have_count(1)
+    menu = open_picker(bob, "vote here").locator(".reaction-picker")
+    bob.locator(".reaction-any input[name=emoji]").fill("🍕")
+
+    pick(alice, "vote here", "😮")
+
+    expect(reaction(bob, "vote here", "😮")).to_have_text("😮 1")
+    expect(menu).to_have_attribute("open", "")
+    expect(bob.locator(".reaction-any input[name=emoji]")).to_have_value("🍕")
+    bob.locator(".reaction-any input[name=emoji]").press("Enter")
+    expect(reaction(alice, "vote here", "🍕")).to_have_text("🍕 1")
+    expect(reaction(bob, "vote here", "🍕")).to_have_text("🍕 1")
+    expect(bob.locator(".reaction-picker[open]")).to_have_count(0)
+
+
 def test_a_page_cut_off_from_its_socket_converges_to_the_same_reactions(person):
     alice, bob = person(), person()
     open_shared_chat(alice, bob)

@@ -194,6 +194,31 @@ def test_anything_but_one_emoji_is_refused_with_a_clear_message_and_nothing_chan
     assert snapshot(alice.app) == before
 
 
+def test_a_hostile_emoji_on_the_reaction_page_is_refused_and_shown_as_text(room):
+    chat_id, message_id, alice, bob = room
+
+    answer = bob.get(f"/chats/{chat_id}/messages/{message_id}/reactions",
+                     query_string={"emoji": '"><script>alert(1)</script>'})
+
+    assert answer.status_code == 422
+    assert "Reactions are a single emoji" in text_of(answer)
+    assert parse(answer).find("input", name="emoji", maxlength="32").get("value") == '"><script>alert(1)</script>'
+    assert "<script>alert" not in answer.get_data(as_text=True)
+
+
+def test_who_reacted_is_shown_as_text_whatever_a_display_name_holds(room, actor):
+    chat_id, message_id, alice, _ = room
+    hostile = '"><img src=x onerror=alert(1)> & <b>'
+    with alice.app.app_context():
+        db.session.scalar(select(User).where(User.username == "alice")).display_name = hostile
+        db.session.commit()
+
+    answer = react(alice, chat_id, message_id, "👍")
+
+    assert shown_reactions(answer, message_id) == [{"emoji": "👍", "text": "👍 1", "who": hostile, "by": "alice"}]
+    assert parse(answer).find("img") is None and parse(answer).find("b") is None
+
+
 def test_a_deleted_message_takes_no_reactions_and_its_old_ones_are_gone(room):
     chat_id, message_id, alice, bob = room
     react(bob, chat_id, message_id, "👍")

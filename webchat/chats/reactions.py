@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 import emoji as emoji_data
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -132,8 +132,3 @@ def group_reactions(reactions: list[Reaction]) -> list[ReactionGroup]:
         groups.setdefault(reaction.emoji, ReactionGroup(reaction.emoji)).users.append(reaction.user)
     return list(groups.values())
 
-
-def reacted(message: Message, user_id: int, emoji: str) -> bool:
-    """Whether this person has this reaction on the message (the no-JavaScript picker's wording)."""
-    return bool(db.session.scalar(select(func.count()).select_from(Reaction).where(
-        Reaction.message_id == message.id, Reaction.user_id == user_id, Reaction.emoji == emoji)))

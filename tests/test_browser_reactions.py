@@ -164,3 +164,27 @@ def test_a_page_cut_off_from_its_socket_converges_to_the_same_reactions(person):
     expect(reaction(bob, "pizza tonight", "😂")).to_have_text("😂 1")
     assert bob.evaluate("window.notReloaded") is True
     assert bob.inner_text("#messages").count("pizza tonight") == 1
+
+
+def test_without_javascript_a_reaction_is_added_and_taken_back_through_the_reaction_page(person):
+    alice, bob = person(), person(java_script_enabled=False)
+    chat_id = open_shared_chat(alice)
+    alice.goto(f"/chats/{chat_id}/members")
+    alice.fill("input[name=usernames]", bob.username)
+    alice.locator("input[name=usernames]").press("Enter")
+    expect(alice.locator("body")).to_contain_text(bob.username.upper())
+    alice.goto(f"/chats/{chat_id}")
+    send(alice, "no scripts here")
+    bob.goto(f"/chats/{chat_id}")
+
+    message(bob, "no scripts here").locator(".reaction-picker > summary").click()
+    message(bob, "no scripts here").get_by_role("link", name="Choose a reaction…").click()
+    bob.locator(".reaction-quick button[value='🎉']").click()
+
+    expect(reaction(bob, "no scripts here", "🎉")).to_have_text("🎉 1")
+    expect(reaction(alice, "no scripts here", "🎉")).to_have_text("🎉 1")  # live for the page with scripts
+    reaction(bob, "no scripts here", "🎉").click()
+    bob.get_by_role("button", name="Take back your 🎉").click()
+    expect(message(bob, "no scripts here")).to_have_count(1)
+    expect(reaction(bob, "no scripts here", "🎉")).to_have_count(0)
+    expect(reaction(alice, "no scripts here", "🎉")).to_have_count(0)

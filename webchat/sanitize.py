@@ -3,6 +3,8 @@
 Everything the Markdown renderer produces passes through clean() before it is stored, so the
 allow-list below is the whole of what a message can ever contain.
 """
+import re
+
 import nh3
 
 ALLOWED_TAGS = {
@@ -17,6 +19,17 @@ ALLOWED_ATTRIBUTES = {
 ALLOWED_CLASSES = {"span": {"mention"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 LINK_REL = "nofollow noopener noreferrer"
+# nh3 checks the scheme of absolute URLs only and lets relative ones through. A relative href is
+# how a scheme hidden behind an invisible or entity-encoded character ends up ("java%09script:",
+# "%E2%80%8Bjavascript:"), and "//host" leaves the site: only absolute http, https and mailto
+# URLs make a link; anything else keeps its text and loses its href.
+ABSOLUTE_LINK = re.compile(r"(?:https?|mailto):", re.IGNORECASE)
+
+
+def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
+    if attribute == "href" and not ABSOLUTE_LINK.match(value):
+        return None
+    return value
 
 
 def clean(html: str) -> str:
@@ -25,6 +38,7 @@ def clean(html: str) -> str:
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_absolute_links_only,
         allowed_classes=ALLOWED_CLASSES,
         url_schemes=URL_SCHEMES,
         link_rel=LINK_REL,

@@ -7,6 +7,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db, login_manager
 from ..models import User
+from ..text_rules import unstorable
 from . import sessions
 
 USERNAME = re.compile(r"^[a-z0-9_-]{3,32}$")
@@ -40,6 +41,9 @@ def register(username: str | None, display_name: str | None, password: str | Non
         errors["username"] = "That username is taken."
     if len(display_name) > MAX_DISPLAY_NAME:
         errors["display_name"] = f"Display names can be at most {MAX_DISPLAY_NAME} characters."
+    elif unstorable(display_name):
+        errors["display_name"] = ("That display name contains a character webchat can't store (a NUL or an "
+                                  "unpaired surrogate). Remove it and try again.")
     if problem := password_error(password):
         errors["password"] = problem
     if errors:
@@ -65,7 +69,9 @@ class Deactivated(Exception):
 def authenticate(username: str | None, password: str | None) -> User | None:
     """The user these credentials name, or None; raises Deactivated for a right password on a
     deactivated account (only then, so the answer tells nothing to someone guessing)."""
-    user = db.session.scalar(select(User).where(User.username == (username or "").strip().lower()))
+    username = (username or "").strip().lower()
+    # A name no account can have never reaches the query (PostgreSQL refuses a NUL outright).
+    user = None if unstorable(username) else db.session.scalar(select(User).where(User.username == username))
     if user is None:
         # Hash anyway, so the response time does not tell which usernames exist.
         check_password_hash(_DUMMY_HASH, password or "")

@@ -74,7 +74,7 @@ def send_message(membership: Membership, body: str | None, client_id: str | None
     author, chat = membership.user, membership.chat
     if client_id is None or client_id == "":
         client_id = new_client_id()
-    elif not CLIENT_ID.match(client_id):
+    elif not CLIENT_ID.fullmatch(client_id):  # match() would let a trailing newline through
         raise ChatError("This message could not be sent: its id is malformed. Reload the page and retry.", 400)
     existing = _existing(author.id, client_id)
     if existing is None:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Chat, Membership, Message, User
 from ..realtime.hub import publish_control
+from ..text_rules import unstorable
 from . import read_state
 from .errors import ChatError
 from .messaging import add_system_message, announce
@@ -38,6 +39,9 @@ def parse_usernames(text: str | None) -> list[str]:
 def users_by_username(names: list[str]) -> list[User]:
     if len(names) > MAX_MEMBERS_PER_REQUEST:
         raise ChatError(f"Add at most {MAX_MEMBERS_PER_REQUEST} people at a time.")
+    if any(unstorable(n) for n in names):
+        raise ChatError("Usernames are letters a–z, digits, _ and -; what you typed holds a character "
+                        "no username has (a NUL). Nothing was changed.")
     users = list(db.session.scalars(select(User).where(User.username.in_(names)))) if names else []
     found = {u.username for u in users if u.is_active_account}
     missing = [n for n in names if n not in found]
@@ -52,6 +56,9 @@ def validate_chat_name(name: str | None) -> str:
         raise ChatError("Give the chat a name.")
     if len(name) > MAX_CHAT_NAME:
         raise ChatError(f"Chat names can be at most {MAX_CHAT_NAME} characters.")
+    if unstorable(name):
+        raise ChatError("That name contains a character webchat can't store (a NUL or an unpaired "
+                        "surrogate). Nothing was changed — remove it and try again.")
     return name
 
 

@@ -221,6 +221,10 @@ class TabSession:
         body, client_id = frame.get("body"), frame.get("client_id")
         if not isinstance(body, str) or not isinstance(client_id, str):
             raise ProtocolError("A message needs a text body and a client id.")
+        if not messaging.CLIENT_ID.fullmatch(client_id):
+            # A refusal names the pending line by its client id: an id the page did not make
+            # must not become an element id in a frame.
+            raise ProtocolError("This message could not be sent: its id is malformed. Reload the page and retry.")
         try:
             membership = self._membership(chat_id)
             result = messaging.send_message(membership, body, client_id)

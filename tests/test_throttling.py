@@ -24,10 +24,12 @@ from .support import services
 from .support.wsclient import (
     PASSWORD,
     Person,
+    Reader,
     confirms,
     connect,
     message_ids,
     new_client_id,
+    server_worker_pids,
     unique_name,
 )
 
@@ -313,3 +315,37 @@ def test_with_redis_two_hosts_count_one_registration_limit_per_address_and_one_s
         for key in client.keys(f"LIMITS:*{hammer_address}*"):
             client.delete(key)
         client.close()
+
+
+# ----- one socket asking for the whole chat again and again ------------------------------------------
+
+@pytest.fixture(scope="module")
+def paced_server():
+    """The shipped socket pace, with the send budget raised so the test can fill a chat quickly."""
+    with services.module_server("paced", _TMP, extra_env={"WEBCHAT_SOCKET_FRAMES_PER_SECOND": "20"}) as live:
+        yield live
+
+
+def test_a_socket_asking_for_a_long_chat_again_and_again_is_served_slowly_and_the_worker_serves_others(
+        paced_server):
+    alice, mallory = Person.register(paced_server.url, "alice"), Person.register(paced_server.url, "mallory")
+    carol, dave = Person.register(paced_server.url, "carol"), Person.register(paced_server.url, "dave")
+    chat, elsewhere = alice.create_chat("Long", [mallory]), carol.create_chat("Elsewhere", [dave])
+    alice.send_many(chat, [f"history {i}" for i in range(1000)])
+    (worker,) = server_worker_pids(paced_server.process.pid)
+    flooder, dave_tab = mallory.open_tab(), dave.open_tab()
+    replays = Reader(flooder, count_if=lambda frame: "history 0<" in frame)  # one per full replay
+    try:
+        for _ in range(300):  # each asks for all 1,000 messages again
+            flooder.view(chat, after=0)
+        for i in range(5):
+            dave_tab.wait_for_message(carol.send(elsewhere, f"meanwhile {i}"), timeout=3)
+            time.sleep(0.5)
+    finally:
+        replays.stop()
+    assert server_worker_pids(paced_server.process.pid) == [worker], "the worker was restarted"
+    # The burst (6 pages) and 2 pages a second since: a handful of full replays, not 300.
+    print(f"\n300 requests for the whole chat: {replays.counts} served while others were")
+    assert 1 <= replays.counts < 20
+    for person in (alice, mallory, carol, dave):
+        person.close_tabs()

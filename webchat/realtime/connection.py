@@ -182,17 +182,20 @@ class SocketConnection:
                     break
         self.abort()
 
-    def _pace(self) -> bool:
-        """Take one frame's token, waiting for it if the peer has used its burst; False if closed meanwhile."""
+    def pace(self, frames: float = 1) -> bool:
+        """Take `frames` tokens, waiting for them once the peer has used its burst; False if closed meanwhile.
+
+        Work a frame asks for beyond one frame's worth (a replay page) is charged here too.
+        """
         if not self.frames_per_second:
-            return True
+            return not self.closed
         now = time.monotonic()
         self._tokens = min(self._burst, self._tokens + (now - self._refilled) * self.frames_per_second)
         self._refilled = now
-        if self._tokens < 1:
-            gevent.sleep((1 - self._tokens) / self.frames_per_second)
-            self._tokens, self._refilled = 1.0, time.monotonic()
-        self._tokens -= 1
+        if self._tokens < frames:
+            gevent.sleep((frames - self._tokens) / self.frames_per_second)
+            self._tokens, self._refilled = float(frames), time.monotonic()
+        self._tokens -= frames
         return not self.closed
 
     def _handle(self, event) -> bool:
@@ -207,16 +210,16 @@ class SocketConnection:
                 text = "".join(self._incoming)
                 self._incoming.clear()
                 self._incoming_size = self._incoming_frames = 0
-                if self._pace():
+                if self.pace():
                     self.on_text(text)
-            elif event.frame_finished and not self._pace():
+            elif event.frame_finished and not self.pace():
                 return False
             return not self.closed
         if isinstance(event, BytesMessage):
             self.close(UNSUPPORTED_DATA, "binary frames are not accepted")
             return False
         if isinstance(event, Ping):
-            if not self._pace():
+            if not self.pace():
                 return False
             self.write(pong_frame(event.payload))
             return True

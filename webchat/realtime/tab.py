@@ -34,6 +34,9 @@ from .hub import Delivery, chat_channel, control_channel, user_channel
 log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 200
+# A replay costs the socket's frame pace one frame per 20 messages: a page 1,000 messages behind
+# catches up at once, a socket asking for the whole chat again and again gets it 2 pages a second.
+REPLAY_MESSAGES_PER_FRAME = 20
 SEND_KEYS = {"type", "chat", "body", "client_id", "after", "csrf_token", "HEADERS"}
 VIEW_KEYS = {"type", "chat", "after", "changes"}
 READ_KEYS = {"type", "chat", "upto"}
@@ -204,7 +207,7 @@ class TabSession:
                 if page:
                     self.conn.write(_frame(messaging.render_message_frame(page)))
                     after = page[-1].id
-                if len(page) < REPLAY_PAGE or self.conn.closed:
+                if not self.conn.pace(len(page) / REPLAY_MESSAGES_PER_FRAME) or len(page) < REPLAY_PAGE:
                     break
             # Then the edits, deletions and reactions the page missed, newest version of each.
             cursor = _int(frame, "changes", optional=True)

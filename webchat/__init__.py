@@ -47,6 +47,8 @@ def create_app(config: dict | None = None) -> Flask:
                      include_name=include_in_autogenerate)
     csrf.init_app(app)
     limiter.init_app(app)
+    from .security import secure_cookies_on_https
+    app.after_request(secure_cookies_on_https)  # before flask-login's hook: runs after it
     login_manager.init_app(app)
     sock.init_app(app)
     login_manager.login_view = "auth.login"

@@ -1,7 +1,7 @@
 """Response headers that make the browser refuse what the app never does: inline script, framing, sniffing."""
 import secrets
 
-from flask import g
+from flask import g, request
 from flask_login import current_user
 
 
@@ -26,4 +26,19 @@ def add_security_headers(response):
     if current_user and current_user.is_authenticated:
         # Pages show private conversations: never keep them in a shared cache.
         response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def secure_cookies_on_https(response):
+    """Every cookie set over https is Secure, the remember-me cookie included (flask-login marks
+    it only when REMEMBER_COOKIE_SECURE is set, whatever the scheme): never sent over plain http.
+
+    Registered before flask-login so that it runs after flask-login has set its cookie.
+    """
+    if request.is_secure:
+        cookies = response.headers.getlist("Set-Cookie")
+        if any("; secure" not in c.lower() for c in cookies):
+            response.headers.remove("Set-Cookie")
+            for cookie in cookies:
+                response.headers.add("Set-Cookie", cookie if "; secure" in cookie.lower() else cookie + "; Secure")
     return response

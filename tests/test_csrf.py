@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from .conftest import _TMP
 from .support import services
 from .support.browser import BrowserPeople, send
+from .support.sites import another_site
 from .support.stored import LiveDatabase
 from .support.wsclient import People, Person
 
@@ -150,6 +151,27 @@ def test_a_form_on_another_site_that_posts_into_a_chat_stores_nothing(chromium, 
         expect(alice.locator("#messages")).not_to_contain_text("forged from another site")
     finally:
         people.close()
+
+
+@pytest.mark.browser
+def test_a_first_visit_by_a_link_from_another_site_can_sign_in(chromium, live_server):
+    """The session a cross-site request gets is kept when it is a link (a GET): only posts from
+    other sites are kept from replacing the browser's session."""
+    person = Person.register(live_server.url, "linked")
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        with another_site(f'<!doctype html><a href="{live_server.url}/login">our chat</a>') as site:
+            page.goto(site)
+            page.click("text=our chat")
+            page.wait_for_url(live_server.url + "/login")
+        page.fill("input[name=username]", person.username)
+        page.fill("input[name=password]", person.password)
+        page.click("button[type=submit]")
+        page.wait_for_url(live_server.url + "/")
+        expect(page.locator(".topbar .who")).to_contain_text(f"@{person.username}")
+    finally:
+        context.close()
 
 
 @pytest.fixture

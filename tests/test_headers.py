@@ -5,16 +5,13 @@ then shows the policy holds: an injected inline script or inline handler does no
 page gets nothing. (eval() can't be tried from Playwright: DevTools' own evaluation is exempt
 from the page's policy; the header test shows script-src has no 'unsafe-eval'.)
 """
-import contextlib
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from playwright.sync_api import expect
 
 from .conftest import _TMP
 from .support import services
 from .support.browser import BrowserPeople
+from .support.sites import another_site
 from .support.wsclient import CSRF, People, Person
 
 STRICT_REFERRERS = {"no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"}
@@ -161,33 +158,6 @@ def test_in_chromium_an_injected_inline_script_or_handler_does_not_run(chromium,
         assert violations
     finally:
         people.close()
-
-
-@contextlib.contextmanager
-def another_site(html: str):
-    """A real web server on this machine serving html at http://localhost:<port>/: another site
-    than 127.0.0.1 (a page Playwright made up would count as the public internet, which Chromium
-    keeps from loopback addresses whatever the app's headers say)."""
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = html.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://localhost:{server.server_port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.browser

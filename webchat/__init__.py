@@ -19,7 +19,9 @@ class SessionInterface(SecureCookieSessionInterface):
     def should_set_cookie(self, app, session):
         # Another site's form post arrives without our cookie (SameSite=Lax) and is refused; the
         # empty session it got must not overwrite the browser's own, or any site could sign people out.
-        if request.headers.get("Sec-Fetch-Site") == "cross-site" and self.get_cookie_name(app) not in request.cookies:
+        # (A link from another site is a GET and carries the cookie; a first visit needs one set.)
+        if request.method not in ("GET", "HEAD") and request.headers.get("Sec-Fetch-Site") == "cross-site" \
+                and self.get_cookie_name(app) not in request.cookies:
             return False
         return super().should_set_cookie(app, session)
 

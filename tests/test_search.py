@@ -113,6 +113,23 @@ def test_more_results_continue_with_older_messages_without_repeating_any(trio):
     assert "<html" not in also_by_htmx.get_data(as_text=True)
 
 
+def test_results_come_newest_first_from_the_whole_history_past_the_recent_messages(trio):
+    """PostgreSQL looks at the newest messages first, then further back (search.RECENT_WINDOW)."""
+    alice, bob, _ = trio
+    alice.app.config["SEARCH_RECENT_WINDOW"] = 5
+    chat_id = create_group(alice, "History", "bob")
+    texts = [f"budget draft {i}" if i % 4 == 0 else f"other talk {i}" for i in range(40)]
+    ids = post_messages(alice.app, chat_id, "bob", texts)
+    budget = [i for i, t in zip(ids, texts, strict=True) if t.startswith("budget")][::-1]
+
+    assert found_ids(alice, "budget") == budget
+    assert found_ids(alice, "draft 36 budget") == [budget[0]]
+    first = search(alice, "talk")
+    second = alice.get(parse(first).by_id("search-more").find("a").get("href"))
+    talk = [i for i, t in zip(ids, texts, strict=True) if t.startswith("other")][::-1]
+    assert [h["id"] for h in hits(first)] + [h["id"] for h in hits(second)] == talk
+
+
 def test_the_search_pane_alone_answers_htmx_navigation(trio):
     alice, bob, _ = trio
     chat_id = create_group(alice, "Launch", "bob")
@@ -203,6 +220,16 @@ def test_an_edited_message_is_found_by_its_new_words_not_its_old_ones(trio):
 
     assert found_ids(alice, "teh") == []
     assert found_ids(alice, "the office") == [message_id]
+
+
+def test_a_chats_number_is_not_a_word_of_its_messages(trio):
+    """PostgreSQL's index carries a token for each message's chat: no search may match it."""
+    alice, bob, _ = trio
+    chat_id = create_group(alice, "Numbers", "bob")
+    post_messages(alice.app, chat_id, "bob", ["nothing numeric here"])
+
+    for query in (str(chat_id), f"#{chat_id}", f"'#{chat_id}'", f"here #{chat_id}"):
+        assert found_ids(alice, query) == [], query
 
 
 def test_chat_events_are_not_search_results(trio):

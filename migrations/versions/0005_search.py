@@ -16,9 +16,11 @@ missed one case would corrupt the index.
 Any later migration that rebuilds the messages table on SQLite (batch_alter_table with
 recreate) drops these triggers with the old table: it must create them again (TRIGGERS below).
 
-PostgreSQL: messages.search_vector is a stored generated column, to_tsvector('simple', body),
-with a GIN index. 'simple' lower-cases without stemming or stop words, so usernames, code and
-text in any language are found as typed.
+PostgreSQL: messages.search_vector is a stored generated column, to_tsvector('simple', body)
+plus one token "#<chat id>", with a GIN index. 'simple' lower-cases without stemming or stop
+words, so usernames, code and text in any language are found as typed. The chat token lets the
+index alone find a word in the searcher's chats only; no word of a message can produce it (the
+parser never keeps "#", and a prefix search is made of letters and digits).
 """
 from alembic import op
 
@@ -60,8 +62,9 @@ def upgrade():
         op.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
     elif dialect == "postgresql":
         op.execute("""
-            ALTER TABLE messages ADD COLUMN search_vector tsvector
-            GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, body)) STORED""")
+            ALTER TABLE messages ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
+                to_tsvector('simple'::regconfig, body) || array_to_tsvector(ARRAY['#' || chat_id::text])
+            ) STORED""")
         op.execute("CREATE INDEX ix_messages_search ON messages USING gin (search_vector)")
     else:
         raise NotImplementedError(f"message search supports SQLite and PostgreSQL, not {dialect}")

@@ -15,12 +15,13 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from flask import current_app
 from markupsafe import Markup, escape
 from sqlalchemy import select, text
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..models import Chat, Message, User
+from ..models import Chat, Membership, Message, User
 from .errors import ChatError
 from .messaging import MAX_ID
 from .service import chat_title
@@ -95,8 +96,8 @@ def search_messages(user: User, query: SearchQuery | str, limit: int = 20, befor
     return SearchPage(query, _hits(user, rows[:limit]), more_before)
 
 
-# Both backends answer the same question; each finds matches in index order, newest first, and
-# stops at the limit, so a common word costs no more than a rare one.
+# FTS5 hands out matches newest first (rowid order) and stops at the limit, so a common word costs
+# no more than a rare one; a word common only in other chats costs a walk through its matches.
 _ONLY_READABLE = """
     m.kind = 'user' AND m.deleted_at IS NULL
     AND m.chat_id IN (SELECT ms.chat_id FROM memberships AS ms WHERE ms.user_id = :user_id)"""
@@ -136,23 +137,50 @@ def _tsquery(query: SearchQuery, params: dict) -> str:
     return "(" + " && ".join(parts) + ")"
 
 
+# PostgreSQL's planner cannot know that a word common in other chats may be rare in the searcher's:
+# it would read the table backwards by id, testing every row, until 20 matches came (a second and
+# more over a million messages). So it searches the newest messages first, where a common word is
+# found at once; only when they hold too few matches does it look further back, by the index
+# alone (ORDER BY id + 0 rules out the backward walk). The chat tokens in search_vector ("#<chat
+# id>", migration 0005) let the index itself keep to the searcher's chats.
+RECENT_WINDOW = 50_000  # messages; SEARCH_RECENT_WINDOW in the app's config overrides it (tests)
+MAX_CHAT_TOKENS = 200
+
+
 def _find_postgresql(user_id: int, query: SearchQuery, limit: int, before: int | None) -> list[tuple[int, str]]:
-    params = {"user_id": user_id, "limit": limit, "before": before, "lt": _LT_STAND_IN,
-              # One stretch of up to 24 words around the matches (a short message whole), as FTS5's snippet().
-              "options": f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=12, ShortWord=0"}
+    chat_ids = list(db.session.scalars(select(Membership.chat_id).where(Membership.user_id == user_id)))
+    if not chat_ids:
+        return []
+    params: dict = {"chat_ids": chat_ids}
+    # psycopg prepares a statement it has run 5 times, and PostgreSQL may then plan it once for any
+    # words: with a tsquery that is wrong more often than not. Plan each search for its own words.
+    db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     tsquery = _tsquery(query, params)
+    if len(chat_ids) <= MAX_CHAT_TOKENS:
+        params["chats"] = " | ".join(f"'#{chat_id:d}'" for chat_id in chat_ids)
+        tsquery = f"({tsquery} && CAST(:chats AS tsquery))"
+    if before is None:
+        before = db.session.scalar(text("SELECT COALESCE(MAX(id), 0) + 1 FROM messages"))
+    floor = max(before - current_app.config.get("SEARCH_RECENT_WINDOW", RECENT_WINDOW), 0)
+    matching = f"""
+        SELECT m.id FROM messages AS m
+        WHERE m.search_vector @@ {tsquery} AND m.chat_id = ANY(:chat_ids)
+          AND m.kind = 'user' AND m.deleted_at IS NULL"""
+    recent = f"{matching} AND m.id < :before AND m.id >= :floor ORDER BY m.id DESC LIMIT :limit"
+    ids = list(db.session.scalars(text(recent), {**params, "before": before, "floor": floor, "limit": limit}))
+    if len(ids) < limit and floor > 0:
+        ids += db.session.scalars(text(f"{matching} AND m.id < :floor ORDER BY m.id + 0 DESC LIMIT :limit"),
+                                  {**params, "floor": floor, "limit": limit - len(ids)})
+    if not ids:
+        return []
     # The headline is the costly part: made only for the rows of this page.
-    sql = f"""
-        SELECT hit.id, ts_headline('simple', replace(hit.body, '<', :lt), {tsquery}, :options)
-        FROM (
-            SELECT m.id, m.body FROM messages AS m
-            WHERE m.search_vector @@ {tsquery} {"AND m.id < :before" if before is not None else ""}
-              AND {_ONLY_READABLE}
-            ORDER BY m.id DESC
-            LIMIT :limit
-        ) AS hit
-        ORDER BY hit.id DESC"""
-    return [(row[0], row[1].replace(_LT_STAND_IN, "<")) for row in db.session.execute(text(sql), params)]
+    rows = db.session.execute(text(f"""
+        SELECT id, ts_headline('simple', replace(body, '<', :lt), {_tsquery(query, params)}, :options)
+        FROM messages WHERE id = ANY(:ids) ORDER BY id DESC"""), {
+        **params, "ids": ids, "lt": _LT_STAND_IN,
+        # One stretch of up to 24 words around the matches (a short message whole), as FTS5's snippet().
+        "options": f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=12, ShortWord=0"})
+    return [(message_id, snippet.replace(_LT_STAND_IN, "<")) for message_id, snippet in rows]
 
 
 def highlight(snippet: str) -> Markup:

@@ -309,6 +309,36 @@ def test_pictures_and_thumbnails_are_sandboxed_too(shared_file):
         assert "no-store" in response.headers["Cache-Control"]
 
 
+@pytest.mark.parametrize(("kind", "served"), [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("GIF", "image/gif"),
+                                              ("WEBP", "image/webp")])
+def test_png_jpeg_gif_and_webp_pictures_are_shown_inline_with_their_own_type(team, kind, served):
+    chat_id, alice, bob = team
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), "green").save(buffer, kind)
+
+    upload(alice, chat_id, (f"picture.{kind.lower()}", buffer.getvalue(), "application/octet-stream"))
+
+    shown = links(bob.get(f"/chats/{chat_id}"))[f"picture.{kind.lower()}"]
+    assert shown["thumbnail"] is not None
+    response = bob.get(shown["href"])
+    assert response.headers["Content-Type"] == served
+    assert response.headers["Content-Disposition"].startswith("inline;")
+
+
+@pytest.mark.parametrize("kind", ["BMP", "TIFF", "ICO"])
+def test_other_picture_formats_are_plain_downloads(team, kind):
+    chat_id, alice, bob = team
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), "green").save(buffer, kind)
+
+    response = upload(alice, chat_id, (f"picture.{kind.lower()}", buffer.getvalue(), f"image/{kind.lower()}"))
+
+    assert response.status_code == 200
+    shown = links(bob.get(f"/chats/{chat_id}"))[f"picture.{kind.lower()}"]
+    assert shown["thumbnail"] is None
+    assert bob.get(shown["href"]).headers["Content-Type"] == "application/octet-stream"
+
+
 def test_a_picture_is_recognised_by_its_content_whatever_its_name_or_declared_type(team):
     chat_id, alice, bob = team
 
@@ -418,19 +448,23 @@ def test_an_empty_file_is_refused_and_nothing_is_stored(team, upload_dir):
     assert files_on_disk(upload_dir) == []
 
 
-def test_an_image_too_large_to_decode_is_refused_before_it_is_decoded(team, upload_dir):
+@pytest.mark.parametrize(("width", "height", "says"), [
+    (10000, 6000, "That image is 10,000×6,000 pixels; webchat takes images of up to 50 megapixels."),
+    (30000, 30000, "That image is too large to open; webchat takes images of up to 50 megapixels."),
+], ids=["over-our-limit", "over-pillows-limit"])
+def test_an_image_too_large_to_decode_is_refused_before_it_is_decoded(team, upload_dir, width, height, says):
     chat_id, alice, _ = team
 
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    # A few hundred bytes that claim 30000×30000 pixels (3.6 GB once decoded).
-    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 6, 0, 0, 0))
+    # A few hundred bytes that claim gigabytes of pixels once decoded.
+    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(b"\0" * 4096)) + chunk(b"IEND", b""))
 
     response = upload(alice, chat_id, ("bomb.png", bomb))
 
     assert response.status_code == 413
-    assert "webchat takes images of up to 50 megapixels. Nothing was sent" in text_of(response)
+    assert text_of(response) == says + " Nothing was sent — send a smaller version."
     assert files_on_disk(upload_dir) == [] and attachments_of(alice.app) == []
 
 

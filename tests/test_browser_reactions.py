@@ -175,6 +175,8 @@ def test_without_javascript_a_reaction_is_added_and_taken_back_through_the_react
     expect(alice.locator("body")).to_contain_text(bob.username.upper())
     alice.goto(f"/chats/{chat_id}")
     send(alice, "no scripts here")
+    expect(message(alice, "no scripts here")).to_have_count(1)
+    expect(alice.locator(".pending")).to_have_count(0)  # stored before bob loads the page
     bob.goto(f"/chats/{chat_id}")
 
     message(bob, "no scripts here").locator(".reaction-picker > summary").click()

@@ -19,6 +19,7 @@ Not a test: nothing asserts. tests/test_socket.py's test_a_client_that_never_rea
 checks the behaviour; this measures it.
 """
 import argparse
+import os
 import re
 import sys
 import tempfile
@@ -27,6 +28,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import websocket  # noqa: E402
 
 from tests.support.services import LiveServer  # noqa: E402
 from tests.support.wsclient import (  # noqa: E402
@@ -88,8 +91,8 @@ class Flooder:
             while not self._stop.is_set():
                 self.tab.send_json(self.frame)
                 self.sent += 1
-        except (OSError, Closed):
-            pass
+        except (OSError, Closed, websocket.WebSocketException):
+            pass  # closed, or blocked past the socket's timeout: the server stopped reading it
 
     def stop(self) -> tuple[int, int]:
         """(frames sent, frames answered)."""
@@ -98,6 +101,16 @@ class Flooder:
         answered = len(self._reader.stop())
         self.tab.close()
         return self.sent, answered
+
+
+def print_report(args, rows) -> None:
+    print(f"\n{args.messages} messages of ~2 KB over HTTP per phase, 5 reader sockets; "
+          f"socket pace {args.pace} frames/s\n")
+    print(f"{'phase':24} {'p50':>8} {'p99':>8} {'max':>8} {'missing':>7} {'RSS before':>11} {'after':>9}  notes")
+    for name, latencies, missing, before, after, note in rows:
+        p50, p99, worst = ((percentile(latencies, f) * 1000 if latencies else float("nan")) for f in (0.5, 0.99, 1))
+        print(f"{name:24} {p50:6.1f}ms {p99:6.1f}ms {worst:6.1f}ms {missing:7d} {before / 1024:8.1f}MiB "
+              f"{after / 1024:6.1f}MiB  {note}")
 
 
 def main() -> None:
@@ -120,10 +133,24 @@ def main() -> None:
         rows = []
 
         def phase(name: str, label: str, setup=None, teardown=None) -> None:
-            state = setup() if setup else None
+            try:
+                state = setup() if setup else None
+            except (OSError, websocket.WebSocketException) as e:
+                rows.append((name, [], args.messages, rss_kib(worker), rss_kib(worker),
+                             f"could not open its socket ({type(e).__name__}): the worker is still busy"))
+                return
             rss_before = rss_kib(worker)
-            latencies, missing = deliver(sender, chat, tabs, label, args.messages)
-            note = teardown(state) if teardown else ""
+            try:
+                latencies, missing = deliver(sender, chat, tabs, label, args.messages)
+                note = ""
+            except (AssertionError, OSError) as e:  # the worker died under us: say so below
+                latencies, missing, note = [], args.messages, f"sending failed ({type(e).__name__})"
+            note = "; ".join(filter(None, [note, teardown(state) if teardown else ""]))
+            if not os.path.exists(f"/proc/{worker}"):
+                rows.append((name, latencies, missing, rss_before, 0, note + "; THE WORKER DIED and was replaced "
+                             "(see 'WORKER TIMEOUT' in gunicorn's log)"))
+                print_report(args, rows)
+                raise SystemExit(1)
             rows.append((name, latencies, missing, rss_before, rss_kib(worker), note))
 
         phase("alone", "alone")
@@ -157,13 +184,7 @@ def main() -> None:
                 return f"flooder sent {sent} frames, got {answered} answers"
             phase(name, label, start, finish)
 
-        messages = len(sender.stored_ids(chat))
-        print(f"\n{args.messages} messages of ~2 KB over HTTP per phase, 5 reader sockets; socket pace "
-              f"{args.pace or 0} frames/s; the chat holds {messages} messages at the end\n")
-        print(f"{'phase':24} {'p50':>8} {'p99':>8} {'max':>8} {'missing':>7} {'RSS before':>11} {'after':>9}  notes")
-        for name, latencies, missing, before, after, note in rows:
-            print(f"{name:24} {percentile(latencies, 0.5) * 1000:6.1f}ms {percentile(latencies, 0.99) * 1000:6.1f}ms "
-                  f"{max(latencies) * 1000:6.1f}ms {missing:7d} {before / 1024:8.1f}MiB {after / 1024:6.1f}MiB  {note}")
+        print_report(args, rows)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,12 @@ import uuid
 
 import pytest
 import websocket
+from playwright.sync_api import expect
 from sqlalchemy import create_engine, select, text
 
 from .conftest import _TMP
 from .support import services
+from .support.browser import BrowserPeople, open_shared_chat, send
 from .support.wsclient import (
     PASSWORD,
     Person,
@@ -349,3 +351,39 @@ def test_a_socket_asking_for_a_long_chat_again_and_again_is_served_slowly_and_th
     assert 1 <= replays.counts < 20
     for person in (alice, mallory, carol, dave):
         person.close_tabs()
+
+
+# ----- what a person sees ----------------------------------------------------------------------------
+
+@pytest.mark.browser
+def test_in_chromium_a_throttled_send_says_why_and_keeps_the_text_with_and_without_javascript(chromium, server):
+    people = BrowserPeople(chromium, server.url)
+    try:
+        alice = people()
+        open_shared_chat(alice)
+        for i in range(SEND_BUDGET):
+            send(alice, f"quick {i}")
+        expect(alice.locator("#messages .msg", has_text="quick ")).to_have_count(SEND_BUDGET)
+        send(alice, "one too many")
+        failed = alice.locator(".pending--failed")
+        expect(failed).to_contain_text(TOO_FAST)
+        expect(failed.locator(".pending-body")).to_have_text("one too many")
+        chat_url = alice.url
+
+        plain = people.contexts[0].browser.new_context(base_url=server.url, java_script_enabled=False)
+        people.contexts.append(plain)
+        page = plain.new_page()
+        page.goto("/login")
+        page.fill("input[name=username]", alice.username)
+        page.fill("input[name=password]", "password123")
+        page.click("button[type=submit]")
+        page.goto(chat_url)
+        page.fill("#composer textarea", "sent without javascript")
+        with page.expect_response(lambda r: r.request.method == "POST") as posted:
+            page.click("#composer button[type=submit]")
+        assert posted.value.status == 429
+        expect(page.locator("#composer .form-error")).to_contain_text(TOO_FAST)
+        expect(page.locator("#composer textarea")).to_have_value("sent without javascript")
+        expect(page.locator("#messages .msg", has_text="sent without javascript")).to_have_count(0)
+    finally:
+        people.close()

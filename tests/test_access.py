@@ -10,7 +10,8 @@ Adding a route? Add its row:
     "chats.pin_message": [Probe("POST", "/chats/{chat}/messages/{message}/pin", {"pinned": "1"},
                                 anonymous=LOGIN, outsider=404, member=403)],
 Paths may use {chat} (a private group of alice, its admin, and bob), {message} (alice's message in
-it), {system_message} (its "created" event), {admin} and {member} (alice's and bob's usernames).
+it), {system_message} (its "created" event), {attachment} (a picture alice sent in it), {admin} and
+{member} (alice's and bob's usernames).
 anonymous / outsider / member: the status the visitor / mallory (not in the chat) / bob (in the
 chat, not the author nor an admin) must get. LOGIN: redirected to sign in. OWN: the URL only ever
 acts on the caller's own account (any status below 400; still nothing of alice's or bob's may
@@ -18,11 +19,14 @@ change or show). member=None: bob may do it, nothing to test. Every probe also c
 chat's rows, its messages' rows and alice's and bob's rows are unchanged, and that neither the
 chat's name nor its message shows in the answer.
 """
+import io
+import re
 import uuid
 from dataclasses import dataclass
 
 import pytest
 import websocket
+from PIL import Image
 
 from webchat import create_app
 
@@ -45,6 +49,14 @@ class Probe:
 
 
 PUBLIC_PAGE = {"anonymous": 200, "outsider": OWN}
+
+
+def small_png() -> bytes:
+    """The scene's attachment is a picture, so it has a thumbnail URL too."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "white").save(buffer, "PNG")
+    return buffer.getvalue()
+
 
 ACCESS: dict[str, list[Probe]] = {
     # ----- public ---------------------------------------------------------------------------
@@ -98,6 +110,10 @@ ACCESS: dict[str, list[Probe]] = {
     ],
     "chats.reaction_picker": [Probe("GET", "/chats/{chat}/messages/{message}/reactions")],
     "chats.toggle_reaction": [Probe("POST", "/chats/{chat}/messages/{message}/reactions", {"emoji": "👍"})],
+    "chats.upload_attachments": [Probe("POST", "/chats/{chat}/attachments", {"body": "let me in",
+                                                                             "client_id": "intruder-002"})],
+    "chats.download_attachment": [Probe("GET", "/chats/{chat}/attachments/{attachment}/secret.png")],
+    "chats.attachment_thumbnail": [Probe("GET", "/chats/{chat}/thumbnails/{attachment}")],
     # ----- the socket ---------------------------------------------------------------------------
     "realtime.socket": [Probe("WS", "/socket", anonymous=401, outsider=REFUSED)],
 }
@@ -137,10 +153,11 @@ class Scene:
     bob: Person
     mallory: Person
     stored: LiveDatabase
+    attachment: int = 0
 
     def url(self, path: str) -> str:
         return path.format(chat=self.chat, message=self.message, system_message=self.system_message,
-                           admin=self.alice.username, member=self.bob.username)
+                           attachment=self.attachment, admin=self.alice.username, member=self.bob.username)
 
     def form(self, probe: Probe) -> dict | None:
         return None if probe.form is None else {k: self.url(v) for k, v in probe.form.items()}
@@ -159,8 +176,10 @@ def scene(live_server):
     chat = alice.create_chat(name, [bob])
     message = alice.send(chat, secret)
     system_message = min(alice.stored_ids(chat))
+    assert alice.upload(chat, [("secret.png", small_png())]).status == 302
+    attachment = int(re.search(rf"/chats/{chat}/attachments/(\d+)/secret.png", alice.get(f"/chats/{chat}").text)[1])
     stored = LiveDatabase(live_server)
-    yield Scene(chat, message, system_message, name, secret, alice, bob, mallory, stored)
+    yield Scene(chat, message, system_message, name, secret, alice, bob, mallory, stored, attachment)
     stored.close()
     for person in (alice, bob, mallory):
         person.close_tabs()

@@ -4,7 +4,6 @@ Request tests (a browser without JavaScript, or the page's uploader, which sends
 against the app with an upload folder of the test's own; the live parts (another member's open
 socket, a page that was away) against the real server with real sockets.
 """
-import http.client
 import io
 import re
 import struct
@@ -544,27 +543,6 @@ def test_a_caption_of_files_can_be_edited_down_to_nothing(shared_file):
 
 # ----- live, over real sockets --------------------------------------------------------------------
 
-def upload_live(person, chat_id, files, body="", client_id=None):
-    """A multipart POST to the live server as person's browser session; (status, body text)."""
-    boundary = uuid.uuid4().hex
-    parts = [("csrf_token", None, person.csrf().encode()), ("body", None, body.encode()),
-             ("client_id", None, (client_id or str(uuid.uuid4())).encode())]
-    parts += [("files", name, content) for name, content in files]
-    def part(field, name, content):
-        disposition = f'form-data; name="{field}"' + (f'; filename="{name}"' if name else "")
-        return f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + content + b"\r\n"
-    payload = b"".join(part(*p) for p in parts) + f"--{boundary}--\r\n".encode()
-    connection = http.client.HTTPConnection(person.host, person.port, timeout=30)
-    try:
-        connection.request("POST", f"/chats/{chat_id}/attachments", body=payload, headers={
-            "Content-Type": f"multipart/form-data; boundary={boundary}", "HX-Request": "true",
-            "Cookie": "; ".join(f"{k}={v}" for k, v in person.cookies.items())})
-        response = connection.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        connection.close()
-
-
 @pytest.fixture
 def people(live_server):
     made = People(live_server.url)
@@ -577,9 +555,9 @@ def test_an_uploaded_picture_reaches_the_other_members_open_page_at_once_rendere
     chat = alice.create_chat("live files", [bob, carol])
     bob_tab, carol_tab = bob.open_tab(), carol.open_tab()
 
-    status, _ = upload_live(alice, chat, [("sunset.png", png(640, 480))], body="tonight")
+    response = alice.upload(chat, [("sunset.png", png(640, 480))], body="tonight", htmx=True)
 
-    assert status == 200
+    assert response.status == 200
     bob_frame = bob_tab.wait_for(lambda f: "sunset.png" in f, timeout=5)
     assert carol_tab.wait_for(lambda f: "sunset.png" in f, timeout=5) == bob_frame  # one rendering for all
     [thumbnail] = re.findall(r'<img src="([^"]+)"', bob_frame)
@@ -594,8 +572,8 @@ def test_a_page_that_was_away_gets_the_files_it_missed_and_their_deletion_when_i
     page = parse(bob.get(f"/chats/{chat}").text)
     cursor = int(page.find(id="messages").get("data-changes"))
 
-    upload_live(alice, chat, [("kept.txt", b"kept")])
-    upload_live(alice, chat, [("gone.txt", b"gone")])
+    alice.upload(chat, [("kept.txt", b"kept")])
+    alice.upload(chat, [("gone.txt", b"gone")])
     [kept, gone] = [m["id"] for m in messages_in(alice.get(f"/chats/{chat}").text)][-2:]
     alice.post(f"/chats/{chat}/messages/{gone}/delete", {})
 

@@ -219,6 +219,31 @@ class Person:
         assert match, response.location
         return int(match.group(1))
 
+    def upload(self, chat_id: int, files: list[tuple[str, bytes]], body: str = "", client_id: str | None = None,
+               htmx: bool = False) -> Response:
+        """Send files (name, content) and a caption as one multipart POST, as the composer does: like a
+        page without JavaScript (a redirect to the message), or with htmx=True like the page's uploader."""
+        boundary = uuid.uuid4().hex
+        fields = [("csrf_token", None, self.csrf().encode()), ("body", None, body.encode()),
+                  ("client_id", None, (client_id or new_client_id()).encode())]
+        fields += [("files", name, content) for name, content in files]
+
+        def part(field, filename, content):
+            disposition = f'form-data; name="{field}"' + (f'; filename="{filename}"' if filename else "")
+            return f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + content + b"\r\n"
+        payload = b"".join(part(*f) for f in fields) + f"--{boundary}--\r\n".encode()
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}",
+                   "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if htmx:
+            headers["HX-Request"] = "true"
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            connection.request("POST", f"/chats/{chat_id}/attachments", body=payload, headers=headers)
+            raw = connection.getresponse()
+            return Response(raw.status, raw.headers, raw.read().decode("utf-8", "replace"))
+        finally:
+            connection.close()
+
     def send_many(self, chat_id: int, bodies: list[str], threads: int = 4) -> list[int]:
         """Send these messages over HTTP from several connections at once; their ids, in id order."""
         chunks = [bodies[i::threads] for i in range(threads)]

@@ -112,16 +112,19 @@ def body_markup_problems(body) -> list[str]:
     return problems
 
 
+SERVER_SPANS = {"presence", "muted", "tag", "dm-mark", "chat-title"}
+
+
 def name_problems(el, allowed_children=("span",)) -> list[str]:
     """A name (display name, chat title) shown as plain text: no elements of the user's inside.
 
-    allowed_children: the server's own markup that may sit in the same element (a presence dot),
-    each of which must carry a class the server gives it.
+    allowed_children: the server's own markup that may sit in the same element (a presence
+    span, which must carry a class the server gives it; the <em> of a system event's preview).
     """
     problems = []
     for child in elements_below(el):
-        if child.tag not in allowed_children or not classes(child) & {"presence", "muted", "tag", "dm-mark",
-                                                                        "chat-title"}:
+        if child.tag not in allowed_children or (child.tag == "span" and not classes(child) & SERVER_SPANS) \
+                or (child.tag != "span" and child.attrib):
             problems.append(f"<{child.tag} {child.attrib}> inside a name")
     return problems
 

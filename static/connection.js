@@ -146,7 +146,8 @@
     var body = msg.querySelector(".msg-body, .msg-system");
     var author = msg.querySelector(".msg-author");
     if (preview && body) {
-      var text = (author ? author.textContent + ": " : "") + body.textContent.trim().replace(/\s+/g, " ");
+      var said = body.textContent.trim() || (webchat.attachmentSummary ? webchat.attachmentSummary(msg) : "");
+      var text = (author ? author.textContent + ": " : "") + said.replace(/\s+/g, " ");
       preview.textContent = text.length > 80 ? text.slice(0, 79) + "…" : text;
     }
     var ul = item.parentElement;

@@ -38,7 +38,8 @@
     var chatName = item ? item.querySelector(".chat-title").textContent : "webchat";
     var author = msg.querySelector(".msg-author");
     var body = msg.querySelector(".msg-body");
-    var text = body ? body.textContent.trim().replace(/\s+/g, " ") : "";
+    var text = ((body && body.textContent.trim()) || (webchat.attachmentSummary ? webchat.attachmentSummary(msg) : ""))
+      .replace(/\s+/g, " ");
     var notification = new Notification((author ? author.textContent + " in " : "") + chatName, {
       body: text.length > 140 ? text.slice(0, 139) + "…" : text,
       tag: "webchat-" + chatId, // one notification per chat, replaced by the newest

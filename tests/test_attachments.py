@@ -19,7 +19,7 @@ from webchat.chats.attachments import display_name, request_limit
 from webchat.extensions import db
 from webchat.models import Attachment, Message
 
-from .support.pages import composer, parse, text_of
+from .support.pages import chat_list, composer, parse, text_of
 from .support.records import create_group, snapshot, stored_messages
 from .support.wsclient import People, messages_in
 
@@ -136,6 +136,15 @@ def test_any_other_file_is_a_download_link_with_its_name_and_size(team):
     assert download.data == notes
     assert download.headers["Content-Type"] == "application/octet-stream"
     assert download.headers["Content-Disposition"] == "attachment; filename=minutes.txt"
+
+
+def test_the_chat_list_previews_files_sent_without_a_caption_by_their_names(team):
+    chat_id, alice, bob = team
+
+    upload(alice, chat_id, ("minutes.txt", b"notes"), ("chart.png", png(40, 30)))
+
+    [entry] = [e for e in chat_list(bob.get("/")) if e["id"] == chat_id]
+    assert entry["preview"] == "Alice: 📎 minutes.txt, chart.png"
 
 
 def test_several_files_travel_in_one_message(team):

@@ -106,7 +106,7 @@ def test_a_picked_picture_uploads_with_a_progress_bar_and_shows_as_a_thumbnail_o
 
 def test_a_file_dropped_on_the_chat_goes_without_a_caption_and_is_a_download_for_the_other_member(person):
     alice, bob = person(), person()
-    open_shared_chat(alice, bob)
+    chat_id = open_shared_chat(alice, bob)
 
     drop_files(alice, [["agenda.txt", "1. attachments\n2. coffee\n", "text/plain"]])
     expect(alice.locator("#composer .attach-item")).to_contain_text("agenda.txt")
@@ -117,6 +117,7 @@ def test_a_file_dropped_on_the_chat_goes_without_a_caption_and_is_a_download_for
         expect(link).to_have_count(1)
         expect(link.locator(".attachment-name")).to_have_text("agenda.txt")
         expect(link.locator(".attachment-size")).to_have_text("25 bytes")
+        expect(page.locator(f"#chat-item-{chat_id} .preview")).to_have_text(f"{alice.username.upper()}: 📎 agenda.txt")
     with bob.expect_download() as download:
         bob.locator("#messages .attachment-file").click()
     assert download.value.suggested_filename == "agenda.txt"

@@ -132,26 +132,30 @@ def main() -> None:
 
         rows = []
 
+        def worker_rss() -> int:
+            try:
+                return rss_kib(worker)
+            except OSError:
+                return 0  # the worker is gone
+
         def phase(name: str, label: str, setup=None, teardown=None) -> None:
+            rss_before, note, latencies, missing = worker_rss(), "", [], args.messages
             try:
                 state = setup() if setup else None
             except (OSError, websocket.WebSocketException) as e:
-                rows.append((name, [], args.messages, rss_kib(worker), rss_kib(worker),
-                             f"could not open its socket ({type(e).__name__}): the worker is still busy"))
-                return
-            rss_before = rss_kib(worker)
-            try:
-                latencies, missing = deliver(sender, chat, tabs, label, args.messages)
-                note = ""
-            except (AssertionError, OSError) as e:  # the worker died under us: say so below
-                latencies, missing, note = [], args.messages, f"sending failed ({type(e).__name__})"
-            note = "; ".join(filter(None, [note, teardown(state) if teardown else ""]))
+                note = f"could not open its socket ({type(e).__name__})"
+            else:
+                try:
+                    latencies, missing = deliver(sender, chat, tabs, label, args.messages)
+                except (AssertionError, OSError) as e:
+                    note = f"sending failed ({type(e).__name__})"
+                note = "; ".join(filter(None, [note, teardown(state) if teardown else ""]))
             if not os.path.exists(f"/proc/{worker}"):
-                rows.append((name, latencies, missing, rss_before, 0, note + "; THE WORKER DIED and was replaced "
-                             "(see 'WORKER TIMEOUT' in gunicorn's log)"))
+                note += "; THE WORKER DIED and was replaced (gunicorn's log: WORKER TIMEOUT)"
+            rows.append((name, latencies, missing, rss_before, worker_rss(), note))
+            if not os.path.exists(f"/proc/{worker}"):
                 print_report(args, rows)
                 raise SystemExit(1)
-            rows.append((name, latencies, missing, rss_before, rss_kib(worker), note))
 
         phase("alone", "alone")
         for count in args.stalled:

@@ -242,21 +242,24 @@
     return evt.target.closest && evt.target.closest("#chat-pane");
   }
 
+  // Files dragged anywhere else on a chat page are refused rather than opened by the browser,
+  // which would navigate away from the chat.
   document.addEventListener("dragover", function (evt) {
-    var pane = dropZone(evt);
-    if (!pane || !carriesFiles(evt) || !attachArea(composer())) return;
+    if (!carriesFiles(evt) || !attachArea(composer())) return;
     evt.preventDefault();
-    evt.dataTransfer.dropEffect = "copy";
-    pane.classList.add("chat--drop");
+    var pane = dropZone(evt);
+    evt.dataTransfer.dropEffect = pane ? "copy" : "none";
+    if (pane) pane.classList.add("chat--drop");
   });
   document.addEventListener("dragleave", function (evt) {
     var pane = dropZone(evt);
     if (pane && (!evt.relatedTarget || !pane.contains(evt.relatedTarget))) pane.classList.remove("chat--drop");
   });
   document.addEventListener("drop", function (evt) {
-    var pane = dropZone(evt);
-    if (!pane || !carriesFiles(evt)) return;
+    if (!carriesFiles(evt) || !attachArea(composer())) return;
     evt.preventDefault();
+    var pane = dropZone(evt);
+    if (!pane) return;
     pane.classList.remove("chat--drop");
     webchat.stageFiles(evt.dataTransfer.files);
   });

@@ -227,3 +227,15 @@ def test_a_frame_of_the_wrong_shape_is_refused_cleanly_and_the_worker_serves_eve
     assert_others_still_served(bystanders, watching)
     assert tracebacks_since(live_server, log_offset) == [], "a refusal must not be an unhandled error"
     tab.close()
+
+
+def test_a_nul_in_a_message_posted_over_http_is_refused_in_words_and_nothing_is_stored(live_server, attacker):
+    # PostgreSQL refuses NUL in text: without the check this was a 503 "can't reach its database".
+    mallory, chat = attacker
+    before = mallory.stored_ids(chat)
+    log_offset = server_log_tail(live_server)
+    refused = mallory.post(f"/chats/{chat}/messages", {"body": "nul \x00 here", "client_id": new_client_id()})
+    assert refused.status == 422
+    assert "a character webchat can't store" in html.unescape(refused.text)
+    assert mallory.stored_ids(chat) == before
+    assert tracebacks_since(live_server, log_offset) == []

@@ -1,0 +1,258 @@
+"""The worst payloads in Debian's Chromium, live over the socket and by polling: nothing runs (no
+dialog, no window.__xss, no Content-Security-Policy refusal, which would mean markup got through),
+no request leaves for /logout or anywhere else, nothing of the page is replaced, and the text is
+shown as typed in message bodies, names, the tab title and desktop notifications.
+"""
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .support.hostile import HTMX_PAYLOADS, markdown_text, squash
+
+pytestmark = pytest.mark.browser
+
+MESSAGES = "#messages > .msg"
+PASSWORD = "password123"
+
+# Wraps the dialogs so a payload that calls one is recorded even if a dialog is dismissed first.
+WATCH_SCRIPT = """
+(() => {
+  for (const name of ["alert", "confirm", "prompt", "print"]) {
+    const original = window[name];
+    window[name] = function (...args) {
+      (window.__xss = window.__xss || []).push(name);
+      return original.apply(this, args);
+    };
+  }
+})();
+"""
+
+# What may be inside the user's parts of a page: the tests' own allow-list, checked in the DOM.
+DOM_PROBLEMS = """
+() => {
+  const allowed = {P: [], BR: [], STRONG: [], EM: [], CODE: [], PRE: [], A: ["href", "title", "rel"], UL: [],
+                   OL: ["start"], LI: [], BLOCKQUOTE: [], SPAN: ["class", "data-user"], DEL: [], S: []};
+  const problems = [];
+  document.querySelectorAll(".msg-body").forEach((body) => body.querySelectorAll("*").forEach((el) => {
+    const attributes = allowed[el.tagName];
+    if (!attributes) { problems.push(`<${el.tagName}> in a message body`); return; }
+    for (const a of el.attributes) if (!attributes.includes(a.name)) problems.push(`${el.tagName} ${a.name} in a body`);
+    if (el.tagName === "A" && el.hasAttribute("href") && !/^(https?|mailto):/i.test(el.getAttribute("href")))
+      problems.push(`link to ${el.getAttribute("href")}`);
+  }));
+  const names = ".msg-author, .chat-title, .preview, .who, .pending-body, #chat-pane h2, .typing span, " +
+                ".receipts span, .people li > span";
+  document.querySelectorAll(names).forEach((el) => el.querySelectorAll("*").forEach((child) => {
+    if (!child.matches(".presence, .muted, .tag, .dm-mark, .chat-title, .preview > em"))
+      problems.push(`<${child.tagName}> inside a name (${el.className || el.tagName})`);
+  }));
+  document.querySelectorAll("*").forEach((el) => {
+    for (const a of el.attributes) {
+      if (/^on/i.test(a.name)) problems.push(`${el.tagName} ${a.name}`);
+      if (/^(data-)?hx-(on|vals|vars)/i.test(a.name)) problems.push(`${el.tagName} ${a.name}`);
+      if (/^(data-)?hx-(get|post)$/i.test(a.name) && /logout/.test(a.value)) problems.push(`${el.tagName} ${a.name}`);
+    }
+  });
+  const foreign = [
+    "script:not([src^='/static/'])", "iframe", "frame", "object", "embed", "svg", "math",
+    "img:not([src^='/chats/'])", "base", "meta[http-equiv]", "style:not([nonce])", "link:not([href^='/static/'])",
+    "video", "audio", "input:not(form input)", "textarea:not(form textarea)", "select:not(form select)",
+    "marquee"].join(", ");
+  document.querySelectorAll(foreign).forEach((el) => problems.push(`<${el.tagName}> on the page`));
+  return problems;
+}
+"""
+
+
+class Watched:
+    """One person's page with everything hostile content could do recorded."""
+
+    def __init__(self, page: Page, username: str, display_name: str) -> None:
+        self.page = page
+        self.username = username
+        self.display_name = display_name
+        self.dialogs: list[str] = []
+        self.console: list[str] = []
+        self.requests: list[str] = []
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        page.on("console", lambda m: self.console.append(m.text))
+        page.on("request", lambda r: self.requests.append(f"{r.method} {r.url}"))
+        page.on("websocket", lambda ws: self.requests.append(f"WS {ws.url}"))
+
+    def harm(self, base_url: str) -> list[str]:
+        """Everything that shows a payload got through; [] when nothing did."""
+        found = [f"dialog {d!r}" for d in self.dialogs]
+        found += [f"console {c!r}" for c in self.console if "Content Security Policy" in c or "Refused to" in c]
+        found += [f"request {r}" for r in self.requests
+                  if "/logout" in r or not r.split(" ", 1)[1].startswith((base_url, base_url.replace("http", "ws")))]
+        xss = self.page.evaluate("window.__xss")
+        if xss is not None:
+            found.append(f"window.__xss = {xss!r}")
+        return found + self.page.evaluate(DOM_PROBLEMS)
+
+
+@pytest.fixture
+def people(chromium, live_server):
+    contexts = []
+
+    def make(display_name: str, polling: bool = False, **options) -> Watched:
+        context = chromium.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 800}, **options)
+        context.set_default_timeout(15_000)
+        context.add_init_script(WATCH_SCRIPT)
+        contexts.append(context)
+        page = context.new_page()
+        if polling:  # the socket opens but never answers: the page polls and sends over HTTP
+            page.route_web_socket(re.compile(r"/socket$"), lambda ws: None)
+        watched = Watched(page, f"u{uuid.uuid4().hex[:8]}", display_name)
+        page.goto("/register")
+        page.fill("input[name=username]", watched.username)
+        page.fill("input[name=display_name]", display_name)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(live_server.url + "/")
+        return watched
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def create_chat(owner: Watched, name: str, *members: Watched) -> int:
+    page = owner.page
+    form = page.locator("#chat-pane form[action='/chats']")
+    form.locator("input[name=name]").fill(name)
+    form.locator("input[name=members]").fill(" ".join(m.username for m in members))
+    form.get_by_role("button", name="Create chat").click()
+    page.wait_for_url(re.compile(r"/chats/\d+$"))
+    return int(page.url.rsplit("/", 1)[1])
+
+
+def expect_live(page: Page) -> None:
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+
+
+def send(person: Watched, text: str) -> None:
+    before = person.page.locator(MESSAGES).count()
+    person.page.fill("#composer textarea[name=body]", text)
+    person.page.press("#composer textarea[name=body]", "Enter")
+    expect(person.page.locator(MESSAGES)).to_have_count(before + 1)
+
+
+def bodies(page: Page) -> list[str]:
+    return [squash(t) for t in page.locator(f"{MESSAGES} .msg-body").all_text_contents()]
+
+
+WORST = [
+    "<script>window.__xss=1</script>",
+    "<img src=x onerror=alert(1)>",
+    "<svg/onload=alert('XSS')>",
+    "<iframe src=javascript:alert(1)></iframe>",
+    "[clickme](javascript:alert(1)) [also](java&#x09;script:alert(1)) <javascript:alert(1)>",
+    '<a href="javascript:alert(1)" onclick="alert(1)">x</a>',
+    "<details open ontoggle=alert(1)>",
+    "<input autofocus onfocus=alert(1)>",
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>">',
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    "</textarea><script>alert(1)</script>",
+    "<style>body{display:none}</style>",
+    '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
+    "<object data=\"javascript:alert(1)\"></object>",
+]
+ALICE = "<img src=x onerror=alert(1)>Alice"
+BOB = '"><svg onload="window.__xss=1">Bob'
+CAROL = "Carol</span><script>alert(1)</script>"
+CHAT = "</title><script>alert(1)</script><b onmouseover=alert(1)>Room"
+
+
+def test_the_worst_payloads_sent_live_and_by_polling_run_nothing_and_show_as_text(people, live_server):
+    bob = people(BOB)
+    carol = people(CAROL, polling=True)
+    alice = people(ALICE)
+    chat_id = create_chat(alice, CHAT, bob, carol)
+    bob.page.goto(f"/chats/{chat_id}")
+    carol.page.goto(f"/chats/{chat_id}")
+    # Bob's second tab shows the dashboard: the chat is not in view there, so it notifies.
+    away = Watched(bob.page.context.new_page(), bob.username, BOB)
+    bob.page.context.grant_permissions(["notifications"], origin=live_server.url)
+    away.page.goto("/")
+    for person in (alice, bob, away):
+        expect_live(person.page)
+    assert away.page.evaluate("Notification.permission") == "granted"
+
+    for text in WORST:
+        send(alice, text)
+        expected = markdown_text(text)
+        expect(bob.page.locator(MESSAGES).last.locator(".msg-body")).to_have_text(expected)  # live
+        away.page.wait_for_function("body => (window.webchat.lastNotification || {}).body === body", arg=expected)
+        assert away.page.evaluate("window.webchat.lastNotification") == {
+            "chatId": chat_id, "title": f"{ALICE} in {CHAT}", "body": expected}
+    expect(carol.page.locator(MESSAGES).filter(has=carol.page.locator(".msg-body"))).to_have_count(len(WORST),
+                                                                                                  timeout=20_000)
+
+    shown = [markdown_text(t) for t in WORST]
+    for person in (alice, bob, carol):
+        page = person.page
+        assert bodies(page)[-len(WORST):] == shown
+        assert set(page.locator(f"{MESSAGES} .msg-author").all_text_contents()) == {ALICE}
+        expect(page.locator("#chat-pane h2")).to_contain_text(CHAT)
+        expect(page.locator(f"#chat-item-{chat_id} .chat-title")).to_have_text(CHAT)
+        expect(page).to_have_title(re.compile(r"^(\(\d+\) )?" + re.escape(f"{CHAT} · webchat") + "$"))
+        expect(page.locator(".topbar .who")).to_contain_text(person.display_name)
+    preview = away.page.locator(f"#chat-item-{chat_id} .preview")
+    expect(preview).to_have_text(f"{ALICE}: {shown[-1]}")
+    expect(away.page).to_have_title(re.compile(r"^(\(\d+\) )?webchat$"))
+
+    # A full reload shows the same, and still nothing runs.
+    bob.page.reload()
+    expect_live(bob.page)
+    assert bodies(bob.page)[-len(WORST):] == shown
+    members = bob.page
+    members.goto(f"/chats/{chat_id}/members")
+    for name in (ALICE, BOB, CAROL):
+        expect(members.locator(".people li > span", has_text=name)).to_have_count(1)
+    for person in (alice, bob, carol, away):
+        assert person.harm(live_server.url) == []
+
+
+HTMX_ALICE = '<div hx-get="/logout" hx-trigger="load">Alice</div>'
+HTMX_CHAT = '<div id="composer" hx-swap-oob="true">gone</div><b hx-on:load="alert(1)">'
+
+
+def test_htmx_attributes_in_messages_and_names_make_no_request_and_replace_nothing(people, live_server):
+    bob = people('<b hx-on:click="alert(1)" data-hx-post="/logout">Bob</b>')  # at most 64
+    carol = people("Carol", polling=True)
+    alice = people(HTMX_ALICE)
+    chat_id = create_chat(alice, HTMX_CHAT, bob, carol)
+    bob.page.goto(f"/chats/{chat_id}")
+    carol.page.goto(f"/chats/{chat_id}")
+    for person in (alice, bob):
+        expect_live(person.page)
+    composers = {id(p): p.page.evaluate_handle("document.getElementById('composer')") for p in (alice, bob, carol)}
+
+    for text in HTMX_PAYLOADS:
+        send(alice, text)
+        expect(bob.page.locator(MESSAGES).last.locator(".msg-body")).to_have_text(markdown_text(text))
+    expect(carol.page.locator(MESSAGES).filter(has=carol.page.locator(".msg-body"))).to_have_count(
+        len(HTMX_PAYLOADS), timeout=20_000)
+    # Clicking what looks like a button in a message does nothing either.
+    bob.page.locator(f"{MESSAGES} .msg-body", has_text="hx-on").first.click()
+    bob.page.wait_for_timeout(1500)  # "load" and "every 1s" triggers would have fired by now
+
+    for person in (alice, bob, carol):
+        page = person.page
+        assert bodies(page)[-len(HTMX_PAYLOADS):] == [markdown_text(t) for t in HTMX_PAYLOADS]
+        # Nothing was replaced: the same composer element, the pane, the list, the messages.
+        assert page.evaluate("c => c === document.getElementById('composer') && c.tagName === 'FORM'",
+                             composers[id(person)])
+        expect(page.locator("#chat-pane.chat")).to_have_count(1)
+        expect(page.locator(f"#chat-list #chat-item-{chat_id} .chat-title")).to_have_text(HTMX_CHAT)
+        expect(page.locator("#messages")).to_have_count(1)
+        assert person.harm(live_server.url) == []
+
+    # Everyone is still signed in, and the composer still sends.
+    send(bob, "still here")
+    expect(alice.page.locator(MESSAGES).last.locator(".msg-body")).to_have_text("still here")
+    expect(carol.page.locator(MESSAGES).last.locator(".msg-body")).to_have_text("still here", timeout=20_000)
+    carol.page.reload()
+    expect(carol.page.locator(".topbar .who")).to_contain_text("Carol")

@@ -3,7 +3,7 @@
 // text as their caption, in one multipart POST with a progress bar; the stored message comes
 // back (and to everyone else over the socket) like any other. A refusal (too big, empty, not a
 // member) is shown under the composer and the files and the text stay.
-// Without JavaScript the composer's own "Send with files" button posts the same form.
+// Without JavaScript the composer's own "Upload files" button posts the same form.
 (function () {
   "use strict";
 

@@ -256,3 +256,65 @@ def test_htmx_attributes_in_messages_and_names_make_no_request_and_replace_nothi
     expect(carol.page.locator(MESSAGES).last.locator(".msg-body")).to_have_text("still here", timeout=20_000)
     carol.page.reload()
     expect(carol.page.locator(".topbar .who")).to_contain_text("Carol")
+
+
+# ----- characters -------------------------------------------------------------------------------
+
+POSITIONS = """
+(el) => {
+  // The left edge of each character of el's text, as laid out on the screen.
+  const node = el.firstChild, range = document.createRange(), lefts = [];
+  for (let i = 0; i < node.length; i++) {
+    range.setStart(node, i); range.setEnd(node, i + 1);
+    lefts.push(range.getBoundingClientRect().left);
+  }
+  return lefts;
+}
+"""
+
+
+def test_a_right_to_left_override_in_a_name_does_not_reverse_the_text_beside_it(people):
+    eve = people("Eve \u202eevil")
+    bob = people("Bob")
+    chat_id = create_chat(eve, "Bidi", bob)
+    bob.page.goto(f"/chats/{chat_id}")
+    send(eve, "hello")
+
+    for page in (eve.page, bob.page):
+        message = page.locator(MESSAGES).last
+        expect(message.locator(".msg-author")).to_have_text("Eve \u202eevil")  # the name as typed
+        lefts = message.locator("time").evaluate(POSITIONS)
+        assert lefts == sorted(lefts), "the time beside the name is laid out right to left"
+        body = message.locator(".msg-body p").evaluate(POSITIONS)
+        assert body == sorted(body)
+    # Beside the name in the top bar and in the member list: the username.
+    handle = eve.page.locator(".topbar .who .muted")
+    expect(handle).to_have_text(f"@{eve.username}")
+    lefts = handle.evaluate(POSITIONS)
+    assert lefts == sorted(lefts), "the @username beside the name is laid out right to left"
+    bob.page.goto(f"/chats/{chat_id}/members")
+    handle = bob.page.locator(".people li > span", has_text="evil").locator(".muted")
+    lefts = handle.evaluate(POSITIONS)
+    assert lefts == sorted(lefts), "the @username beside the name is laid out right to left"
+
+
+def test_4000_four_byte_characters_typed_in_the_composer_arrive_whole_and_4001_are_marked_not_sent(people):
+    alice = people("Alice")
+    bob = people("Bob")
+    chat_id = create_chat(alice, "Emoji", bob)
+    bob.page.goto(f"/chats/{chat_id}")
+    for person in (alice, bob):
+        expect_live(person.page)
+    text = "\U0001f468\u200d\U0001f469\u200d\U0001f467" * 800  # 4,000 code points, 3,200 of them 4-byte
+
+    send(alice, text)
+
+    received = bob.page.locator(MESSAGES).last.locator(".msg-body")
+    expect(received).to_have_text(text)
+    assert received.evaluate("el => [...el.textContent].length") == 4000
+    alice.page.fill("#composer textarea[name=body]", text + "\U0002070e")
+    alice.page.press("#composer textarea[name=body]", "Enter")
+    failed = alice.page.locator("#messages > .pending--failed")
+    expect(failed.locator(".pending-error")).to_contain_text("That message is 4,001 characters long")
+    expect(failed.locator(".pending-body")).to_have_text(text + "\U0002070e")
+    expect(bob.page.locator("#messages > .msg--user")).to_have_count(1)  # the 4,001 went nowhere

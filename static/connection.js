@@ -148,7 +148,8 @@
     if (preview && body) {
       var said = body.textContent.trim() || (webchat.attachmentSummary ? webchat.attachmentSummary(msg) : "");
       var text = (author ? author.textContent + ": " : "") + said.replace(/\s+/g, " ");
-      preview.textContent = text.length > 80 ? text.slice(0, 79) + "…" : text;
+      var chars = Array.from(text); // whole characters: cutting UTF-16 units could halve an emoji
+      preview.textContent = chars.length > 80 ? chars.slice(0, 79).join("") + "…" : text;
     }
     var ul = item.parentElement;
     if (ul && ul.firstElementChild !== item) ul.insertBefore(item, ul.firstElementChild);

@@ -40,8 +40,9 @@
     var body = msg.querySelector(".msg-body");
     var text = ((body && body.textContent.trim()) || (webchat.attachmentSummary ? webchat.attachmentSummary(msg) : ""))
       .replace(/\s+/g, " ");
+    var chars = Array.from(text); // whole characters: cutting UTF-16 units could halve an emoji
     var notification = new Notification((author ? author.textContent + " in " : "") + chatName, {
-      body: text.length > 140 ? text.slice(0, 139) + "…" : text,
+      body: chars.length > 140 ? chars.slice(0, 139).join("") + "…" : text,
       tag: "webchat-" + chatId, // one notification per chat, replaced by the newest
     });
     webchat.lastNotification = { chatId: chatId, title: notification.title, body: notification.body };

@@ -318,3 +318,20 @@ def test_4000_four_byte_characters_typed_in_the_composer_arrive_whole_and_4001_a
     expect(failed.locator(".pending-error")).to_contain_text("That message is 4,001 characters long")
     expect(failed.locator(".pending-body")).to_have_text(text + "\U0002070e")
     expect(bob.page.locator("#messages > .msg--user")).to_have_count(1)  # the 4,001 went nowhere
+
+
+def test_a_long_message_of_emoji_is_cut_on_whole_characters_in_the_live_preview_and_the_notification(people,
+                                                                                                       live_server):
+    alice = people("Alice")
+    bob = people("Bob", permissions=["notifications"])
+    chat_id = create_chat(alice, "Long", bob)
+    expect_live(bob.page)  # bob stays on the dashboard: the chat is not in view, so it notifies
+    text = "\U0001f600" * 200
+
+    send(alice, text)
+
+    bob.page.wait_for_function("() => window.webchat.lastNotification")
+    note = bob.page.evaluate("window.webchat.lastNotification")
+    assert note["body"] == "\U0001f600" * 139 + "…"
+    expect(bob.page.locator(f"#chat-item-{chat_id} .preview")).to_have_text(
+        "Alice: " + "\U0001f600" * (79 - len("Alice: ")) + "…")

@@ -103,7 +103,7 @@ ACCESS: dict[str, list[Probe]] = {
     "chats.edit_message_form": [Probe("GET", "/chats/{chat}/messages/{message}/edit", member=403)],
     "chats.edit_message": [Probe("POST", "/chats/{chat}/messages/{message}/edit", {"body": "rewritten"}, member=403)],
     # The confirmation page shows bob what he can read anyway; its POST refuses him (below).
-    "chats.delete_message_form": [Probe("GET", "/chats/{chat}/messages/{message}/delete")],
+    "chats.delete_message_form": [Probe("GET", "/chats/{chat}/messages/{message}/delete", member=403)],
     "chats.delete_message": [
         Probe("POST", "/chats/{chat}/messages/{message}/delete", member=403),
         Probe("POST", "/chats/{chat}/messages/{system_message}/delete", member=403),

@@ -400,6 +400,7 @@ CHAT_URLS = [
     ("POST", "/chats/{id}/read", {"upto": "999999"}),
     ("POST", "/chats/{id}/notifications", {"notify": "none"}),
     ("GET", "/chats/{id}/mentions?q=b", None),
+    ("GET", "/chats/{id}/messages/{mid}", None),
     ("GET", "/chats/{id}/messages/{mid}/edit", None),
     ("POST", "/chats/{id}/messages/{mid}/edit", {"body": "rewritten"}),
     ("GET", "/chats/{id}/messages/{mid}/delete", None),

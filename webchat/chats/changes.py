@@ -103,12 +103,16 @@ def edit_message(membership: Membership, message: Message, body: str | None) -> 
     return message
 
 
-def delete_message(membership: Membership, message: Message) -> Message:
-    """Erase a message's content for good; its place in the timeline shows "message deleted"."""
+def check_deletable(membership: Membership, message: Message) -> None:
     if message.is_system:
         raise ChatError("Chat events can't be deleted.", 403)
     if message.author_id != membership.user_id and not membership.is_admin:
         raise ChatError("Only the author or a chat admin can delete a message.", 403)
+
+
+def delete_message(membership: Membership, message: Message) -> Message:
+    """Erase a message's content for good; its place in the timeline shows "message deleted"."""
+    check_deletable(membership, message)
     if message.is_deleted:
         return message  # deleting twice is not an error: the result is what was asked for
     erase_afterwards = [hook(message) for hook in on_delete_hooks]

@@ -61,6 +61,10 @@ def delete_message_form(chat_id: int, message_id: int):
     """Ask before deleting (browsers without JavaScript; htmx asks with a confirm dialog)."""
     membership = service.membership_or_404(chat_id, current_user)
     message = changes.message_in_chat_or_404(membership, message_id)
+    try:
+        changes.check_deletable(membership, message)
+    except ChatError as e:
+        return render_error(e.status, e.message)
     return _confirmation_page("chats/delete_message.html", message)
 
 

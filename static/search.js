@@ -14,6 +14,13 @@
     target.scrollIntoView({ block: "center" });
   }
 
+  // webchat.js marks the chat whose link is the address; a message's address is inside that chat.
+  function markOpenChat() {
+    var match = location.pathname.match(/^\/chats\/(\d+)\/messages\/\d+$/);
+    var link = match && document.querySelector('#chat-list a[data-chat-id="' + match[1] + '"]');
+    if (link) link.setAttribute("aria-current", "page");
+  }
+
   function resultDates(root) {
     if (!root.querySelectorAll) return;
     root.querySelectorAll(".search-hit time[datetime]").forEach(function (t) {
@@ -24,10 +31,15 @@
 
   document.addEventListener("htmx:afterSettle", function (evt) {
     if (evt.detail.target && evt.detail.target.id === "chat-pane") focusMessage();
+    markOpenChat();
   });
-  document.addEventListener("htmx:load", function (evt) { resultDates(evt.detail.elt); });
+  document.addEventListener("htmx:load", function (evt) {
+    resultDates(evt.detail.elt);
+    markOpenChat();  // the chat list also arrives over the socket
+  });
   document.addEventListener("DOMContentLoaded", function () {
     focusMessage();
+    markOpenChat();
     resultDates(document);
   });
 })();

@@ -57,6 +57,7 @@ def test_a_search_result_opens_its_chat_scrolled_to_the_message_which_is_marked(
     expect(target).to_have_class(re.compile(r"\bmsg--highlight\b"))
     expect(target).to_be_in_viewport()
     expect(alice.locator("#messages .msg", has_text="filler message 59")).to_have_count(0)  # history, not the end
+    expect(alice.locator(f'#chat-list a[data-chat-id="{chat_id}"]')).to_have_attribute("aria-current", "page")
 
     # The same address, opened anew (shared, bookmarked), lands there too.
     alice.goto(f"/chats/{chat_id}/messages/{message_id}")

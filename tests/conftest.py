@@ -18,6 +18,9 @@ from webchat.extensions import db  # noqa: E402
 from webchat.models import User  # noqa: E402
 
 from .support import services  # noqa: E402
+from .support.browser import BrowserPeople  # noqa: E402
+from .support.stored import LiveDatabase  # noqa: E402
+from .support.wsclient import People  # noqa: E402
 
 FAST_HASH = "pbkdf2:sha256:1000"
 
@@ -184,3 +187,27 @@ def browser_context(chromium, live_server):
     yield make
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def people(live_server):
+    """People (wsclient.Person) registered on the shared live server; their sockets closed afterwards."""
+    made = People(live_server.url)
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="module")
+def stored(live_server):
+    """The shared live server's database, read directly (tests/support/stored.py)."""
+    database = LiveDatabase(live_server)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def person(chromium, server):
+    """For browser modules with a `server` of their own: person() -> a page of a new signed-in user."""
+    pages = BrowserPeople(chromium, server.url)
+    yield pages
+    pages.close()

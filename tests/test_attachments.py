@@ -21,7 +21,7 @@ from webchat.models import Attachment, Message
 
 from .support.pages import chat_list, composer, parse, text_of
 from .support.records import create_group, snapshot, stored_messages
-from .support.wsclient import People, messages_in
+from .support.wsclient import messages_in
 
 FILE_POLICY = "default-src 'none'; sandbox"
 
@@ -551,12 +551,6 @@ def test_a_caption_of_files_can_be_edited_down_to_nothing(shared_file):
 
 
 # ----- live, over real sockets --------------------------------------------------------------------
-
-@pytest.fixture
-def people(live_server):
-    made = People(live_server.url)
-    yield made
-    made.close()
 
 
 def test_an_uploaded_picture_reaches_the_other_members_open_page_at_once_rendered_once(people):

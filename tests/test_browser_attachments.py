@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from .conftest import _TMP
 from .support import services
-from .support.browser import BrowserPeople, open_shared_chat
+from .support.browser import open_shared_chat
 
 pytestmark = pytest.mark.browser
 
@@ -24,12 +24,6 @@ def server():
     with services.module_server("attachments", _TMP, extra_env={"WEBCHAT_MAX_UPLOAD_MB": str(LIMIT_MB)}) as live:
         yield live
 
-
-@pytest.fixture
-def person(chromium, server):
-    people = BrowserPeople(chromium, server.url)
-    yield people
-    people.close()
 
 
 def noisy_png(width: int, height: int) -> bytes:

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from .conftest import _TMP
 from .support import services
-from .support.browser import BrowserPeople, open_shared_chat, send
+from .support.browser import open_shared_chat, send
 
 pytestmark = pytest.mark.browser
 
@@ -16,12 +16,6 @@ def server():
     with services.module_server("changes", _TMP) as live:
         yield live
 
-
-@pytest.fixture
-def person(chromium, server):
-    people = BrowserPeople(chromium, server.url)
-    yield people
-    people.close()
 
 
 def message(page, text):

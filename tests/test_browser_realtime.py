@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from .conftest import _TMP
 from .support import services
-from .support.browser import BrowserPeople, open_shared_chat, send, shown_ids
+from .support.browser import open_shared_chat, send, shown_ids
 
 pytestmark = pytest.mark.browser
 
@@ -21,14 +21,6 @@ pytestmark = pytest.mark.browser
 def server():
     with services.module_server("realtime", _TMP) as live:
         yield live
-
-
-@pytest.fixture
-def person(chromium, server):
-    """person() -> a page signed in as a newly registered user; .username on the page."""
-    people = BrowserPeople(chromium, server.url)
-    yield people
-    people.close()
 
 
 def test_two_people_see_each_others_messages_over_the_socket_at_once(person):

@@ -17,24 +17,12 @@ from .support import services
 from .support.browser import BrowserPeople, send
 from .support.sites import another_site
 from .support.stored import LiveDatabase
-from .support.wsclient import People, Person
+from .support.wsclient import Person
 
 REFUSAL = "Your session has expired or the form was stale."
 LIFETIME = 3
 
 
-@pytest.fixture
-def people(live_server):
-    made = People(live_server.url)
-    yield made
-    made.close()
-
-
-@pytest.fixture(scope="module")
-def stored(live_server):
-    database = LiveDatabase(live_server)
-    yield database
-    database.close()
 
 
 @pytest.fixture(scope="module")

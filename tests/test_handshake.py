@@ -24,12 +24,6 @@ FOREIGN_ORIGINS = {
 }
 
 
-@pytest.fixture
-def people(live_server):
-    made = People(live_server.url)
-    yield made
-    made.close()
-
 
 def raw_handshake(server, cookie: str, origin: str | None) -> tuple[socket.socket, int]:
     """Ask for the socket over a bare TCP connection, as any client can; (the connection, status)."""

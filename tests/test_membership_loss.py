@@ -4,11 +4,9 @@ members who remain. Against the live gunicorn server; never-members are in tests
 """
 import uuid
 
-import pytest
 from sqlalchemy import delete, select
 
-from .support.stored import LiveDatabase
-from .support.wsclient import People, Person, is_chat_list, is_error, message_ids
+from .support.wsclient import Person, is_chat_list, is_error, message_ids
 from .test_access import ACCESS
 
 # Every chat URL a non-member must get 404 from (the access table's rows), tried by the removed member.
@@ -24,18 +22,6 @@ class Placeholders(dict):
         return self["id"]
 
 
-@pytest.fixture
-def people(live_server):
-    made = People(live_server.url)
-    yield made
-    made.close()
-
-
-@pytest.fixture(scope="module")
-def stored(live_server):
-    database = LiveDatabase(live_server)
-    yield database
-    database.close()
 
 
 def frames_about(chat: int, who: Person, text: str):

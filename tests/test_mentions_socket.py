@@ -2,18 +2,10 @@
 chat clears it in every tab and browser of the reader (and tells nobody else)."""
 import re
 
-import pytest
-
-from .support.wsclient import People, is_chat_list
+from .support.wsclient import is_chat_list
 
 MENTION_BADGE = re.compile(r'<span id="mentions-(\d+)" class="mention-badge" data-count="(\d+)"[^>]*>@(\d+)</span>')
 
-
-@pytest.fixture
-def people(live_server):
-    made = People(live_server.url)
-    yield made
-    made.close()
 
 
 def mention_count(frame: str, chat: int) -> int | None:

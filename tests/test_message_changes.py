@@ -14,7 +14,7 @@ from webchat.models import Message, utcnow
 
 from .support.pages import form_error, message_body, parse, text_of
 from .support.records import create_group, snapshot
-from .support.wsclient import People, messages_in
+from .support.wsclient import messages_in
 
 CHANGES = re.compile(r'<template data-message-changes data-chat="(\d+)"(?: data-changes="(\d+)")?>(.*?)</template>',
                      re.S)
@@ -264,12 +264,6 @@ def test_polling_with_a_change_cursor_brings_each_changed_message_once_in_its_ne
 
 
 # ----- live, over real sockets ---------------------------------------------------------------
-
-@pytest.fixture
-def people(live_server):
-    made = People(live_server.url)
-    yield made
-    made.close()
 
 
 def test_an_edit_and_a_delete_reach_the_other_members_open_page_at_once_rendered_once(people):

@@ -10,16 +10,10 @@ from sqlalchemy import select
 
 from .support.pages import parse
 from .support.stored import LiveDatabase
-from .support.wsclient import People, is_chat_list, message_ids
+from .support.wsclient import is_chat_list, message_ids
 
 CHANGES = re.compile(r"<template data-message-changes\b[^>]*>.*?</template>", re.S)
 
-
-@pytest.fixture
-def people(live_server):
-    made = People(live_server.url)
-    yield made
-    made.close()
 
 
 @pytest.fixture

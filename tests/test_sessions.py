@@ -18,23 +18,11 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from .conftest import _TMP
 from .support import services
 from .support.stored import LiveDatabase, flask_command
-from .support.wsclient import People, Person, socket_url
+from .support.wsclient import Person, socket_url
 
 POLICY_VIOLATION = 1008
 
 
-@pytest.fixture
-def people(live_server):
-    made = People(live_server.url)
-    yield made
-    made.close()
-
-
-@pytest.fixture(scope="module")
-def stored(live_server):
-    database = LiveDatabase(live_server)
-    yield database
-    database.close()
 
 
 def connect_with(base_url: str, cookies: dict[str, str]) -> websocket.WebSocket:

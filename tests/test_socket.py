@@ -13,7 +13,6 @@ from flask import Flask
 
 from .support.wsclient import (
     Closed,
-    People,
     Person,
     Reader,
     confirms,
@@ -35,12 +34,6 @@ INVALID_PAYLOAD = 1007
 MESSAGE_TOO_BIG = 1009
 
 
-
-@pytest.fixture
-def people(live_server):
-    made = People(live_server.url)
-    yield made
-    made.close()
 
 
 @pytest.fixture(scope="module")

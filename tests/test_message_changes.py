@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from webchat.extensions import db
 from webchat.models import Message, utcnow
 
-from .support.pages import form_error, message_body, parse, text_of
+from .support.pages import chat_list, form_error, message_body, parse, text_of
 from .support.records import create_group, snapshot
 from .support.wsclient import messages_in
 
@@ -229,6 +229,22 @@ def test_a_deleted_message_cannot_be_edited_and_deleting_again_changes_nothing(t
     assert "deleted" in text_of(refused)
     assert again.status_code == 200
     assert snapshot(bob.app) == before
+
+
+def test_a_deleted_message_no_longer_counts_as_unread_and_the_list_previews_it_as_deleted(team):
+    chat_id, alice, bob, message_id = team
+    bob.send(chat_id, "second thought")
+    [entry] = [e for e in chat_list(alice.get("/chats/list")) if e["id"] == chat_id]
+    assert entry["unread"] == 2
+
+    delete(bob, chat_id, message_id)
+    with bob.app.app_context():
+        newest = db.session.scalar(select(Message.id).where(Message.body == "second thought"))
+    delete(bob, chat_id, newest)
+
+    [entry] = [e for e in chat_list(alice.get("/chats/list")) if e["id"] == chat_id]
+    assert entry["unread"] == 0
+    assert entry["preview"].endswith(": message deleted")
 
 
 def test_deleting_works_without_javascript_after_a_confirmation_page(team):

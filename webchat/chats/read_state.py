@@ -13,10 +13,10 @@ from .messaging import MAX_ID
 
 
 def unread_count(chat_id: int, user_id: int, read_upto: int) -> int:
-    """Others' messages after the member's read marker (system events don't count)."""
+    """Others' messages after the member's read marker (system events and deleted messages don't count)."""
     return db.session.scalar(
         select(func.count()).select_from(Message).where(
-            Message.chat_id == chat_id, Message.id > read_upto, Message.kind == "user",
+            Message.chat_id == chat_id, Message.id > read_upto, Message.kind == "user", Message.deleted_at.is_(None),
             or_(Message.author_id != user_id, Message.author_id.is_(None)))
     ) or 0
 

@@ -208,7 +208,8 @@ def chat_list(user: User) -> list[ChatListEntry]:
         select(Message.chat_id, func.count())
         .join(Membership, and_(Membership.chat_id == Message.chat_id, Membership.user_id == user.id))
         .where(Message.chat_id.in_(chat_ids), Message.id > Membership.last_read_message_id,
-               Message.kind == "user", or_(Message.author_id != user.id, Message.author_id.is_(None)))
+               Message.kind == "user", Message.deleted_at.is_(None),
+               or_(Message.author_id != user.id, Message.author_id.is_(None)))
         .group_by(Message.chat_id)
     ).all())
     mentions = read_state.unread_mention_counts(user.id, user.username)

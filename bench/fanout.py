@@ -493,15 +493,16 @@ class Tab:
         self._compressed = False
         self.on_text = None  # the sender overrides this
 
-    def connect(self, port: int, deflate: bool, timeout: float = 60.0) -> None:
+    def connect(self, port: int, deflate: bool, timeout: float = 60.0, path: str = "/socket") -> None:
         sock = socket.create_connection((HOST, port), timeout=timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [
-            "GET /socket HTTP/1.1", f"Host: {HOST}:{port}", "Upgrade: websocket", "Connection: Upgrade",
+            f"GET {path} HTTP/1.1", f"Host: {HOST}:{port}", "Upgrade: websocket", "Connection: Upgrade",
             f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13", f"Origin: http://{HOST}:{port}",
-            f"Cookie: {self.cookie}",
         ]
+        if self.cookie:  # bench/versus.py's socket.io peers have no login
+            lines.append(f"Cookie: {self.cookie}")
         if deflate:
             lines.append("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())

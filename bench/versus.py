@@ -1,0 +1,252 @@
+"""webchat against its peers: Node + Socket.io 4 and Flask-SocketIO (gevent), one room, same load client.
+
+It runs the matrix of issue 7 — fan-out latency (one sender at --rate msg/s to 100 and 1,000 sockets),
+closed-loop throughput (10 senders, 100 listeners), idle memory (2,000 / 5,000 / 10,000 sockets) —
+for each server, --repeat times, each run on a fresh server pinned to one core with this load client
+pinned to the other, and prints one table of medians with the ratio webchat ÷ Node and the client's
+CPU. See bench/README.md ("versus.py").
+
+A benchmark, not a test: it asserts nothing; exit status 1 only when no run produced a number.
+"""
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import fanout  # noqa: E402
+import gevent  # noqa: E402
+import gevent.pool  # noqa: E402
+from versus_clients import Stats, closed_loop, fanout_latency, open_conns  # noqa: E402
+from versus_servers import ensure_flask_peer, ensure_node_peer, make_server  # noqa: E402
+
+SERVERS = ("node", "socketio", "webchat")
+TITLES = {"node": "Node/socket.io", "socketio": "Flask-SocketIO", "webchat": "webchat"}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    kind: str  # "fanout", "closed" or "idle"
+    size: int  # listening sockets (fanout, closed) or idle sockets
+    senders: int = 1
+
+    @property
+    def name(self) -> str:
+        if self.kind == "fanout":
+            return f"fan-out {self.size}"
+        if self.kind == "closed":
+            return f"closed loop {self.senders}→{self.size}"
+        return f"idle {self.size}"
+
+    @property
+    def figures(self) -> list[tuple[str, str, str]]:
+        """(row title, result key, format) of what this scenario reports."""
+        if self.kind == "fanout":
+            return [(f"{self.name}: p50 ms", "p50_ms", "{:.1f}"), (f"{self.name}: p99 ms", "p99_ms", "{:.1f}"),
+                    (f"{self.name}: server CPU µs/delivery", "cpu_us_per_delivery", "{:.1f}")]
+        if self.kind == "closed":
+            return [(f"{self.name}: deliveries/s", "deliveries_per_s", "{:.0f}"),
+                    (f"{self.name}: server CPU µs/delivery", "cpu_us_per_delivery", "{:.1f}")]
+        return [(f"{self.name}: server KB/socket", "kb_per_socket", "{:.1f}")]
+
+
+def matrix(args) -> list[Scenario]:
+    if args.quick:
+        return [Scenario("fanout", 50), Scenario("closed", 20, 10), Scenario("idle", 200)]
+    return [Scenario("fanout", 100), Scenario("fanout", 1000), Scenario("closed", 100, 10),
+            *(Scenario("idle", k) for k in (2000, 5000, 10000))]
+
+
+def run_one(name: str, scenario: Scenario, deflate: bool, args, server_cpu, app_dir: Path) -> dict:
+    """One fresh server, one scenario: the figures, or an "error"."""
+    label = f"[{name} {scenario.name}{' deflate' if deflate else ''}]"
+    result: dict = {"server": name, "scenario": scenario.name, "deflate": deflate}
+    server = make_server(name, server_cpu, app_dir)
+    group = gevent.pool.Group()
+    conns: list = []
+    timeout, concurrency = args.setup_timeout, args.concurrency
+    try:
+        if scenario.kind == "idle":
+            server.prepare(0, idle=scenario.size)
+        else:
+            server.prepare(scenario.size + (scenario.senders if scenario.senders > 1 else 0))
+        server.start()
+        result["version"] = server.describe()
+        stats = Stats()
+        if scenario.kind == "idle":
+            cookies = (server.idle_credentials(concurrency, timeout) if name == "webchat"
+                       else server.credentials(scenario.size, concurrency, timeout))
+            gevent.sleep(1.0)
+            rss0 = server.rss_kb()
+            conns, failures = open_conns(server, cookies, None, deflate, group, concurrency, label, timeout,
+                                         in_room=name != "webchat")
+            gevent.sleep(2.0)
+            rss1 = server.rss_kb()
+            result.update(rss_before_kb=rss0, rss_after_kb=rss1,
+                          kb_per_socket=(rss1 - rss0) / len(conns) if conns else None)
+        else:
+            sender_cookies = server.senders(scenario.senders, concurrency, timeout)
+            senders, failures = open_conns(server, sender_cookies, None, deflate, group, concurrency, label, timeout)
+            if len(senders) < scenario.senders:
+                raise RuntimeError(f"senders not connected: {failures}")
+            cookies = server.credentials(scenario.size, concurrency, timeout)
+            conns, failures = open_conns(server, cookies, stats, deflate, group, concurrency, label, timeout)
+            conns += senders
+            listeners = conns[:len(conns) - len(senders)]
+            if scenario.kind == "fanout":
+                result.update(fanout_latency(server, listeners, senders[0], stats, args.rate, args.seconds, label))
+            else:
+                result.update(closed_loop(server, listeners, senders, stats, args.seconds, label))
+        result["sockets"] = len(conns)
+        result["failures"] = failures
+        result["extensions"] = sorted({c.tab.extensions or "-" for c in conns})
+        return result
+    except Exception as e:  # noqa: BLE001 - reported in the table's notes
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        result["error"] = f"{type(e).__name__}: {e} ({Path(where.filename).name}:{where.lineno})"[:300]
+        return result
+    finally:
+        group.kill(block=True, timeout=10)
+        for conn in conns:
+            conn.close()
+        server.stop()
+        fanout.progress(f"{label} " + summary(result), done=True)
+
+
+def summary(result: dict) -> str:
+    if result.get("error"):
+        return f"FAILED: {result['error']}"
+    parts = [f"{k}={fanout.fmt('{:.1f}', result.get(k))}" for k in
+             ("p50_ms", "p99_ms", "deliveries_per_s", "cpu_us_per_delivery", "kb_per_socket", "client_cpu_pct")
+             if result.get(k) is not None]
+    parts.append(f"sockets={result.get('sockets')}")
+    for key in ("lost", "stuck_senders"):
+        if result.get(key):
+            parts.append(f"{key}={result[key]}")
+    if result.get("failures"):
+        parts.append(f"failures={result['failures']}")
+    parts.append(f"ext={','.join(result.get('extensions') or [])}")
+    return " ".join(parts)
+
+
+def median(results: list[dict], key: str) -> float | None:
+    values = [r[key] for r in results if r.get(key) is not None and not r.get("error")]
+    return statistics.median(values) if values else None
+
+
+def print_table(results: list[dict], scenarios: list[Scenario], deflates: list[bool], names: list[str]) -> None:
+    header = ["figure (median of runs)", *(TITLES[n] for n in names)]
+    if "node" in names and "webchat" in names:
+        header.append("webchat÷Node")
+    header += [f"client CPU % ({TITLES[n]})" for n in names]
+    rows = [header]
+    for deflate in deflates:
+        for scenario in scenarios:
+            runs = {n: [r for r in results if r["server"] == n and r["scenario"] == scenario.name
+                        and r["deflate"] == deflate] for n in names}
+            for title, key, template in scenario.figures:
+                values = {n: median(runs[n], key) for n in names}
+                row = [title + (" [deflate offered]" if deflate else ""),
+                       *(fanout.fmt(template, values[n]) for n in names)]
+                if "node" in names and "webchat" in names:
+                    ratio = values["webchat"] / values["node"] if values["webchat"] and values["node"] else None
+                    row.append(fanout.fmt("{:.2f}", ratio))
+                row += [fanout.fmt("{:.0f}", median(runs[n], "client_cpu_pct")) for n in names]
+                rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for i, row in enumerate(rows):
+        print("  ".join([row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))]))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="webchat vs Node/socket.io vs Flask-SocketIO (bench/README.md).")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke matrix: fan-out 50, closed loop 10→20, idle 200; 3 s windows; 1 run")
+    parser.add_argument("--repeat", type=int, help="runs per server and scenario (default 3; 1 with --quick)")
+    parser.add_argument("--only", default=",".join(SERVERS), help="servers to run, e.g. node,webchat")
+    parser.add_argument("--deflate", choices=("on", "off", "both"), default="off",
+                        help="offer permessage-deflate in every handshake, as browsers do")
+    parser.add_argument("--rate", type=float, default=20.0, help="fan-out: messages per second from the sender")
+    parser.add_argument("--seconds", type=float, help="send window (default 10; 3 with --quick)")
+    parser.add_argument("--concurrency", type=int, default=50, help="logins and handshakes in flight at once")
+    parser.add_argument("--setup-timeout", type=float, default=300.0, help="max seconds for logins, and sockets")
+    parser.add_argument("--no-pin", dest="pin", action="store_false", help="don't pin client and server to cores")
+    parser.add_argument("--app-dir", default=str(fanout.ROOT), help="the webchat checkout to serve")
+    parser.add_argument("--json", metavar="FILE", help="also write every run's numbers as JSON")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    if unknown := set(names) - set(SERVERS):
+        parser.error(f"--only: unknown {', '.join(sorted(unknown))} (choose from {', '.join(SERVERS)})")
+    args.repeat = args.repeat or (1 if args.quick else 3)
+    args.seconds = args.seconds or (3.0 if args.quick else 10.0)
+    scenarios = matrix(args)
+    deflates = {"off": [False], "on": [True], "both": [False, True]}[args.deflate]
+
+    # Client and server each hold one descriptor per socket; the servers inherit this limit.
+    needed = max(s.size for s in scenarios) + 2048
+    fanout.raise_fd_limit(needed)
+    client_cpu, server_cpu = fanout.pick_cpus(args.pin)
+    if client_cpu is not None:
+        os.sched_setaffinity(0, {client_cpu})
+    if "node" in names:
+        ensure_node_peer()
+    if "socketio" in names:
+        ensure_flask_peer()
+    # Installed explicitly: a shell starts background jobs with SIGINT ignored.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    print(f"load client pid {os.getpid()} on cpu {client_cpu}, servers on cpu {server_cpu}; "
+          f"{args.repeat} run(s) each; {args.seconds:g} s windows; fan-out at {args.rate:g} msg/s; "
+          f"1-minute load average {fanout.loadavg():.2f}", file=sys.stderr)
+
+    results: list[dict] = []
+    snapshot = Path(tempfile.mkdtemp(prefix="versus-app-"))
+    started, app_version = time.monotonic(), "?"
+    try:
+        app_version = fanout.snapshot_app(Path(args.app_dir).resolve(), snapshot)
+        # Repeats outermost and servers innermost: drift on a shared machine reaches every server alike.
+        for repeat in range(args.repeat):
+            for deflate in deflates:
+                for scenario in scenarios:
+                    for name in names:
+                        fanout.progress(f"run {repeat + 1}/{args.repeat}: {name} {scenario.name}"
+                                        f"{' deflate' if deflate else ''} ({time.monotonic() - started:.0f} s)")
+                        results.append(run_one(name, scenario, deflate, args, server_cpu, snapshot))
+    except KeyboardInterrupt:
+        print("\ninterrupted; the table has the runs finished so far", file=sys.stderr)
+    finally:
+        shutil.rmtree(snapshot, ignore_errors=True)
+    versions = {r["server"]: r["version"] for r in results if r.get("version")}
+    print(f"\nversus: {args.repeat} run(s) per cell, {args.seconds:g} s windows, fan-out at {args.rate:g} msg/s, "
+          f"client on cpu {client_cpu}, servers on cpu {server_cpu}; webchat {app_version}; "
+          f"1-minute load average at the end {fanout.loadavg():.2f}")
+    for name in names:
+        print(f"  {TITLES[name]}: {versions.get(name, '-')}")
+    print_table(results, scenarios, deflates, names)
+    problems = [r for r in results if r.get("error") or r.get("lost") or r.get("failures") or r.get("stuck_senders")]
+    for r in problems:
+        print(f"  note: {r['server']} {r['scenario']}{' deflate' if r['deflate'] else ''}: {summary(r)}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0 if any(not r.get("error") for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""The load client of bench/versus.py: one socket type for all three servers, and the three measurements.
+
+A Conn is bench/fanout.py's Tab (a minimal gevent WebSocket client: masked frames, pings answered,
+permessage-deflate inflated) speaking either webchat's protocol (JSON frames in, HTML frames out,
+"view" answered by the chat list) or Socket.IO v5 over Engine.IO v4 on the plain WebSocket
+transport: "0{...}" open -> we send "40" connect -> "40{...}" -> we emit "join" with an ack id ->
+"43<id>[...]" means joined; "2" ping -> "3" pong; "42[\"message\", html]" is a broadcast.
+Every message body is "bench <seq> <send time ns>", found in the HTML whatever the server, so the
+latency is the same measurement everywhere (one process, one clock).
+"""
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import fanout
+import gevent
+import gevent.pool
+from gevent.event import Event
+
+SIO_ACK = re.compile(rb"^43(\d+)")
+
+
+@dataclass
+class Stats:
+    counting: bool = False
+    receipts: int = 0
+    latencies: list = field(default_factory=list)  # ns, send -> receipt, listener sockets only
+
+
+class Conn:
+    """One socket of the load client to any of the three servers."""
+
+    def __init__(self, server, cookie: str, stats: Stats | None, in_room: bool = True) -> None:
+        self.server = server
+        self.in_room = in_room  # webchat: view the bench chat, or (idle users in no chat) just the chat list
+        self.stats = stats  # None: a sender or idle socket, whose receipts are not counted
+        self.tab = fanout.Tab("versus", cookie, None, 0)
+        self.tab.on_text = self.on_text
+        self.ready = Event()
+        self.token = uuid.uuid4().hex[:12]
+        self.confirmed = Event()  # the server acknowledged the last send
+        self.confirmations = 0
+        self._ack_id = 0
+
+    @property
+    def closed(self) -> bool:
+        return self.tab.closed
+
+    def open(self, deflate: bool, group: gevent.pool.Group, timeout: float = 60.0) -> None:
+        self.tab.connect(self.server.port, deflate, timeout=timeout, path=self.server.path)
+        group.spawn(self.tab.run)
+        if self.server.kind == "webchat":
+            chat = self.server.chat if self.in_room else None
+            self.tab.send_json({"type": "view", "chat": chat, "after": self.server.newest if self.in_room else 0})
+        if not self.ready.wait(timeout):
+            raise RuntimeError(f"not ready within {timeout:g} s ({self.tab.close_reason or 'still open'})")
+
+    def send_text(self, text: str) -> None:
+        self.tab.sock.sendall(fanout.client_frame(fanout.OP_TEXT, text.encode()))
+
+    def send_message(self, seq: int) -> None:
+        self.confirmed.clear()
+        body = f"bench {seq} {time.time_ns()}"
+        client_id = f"bench-{self.token}-{seq}"
+        if self.server.kind == "webchat":
+            self.tab.send_json({"type": "send", "chat": self.server.chat, "body": body, "client_id": client_id})
+        else:
+            self._ack_id += 1
+            self.send_text(f"42{self._ack_id}" + json.dumps(["send", {"body": body, "client_id": client_id}]))
+
+    def on_text(self, text: bytes, now: int) -> None:
+        if self.server.kind == "webchat":
+            if fanout.CHAT_LIST_MARK in text:
+                self.ready.set()
+            if fanout.SENT_MARK.search(text):
+                self._confirm()
+            if self.stats is not None and self.stats.counting:
+                for article in fanout.ARTICLE.finditer(text):
+                    if body := fanout.BENCH_BODY.search(article.group(2)):
+                        self._receipt(int(body.group(2)), now)
+            return
+        if text.startswith(b"42"):
+            if self.stats is not None and self.stats.counting:
+                for body in fanout.BENCH_BODY.finditer(text):
+                    self._receipt(int(body.group(2)), now)
+        elif text == b"2":
+            self.send_text("3")
+        elif text.startswith(b"43"):
+            if SIO_ACK.match(text).group(1) == b"0":
+                self.ready.set()  # the join was acknowledged: we are in the room
+            else:
+                self._confirm()
+        elif text.startswith(b"0{"):
+            self.send_text("40")
+        elif text.startswith(b"40"):
+            self.send_text("420" + json.dumps(["join", "bench"]))
+        elif text.startswith(b"44"):
+            self.tab.close_reason = f"connect error {text[:200]!r}"
+
+    def _confirm(self) -> None:
+        self.confirmations += 1
+        self.confirmed.set()
+
+    def _receipt(self, sent_ns: int, now: int) -> None:
+        self.stats.receipts += 1
+        self.stats.latencies.append(now - sent_ns)
+
+    def close(self) -> None:
+        self.tab.close()
+
+
+def open_conns(server, cookies: list[str], stats: Stats | None, deflate: bool, group, concurrency: int,
+               label: str, timeout: float, in_room: bool = True) -> tuple[list[Conn], dict]:
+    """Open one socket per credential, `concurrency` handshakes at a time; (ready ones, failures)."""
+    conns: list[Conn] = []
+    failures: dict[str, int] = {}
+    pool = gevent.pool.Pool(concurrency)
+
+    def one(cookie: str) -> None:
+        conn = Conn(server, cookie, stats, in_room)
+        try:
+            conn.open(deflate, group)
+        except Exception as e:  # noqa: BLE001 - counted and reported
+            reason = f"{type(e).__name__}: {e}"[:120]
+            failures[reason] = failures.get(reason, 0) + 1
+            conn.close()
+            return
+        conns.append(conn)
+
+    started = time.monotonic()
+    for cookie in cookies:
+        pool.spawn(one, cookie)
+    while not pool.join(timeout=0.5):
+        server.check()
+        fanout.progress(f"{label}: sockets ready {len(conns)}/{len(cookies)}")
+        if time.monotonic() - started > timeout:
+            pool.kill(block=True, timeout=5)
+            failures["not opened in time"] = len(cookies) - len(conns) - sum(failures.values())
+            break
+    return conns, failures
+
+
+def percentile(values: list, p: float) -> float | None:
+    value = fanout.percentile(values, p)
+    return None if value is None else value / 1e6
+
+
+def fanout_latency(server, conns: list[Conn], sender: Conn, stats: Stats, rate: float, seconds: float,
+                   label: str) -> dict:
+    """One sender at `rate` msg/s; send -> receipt latency on every listener and server CPU per delivery."""
+    total = int(rate * seconds)
+    gevent.sleep(1.0)
+    stats.counting = True
+    cpu0, client0, wall0 = server.cpu(), fanout.client_cpu_seconds(), time.monotonic()
+    lateness = 0.0
+    for seq in range(total):
+        delay = wall0 + seq / rate - time.monotonic()
+        if delay > 0:
+            gevent.sleep(delay)
+        else:
+            lateness = max(lateness, -delay)
+        sender.send_message(seq)
+        if seq % 10 == 0:
+            server.check()
+            fanout.progress(f"{label}: sent {seq + 1}/{total}, deliveries {stats.receipts}")
+    expected = total * len(conns)
+    deadline = time.monotonic() + 30
+    while stats.receipts < expected and time.monotonic() < deadline:
+        gevent.sleep(0.02)
+    cpu1, client1, wall1 = server.cpu(), fanout.client_cpu_seconds(), time.monotonic()
+    stats.counting = False
+    latencies = sorted(stats.latencies)
+    return {
+        "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
+        "cpu_us_per_delivery": (cpu1 - cpu0) * 1e6 / stats.receipts if stats.receipts else None,
+        "deliveries": stats.receipts, "expected": expected, "lost": max(0, expected - stats.receipts),
+        "client_cpu_pct": 100 * (client1 - client0) / (wall1 - wall0), "send_lateness_ms": lateness * 1e3,
+    }
+
+
+def closed_loop(server, conns: list[Conn], senders: list[Conn], stats: Stats, seconds: float, label: str,
+                warmup: float = 1.0) -> dict:
+    """Each sender sends its next message when the server acknowledged the last; deliveries/s to the
+    listeners and server CPU per delivery over `seconds` of steady state (after `warmup`)."""
+    stop = Event()
+    seqs = iter(range(10**12))
+    stuck = []
+
+    def loop(conn: Conn) -> None:
+        while not stop.is_set() and not conn.closed:
+            conn.send_message(next(seqs))
+            if not conn.confirmed.wait(10):
+                stuck.append(conn)
+                return
+
+    gevent.sleep(1.0)
+    loops = [gevent.spawn(loop, conn) for conn in senders]
+    gevent.sleep(warmup)
+    stats.counting = True
+    cpu0, client0, wall0 = server.cpu(), fanout.client_cpu_seconds(), time.monotonic()
+    while time.monotonic() - wall0 < seconds:
+        server.check()
+        fanout.progress(f"{label}: {time.monotonic() - wall0:.0f}/{seconds:g} s, deliveries {stats.receipts}")
+        gevent.sleep(0.25)
+    cpu1, client1, wall1 = server.cpu(), fanout.client_cpu_seconds(), time.monotonic()
+    stats.counting = False
+    receipts = stats.receipts
+    stop.set()
+    gevent.joinall(loops, timeout=15)
+    gevent.killall(loops)
+    return {
+        "deliveries_per_s": receipts / (wall1 - wall0),
+        "cpu_us_per_delivery": (cpu1 - cpu0) * 1e6 / receipts if receipts else None,
+        "deliveries": receipts, "client_cpu_pct": 100 * (client1 - client0) / (wall1 - wall0),
+        "stuck_senders": len(stuck), "p50_ms": percentile(sorted(stats.latencies), 50),
+    }

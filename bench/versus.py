@@ -54,7 +54,8 @@ class Scenario:
         """(row title, result key, format) of what this scenario reports."""
         if self.kind == "fanout":
             return [(f"{self.name}: p50 ms", "p50_ms", "{:.1f}"), (f"{self.name}: p99 ms", "p99_ms", "{:.1f}"),
-                    (f"{self.name}: server CPU µs/delivery", "cpu_us_per_delivery", "{:.1f}")]
+                    (f"{self.name}: server CPU µs/delivery", "cpu_us_per_delivery", "{:.1f}"),
+                    (f"{self.name}: bytes per message frame (inflated)", "frame_bytes", "{:.0f}")]
         if self.kind == "closed":
             return [(f"{self.name}: deliveries/s", "deliveries_per_s", "{:.0f}"),
                     (f"{self.name}: server CPU µs/delivery", "cpu_us_per_delivery", "{:.1f}")]
@@ -128,7 +129,8 @@ def summary(result: dict) -> str:
     if result.get("error"):
         return f"FAILED: {result['error']}"
     parts = [f"{k}={fanout.fmt('{:.1f}', result.get(k))}" for k in
-             ("p50_ms", "p99_ms", "deliveries_per_s", "cpu_us_per_delivery", "kb_per_socket", "client_cpu_pct")
+             ("p50_ms", "p99_ms", "deliveries_per_s", "cpu_us_per_delivery", "kb_per_socket", "frame_bytes",
+              "client_cpu_pct")
              if result.get(k) is not None]
     parts.append(f"sockets={result.get('sockets')}")
     for key in ("lost", "stuck_senders"):

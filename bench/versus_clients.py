@@ -26,6 +26,8 @@ SIO_ACK = re.compile(rb"^43(\d+)")
 class Stats:
     counting: bool = False
     receipts: int = 0
+    frames: int = 0  # frames that carried counted messages, and their bytes after inflating
+    frame_bytes: int = 0
     latencies: list = field(default_factory=list)  # ns, send -> receipt, listener sockets only
 
 
@@ -77,12 +79,14 @@ class Conn:
             if fanout.SENT_MARK.search(text):
                 self._confirm()
             if self.stats is not None and self.stats.counting:
+                self._frame(text)
                 for article in fanout.ARTICLE.finditer(text):
                     if body := fanout.BENCH_BODY.search(article.group(2)):
                         self._receipt(int(body.group(2)), now)
             return
         if text.startswith(b"42"):
             if self.stats is not None and self.stats.counting:
+                self._frame(text)
                 for body in fanout.BENCH_BODY.finditer(text):
                     self._receipt(int(body.group(2)), now)
         elif text == b"2":
@@ -102,6 +106,10 @@ class Conn:
     def _confirm(self) -> None:
         self.confirmations += 1
         self.confirmed.set()
+
+    def _frame(self, text: bytes) -> None:
+        self.stats.frames += 1
+        self.stats.frame_bytes += len(text)
 
     def _receipt(self, sent_ns: int, now: int) -> None:
         self.stats.receipts += 1
@@ -177,6 +185,7 @@ def fanout_latency(server, conns: list[Conn], sender: Conn, stats: Stats, rate: 
         "cpu_us_per_delivery": (cpu1 - cpu0) * 1e6 / stats.receipts if stats.receipts else None,
         "deliveries": stats.receipts, "expected": expected, "lost": max(0, expected - stats.receipts),
         "client_cpu_pct": 100 * (client1 - client0) / (wall1 - wall0), "send_lateness_ms": lateness * 1e3,
+        "frame_bytes": stats.frame_bytes / stats.frames if stats.frames else None,
     }
 
 

@@ -73,25 +73,21 @@ def run_one(name: str, scenario: Scenario, deflate: bool, args, server_cpu, app_
     """One fresh server, one scenario: the figures, or an "error"."""
     label = f"[{name} {scenario.name}{' deflate' if deflate else ''}]"
     result: dict = {"server": name, "scenario": scenario.name, "deflate": deflate}
-    server = make_server(name, server_cpu, app_dir)
+    server = make_server(name, server_cpu, app_dir, node_deflate=args.node_deflate)
     group = gevent.pool.Group()
     conns: list = []
     timeout, concurrency = args.setup_timeout, args.concurrency
     try:
-        if scenario.kind == "idle":
-            server.prepare(0, idle=scenario.size)
-        else:
-            server.prepare(scenario.size + (scenario.senders if scenario.senders > 1 else 0))
+        server.prepare(scenario.size + (scenario.senders if scenario.senders > 1 else 0))
         server.start()
         result["version"] = server.describe()
         stats = Stats()
         if scenario.kind == "idle":
-            cookies = (server.idle_credentials(concurrency, timeout) if name == "webchat"
-                       else server.credentials(scenario.size, concurrency, timeout))
+            # Every idle socket is in the room: webchat's are members' pages showing the chat.
+            cookies = server.credentials(scenario.size, concurrency, timeout)
             gevent.sleep(1.0)
             rss0 = server.rss_kb()
-            conns, failures = open_conns(server, cookies, None, deflate, group, concurrency, label, timeout,
-                                         in_room=name != "webchat")
+            conns, failures = open_conns(server, cookies, None, deflate, group, concurrency, label, timeout)
             gevent.sleep(2.0)
             rss1 = server.rss_kb()
             result.update(rss_before_kb=rss0, rss_after_kb=rss1,
@@ -185,6 +181,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default=",".join(SERVERS), help="servers to run, e.g. node,webchat")
     parser.add_argument("--deflate", choices=("on", "off", "both"), default="off",
                         help="offer permessage-deflate in every handshake, as browsers do")
+    parser.add_argument("--node-deflate", action="store_true",
+                        help="start the Node peer with perMessageDeflate on (socket.io's default is off)")
     parser.add_argument("--rate", type=float, default=20.0, help="fan-out: messages per second from the sender")
     parser.add_argument("--seconds", type=float, help="send window (default 10; 3 with --quick)")
     parser.add_argument("--concurrency", type=int, default=50, help="logins and handshakes in flight at once")
@@ -240,7 +238,8 @@ def main(argv=None) -> int:
           f"client on cpu {client_cpu}, servers on cpu {server_cpu}; webchat {app_version}; "
           f"1-minute load average at the end {fanout.loadavg():.2f}")
     for name in names:
-        print(f"  {TITLES[name]}: {versions.get(name, '-')}")
+        print(f"  {TITLES[name]}: {versions.get(name, '-')}"
+              + ("; perMessageDeflate on (--node-deflate)" if name == "node" and args.node_deflate else ""))
     print_table(results, scenarios, deflates, names)
     problems = [r for r in results if r.get("error") or r.get("lost") or r.get("failures") or r.get("stuck_senders")]
     for r in problems:

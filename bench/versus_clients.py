@@ -34,9 +34,8 @@ class Stats:
 class Conn:
     """One socket of the load client to any of the three servers."""
 
-    def __init__(self, server, cookie: str, stats: Stats | None, in_room: bool = True) -> None:
+    def __init__(self, server, cookie: str, stats: Stats | None) -> None:
         self.server = server
-        self.in_room = in_room  # webchat: view the bench chat, or (idle users in no chat) just the chat list
         self.stats = stats  # None: a sender or idle socket, whose receipts are not counted
         self.tab = fanout.Tab("versus", cookie, None, 0)
         self.tab.on_text = self.on_text
@@ -54,8 +53,7 @@ class Conn:
         self.tab.connect(self.server.port, deflate, timeout=timeout, path=self.server.path)
         group.spawn(self.tab.run)
         if self.server.kind == "webchat":
-            chat = self.server.chat if self.in_room else None
-            self.tab.send_json({"type": "view", "chat": chat, "after": self.server.newest if self.in_room else 0})
+            self.tab.send_json({"type": "view", "chat": self.server.chat, "after": self.server.newest})
         if not self.ready.wait(timeout):
             raise RuntimeError(f"not ready within {timeout:g} s ({self.tab.close_reason or 'still open'})")
 
@@ -120,14 +118,14 @@ class Conn:
 
 
 def open_conns(server, cookies: list[str], stats: Stats | None, deflate: bool, group, concurrency: int,
-               label: str, timeout: float, in_room: bool = True) -> tuple[list[Conn], dict]:
+               label: str, timeout: float) -> tuple[list[Conn], dict]:
     """Open one socket per credential, `concurrency` handshakes at a time; (ready ones, failures)."""
     conns: list[Conn] = []
     failures: dict[str, int] = {}
     pool = gevent.pool.Pool(concurrency)
 
     def one(cookie: str) -> None:
-        conn = Conn(server, cookie, stats, in_room)
+        conn = Conn(server, cookie, stats)
         try:
             conn.open(deflate, group)
         except Exception as e:  # noqa: BLE001 - counted and reported

@@ -62,8 +62,9 @@ class PeerServer:
     path = SOCKETIO_PATH
     chat = None
 
-    def __init__(self, name: str, server_cpu: int | None) -> None:
+    def __init__(self, name: str, server_cpu: int | None, accept_deflate: bool = False) -> None:
         self.name = name
+        self.accept_deflate = accept_deflate  # Node only: perMessageDeflate on (its default is off)
         self.server_cpu = server_cpu
         self.port = fanout.free_port()
         self.tmp = Path(tempfile.mkdtemp(prefix=f"versus-{name}-"))
@@ -74,7 +75,7 @@ class PeerServer:
         else:
             self.command, self.cwd = [str(PEERS_VENV / "bin" / "python"), "server.py", str(self.port)], FLASK_DIR
 
-    def prepare(self, members: int, idle: int = 0) -> None:
+    def prepare(self, members: int) -> None:
         """Nothing to seed: the peers have no users."""
 
     def start(self) -> None:
@@ -83,6 +84,7 @@ class PeerServer:
             command = ["taskset", "-c", str(self.server_cpu), *command]
         self.log = open(self.log_path, "a")  # noqa: SIM115 - the server writes to it until stop()
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        env["PEER_DEFLATE"] = "1" if self.accept_deflate else "0"
         self.process = subprocess.Popen(command, cwd=self.cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         deadline = time.monotonic() + 30
@@ -138,9 +140,8 @@ class PeerServer:
 class WebchatServer:
     """webchat under gunicorn -k gevent -w 1 on a fresh SQLite database (bench/fanout.py's Server).
 
-    Members are seeded into one group chat; listeners log in as member00000..., closed-loop senders
-    as further members (so they are in the chat), a single sender as bench-sender; idle sockets log
-    in as users in no chat (seed.py --idle).
+    Members are seeded into one group chat; listeners and idle sockets log in as member00000...,
+    closed-loop senders as further members (so they are in the chat), a single sender as bench-sender.
     """
 
     kind = "webchat"
@@ -154,8 +155,8 @@ class WebchatServer:
         self.server: fanout.Server | None = None
         self._used = 0  # members handed out so far
 
-    def prepare(self, members: int, idle: int = 0) -> None:
-        self.server = fanout.Server(members, self.tmp, self.server_cpu, self.app_dir, idle=idle, label="webchat")
+    def prepare(self, members: int) -> None:
+        self.server = fanout.Server(members, self.tmp, self.server_cpu, self.app_dir, label="webchat")
         self.port = self.server.port
         self.server.prepare()
         self.chat = self.server.seed["chat"]
@@ -204,9 +205,6 @@ class WebchatServer:
             return self._log_in([self.server.seed["sender"]], concurrency, timeout)
         return self.credentials(n, concurrency, timeout)
 
-    def idle_credentials(self, concurrency: int, timeout: float) -> list[str]:
-        return self._log_in(self.server.seed["idle"], concurrency, timeout)
-
     def describe(self) -> str:
         return "webchat gunicorn -k gevent -w 1 (SQLite)"
 
@@ -219,7 +217,7 @@ class WebchatServer:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def make_server(name: str, server_cpu: int | None, app_dir: Path):
+def make_server(name: str, server_cpu: int | None, app_dir: Path, node_deflate: bool = False):
     if name == "webchat":
         return WebchatServer(server_cpu, app_dir)
-    return PeerServer(name, server_cpu)
+    return PeerServer(name, server_cpu, accept_deflate=node_deflate and name == "node")

@@ -62,11 +62,17 @@ class Scenario:
         return [(f"{self.name}: server KB/socket", "kb_per_socket", "{:.1f}")]
 
 
+QUICK = {"fanout": [50], "closed": [20], "idle": [200]}
+FULL = {"fanout": [100, 1000], "closed": [100], "idle": [2000, 5000, 10000]}
+
+
 def matrix(args) -> list[Scenario]:
-    if args.quick:
-        return [Scenario("fanout", 50), Scenario("closed", 20, 10), Scenario("idle", 200)]
-    return [Scenario("fanout", 100), Scenario("fanout", 1000), Scenario("closed", 100, 10),
-            *(Scenario("idle", k) for k in (2000, 5000, 10000))]
+    """The scenarios to run: issue 7's matrix (or --quick's), each list replaceable by its option."""
+    defaults = QUICK if args.quick else FULL
+    sizes = {kind: defaults[kind] if getattr(args, kind) is None else getattr(args, kind) for kind in defaults}
+    return [*(Scenario("fanout", n) for n in sizes["fanout"]),
+            *(Scenario("closed", n, args.senders) for n in sizes["closed"]),
+            *(Scenario("idle", k) for k in sizes["idle"])]
 
 
 def run_one(name: str, scenario: Scenario, deflate: bool, args, server_cpu, app_dir: Path) -> dict:
@@ -176,7 +182,14 @@ def interrupt(signum, frame) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="webchat vs Node/socket.io vs Flask-SocketIO (bench/README.md).")
     parser.add_argument("--quick", action="store_true",
-                        help="a smoke matrix: fan-out 50, closed loop 10→20, idle 200; 3 s windows; 1 run")
+                        help="the smoke matrix: fan-out 50, closed loop 10→20, idle 200; 3 s windows; 1 run")
+    parser.add_argument("--fanout", type=int, nargs="*", metavar="N",
+                        help="fan-out listener counts (default 100 1000; 50 with --quick; none: skip)")
+    parser.add_argument("--closed", type=int, nargs="*", metavar="N",
+                        help="closed-loop listener counts (default 100; 20 with --quick; none: skip)")
+    parser.add_argument("--senders", type=int, default=10, help="closed-loop senders")
+    parser.add_argument("--idle", type=int, nargs="*", metavar="K",
+                        help="idle socket counts (default 2000 5000 10000; 200 with --quick; none: skip)")
     parser.add_argument("--repeat", type=int, help="runs per server and scenario (default 3; 1 with --quick)")
     parser.add_argument("--only", default=",".join(SERVERS), help="servers to run, e.g. node,webchat")
     parser.add_argument("--deflate", choices=("on", "off", "both"), default="off",
@@ -197,6 +210,8 @@ def main(argv=None) -> int:
     args.repeat = args.repeat or (1 if args.quick else 3)
     args.seconds = args.seconds or (3.0 if args.quick else 10.0)
     scenarios = matrix(args)
+    if not scenarios or args.senders < 1 or min(s.size for s in scenarios) < 1:
+        parser.error("nothing to run, or a size or --senders below 1")
     deflates = {"off": [False], "on": [True], "both": [False, True]}[args.deflate]
 
     # Client and server each hold one descriptor per socket; the servers inherit this limit.

@@ -199,7 +199,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="fan-out: messages per second from the sender")
     parser.add_argument("--seconds", type=float, help="send window (default 10; 3 with --quick)")
     parser.add_argument("--concurrency", type=int, default=50, help="logins and handshakes in flight at once")
-    parser.add_argument("--setup-timeout", type=float, default=300.0, help="max seconds for logins, and sockets")
+    parser.add_argument("--setup-timeout", type=float, default=900.0, help="max seconds for logins, and sockets")
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="don't pin client and server to cores")
     parser.add_argument("--app-dir", default=str(fanout.ROOT), help="the webchat checkout to serve")
     parser.add_argument("--json", metavar="FILE", help="also write every run's numbers as JSON")

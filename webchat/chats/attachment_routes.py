@@ -6,7 +6,7 @@ anything else as application/octet-stream to download; always with nosniff and a
 Content-Security-Policy. An uploaded HTML or SVG file opened from its link is a download, and
 would run no script even if a browser showed it.
 """
-from flask import abort, current_app, make_response, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, make_response, redirect, request, send_file, url_for
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -16,7 +16,7 @@ from ..htmx import is_htmx
 from ..models import Attachment
 from . import attachments, bp, messaging, service
 from .errors import ChatError
-from .routes import _chat_context, _composer, _page_or_pane
+from .routes import _chat_context, _composer, _page_or_pane, answer_sent
 
 FILE_POLICY = "default-src 'none'; sandbox"
 
@@ -78,13 +78,7 @@ def upload_attachments(chat_id: int):
     message = result.message
     if not is_htmx():
         return redirect(url_for("chats.show_chat", chat_id=chat_id, _anchor=f"m-{message.id}"))
-    after = request.form.get("after", type=int)
-    if after is not None and after < message.id:
-        messages = messaging.messages_after(chat_id, current_user, after, current_app.config["PAGE_SIZE"] * 4)
-    else:
-        messages = [message]
-    return messaging.render_messages(messages, current_user) + render_template(
-        "realtime/_sent.html", client_id=message.client_id)
+    return answer_sent(chat_id, message)
 
 
 def _attachment_or_404(chat_id: int, attachment_id: int) -> Attachment:

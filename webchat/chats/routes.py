@@ -169,17 +169,23 @@ def send_message(chat_id: int):
     message = result.message
     if not is_htmx():
         return redirect(url_for("chats.show_chat", chat_id=chat_id, _anchor=f"m-{message.id}"))
+    html = answer_sent(chat_id, message)
+    if request.headers.get("HX-Trigger") == "composer":
+        # A fresh composer (empty, new client id); a background retry must not wipe a draft.
+        html += render_template("chats/_composer.html", oob=True, **_composer(membership.chat))
+    return html
+
+
+def answer_sent(chat_id: int, message) -> str:
+    """What a page that sent a message gets back: every message after its newest (the new one
+    included), and the end of its pending "sending…" line."""
     after = request.form.get("after", type=int)
     if after is not None and after < message.id:
         messages = messaging.messages_after(chat_id, current_user, after, current_app.config["PAGE_SIZE"] * 4)
     else:
         messages = [message]
-    html = messaging.render_messages(messages, current_user) + render_template(
+    return messaging.render_messages(messages, current_user) + render_template(
         "realtime/_sent.html", client_id=message.client_id)
-    if request.headers.get("HX-Trigger") == "composer":
-        # A fresh composer (empty, new client id); a background retry must not wipe a draft.
-        html += render_template("chats/_composer.html", oob=True, **_composer(membership.chat))
-    return html
 
 
 @bp.post("/chats/<int:chat_id>/read")

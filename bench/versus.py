@@ -79,6 +79,7 @@ def run_one(name: str, scenario: Scenario, deflate: bool, args, server_cpu, app_
     """One fresh server, one scenario: the figures, or an "error"."""
     label = f"[{name} {scenario.name}{' deflate' if deflate else ''}]"
     result: dict = {"server": name, "scenario": scenario.name, "deflate": deflate}
+    result.update(fanout.wait_for_quiet(args.max_load, args.load_wait, label))
     server = make_server(name, server_cpu, app_dir, node_deflate=args.node_deflate)
     group = gevent.pool.Group()
     conns: list = []
@@ -198,6 +199,10 @@ def main(argv=None) -> int:
                         help="start the Node peer with perMessageDeflate on (socket.io's default is off)")
     parser.add_argument("--rate", type=float, default=20.0, help="fan-out: messages per second from the sender")
     parser.add_argument("--seconds", type=float, help="send window (default 10; 3 with --quick)")
+    parser.add_argument("--max-load", type=float, default=1.0,
+                        help="before each run, wait until the 1-minute load average is below this")
+    parser.add_argument("--load-wait", type=float, metavar="SECONDS",
+                        help="at most this long in all for --max-load, then measure anyway (600; 0 with --quick)")
     parser.add_argument("--concurrency", type=int, default=50, help="logins and handshakes in flight at once")
     parser.add_argument("--setup-timeout", type=float, default=900.0, help="max seconds for logins, and sockets")
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="don't pin client and server to cores")
@@ -209,6 +214,8 @@ def main(argv=None) -> int:
         parser.error(f"--only: unknown {', '.join(sorted(unknown))} (choose from {', '.join(SERVERS)})")
     args.repeat = args.repeat or (1 if args.quick else 3)
     args.seconds = args.seconds or (3.0 if args.quick else 10.0)
+    if args.load_wait is None:
+        args.load_wait = 0.0 if args.quick else 600.0
     scenarios = matrix(args)
     if not scenarios or args.senders < 1 or min(s.size for s in scenarios) < 1:
         parser.error("nothing to run, or a size or --senders below 1")
@@ -255,6 +262,10 @@ def main(argv=None) -> int:
     for name in names:
         print(f"  {TITLES[name]}: {versions.get(name, '-')}"
               + ("; perMessageDeflate on (--node-deflate)" if name == "node" and args.node_deflate else ""))
+    loads = [r["load_start"] for r in results if r.get("load_start") is not None]
+    if loads:
+        print(f"  1-minute load average when runs started: {min(loads):.2f}–{max(loads):.2f}"
+              f"{' (some above --max-load: measured anyway)' if max(loads) >= args.max_load else ''}")
     print_table(results, scenarios, deflates, names)
     problems = [r for r in results if r.get("error") or r.get("lost") or r.get("failures") or r.get("stuck_senders")]
     for r in problems:

@@ -31,6 +31,19 @@ class Stats:
     latencies: list = field(default_factory=list)  # ns, send -> receipt, listener sockets only
 
 
+def article_bodies(text: bytes):
+    """The send times of the bench bodies inside message articles (a chat-list preview may quote one
+    too). str.find, not fanout.ARTICLE's lazy regex: ten times cheaper, and the client must keep up."""
+    start = text.find(b'<article id="m-')
+    while start >= 0:
+        end = text.find(b"</article>", start)
+        if end < 0:
+            return
+        if body := fanout.BENCH_BODY.search(text, start, end):
+            yield int(body.group(2))
+        start = text.find(b'<article id="m-', end)
+
+
 class Conn:
     """One socket of the load client to any of the three servers."""
 
@@ -72,15 +85,14 @@ class Conn:
 
     def on_text(self, text: bytes, now: int) -> None:
         if self.server.kind == "webchat":
-            if fanout.CHAT_LIST_MARK in text:
+            if not self.ready.is_set() and fanout.CHAT_LIST_MARK in text:
                 self.ready.set()
-            if fanout.SENT_MARK.search(text):
+            if self.stats is None and fanout.SENT_MARK.search(text):  # only senders wait for it
                 self._confirm()
             if self.stats is not None and self.stats.counting:
                 self._frame(text)
-                for article in fanout.ARTICLE.finditer(text):
-                    if body := fanout.BENCH_BODY.search(article.group(2)):
-                        self._receipt(int(body.group(2)), now)
+                for sent_ns in article_bodies(text):
+                    self._receipt(sent_ns, now)
             return
         if text.startswith(b"42"):
             if self.stats is not None and self.stats.counting:

@@ -79,7 +79,7 @@ def run_one(name: str, scenario: Scenario, deflate: bool, args, server_cpu, app_
     """One fresh server, one scenario: the figures, or an "error"."""
     label = f"[{name} {scenario.name}{' deflate' if deflate else ''}]"
     result: dict = {"server": name, "scenario": scenario.name, "deflate": deflate}
-    result.update(fanout.wait_for_quiet(args.max_load, args.load_wait, label))
+    result.update(fanout.wait_for_quiet(args.max_load, args.load_wait, label.strip("[]")))
     server = make_server(name, server_cpu, app_dir, node_deflate=args.node_deflate)
     group = gevent.pool.Group()
     conns: list = []

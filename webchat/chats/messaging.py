@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..models import Attachment, Chat, Membership, Message, Reaction, User, utcnow
 from ..realtime.hub import chat_channel
+from ..text_rules import unstorable
 from . import send_budget
 from .errors import ChatError
 from .formatting import MENTION, render_message, render_plain
@@ -45,18 +46,10 @@ def validate_body(body: str | None, required: bool = True) -> str:
                         "Nothing was sent — shorten it or split it into parts.")
     # A socket frame's JSON can carry "\u0000" and lone surrogates ("\ud800"): PostgreSQL refuses
     # the one, UTF-8 (the sanitizer, the database) the other, so say so instead of failing later.
-    if "\x00" in text or not _is_utf8(text):
+    if unstorable(text):
         raise ChatError("That message contains a character webchat can't store (a NUL or an unpaired "
                         "surrogate). Nothing was sent — remove it and send again.")
     return text
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _existing(author_id: int, client_id: str) -> Message | None:

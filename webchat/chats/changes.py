@@ -10,7 +10,7 @@ sends "messages after id N", and gets every message changed since, newest versio
 import logging
 from datetime import timedelta
 
-from flask import abort, current_app, render_template
+from flask import current_app, render_template
 from sqlalchemy import select, update
 
 from ..extensions import db
@@ -61,13 +61,6 @@ def render_catch_up_changes(chat_id: int, cursor: int | None, limit: int) -> tup
     newest = changed[-1].change_seq
     return render_changes(changed, chat_id, cursor=newest), newest if len(changed) == limit else None
 
-
-def message_in_chat_or_404(membership: Membership, message_id: int) -> Message:
-    """The message with this id in the member's chat; 404 for any other id, as for a chat one isn't in."""
-    message = db.session.get(Message, message_id) if message_id <= MAX_ID else None
-    if message is None or message.chat_id != membership.chat_id:
-        abort(404)
-    return message
 
 
 def check_editable(membership: Membership, message: Message) -> None:

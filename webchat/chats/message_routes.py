@@ -9,7 +9,11 @@ from . import bp, changes, service
 from .errors import ChatError
 
 
-def _back_to(message):
+def answer_change(message):
+    """After an edit, deletion or reaction: htmx gets the changed message to swap in (the socket
+    brings the same to every other page), a page without JavaScript goes back to the message."""
+    if is_htmx():
+        return changes.render_changes([message], message.chat_id)
     return redirect(url_for("chats.show_chat", chat_id=message.chat_id, _anchor=f"m-{message.id}"))
 
 
@@ -22,8 +26,7 @@ def _confirmation_page(template: str, message, status: int = 200, **context):
 @bp.get("/chats/<int:chat_id>/messages/<int:message_id>/edit")
 def edit_message_form(chat_id: int, message_id: int):
     """The inline editor for one's own message (a page of its own without JavaScript)."""
-    membership = service.membership_or_404(chat_id, current_user)
-    message = changes.message_in_chat_or_404(membership, message_id)
+    membership, message = service.message_or_404(chat_id, current_user, message_id)
     try:
         changes.check_editable(membership, message)
     except ChatError as e:
@@ -38,8 +41,7 @@ def edit_message_form(chat_id: int, message_id: int):
 @bp.post("/chats/<int:chat_id>/messages/<int:message_id>/edit")
 def edit_message(chat_id: int, message_id: int):
     """Save a new version of one's own message; every open page of the chat shows it."""
-    membership = service.membership_or_404(chat_id, current_user)
-    message = changes.message_in_chat_or_404(membership, message_id)
+    membership, message = service.message_or_404(chat_id, current_user, message_id)
     body = request.form.get("body", "")
     try:
         changes.edit_message(membership, message, body)
@@ -51,16 +53,13 @@ def edit_message(chat_id: int, message_id: int):
             html = render_template("chats/_message_editor.html", m=message, body=body, error=e.message)
             return retarget(make_response(html, e.status), f"#edit-m-{message.id}")
         return _confirmation_page("chats/edit_message.html", message, status=e.status, body=body, error=e.message)
-    if is_htmx():
-        return changes.render_changes([message], message.chat_id)
-    return _back_to(message)
+    return answer_change(message)
 
 
 @bp.get("/chats/<int:chat_id>/messages/<int:message_id>/delete")
 def delete_message_form(chat_id: int, message_id: int):
     """Ask before deleting (browsers without JavaScript; htmx asks with a confirm dialog)."""
-    membership = service.membership_or_404(chat_id, current_user)
-    message = changes.message_in_chat_or_404(membership, message_id)
+    membership, message = service.message_or_404(chat_id, current_user, message_id)
     try:
         changes.check_deletable(membership, message)
     except ChatError as e:
@@ -71,13 +70,10 @@ def delete_message_form(chat_id: int, message_id: int):
 @bp.post("/chats/<int:chat_id>/messages/<int:message_id>/delete")
 def delete_message(chat_id: int, message_id: int):
     """Delete a message for everyone: the author, or a chat admin, may."""
-    membership = service.membership_or_404(chat_id, current_user)
-    message = changes.message_in_chat_or_404(membership, message_id)
+    membership, message = service.message_or_404(chat_id, current_user, message_id)
     try:
         changes.delete_message(membership, message)
     except ChatError as e:
         db.session.rollback()
         return render_error(e.status, e.message)
-    if is_htmx():
-        return changes.render_changes([message], message.chat_id)
-    return _back_to(message)
+    return answer_change(message)

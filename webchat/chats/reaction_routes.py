@@ -1,12 +1,13 @@
 """Reacting to a message: toggled in place with htmx, or through a small page without JavaScript."""
-from flask import make_response, redirect, render_template, request, url_for
+from flask import make_response, render_template, request
 from flask_login import current_user
 
 from ..errors import render_error
 from ..extensions import db
 from ..htmx import is_htmx
-from . import bp, changes, reactions, service
+from . import bp, reactions, service
 from .errors import ChatError
+from .message_routes import answer_change
 
 bp.add_app_template_filter(reactions.group_reactions, "reaction_groups")
 bp.add_app_template_global(reactions.QUICK_REACTIONS, "quick_reactions")
@@ -28,8 +29,7 @@ def _reaction_page(message, status: int = 200, error: str | None = None, choice:
 @bp.get("/chats/<int:chat_id>/messages/<int:message_id>/reactions")
 def reaction_picker(chat_id: int, message_id: int):
     """The reaction picker: in a message's React menu with htmx, else a page (?emoji= chosen already)."""
-    membership = service.membership_or_404(chat_id, current_user)
-    message = changes.message_in_chat_or_404(membership, message_id)
+    membership, message = service.message_or_404(chat_id, current_user, message_id)
     raw = request.args.get("emoji")
     try:
         reactions.check_reactable(message)
@@ -46,8 +46,7 @@ def reaction_picker(chat_id: int, message_id: int):
 @bp.post("/chats/<int:chat_id>/messages/<int:message_id>/reactions")
 def toggle_reaction(chat_id: int, message_id: int):
     """Add one's reaction with the posted emoji, or take it back; every open page of the chat shows it."""
-    membership = service.membership_or_404(chat_id, current_user)
-    message = changes.message_in_chat_or_404(membership, message_id)
+    membership, message = service.message_or_404(chat_id, current_user, message_id)
     raw = request.form.get("emoji", "")
     try:
         reactions.toggle_reaction(membership, message, raw)
@@ -56,6 +55,4 @@ def toggle_reaction(chat_id: int, message_id: int):
         if is_htmx():
             return render_error(e.status, e.message)
         return _reaction_page(message, status=e.status, error=e.message, typed=raw)
-    if is_htmx():
-        return changes.render_changes([message], message.chat_id)
-    return redirect(url_for("chats.show_chat", chat_id=message.chat_id, _anchor=f"m-{message.id}"))
+    return answer_change(message)

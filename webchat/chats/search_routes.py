@@ -1,5 +1,5 @@
 """Search across one's chats, and a message's own address, which opens its chat at the message."""
-from flask import abort, current_app, render_template, request
+from flask import current_app, render_template, request
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -8,7 +8,6 @@ from ..htmx import vary_on_htmx, wants_fragment
 from ..models import Message
 from . import bp, service
 from .errors import ChatError
-from .messaging import MAX_ID
 from .routes import _chat_context, _composer, _page_or_pane
 from .search import search_messages
 
@@ -39,10 +38,7 @@ def show_message(chat_id: int, message_id: int):
 
     404 for anyone not in the chat and for an id that is not a message of this chat.
     """
-    membership = service.membership_or_404(chat_id, current_user)
-    message = db.session.get(Message, message_id) if message_id <= MAX_ID else None
-    if message is None or message.chat_id != chat_id:
-        abort(404)
+    membership, _ = service.message_or_404(chat_id, current_user, message_id)
     page_size = current_app.config["PAGE_SIZE"]
     if _newer_count(chat_id, message_id, page_size) < page_size:
         # On the chat's newest page: open the live chat, as its link in the chat list does.

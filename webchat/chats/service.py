@@ -15,7 +15,7 @@ from ..realtime.hub import publish_control
 from ..text_rules import unstorable
 from . import read_state
 from .errors import ChatError
-from .messaging import add_system_message, announce
+from .messaging import MAX_ID, add_system_message, announce
 
 MAX_CHAT_NAME = 80
 MAX_MEMBERS_PER_REQUEST = 100
@@ -29,6 +29,16 @@ def membership_or_404(chat_id: int, user: User) -> Membership:
     if membership is None:
         abort(404)
     return membership
+
+
+def message_or_404(chat_id: int, user: User, message_id: int) -> tuple[Membership, Message]:
+    """The user's membership of the chat and one message of that chat; 404 when either is missing
+    (a message of another chat looks the same as one that does not exist)."""
+    membership = membership_or_404(chat_id, user)
+    message = db.session.get(Message, message_id) if message_id <= MAX_ID else None
+    if message is None or message.chat_id != chat_id:
+        abort(404)
+    return membership, message
 
 
 def parse_usernames(text: str | None) -> list[str]:

@@ -205,6 +205,15 @@ def stored(live_server):
     database.close()
 
 
+@pytest.fixture(scope="module")
+def server(request):
+    """A socket-first server of the test module's own (services.module_server: polls every 2 s
+    with the socket down, 120 s with it up); a module with other needs defines its own `server`."""
+    purpose = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    with services.module_server(purpose, _TMP) as live:
+        yield live
+
+
 @pytest.fixture
 def person(chromium, server):
     """For browser modules with a `server` of their own: person() -> a page of a new signed-in user."""

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from .conftest import _TMP
 from .support import services
-from .support.browser import open_shared_chat
+from .support.browser import SocketCut, open_shared_chat
 
 pytestmark = pytest.mark.browser
 
@@ -194,20 +194,9 @@ def test_without_javascript_the_composers_button_sends_the_chosen_file(person):
 def test_a_page_whose_socket_was_cut_gets_the_picture_and_its_deletion_by_catching_up(person):
     alice, bob = person(), person()
     open_shared_chat(alice, bob)
-    sockets, state = [], {"answer": True}
-
-    def route(ws):
-        sockets.append(ws)
-        if state["answer"]:
-            ws.connect_to_server()
-
-    bob.route_web_socket("**/socket", route)
-    bob.reload()
-    expect(bob.locator("#connection")).to_have_attribute("data-state", "live")
+    bob_socket = SocketCut(bob)
     bob.evaluate("window.notReloaded = true")
-    state["answer"] = False
-    sockets[-1].close(code=1012, reason="cut by the test")
-    expect(bob.locator("#connection")).not_to_have_attribute("data-state", "live")
+    bob_socket.cut()  # what bob misses now can only reach him by catching up
 
     alice.set_input_files("#composer input[type=file]", files=[
         {"name": "away.png", "mimeType": "image/png", "buffer": noisy_png(60, 40)}])

@@ -4,17 +4,10 @@ after that page was cut off (its socket closed by the test) it converges to the 
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import _TMP
-from .support import services
-from .support.browser import open_shared_chat, send
+from .support.browser import SocketCut, open_shared_chat, send
 
 pytestmark = pytest.mark.browser
 
-
-@pytest.fixture(scope="module")
-def server():
-    with services.module_server("changes", _TMP) as live:
-        yield live
 
 
 
@@ -94,22 +87,9 @@ def test_a_page_cut_off_during_edits_and_deletes_converges_by_polling(person):
     for text in ("one", "two", "three"):
         send(alice, text)
     expect(bob.locator("#messages > .msg--user")).to_have_count(3)
-    sockets, state = [], {"answer": True}
-
-    # Once cut, bob's new sockets get no server at all (as behind a broken proxy): what he
-    # missed can only reach him by the page's polling catch-up.
-    def route(ws):
-        sockets.append(ws)
-        if state["answer"]:
-            ws.connect_to_server()
-
-    bob.route_web_socket("**/socket", route)
-    bob.reload()
-    expect(bob.locator("#connection")).to_have_attribute("data-state", "live")
+    bob_socket = SocketCut(bob)
     bob.evaluate("window.notReloaded = true")
-    state["answer"] = False
-    sockets[-1].close(code=1012, reason="cut by the test")  # the ws extension reconnects after 1012
-    expect(bob.locator("#connection")).not_to_have_attribute("data-state", "live")
+    bob_socket.cut()  # what bob misses now can only reach him by catching up
 
     alice.on("dialog", lambda dialog: dialog.accept())
     edit_in_place(alice, "one", "one, reworded")

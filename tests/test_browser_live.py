@@ -12,8 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import _TMP
-from .support import pages, services
+from .support import pages
 
 pytestmark = pytest.mark.browser
 
@@ -29,11 +28,6 @@ SHOW_TAB = """() => {
   document.dispatchEvent(new Event("visibilitychange"));
 }"""
 
-
-@pytest.fixture(scope="module")
-def server():
-    with services.module_server("browserlive", _TMP) as live:
-        yield live
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import _TMP
-from .support import pages, services
+from .support import pages
 
 pytestmark = pytest.mark.browser
 
@@ -21,11 +20,6 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 MENTION_BG = "rgb(255, 247, 219)"  # --mention-bg in app.css
 NO_BG = "rgba(0, 0, 0, 0)"
 
-
-@pytest.fixture(scope="module")
-def server():
-    with services.module_server("mentions", _TMP) as live:
-        yield live
 
 
 @pytest.fixture

@@ -9,19 +9,12 @@ socket, or, once cut, by the page's polling catch-up.
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import _TMP
-from .support import services
-from .support.browser import open_shared_chat, send
+from .support.browser import SocketCut, open_shared_chat, send
 
 pytestmark = pytest.mark.browser
 
 MINE_BORDER = "rgb(47, 111, 235)"  # --accent: base.html's rule for one's own reactions
 
-
-@pytest.fixture(scope="module")
-def server():
-    with services.module_server("reactions", _TMP) as live:
-        yield live
 
 
 
@@ -128,27 +121,14 @@ def test_a_page_cut_off_from_its_socket_converges_to_the_same_reactions(person):
     open_shared_chat(alice, bob)
     send(alice, "pizza tonight")
     expect(message(bob, "pizza tonight")).to_have_count(1)
-    sockets, state = [], {"answer": True}
-
-    # Once cut, bob's new sockets get no server at all (as behind a broken proxy): what he
-    # missed can only reach him by the page's catch-up.
-    def route(ws):
-        sockets.append(ws)
-        if state["answer"]:
-            ws.connect_to_server()
-
-    bob.route_web_socket("**/socket", route)
-    bob.reload()
-    expect(bob.locator("#connection")).to_have_attribute("data-state", "live")
+    bob_socket = SocketCut(bob)
     pick(alice, "pizza tonight", "👍")
     reaction(bob, "pizza tonight", "👍").click()
     for page in (alice, bob):
         expect(reaction(page, "pizza tonight", "👍")).to_have_text("👍 2")
     bob.evaluate("window.notReloaded = true")
 
-    state["answer"] = False
-    sockets[-1].close(code=1012, reason="cut by the test")  # the ws extension reconnects after 1012
-    expect(bob.locator("#connection")).not_to_have_attribute("data-state", "live")
+    bob_socket.cut()  # what bob misses now can only reach him by catching up
     reaction(alice, "pizza tonight", "👍").click()  # alice takes hers back while bob is away
     pick(alice, "pizza tonight", "😂")
     expect(reaction(alice, "pizza tonight", "👍")).to_have_text("👍 1")

@@ -10,17 +10,10 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import _TMP
-from .support import services
 from .support.browser import open_shared_chat, send, shown_ids
 
 pytestmark = pytest.mark.browser
 
-
-@pytest.fixture(scope="module")
-def server():
-    with services.module_server("realtime", _TMP) as live:
-        yield live
 
 
 def test_two_people_see_each_others_messages_over_the_socket_at_once(person):

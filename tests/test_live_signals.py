@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from .conftest import _TMP
-from .support import pages, services
+from .support import pages
 from .support.wsclient import (
     People,
     Person,
@@ -26,11 +25,6 @@ from .support.wsclient import (
 GRACE = 5  # webchat.realtime.signals.PRESENCE_GRACE_SECONDS
 TYPING_THROTTLE = 2.5  # webchat.realtime.tab.TYPING_THROTTLE_SECONDS
 
-
-@pytest.fixture(scope="module")
-def server():
-    with services.module_server("signals", _TMP) as live:
-        yield live
 
 
 @pytest.fixture

@@ -54,3 +54,27 @@ def send(page, text):
 
 def shown_ids(page) -> list[int]:
     return [int(i) for i in page.eval_on_selector_all("#messages > .msg", "els => els.map(e => e.dataset.id)")]
+
+
+class SocketCut:
+    """A page whose sockets go through the test. SocketCut(page) reloads it live; cut() closes
+    its socket with 1012 (the ws extension reconnects) and from then on gives new sockets no server
+    at all, as behind a broken proxy, so what the page misses can only reach it by catching up."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.sockets = []
+        self.answer = True
+        page.route_web_socket("**/socket", self._route)
+        page.reload()
+        expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+
+    def _route(self, ws) -> None:
+        self.sockets.append(ws)
+        if self.answer:
+            ws.connect_to_server()
+
+    def cut(self) -> None:
+        self.answer = False
+        self.sockets[-1].close(code=1012, reason="cut by the test")
+        expect(self.page.locator("#connection")).not_to_have_attribute("data-state", "live")

@@ -12,6 +12,7 @@ from flask import current_app, render_template
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import Attachment, Chat, Membership, Message, Reaction, User, utcnow
@@ -91,6 +92,11 @@ def send_message(membership: Membership, body: str | None, client_id: str | None
         if existing is None:
             raise
         return _answer_repeat(existing, chat)
+    # A new message has no reactions (nor files, unless given): say so, so that rendering it for
+    # the announcement and the sender's answer does not query for them.
+    set_committed_value(message, "reactions", [])
+    if not attachments:
+        set_committed_value(message, "attachments", [])
     log.info("message.stored chat=%d id=%d chars=%d", chat.id, message.id, len(text))
     announce(message)
     return SendResult(message, created=True)

@@ -24,7 +24,7 @@ from werkzeug.datastructures import FileStorage
 
 from ..extensions import db
 from ..models import Attachment, Membership, Message
-from . import changes, messaging
+from . import messaging
 from .errors import ChatError
 
 log = logging.getLogger(__name__)
@@ -283,14 +283,10 @@ def send_with_files(membership: Membership, body: str | None, client_id: str | N
     return result
 
 
-def _erase_with_message(message: Message):
-    """A deleted message's files go too: rows now (in its transaction), files after the commit."""
+def remove_from(message: Message) -> list[Attachment]:
+    """Delete a message's attachment rows in the caller's transaction; discard() the returned
+    ones after it commits (files go only once their rows are gone for good)."""
     attachments = list(message.attachments)
-    if not attachments:
-        return None
     for attachment in attachments:
         db.session.delete(attachment)
-    return lambda: discard(attachments)
-
-
-changes.on_delete_hooks.append(_erase_with_message)
+    return attachments

@@ -16,16 +16,12 @@ from sqlalchemy import select, update
 from ..extensions import db
 from ..models import Chat, Membership, Message, utcnow
 from ..realtime.hub import chat_channel, current_hub
+from . import attachments
 from .errors import ChatError
 from .formatting import render_message
 from .messaging import MAX_ID, mentionable, validate_body, with_parts
 
 log = logging.getLogger(__name__)
-
-# Things that end up erasing a deleted message's extra parts (attachments' files, say) register
-# here, so deleting stays one function whatever a message can carry.
-on_delete_hooks = []
-
 
 def record_change(message: Message) -> None:
     """Give the message the chat's next change number, in the caller's transaction."""
@@ -108,15 +104,13 @@ def delete_message(membership: Membership, message: Message) -> Message:
     check_deletable(membership, message)
     if message.is_deleted:
         return message  # deleting twice is not an error: the result is what was asked for
-    erase_afterwards = [hook(message) for hook in on_delete_hooks]
+    files = attachments.remove_from(message)
     message.body, message.html, message.mentions = "", "", ""
     message.deleted_at = utcnow()
     message.reactions.clear()
     record_change(message)
     db.session.commit()
-    for erase in erase_afterwards:
-        if erase:
-            erase()
+    attachments.discard(files)
     log.info("message.deleted chat=%d id=%d by=%d", message.chat_id, message.id, membership.user_id)
     announce_change(message)
     return message

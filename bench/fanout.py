@@ -65,7 +65,8 @@ LOG_PROBLEM = re.compile(r"Traceback|ERROR|CRITICAL|Exception|WORKER TIMEOUT|Err
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
 
-_TTY = sys.stderr.isatty()
+# BENCH_PROGRESS=1 writes progress lines into a file too (profiling scripts wait for them).
+_TTY = sys.stderr.isatty() or os.environ.get("BENCH_PROGRESS") == "1"
 
 
 def progress(text: str, *, done: bool = False) -> None:

@@ -229,8 +229,10 @@ class TabSession:
             # must not become an element id in a frame.
             raise ProtocolError("This message could not be sent: its id is malformed. Reload the page and retry.")
         try:
-            membership = self._membership(chat_id)
-            result = messaging.send_message(membership, body, client_id)
+            sender = messaging.sender_in(chat_id, self.user_id)
+            if sender is None:
+                raise ProtocolError("That chat is not available to you.")
+            result = messaging.send_message(sender, body, client_id)
         except ChatError as e:
             db.session.rollback()
             self.conn.write(_frame(render_template(
@@ -248,7 +250,7 @@ class TabSession:
             signals.publish_typing(chat_id)
         # The sender's confirmation: the stored message (again, if the broadcast came first:
         # the page drops the copy) and the end of the pending "sending…" line.
-        self.conn.write(_frame(messaging.render_message_frame([result.message])
+        self.conn.write(_frame((result.fragment or messaging.render_message_frame([result.message]))
                                + render_template("realtime/_sent.html", client_id=client_id)))
 
     def _read(self, frame: dict) -> None:

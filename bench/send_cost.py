@@ -1,0 +1,139 @@
+"""CPU to store and announce one message, in process: what a socket's "send" frame costs the server
+before a single byte is written to a recipient.
+
+It runs the socket's send path (tab.TabSession._send's steps: the membership query, send_message —
+validate, render Markdown, sanitize, store, commit, render the fragment once and frame it once —
+and the sender's confirmation) against a fresh database, with --subscribers connections on the
+chat's channel that only count what they are given (so the figure excludes the send syscalls,
+which fanout.py and versus.py measure). It prints CPU µs per message (process_time: user + system
+of this process; on PostgreSQL the server's own CPU is not in it) and the SQL statements per message.
+
+    .venv/bin/python bench/send_cost.py                    # SQLite, 2,000 messages
+    .venv/bin/python bench/send_cost.py --database postgresql://postgres@127.0.0.1:5432/test
+    .venv/bin/python bench/send_cost.py --profile 30       # also the 30 costliest functions (cProfile)
+"""
+import argparse
+import cProfile
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import event, text  # noqa: E402
+
+from webchat import create_app  # noqa: E402
+from webchat.extensions import db  # noqa: E402
+from webchat.models import Chat, Membership, User  # noqa: E402
+from webchat.realtime.hub import chat_channel  # noqa: E402
+from webchat.realtime.tab import TabSession  # noqa: E402
+
+BODY = "Lunch at **noon**? The usual place — see https://example.com/menu and bring @member00001"
+
+
+class CountingConnection:
+    """A subscriber that takes the shared frame and keeps nothing."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def deliver(self, delivery) -> None:
+        delivery.frame  # noqa: B018  (built once per publication, as for real sockets)
+        self.frames += 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--members", type=int, default=1000)
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--database", help="a database URL (default: a fresh SQLite file); its tables are dropped")
+    parser.add_argument("--profile", type=int, metavar="N", help="print the N costliest functions")
+    args = parser.parse_args()
+
+    workdir = tempfile.mkdtemp(prefix="webchat-send-cost-")
+    url = args.database or f"sqlite:///{workdir}/bench.db"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SEND_LIMIT": "1000000 per 1 second",
+                      "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1"})
+    with app.app_context():
+        if args.database:
+            db.drop_all()
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        from flask_migrate import upgrade
+        upgrade()
+        print(f"seeding {args.members} members…", file=sys.stderr)
+        users = [User(username=f"member{i:05d}", display_name=f"Member {i}") for i in range(args.members)]
+        for user in users:
+            user.password_hash = "-"
+        chat = Chat(kind="group", name="cost")
+        chat.memberships.extend(Membership(user=u) for u in users)
+        db.session.add(chat)
+        db.session.commit()
+        chat_id, sender_id = chat.id, users[0].id
+        db.session.remove()
+
+    statements = 0
+
+    def count(*_args, **_kwargs):
+        nonlocal statements
+        statements += 1
+
+    hub = app.extensions["webchat.hub"]
+    sinks = [CountingConnection() for _ in range(args.subscribers)]
+    for sink in sinks:
+        hub.subscribe(chat_channel(chat_id), sink)
+
+    with app.test_request_context("/socket"):
+        event.listen(db.engine, "before_cursor_execute", count)
+        tab = TabSession.__new__(TabSession)  # the frame handlers only, without a socket
+        tab.user_id, tab.live = sender_id, app.extensions["webchat.live_state"]
+        tab.typist = "member00000|Member 0"
+        confirmations = []
+        tab.conn = type("Confirmations", (), {"write": staticmethod(confirmations.append), "closed": False})()
+
+        def send(i: int) -> None:
+            tab._send({"type": "send", "chat": chat_id, "body": f"{BODY} {i}", "client_id": uuid.uuid4().hex})
+            db.session.remove()
+
+        for i in range(50):  # warm caches (compiled SQL, templates)
+            send(i)
+        statements, costs = 0, []
+        profiler = cProfile.Profile() if args.profile else None
+        start = time.perf_counter()
+        for i in range(args.messages):
+            began = time.process_time()
+            if profiler:
+                profiler.enable()
+            send(i)
+            if profiler:
+                profiler.disable()
+            costs.append(time.process_time() - began)
+            if i % 500 == 499:
+                print(f"  {i + 1}/{args.messages} messages", file=sys.stderr)
+        wall = time.perf_counter() - start
+        event.remove(db.engine, "before_cursor_execute", count)
+
+    assert all(s.frames == args.messages + 50 for s in sinks), "a subscriber missed a message"
+    assert len(confirmations) == args.messages + 50 and b"error" not in confirmations[-1]
+    costs.sort()
+    print(f"database: {url.split(':')[0]}   members: {args.members}   "
+          f"subscribers: {args.subscribers}   messages: {args.messages}")
+    print(f"CPU per message: mean {statistics.fmean(costs) * 1e6:.0f} µs, "
+          f"median {costs[len(costs) // 2] * 1e6:.0f} µs, "
+          f"p99 {costs[int(len(costs) * 0.99)] * 1e6:.0f} µs;  wall {wall / args.messages * 1e6:.0f} µs/message")
+    print(f"SQL statements per message: {statements / args.messages:.1f}")
+    if profiler:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
+    with app.app_context():
+        if args.database:
+            db.drop_all()
+
+
+if __name__ == "__main__":
+    main()

@@ -32,7 +32,10 @@ from webchat.models import Chat, Membership, User  # noqa: E402
 from webchat.realtime.hub import chat_channel  # noqa: E402
 from webchat.realtime.tab import TabSession  # noqa: E402
 
-BODY = "Lunch at **noon**? The usual place — see https://example.com/menu and bring @member00001"
+BODIES = {
+    "rich": "Lunch at **noon**? The usual place — see https://example.com/menu and bring @member00001",
+    "plain": "bench 123 1764160000000000000",  # what fanout.py and versus.py send
+}
 
 
 class CountingConnection:
@@ -52,6 +55,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--database", help="a database URL (default: a fresh SQLite file); its tables are dropped")
+    parser.add_argument("--body", choices=sorted(BODIES), default="rich",
+                        help="rich: Markdown, a link and a mention; plain: what the load benchmarks send")
     parser.add_argument("--profile", type=int, metavar="N", help="print the N costliest functions")
     args = parser.parse_args()
 
@@ -97,7 +102,7 @@ def main() -> None:
         tab.conn = type("Confirmations", (), {"write": staticmethod(confirmations.append), "closed": False})()
 
         def send(i: int) -> None:
-            tab._send({"type": "send", "chat": chat_id, "body": f"{BODY} {i}", "client_id": uuid.uuid4().hex})
+            tab._send({"type": "send", "chat": chat_id, "body": f"{BODIES[args.body]} {i}", "client_id": uuid.uuid4().hex})
             db.session.remove()
 
         for i in range(50):  # warm caches (compiled SQL, templates)
@@ -121,7 +126,7 @@ def main() -> None:
     assert all(s.frames == args.messages + 50 for s in sinks), "a subscriber missed a message"
     assert len(confirmations) == args.messages + 50 and b"error" not in confirmations[-1]
     costs.sort()
-    print(f"database: {url.split(':')[0]}   members: {args.members}   "
+    print(f"database: {url.split(':')[0]}   body: {args.body}   members: {args.members}   "
           f"subscribers: {args.subscribers}   messages: {args.messages}")
     print(f"CPU per message: mean {statistics.fmean(costs) * 1e6:.0f} µs, "
           f"median {costs[len(costs) // 2] * 1e6:.0f} µs, "

@@ -8,8 +8,11 @@ backlog. Control frames (pong, ping, close) take the same path, so bytes never i
 socket whose backlog outgrows its bound, or that makes no progress for STALL_SECONDS, is cut:
 its page reconnects and catches up from the database.
 
-The read loop runs in the handler's own greenlet (simple-websocket's reader thread is not
-started, see NoThread), so an idle socket costs one greenlet. What a peer can make it hold is
+The read loop runs in one greenlet (simple-websocket's reader thread is not started, see
+NoThread). Under gevent the socket is detached from the request that opened it (detach()):
+a greenlet of its own, started shallow, holds the descriptor and wsproto's connection, and the
+handshake's request, its context, gunicorn's parser and the deep request stack are freed. An
+idle socket then costs that greenlet and a few buffers (bench/versus.py measures it). What a peer can make it hold is
 bounded: one 64 KiB read, and one message of at most max_message_size characters in at most
 MAX_FRAGMENTS frames. permessage-deflate is never negotiated (see routes.admit_socket), so a
 compressed frame (RSV1) is a protocol error (1002) rather than a zip bomb. Frames are handled
@@ -55,7 +58,8 @@ class SocketConnection:
 
     def __init__(self, ws, *, ping_interval: float, max_message_size: int, on_text, on_ping=None,
                  frames_per_second: float = 0) -> None:
-        self.ws = ws  # the simple_websocket.Server that did the handshake
+        self.ws = ws  # the simple_websocket.Server that did the handshake; None once detached
+        self.protocol = ws.ws  # wsproto's parser of incoming frames
         self.sock = ws.sock
         # The OS socket under gevent's wrapper: send() on it never waits, it says how much fitted.
         self._raw = getattr(ws.sock, "_sock", ws.sock)
@@ -75,6 +79,16 @@ class SocketConnection:
         self.frames_per_second = frames_per_second  # 0: not paced
         self._tokens = self._burst = 3 * frames_per_second
         self._refilled = time.monotonic()
+
+    def detach(self) -> None:
+        """Own the connection apart from the request that opened it: a descriptor of our own
+        (the server closes its copy when the request ends, which only drops that descriptor) and
+        wsproto's frame parser without its finished HTTP handshake."""
+        self.sock = self.ws.sock.dup()
+        self._raw = getattr(self.sock, "_sock", self.sock)
+        self.protocol = self.ws.ws.connection
+        self.ws.connected = False  # flask-sock's ws.close() at the end of the request sends nothing
+        self.ws = None
 
     # ----- writing -------------------------------------------------------------------------
 
@@ -143,7 +157,8 @@ class SocketConnection:
 
     def _finish(self, wait_for_backlog: bool) -> None:
         self.closed = True
-        self.ws.connected = False  # so flask-sock's ws.close() afterwards sends nothing more
+        if self.ws is not None:
+            self.ws.connected = False  # so flask-sock's ws.close() afterwards sends nothing more
         writer = self._writer
         if wait_for_backlog and writer is not None and writer is not gevent.getcurrent():
             writer.join(timeout=1.0)
@@ -152,6 +167,8 @@ class SocketConnection:
         self._backlog.clear()
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
+        if self.ws is None:
+            self.sock.close()  # detached: the descriptor is ours to close
 
     # ----- reading -------------------------------------------------------------------------
 
@@ -176,8 +193,8 @@ class SocketConnection:
             if not data:
                 break
             awaiting_pong_since = None  # any traffic shows the peer is alive
-            self.ws.ws.receive_data(data)
-            for event in self.ws.ws.events():
+            self.protocol.receive_data(data)
+            for event in self.protocol.events():
                 if not self._handle(event):
                     break
         self.abort()

@@ -1,6 +1,7 @@
 """The one WebSocket per browser tab: who may open it, and its life from handshake to close."""
 import logging
 import signal
+import sys
 import time
 import weakref
 from collections import Counter
@@ -68,9 +69,30 @@ def socket(ws):
         tab.start()
         session_guard.close_unless_signed_in(tab)
         session_guard.watch(current_app._get_current_object(), lambda: list(_live_tabs))
+    except BaseException:
+        _closed(tab, opened)
+        raise
+    if ws.mode == "gunicorn" and "gevent" in sys.modules:
+        # Serve from a greenlet of its own and let this request end: an idle socket then holds
+        # a shallow greenlet and its buffers, not this request (see connection.py).
+        tab.conn.detach()
+        gevent.spawn(_serve, tab, opened)
+    else:
+        _serve(tab, opened)  # a threaded development server: this thread is the socket's
+
+
+def _serve(tab: TabSession, opened: float) -> None:
+    try:
         tab.conn.serve()
     finally:
+        with tab.context():
+            _closed(tab, opened)
+
+
+def _closed(tab: TabSession, opened: float) -> None:
+    try:
         tab.stop()
+    finally:
         tab.conn.abort()
         _live_tabs.discard(tab)
         _tabs_per_user[tab.user_id] -= 1

@@ -16,8 +16,7 @@ import logging
 import secrets
 
 import gevent
-from flask import current_app, render_template
-from flask.globals import request_ctx
+from flask import current_app, render_template, request
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
@@ -42,6 +41,8 @@ VIEW_KEYS = {"type", "chat", "after", "changes"}
 READ_KEYS = {"type", "chat", "upto"}
 TYPING_KEYS = {"type", "chat", "state"}
 TYPING_THROTTLE_SECONDS = 2.5  # the page signals every 3 s while typing; more is ignored
+URL_ENVIRON = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME",
+               "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST", "REMOTE_ADDR")
 
 
 class ProtocolError(Exception):
@@ -81,6 +82,14 @@ class TabSession:
                                      frames_per_second=config.get("SOCKET_FRAMES_PER_SECOND", 0))
         self.conn.skip_presence = user.hide_presence
         self._control = _ControlListener(self)
+        # What a request context for rendering needs of the handshake (url_for, the host), and no
+        # more: a detached socket keeps this small dict, not the handshake's request.
+        self._environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "",
+                         **{key: request.environ[key] for key in URL_ENVIRON if key in request.environ}}
+
+    def context(self):
+        """A request context for handling one frame or command: templates and url_for need one."""
+        return self.app.request_context(dict(self._environ))
 
     # ----- lifecycle -----------------------------------------------------------------------
 
@@ -97,10 +106,11 @@ class TabSession:
     def _still_here(self) -> None:
         """Every ping: renew this tab's presence lease; if the shared state lost it, say online again."""
         if self.live.tab_alive(self.user_id, self.tab_id):
-            try:
-                signals.publish_presence(self.user, online=True)
-            finally:
-                db.session.remove()
+            with self.context():
+                try:
+                    signals.publish_presence(self.user, online=True)
+                finally:
+                    db.session.remove()
 
     def stop(self) -> None:
         self.live.tab_closed(self.user_id, self.tab_id)
@@ -138,6 +148,10 @@ class TabSession:
     # ----- frames from the browser -----------------------------------------------------------
 
     def on_text(self, text: str) -> None:
+        with self.context():
+            self._on_text(text)
+
+    def _on_text(self, text: str) -> None:
         try:
             try:
                 frame = json.loads(text)
@@ -298,12 +312,11 @@ class TabSession:
 
 class _ControlListener:
     """Subscribed to the user's control channel; each command runs in a greenlet of its own,
-    in a copy of the handshake's request context (templates need it), because the publisher
-    must never wait for our database queries."""
+    in a request context of the tab's (templates need it), because the publisher must never
+    wait for our database queries."""
 
     def __init__(self, tab: TabSession) -> None:
         self.tab = tab
-        self._request_ctx = request_ctx._get_current_object()
 
     def deliver(self, delivery: Delivery) -> None:
         name, _, arg = delivery.text.partition(" ")
@@ -314,5 +327,5 @@ class _ControlListener:
         gevent.spawn(self._run, delivery.text)
 
     def _run(self, command: str) -> None:
-        with self._request_ctx.copy():
+        with self.tab.context():
             self.tab.on_control(command)

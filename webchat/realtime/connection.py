@@ -20,6 +20,7 @@ at most frames_per_second (after a burst): a flooding peer is simply read more s
 window fills and it waits, while the worker serves everyone else.
 """
 import contextlib
+import logging
 import socket
 import time
 from collections import deque
@@ -30,6 +31,8 @@ from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessag
 
 from .frames import close_frame, ping_frame, pong_frame
 from .hub import Delivery
+
+log = logging.getLogger(__name__)
 
 # RFC 6455 close codes used here.
 GOING_AWAY_RECONNECT = 1012  # "service restart": htmx's ws extension reconnects after it
@@ -52,9 +55,53 @@ class NoThread:
         pass
 
 
+class Pinger:
+    """One greenlet per process and ping interval keeps every quiet socket alive, instead of a
+    timeout on each socket's every read (a timer, a Timeout and its exception per socket, and
+    their CPU on every frame). A socket quiet for an interval is pinged; one that stays quiet
+    for another is cut (its page reconnects). Checked every quarter interval."""
+
+    _by_interval: dict[float, "Pinger"] = {}
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.connections: set[SocketConnection] = set()
+        self._greenlet = None
+
+    @classmethod
+    def watch(cls, connection: "SocketConnection") -> None:
+        pinger = cls._by_interval.get(connection.ping_interval)
+        if pinger is None:
+            pinger = cls._by_interval[connection.ping_interval] = cls(connection.ping_interval)
+        pinger.connections.add(connection)
+        if pinger._greenlet is None or pinger._greenlet.dead:
+            pinger._greenlet = gevent.spawn(pinger._run)
+
+    @classmethod
+    def forget(cls, connection: "SocketConnection") -> None:
+        pinger = cls._by_interval.get(connection.ping_interval)
+        if pinger is not None:
+            pinger.connections.discard(connection)
+
+    def _run(self) -> None:
+        while self.connections:
+            gevent.sleep(self.interval / 4)
+            now = time.monotonic()
+            for connection in list(self.connections):
+                try:
+                    connection.check_alive(now)
+                except Exception:  # one socket's presence renewal failing must not stop the pings
+                    log.exception("socket.ping_failed")
+
+
 class SocketConnection:
     MAX_BACKLOG_BYTES = 1 << 20
     STALL_SECONDS = 20.0
+    # An idle socket is mostly this object: no per-instance dict.
+    __slots__ = ("ws", "protocol", "sock", "_raw", "ping_interval", "max_message_size", "on_text", "on_ping",
+                 "skip_presence", "closed", "_backlog", "_backlog_bytes", "_writer", "_incoming",
+                 "_incoming_size", "_incoming_frames", "frames_per_second", "_tokens", "_burst", "_refilled",
+                 "heard_at", "pinged_at", "__weakref__")
 
     def __init__(self, ws, *, ping_interval: float, max_message_size: int, on_text, on_ping=None,
                  frames_per_second: float = 0) -> None:
@@ -70,7 +117,7 @@ class SocketConnection:
         # A viewer who hides their presence is sent nobody else's either.
         self.skip_presence = False
         self.closed = False
-        self._backlog: deque[bytes] = deque()
+        self._backlog: deque[bytes] | None = None  # made when a write does not fit at once
         self._backlog_bytes = 0
         self._writer = None
         self._incoming: list[str] = []
@@ -78,7 +125,8 @@ class SocketConnection:
         self._incoming_frames = 0
         self.frames_per_second = frames_per_second  # 0: not paced
         self._tokens = self._burst = 3 * frames_per_second
-        self._refilled = time.monotonic()
+        self._refilled = self.heard_at = time.monotonic()
+        self.pinged_at: float | None = None
 
     def detach(self) -> None:
         """Own the connection apart from the request that opened it: a descriptor of our own
@@ -115,6 +163,8 @@ class SocketConnection:
             self._enqueue(memoryview(data)[sent:])
 
     def _enqueue(self, data) -> None:
+        if self._backlog is None:
+            self._backlog = deque()
         self._backlog.append(data)
         self._backlog_bytes += len(data)
         if self._backlog_bytes > self.MAX_BACKLOG_BYTES:
@@ -164,7 +214,8 @@ class SocketConnection:
             writer.join(timeout=1.0)
         elif writer is not None and writer is not gevent.getcurrent():
             writer.kill(block=False)
-        self._backlog.clear()
+        self._backlog = None
+        Pinger.forget(self)
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
         if self.ws is None:
@@ -173,31 +224,35 @@ class SocketConnection:
     # ----- reading -------------------------------------------------------------------------
 
     def serve(self) -> None:
-        """Read frames until the socket closes; ping when the line is quiet."""
-        self.sock.settimeout(self.ping_interval)
-        awaiting_pong_since = None
+        """Read frames until the socket closes (Pinger pings it when the line is quiet)."""
+        self.sock.settimeout(None)
+        Pinger.watch(self)
         while not self.closed:
             try:
                 data = self.sock.recv(65536)
-            except TimeoutError:
-                if awaiting_pong_since is not None:
-                    self.abort()  # no answer for a whole interval: the peer is gone
-                    return
-                awaiting_pong_since = time.monotonic()
-                self.write(ping_frame())
-                if self.on_ping:
-                    self.on_ping()
-                continue
             except OSError:
                 break
             if not data:
                 break
-            awaiting_pong_since = None  # any traffic shows the peer is alive
+            self.heard_at, self.pinged_at = time.monotonic(), None  # any traffic shows the peer is alive
             self.protocol.receive_data(data)
             for event in self.protocol.events():
                 if not self._handle(event):
                     break
         self.abort()
+
+    def check_alive(self, now: float) -> None:
+        """Pinger's call: ping after an interval of quiet; cut after another without an answer."""
+        if self.closed:
+            Pinger.forget(self)
+        elif self.pinged_at is not None:
+            if now - self.pinged_at >= self.ping_interval:
+                self.abort()  # no answer for a whole interval: the peer is gone
+        elif now - self.heard_at >= self.ping_interval:
+            self.pinged_at = now
+            self.write(ping_frame())
+            if self.on_ping:
+                self.on_ping()
 
     def pace(self, frames: float = 1) -> bool:
         """Take `frames` tokens, waiting for them once the peer has used its burst; False if closed meanwhile.

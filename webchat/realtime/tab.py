@@ -63,6 +63,10 @@ def _int(frame: dict, key: str, *, optional: bool = False) -> int | None:
 class TabSession:
     """The server side of one tab: subscriptions, the open chat, and the frames it handles."""
 
+    # Thousands of idle tabs per worker: no per-instance dict.
+    __slots__ = ("hub", "app", "live", "user", "user_id", "username", "typist", "tab_id", "session_token", "sid",
+                 "open_chat", "chat_ids", "conn", "_control", "_environ", "__weakref__")
+
     def __init__(self, hub, user: User, session_token: str, sid: str | None, ws, config) -> None:
         self.hub = hub
         self.app = current_app._get_current_object()
@@ -314,6 +318,8 @@ class _ControlListener:
     """Subscribed to the user's control channel; each command runs in a greenlet of its own,
     in a request context of the tab's (templates need it), because the publisher must never
     wait for our database queries."""
+
+    __slots__ = ("tab",)
 
     def __init__(self, tab: TabSession) -> None:
         self.tab = tab

@@ -55,6 +55,38 @@ class NoThread:
         pass
 
 
+# Frames written during one turn of gevent's loop go out together at its end, one send() per
+# socket: when several messages are stored in one turn (senders whose frames arrived together),
+# each socket gets them in one system call instead of one call each. At low rates each turn
+# carries one frame and nothing changes; the delay is the rest of the turn, not a timer.
+_dirty: list["SocketConnection"] = []
+_under_gevent: bool | None = None
+
+
+def _coalescing() -> bool:
+    """Only under gevent; a threaded development server writes at once."""
+    global _under_gevent
+    if _under_gevent is None:
+        from gevent import monkey
+
+        _under_gevent = monkey.is_module_patched("socket")
+    return _under_gevent
+
+
+def _schedule_flush(connection: "SocketConnection") -> None:
+    if not _dirty:
+        gevent.get_hub().loop.run_callback(_flush_all)
+    _dirty.append(connection)
+
+
+def _flush_all() -> None:
+    while _dirty:
+        batch = _dirty[:]
+        _dirty.clear()
+        for connection in batch:
+            connection.flush()
+
+
 class Pinger:
     """One greenlet per process and ping interval keeps every quiet socket alive, instead of a
     timeout on each socket's every read (a timer, a Timeout and its exception per socket, and
@@ -101,7 +133,7 @@ class SocketConnection:
     __slots__ = ("ws", "protocol", "sock", "_raw", "ping_interval", "max_message_size", "on_text", "on_ping",
                  "skip_presence", "closed", "_backlog", "_backlog_bytes", "_writer", "_incoming",
                  "_incoming_size", "_incoming_frames", "frames_per_second", "_tokens", "_burst", "_refilled",
-                 "heard_at", "pinged_at", "__weakref__")
+                 "heard_at", "pinged_at", "_pending", "__weakref__")
 
     def __init__(self, ws, *, ping_interval: float, max_message_size: int, on_text, on_ping=None,
                  frames_per_second: float = 0) -> None:
@@ -117,6 +149,7 @@ class SocketConnection:
         # A viewer who hides their presence is sent nobody else's either.
         self.skip_presence = False
         self.closed = False
+        self._pending: list[bytes] | None = None  # frames written this turn of the loop
         self._backlog: deque[bytes] | None = None  # made when a write does not fit at once
         self._backlog_bytes = 0
         self._writer = None
@@ -147,8 +180,25 @@ class SocketConnection:
         self.write(delivery.frame)
 
     def write(self, data: bytes) -> None:
+        """Queue a frame for the end of this turn of the event loop (see _flush_all)."""
         if self.closed:
             return
+        if self._pending is None:
+            if not _coalescing():
+                self._send_now(data)
+                return
+            self._pending = [data]
+            _schedule_flush(self)
+        else:
+            self._pending.append(data)
+
+    def flush(self) -> None:
+        """Write the frames queued this turn, in one system call."""
+        pending, self._pending = self._pending, None
+        if pending and not self.closed:
+            self._send_now(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def _send_now(self, data: bytes) -> None:
         if self._backlog:
             self._enqueue(data)
             return
@@ -197,6 +247,7 @@ class SocketConnection:
         if self.closed:
             return
         self.write(close_frame(code, reason))
+        self.flush()
         self._finish(wait_for_backlog=True)
 
     def abort(self) -> None:
@@ -214,7 +265,7 @@ class SocketConnection:
             writer.join(timeout=1.0)
         elif writer is not None and writer is not gevent.getcurrent():
             writer.kill(block=False)
-        self._backlog = None
+        self._backlog = self._pending = None
         Pinger.forget(self)
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)

@@ -290,6 +290,7 @@ class SocketConnection:
             for event in self.protocol.events():
                 if not self._handle(event):
                     break
+            event = data = None  # an idle socket keeps no frame it already handled
         self.abort()
 
     def check_alive(self, now: float) -> None:

@@ -76,7 +76,7 @@ def socket(ws):
         # Serve from a greenlet of its own and let this request end: an idle socket then holds
         # a shallow greenlet and its buffers, not this request (see connection.py).
         tab.conn.detach()
-        gevent.spawn(_serve, tab, opened)
+        gevent.spawn_raw(_serve, tab, opened)  # a bare greenlet: no Greenlet object, no spawn-tree record
     else:
         _serve(tab, opened)  # a threaded development server: this thread is the socket's
 

@@ -14,6 +14,8 @@ stays live. Frames from the browser are small JSON objects:
 import json
 import logging
 import secrets
+from datetime import datetime
+from typing import NamedTuple
 
 import gevent
 from flask import current_app, render_template, request
@@ -41,8 +43,16 @@ VIEW_KEYS = {"type", "chat", "after", "changes"}
 READ_KEYS = {"type", "chat", "upto"}
 TYPING_KEYS = {"type", "chat", "state"}
 TYPING_THROTTLE_SECONDS = 2.5  # the page signals every 3 s while typing; more is ignored
-URL_ENVIRON = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME",
-               "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST", "REMOTE_ADDR")
+_shared_environs: dict[tuple, dict] = {}
+# (After ProxyFix: the handshake's environ has the proxy's scheme and host already.)
+URL_ENVIRON = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
+
+
+class TabUser(NamedTuple):
+    id: int
+    username: str
+    hide_presence: bool
+    last_seen_at: datetime | None
 
 
 class ProtocolError(Exception):
@@ -71,7 +81,8 @@ class TabSession:
         self.hub = hub
         self.app = current_app._get_current_object()
         self.live = current_app.extensions["webchat.live_state"]
-        self.user = user  # detached once the handshake's session is removed; read-only here
+        # The presence signal's fields only: a detached ORM row would cost ~1 KB per idle socket.
+        self.user = TabUser(user.id, user.username, user.hide_presence, user.last_seen_at)
         self.user_id = user.id
         self.username = user.username
         self.typist = f"{user.username}|{user.display_name}"
@@ -88,8 +99,9 @@ class TabSession:
         self._control = _ControlListener(self)
         # What a request context for rendering needs of the handshake (url_for, the host), and no
         # more: a detached socket keeps this small dict, not the handshake's request.
-        self._environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "",
-                         **{key: request.environ[key] for key in URL_ENVIRON if key in request.environ}}
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "",
+                   **{key: request.environ[key] for key in URL_ENVIRON if key in request.environ}}
+        self._environ = _shared_environs.setdefault(tuple(environ.items()), environ)  # one per host, not per tab
 
     def context(self):
         """A request context for handling one frame or command: templates and url_for need one."""

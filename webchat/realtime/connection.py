@@ -60,6 +60,9 @@ class NoThread:
 # each socket gets them in one system call instead of one call each. At low rates each turn
 # carries one frame and nothing changes; the delay is the rest of the turn, not a timer.
 _dirty: list["SocketConnection"] = []
+# Under gevent every socket reads into this one buffer (a greenlet runs alone until it waits, and
+# the slice given to wsproto is a copy): no 64 KiB allocation per read.
+_read_buffer = bytearray(65536)
 _under_gevent: bool | None = None
 
 
@@ -278,19 +281,20 @@ class SocketConnection:
         """Read frames until the socket closes (Pinger pings it when the line is quiet)."""
         self.sock.settimeout(None)
         Pinger.watch(self)
+        buffer = _read_buffer if _coalescing() else bytearray(65536)  # threads must not share it
         while not self.closed:
             try:
-                data = self.sock.recv(65536)
+                size = self.sock.recv_into(buffer)
             except OSError:
                 break
-            if not data:
+            if not size:
                 break
             self.heard_at, self.pinged_at = time.monotonic(), None  # any traffic shows the peer is alive
-            self.protocol.receive_data(data)
+            self.protocol.receive_data(buffer[:size])  # copied before anything else can read into it
             for event in self.protocol.events():
                 if not self._handle(event):
                     break
-            event = data = None  # an idle socket keeps no frame it already handled
+            event = None  # an idle socket keeps no frame it already handled
         self.abort()
 
     def check_alive(self, now: float) -> None:

@@ -1,7 +1,8 @@
 """CPU to store and announce one message, in process: what a socket's "send" frame costs the server
 before a single byte is written to a recipient.
 
-It runs the socket's send path (tab.TabSession._send's steps: the membership query, send_message —
+It runs the socket's send path from the frame's text (tab.TabSession.on_text: JSON, a request
+context, the membership query, send_message —
 validate, render Markdown, sanitize, store, commit, render the fragment once and frame it once —
 and the sender's confirmation) against a fresh database, with --subscribers connections on the
 chat's channel that only count what they are given (so the figure excludes the send syscalls,
@@ -14,6 +15,7 @@ of this process; on PostgreSQL the server's own CPU is not in it) and the SQL st
 """
 import argparse
 import cProfile
+import json
 import pstats
 import statistics
 import sys
@@ -97,13 +99,15 @@ def main() -> None:
         event.listen(db.engine, "before_cursor_execute", count)
         tab = TabSession.__new__(TabSession)  # the frame handlers only, without a socket
         tab.user_id, tab.live = sender_id, app.extensions["webchat.live_state"]
-        tab.typist = "member00000|Member 0"
+        tab.typist, tab.app = "member00000|Member 0", app
+        tab._environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "", "wsgi.url_scheme": "http",
+                        "HTTP_HOST": "127.0.0.1:8000", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000"}
         confirmations = []
         tab.conn = type("Confirmations", (), {"write": staticmethod(confirmations.append), "closed": False})()
 
         def send(i: int) -> None:
-            tab._send({"type": "send", "chat": chat_id, "body": f"{BODIES[args.body]} {i}", "client_id": uuid.uuid4().hex})
-            db.session.remove()
+            tab.on_text(json.dumps({"type": "send", "chat": chat_id, "body": f"{BODIES[args.body]} {i}",
+                                    "client_id": uuid.uuid4().hex}))
 
         for i in range(50):  # warm caches (compiled SQL, templates)
             send(i)

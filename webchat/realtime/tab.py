@@ -19,6 +19,8 @@ from typing import NamedTuple
 
 import gevent
 from flask import current_app, render_template, request
+from flask.ctx import RequestContext
+from flask.sessions import SecureCookieSession
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
@@ -103,9 +105,10 @@ class TabSession:
                    **{key: request.environ[key] for key in URL_ENVIRON if key in request.environ}}
         self._environ = _shared_environs.setdefault(tuple(environ.items()), environ)  # one per host, not per tab
 
-    def context(self):
-        """A request context for handling one frame or command: templates and url_for need one."""
-        return self.app.request_context(dict(self._environ))
+    def context(self) -> RequestContext:
+        """A request context for handling one frame or command: templates and url_for need one.
+        It has an empty session of its own: no cookie to read, and nothing is ever saved."""
+        return RequestContext(self.app, dict(self._environ), session=SecureCookieSession())
 
     # ----- lifecycle -----------------------------------------------------------------------
 

@@ -8,6 +8,13 @@ from flask_wtf.csrf import generate_csrf
 from .security import add_security_headers, style_nonce
 
 
+def render_fragment(name: str, **context) -> str:
+    """Render a fragment that needs nothing but its arguments and url_for (a message, a socket
+    confirmation): without render_template's context processors and signals, ~30 µs less on the
+    path every message takes. A template that needs csrf_token or request uses render_template."""
+    return current_app.jinja_env.get_template(name).render(context)
+
+
 def htmx_config() -> str:
     return json.dumps({
         "selfRequestsOnly": True,

@@ -17,6 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..extensions import db
 from ..models import Attachment, Chat, Membership, Message, Reaction, User, utcnow
 from ..realtime.hub import chat_channel
+from ..templating import render_fragment
 from ..text_rules import unstorable
 from . import send_budget
 from .errors import ChatError
@@ -202,7 +203,7 @@ def render_messages(messages: list[Message], viewer: User | None = None) -> str:
 
 def render_message_frame(messages: list[Message]) -> str:
     """The same message HTML, wrapped to be appended to the page's #messages by htmx's ws extension."""
-    return render_template("realtime/_messages_frame.html", messages=messages)
+    return render_fragment("realtime/_messages_frame.html", messages=messages)
 
 
 def announce(message: Message, fragment: str | None = None) -> None:

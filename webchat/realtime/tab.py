@@ -29,6 +29,7 @@ from ..chats.errors import ChatError
 from ..chats.fragments import render_chat_list
 from ..extensions import db
 from ..models import Membership, User
+from ..templating import render_fragment
 from . import signals
 from .connection import POLICY_VIOLATION, SocketConnection
 from .frames import text_frame as _frame
@@ -284,7 +285,7 @@ class TabSession:
         # The sender's confirmation: the stored message (again, if the broadcast came first:
         # the page drops the copy) and the end of the pending "sending…" line.
         self.conn.write(_frame((result.fragment or messaging.render_message_frame([result.message]))
-                               + render_template("realtime/_sent.html", client_id=client_id)))
+                               + render_fragment("realtime/_sent.html", client_id=client_id)))
 
     def _read(self, frame: dict) -> None:
         self._check_keys(frame, READ_KEYS)

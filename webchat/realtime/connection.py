@@ -1,4 +1,4 @@
-"""One browser tab's WebSocket: ordered, never-blocking writes and the read loop.
+"""One browser tab's WebSocket: ordered, never-blocking writes, and reading its frames.
 
 Why not simple-websocket's send(): it blocks the caller when the peer reads slowly and ignores
 partial writes, so one stalled reader would stall every broadcast and corrupt its own stream.
@@ -8,19 +8,22 @@ backlog. Control frames (pong, ping, close) take the same path, so bytes never i
 socket whose backlog outgrows its bound, or that makes no progress for STALL_SECONDS, is cut:
 its page reconnects and catches up from the database.
 
-The read loop runs in one greenlet (simple-websocket's reader thread is not started, see
-NoThread). Under gevent the socket is detached from the request that opened it (detach()):
-a greenlet of its own, started shallow, holds the descriptor and wsproto's connection, and the
-handshake's request, its context, gunicorn's parser and the deep request stack are freed. An
-idle socket then costs that greenlet and a few buffers (bench/versus.py measures it). What a peer can make it hold is
-bounded: one 64 KiB read, and one message of at most max_message_size characters in at most
+Under gevent the socket is detached from the request that opened it (detach()) and the request
+ends: its context, gunicorn's parser and the deep request stack are freed. The socket is then
+read by a watcher on its descriptor (serve_detached): an idle socket holds no greenlet, only its
+descriptor, wsproto's parser and a few small objects (bench/versus.py measures it). A threaded
+development server reads in the request's thread instead (serve()).
+
+What a peer can make it hold is bounded: one 64 KiB read, and one message of at most max_message_size characters in at most
 MAX_FRAGMENTS frames. permessage-deflate is never negotiated (see routes.admit_socket), so a
 compressed frame (RSV1) is a protocol error (1002) rather than a zip bomb. Frames are handled
 at most frames_per_second (after a burst): a flooding peer is simply read more slowly, its TCP
 window fills and it waits, while the worker serves everyone else.
 """
+import _socket
 import contextlib
 import logging
+import os
 import socket
 import time
 from collections import deque
@@ -29,6 +32,7 @@ import gevent
 from gevent.socket import wait_write
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 
+from .event_loop import Pinger, read_buffer, schedule_flush, under_gevent
 from .frames import close_frame, ping_frame, pong_frame
 from .hub import Delivery
 
@@ -55,80 +59,6 @@ class NoThread:
         pass
 
 
-# Frames written during one turn of gevent's loop go out together at its end, one send() per
-# socket: when several messages are stored in one turn (senders whose frames arrived together),
-# each socket gets them in one system call instead of one call each. At low rates each turn
-# carries one frame and nothing changes; the delay is the rest of the turn, not a timer.
-_dirty: list["SocketConnection"] = []
-# Under gevent every socket reads into this one buffer (a greenlet runs alone until it waits, and
-# the slice given to wsproto is a copy): no 64 KiB allocation per read.
-_read_buffer = bytearray(65536)
-_under_gevent: bool | None = None
-
-
-def _coalescing() -> bool:
-    """Only under gevent; a threaded development server writes at once."""
-    global _under_gevent
-    if _under_gevent is None:
-        from gevent import monkey
-
-        _under_gevent = monkey.is_module_patched("socket")
-    return _under_gevent
-
-
-def _schedule_flush(connection: "SocketConnection") -> None:
-    if not _dirty:
-        gevent.get_hub().loop.run_callback(_flush_all)
-    _dirty.append(connection)
-
-
-def _flush_all() -> None:
-    while _dirty:
-        batch = _dirty[:]
-        _dirty.clear()
-        for connection in batch:
-            connection.flush()
-
-
-class Pinger:
-    """One greenlet per process and ping interval keeps every quiet socket alive, instead of a
-    timeout on each socket's every read (a timer, a Timeout and its exception per socket, and
-    their CPU on every frame). A socket quiet for an interval is pinged; one that stays quiet
-    for another is cut (its page reconnects). Checked every quarter interval."""
-
-    _by_interval: dict[float, "Pinger"] = {}
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self.connections: set[SocketConnection] = set()
-        self._greenlet = None
-
-    @classmethod
-    def watch(cls, connection: "SocketConnection") -> None:
-        pinger = cls._by_interval.get(connection.ping_interval)
-        if pinger is None:
-            pinger = cls._by_interval[connection.ping_interval] = cls(connection.ping_interval)
-        pinger.connections.add(connection)
-        if pinger._greenlet is None or pinger._greenlet.dead:
-            pinger._greenlet = gevent.spawn(pinger._run)
-
-    @classmethod
-    def forget(cls, connection: "SocketConnection") -> None:
-        pinger = cls._by_interval.get(connection.ping_interval)
-        if pinger is not None:
-            pinger.connections.discard(connection)
-
-    def _run(self) -> None:
-        while self.connections:
-            gevent.sleep(self.interval / 4)
-            now = time.monotonic()
-            for connection in list(self.connections):
-                try:
-                    connection.check_alive(now)
-                except Exception:  # one socket's presence renewal failing must not stop the pings
-                    log.exception("socket.ping_failed")
-
-
 class SocketConnection:
     MAX_BACKLOG_BYTES = 1 << 20
     STALL_SECONDS = 20.0
@@ -136,7 +66,7 @@ class SocketConnection:
     __slots__ = ("ws", "protocol", "sock", "_raw", "ping_interval", "max_message_size", "on_text", "on_ping",
                  "skip_presence", "closed", "_backlog", "_backlog_bytes", "_writer", "_incoming",
                  "_incoming_size", "_incoming_frames", "frames_per_second", "_tokens", "_burst", "_refilled",
-                 "heard_at", "pinged_at", "_pending", "__weakref__")
+                 "heard_at", "pinged_at", "_pending", "_reader", "_on_end", "_working", "__weakref__")
 
     def __init__(self, ws, *, ping_interval: float, max_message_size: int, on_text, on_ping=None,
                  frames_per_second: float = 0) -> None:
@@ -153,6 +83,8 @@ class SocketConnection:
         self.skip_presence = False
         self.closed = False
         self._pending: list[bytes] | None = None  # frames written this turn of the loop
+        self._reader = self._on_end = None  # detached: the read watcher, and what to call at the end
+        self._working = False  # detached: a greenlet is handling frames read
         self._backlog: deque[bytes] | None = None  # made when a write does not fit at once
         self._backlog_bytes = 0
         self._writer = None
@@ -168,8 +100,10 @@ class SocketConnection:
         """Own the connection apart from the request that opened it: a descriptor of our own
         (the server closes its copy when the request ends, which only drops that descriptor) and
         wsproto's frame parser without its finished HTTP handshake."""
-        self.sock = self.ws.sock.dup()
-        self._raw = getattr(self.sock, "_sock", self.sock)
+        # The OS socket itself, not gevent's wrapper (and its two watchers): a detached socket is
+        # read through a watcher of its own (serve_detached) and written without waiting.
+        self.sock = self._raw = _socket.socket(fileno=os.dup(self.ws.sock.fileno()))  # _socket: never gevent's
+        self._raw.setblocking(False)
         self.protocol = self.ws.ws.connection
         self.ws.connected = False  # flask-sock's ws.close() at the end of the request sends nothing
         self.ws = None
@@ -187,11 +121,11 @@ class SocketConnection:
         if self.closed:
             return
         if self._pending is None:
-            if not _coalescing():
+            if not under_gevent():
                 self._send_now(data)
                 return
             self._pending = [data]
-            _schedule_flush(self)
+            schedule_flush(self)
         else:
             self._pending.append(data)
 
@@ -270,6 +204,10 @@ class SocketConnection:
             writer.kill(block=False)
         self._backlog = self._pending = None
         Pinger.forget(self)
+        if self._reader is not None:
+            self._reader.stop()  # before the descriptor closes: the loop must not watch a closed one
+            if not self._working and self._on_end is not None:
+                gevent.spawn_raw(self._ended)  # closed from elsewhere while idle: nobody else will
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
         if self.ws is None:
@@ -281,7 +219,7 @@ class SocketConnection:
         """Read frames until the socket closes (Pinger pings it when the line is quiet)."""
         self.sock.settimeout(None)
         Pinger.watch(self)
-        buffer = _read_buffer if _coalescing() else bytearray(65536)  # threads must not share it
+        buffer = read_buffer if under_gevent() else bytearray(65536)  # threads must not share it
         while not self.closed:
             try:
                 size = self.sock.recv_into(buffer)
@@ -296,6 +234,53 @@ class SocketConnection:
                     break
             event = None  # an idle socket keeps no frame it already handled
         self.abort()
+
+    def serve_detached(self, on_end) -> None:
+        """Read frames as they come, with no greenlet while the socket is idle: a watcher on the
+        descriptor takes what arrived and starts a greenlet to handle it, reading no more until
+        that is done (so a flooding peer is read only as fast as it is served). on_end() runs in
+        a greenlet of its own, once, after the socket closed."""
+        self._on_end = on_end
+        self._reader = gevent.get_hub().loop.io(self._raw.fileno(), 1)
+        self._reader.start(self._readable)
+        Pinger.watch(self)
+
+    def _readable(self) -> None:
+        # In the event loop itself: no waiting here, nor anything that could.
+        try:
+            size = self._raw.recv_into(read_buffer)
+        except BlockingIOError:
+            return
+        except OSError:
+            size = 0
+        self._reader.stop()
+        if size:
+            self.heard_at, self.pinged_at = time.monotonic(), None  # any traffic shows the peer is alive
+            self.protocol.receive_data(read_buffer[:size])  # a copy: the next read reuses the buffer
+        self._working = True
+        gevent.spawn_raw(self._handle_read, bool(size))
+
+    def _handle_read(self, more: bool) -> None:
+        try:
+            if more:
+                for event in self.protocol.events():
+                    if not self._handle(event):
+                        break
+        except Exception:
+            log.exception("socket.read_failed")
+            more = False
+        finally:
+            self._working = False
+        if more and not self.closed:
+            self._reader.start(self._readable)
+        else:
+            self.abort()
+            self._ended()
+
+    def _ended(self) -> None:
+        on_end, self._on_end = self._on_end, None
+        if on_end is not None:
+            on_end()
 
     def check_alive(self, now: float) -> None:
         """Pinger's call: ping after an interval of quiet; cut after another without an answer."""

@@ -73,20 +73,20 @@ def socket(ws):
         _closed(tab, opened)
         raise
     if ws.mode == "gunicorn" and "gevent" in sys.modules:
-        # Serve from a greenlet of its own and let this request end: an idle socket then holds
-        # a shallow greenlet and its buffers, not this request (see connection.py).
+        # Let this request end and serve the socket from a read watcher: an idle socket then
+        # holds its buffers and objects, not this request nor a greenlet (see connection.py).
         tab.conn.detach()
-        gevent.spawn_raw(_serve, tab, opened)  # a bare greenlet: no Greenlet object, no spawn-tree record
+        tab.conn.serve_detached(on_end=lambda: _ended(tab, opened))
     else:
-        _serve(tab, opened)  # a threaded development server: this thread is the socket's
+        try:
+            tab.conn.serve()  # a threaded development server: this thread is the socket's
+        finally:
+            _ended(tab, opened)
 
 
-def _serve(tab: TabSession, opened: float) -> None:
-    try:
-        tab.conn.serve()
-    finally:
-        with tab.context():
-            _closed(tab, opened)
+def _ended(tab: TabSession, opened: float) -> None:
+    with tab.context():
+        _closed(tab, opened)
 
 
 def _closed(tab: TabSession, opened: float) -> None:

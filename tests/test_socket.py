@@ -520,3 +520,17 @@ def test_sockets_beyond_the_per_user_cap_are_refused_with_429(people, live_serve
     tabs.pop().close()
     time.sleep(0.2)
     alice.open_tab().assert_open()
+
+
+def test_a_stopping_server_tells_every_open_socket_to_reconnect_with_1012(tmp_path):
+    """SIGTERM (a deploy, a restart): every page is told "service restart" and reconnects at once,
+    rather than seeing a dropped connection (the sockets are no longer requests gunicorn waits for)."""
+    from .support import services
+
+    with services.LiveServer(f"sqlite:///{tmp_path / 'stopping.db'}", tmp_path) as server:
+        tabs = [Person.register(server.url, "leaving").open_tab() for _ in range(3)]
+        server.stop()
+        for tab in tabs:
+            with pytest.raises(Closed) as closed:
+                tab.wait_for(lambda frame: False, timeout=10)
+            assert (closed.value.code, closed.value.reason) == (1012, "server restarting")

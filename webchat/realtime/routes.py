@@ -1,4 +1,5 @@
 """The one WebSocket per browser tab: who may open it, and its life from handshake to close."""
+import atexit
 import logging
 import signal
 import sys
@@ -121,7 +122,10 @@ def _install_shutdown_hook() -> None:
         previous = signal.getsignal(signum)
 
         def goodbye(sig, frame, previous=previous):
-            gevent.spawn(close_all_tabs)
+            closing = gevent.spawn(close_all_tabs)
+            # Detached sockets keep no request open, so gunicorn does not wait for them: the
+            # process waits at exit until every page has its 1012.
+            atexit.register(closing.join, timeout=5)
             if callable(previous):
                 previous(sig, frame)
             elif previous == signal.SIG_DFL:

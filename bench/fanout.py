@@ -275,7 +275,7 @@ class Server:
 
     def start(self) -> None:
         command = [str(BIN / "gunicorn"), "-k", "gevent", "-w", str(self.n_workers), "--no-control-socket",
-                   "--worker-connections", "20000", "--graceful-timeout", "5", "-b", f"{HOST}:{self.port}",
+                   "--graceful-timeout", "5", "-b", f"{HOST}:{self.port}",
                    "wsgi:app"]
         if self.server_cpu is not None and shutil.which("taskset"):
             command = ["taskset", "-c", str(self.server_cpu), *command]

@@ -83,7 +83,9 @@ class SocketConnection:
         # A viewer who hides their presence is sent nobody else's either.
         self.skip_presence = False
         self.closed = False
-        self._pending: list[bytes] | None = None  # frames written this turn of the loop
+        # Frames written this turn of the loop: the one frame itself, or a list from the second
+        # on (so a fan-out allocates nothing per recipient for the garbage collector to track).
+        self._pending: bytes | list[bytes] | None = None
         self._reader = self._on_end = None  # detached: the read watcher, and what to call at the end
         self._working = False  # detached: a greenlet is handling frames read
         self._backlog: deque[bytes] | None = None  # made when a write does not fit at once
@@ -121,20 +123,23 @@ class SocketConnection:
         """Queue a frame for the end of this turn of the event loop (see _flush_all)."""
         if self.closed:
             return
-        if self._pending is None:
+        pending = self._pending
+        if pending is None:
             if not under_gevent():
                 self._send_now(data)
                 return
-            self._pending = [data]
+            self._pending = data
             schedule_flush(self)
+        elif type(pending) is list:
+            pending.append(data)
         else:
-            self._pending.append(data)
+            self._pending = [pending, data]
 
     def flush(self) -> None:
         """Write the frames queued this turn, in one system call."""
         pending, self._pending = self._pending, None
-        if pending and not self.closed:
-            self._send_now(pending[0] if len(pending) == 1 else b"".join(pending))
+        if pending is not None and not self.closed:
+            self._send_now(b"".join(pending) if type(pending) is list else pending)
 
     def _send_now(self, data: bytes) -> None:
         if self._backlog:

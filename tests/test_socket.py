@@ -534,3 +534,22 @@ def test_a_stopping_server_tells_every_open_socket_to_reconnect_with_1012(tmp_pa
             with pytest.raises(Closed) as closed:
                 tab.wait_for(lambda frame: False, timeout=10)
             assert (closed.value.code, closed.value.reason) == (1012, "server restarting")
+
+
+def test_a_peer_that_stops_answering_pings_is_cut_and_one_that_answers_stays(tmp_path):
+    """A laptop that sleeps with the page open leaves a socket nobody reads: the server pings a
+    quiet socket after one interval and hangs up after another without an answer."""
+    from .support import services
+
+    with services.LiveServer(f"sqlite:///{tmp_path / 'pings.db'}", tmp_path,
+                             extra_env={"WEBCHAT_SOCKET_PING_SECONDS": "1"}) as server:
+        person = Person.register(server.url, "sleeper")
+        asleep, awake = person.open_tab(), person.open_tab()
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            awake.recv(0.2)  # reading answers the server's pings
+        assert not awake.closed
+        awake.ready()  # and it is still served
+        with pytest.raises(Closed) as closed:
+            asleep.wait_for(lambda frame: False, timeout=3)
+        assert closed.value.code == 1006  # dropped without a close frame: the page reconnects

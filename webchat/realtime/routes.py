@@ -2,7 +2,6 @@
 import atexit
 import logging
 import signal
-import sys
 import time
 import weakref
 from collections import Counter
@@ -16,6 +15,7 @@ from ..errors import render_error
 from ..extensions import db, sock
 from . import bp, session_guard
 from .connection import GOING_AWAY_RECONNECT
+from .event_loop import under_gevent
 from .hub import current_hub
 from .tab import TabSession
 
@@ -73,7 +73,7 @@ def socket(ws):
     except BaseException:
         _closed(tab, opened)
         raise
-    if ws.mode == "gunicorn" and "gevent" in sys.modules:
+    if ws.mode == "gunicorn" and under_gevent():
         # Let this request end and serve the socket from a read watcher: an idle socket then
         # holds its buffers and objects, not this request nor a greenlet (see connection.py).
         tab.conn.detach()

@@ -120,7 +120,7 @@ class SocketConnection:
         self.write(delivery.frame)
 
     def write(self, data: bytes) -> None:
-        """Queue a frame for the end of this turn of the event loop (see _flush_all)."""
+        """Queue a frame for the end of this turn of the event loop (event_loop.schedule_flush)."""
         if self.closed:
             return
         pending = self._pending

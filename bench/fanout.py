@@ -80,6 +80,20 @@ def progress(text: str, *, done: bool = False) -> None:
     sys.stderr.flush()
 
 
+def stop_process_group(process: subprocess.Popen | None, wait: float) -> None:
+    """SIGTERM a server's process group, SIGKILL it if it has not exited within `wait` seconds."""
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(wait)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+
+
 # ----- /proc -------------------------------------------------------------------------------------
 
 def cpu_seconds(pid: int) -> float:
@@ -327,15 +341,7 @@ class Server:
                 raise RuntimeError(f"gunicorn worker {worker} is gone (see its log below)")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
+        stop_process_group(self.process, 15)
         if getattr(self, "log", None):
             self.log.close()
         if self.database:

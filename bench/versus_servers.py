@@ -8,7 +8,6 @@ and the server's CPU seconds and resident memory from /proc. webchat is bench/fa
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -123,15 +122,7 @@ class PeerServer:
         return lines[0] if lines else self.name
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
+        fanout.stop_process_group(self.process, 10)
         if getattr(self, "log", None):
             self.log.close()
         shutil.rmtree(self.tmp, ignore_errors=True)

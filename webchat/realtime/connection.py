@@ -233,13 +233,19 @@ class SocketConnection:
                 break
             if not size:
                 break
-            self.heard_at, self.pinged_at = time.monotonic(), None  # any traffic shows the peer is alive
-            self.protocol.receive_data(buffer[:size])  # copied before anything else can read into it
-            for event in self.protocol.events():
-                if not self._handle(event):
-                    break
-            event = None  # an idle socket keeps no frame it already handled
+            self._received(buffer[:size])
+            self._handle_events()
         self.abort()
+
+    def _received(self, data: bytearray) -> None:
+        """Take bytes read (a copy: the buffer is read into again) into wsproto's parser."""
+        self.heard_at, self.pinged_at = time.monotonic(), None  # any traffic shows the peer is alive
+        self.protocol.receive_data(data)
+
+    def _handle_events(self) -> None:
+        for event in self.protocol.events():
+            if not self._handle(event):
+                return
 
     def serve_detached(self, on_end) -> None:
         """Read frames as they come, with no greenlet while the socket is idle: a watcher on the
@@ -261,17 +267,14 @@ class SocketConnection:
             size = 0
         self._reader.stop()
         if size:
-            self.heard_at, self.pinged_at = time.monotonic(), None  # any traffic shows the peer is alive
-            self.protocol.receive_data(read_buffer[:size])  # a copy: the next read reuses the buffer
+            self._received(read_buffer[:size])
         self._working = True
         gevent.spawn_raw(self._handle_read, bool(size))
 
     def _handle_read(self, more: bool) -> None:
         try:
             if more:
-                for event in self.protocol.events():
-                    if not self._handle(event):
-                        break
+                self._handle_events()
         except Exception:
             log.exception("socket.read_failed")
             more = False

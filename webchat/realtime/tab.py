@@ -77,7 +77,7 @@ class TabSession:
     """The server side of one tab: subscriptions, the open chat, and the frames it handles."""
 
     # Thousands of idle tabs per worker: no per-instance dict.
-    __slots__ = ("hub", "app", "live", "user", "user_id", "username", "typist", "tab_id", "session_token", "sid",
+    __slots__ = ("hub", "app", "live", "user", "user_id", "typist", "tab_id", "session_token", "sid",
                  "open_chat", "chat_ids", "conn", "_control", "_environ", "__weakref__")
 
     def __init__(self, hub, user: User, session_token: str, sid: str | None, ws, config) -> None:
@@ -87,7 +87,6 @@ class TabSession:
         # The presence signal's fields only: a detached ORM row would cost ~1 KB per idle socket.
         self.user = TabUser(user.id, user.username, user.hide_presence, user.last_seen_at)
         self.user_id = user.id
-        self.username = user.username
         self.typist = f"{user.username}|{user.display_name}"
         self.tab_id = secrets.token_hex(8)
         self.session_token = session_token

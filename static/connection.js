@@ -164,7 +164,8 @@
     if (badge) {
       var count = (parseInt(badge.dataset.count, 10) || 0) + 1;
       badge.dataset.count = String(count);
-      badge.textContent = String(count);
+      badge.textContent = webchat.badgeText(count);
+      badge.title = webchat.badgeText(count) + " unread";
     }
     item.classList.add("chat-item--unread");
     document.dispatchEvent(new CustomEvent("webchat:unread-changed"));

@@ -110,7 +110,8 @@
   function renderTitle() {
     if (baseTitle === null) baseTitle = document.title.replace(/^\([^)]*\) /, "");
     var counts = [sum("#chat-list .badge"), sum("#chat-list .mention-badge")];
-    var words = [counts[0] ? String(counts[0]) : "", counts[1] ? "@" + counts[1] : ""].filter(Boolean).join(", ");
+    var words = [counts[0] ? webchat.badgeText(counts[0]) : "", counts[1] ? "@" + webchat.badgeText(counts[1]) : ""]
+      .filter(Boolean).join(", ");
     document.title = (words ? "(" + words + ") " : "") + baseTitle;
   }
   webchat.renderTitle = renderTitle;

@@ -11,6 +11,7 @@
 // the server's count replaces it on load, polling, catch-up and whenever the chat is read.
 (function () {
   "use strict";
+  var webchat = (window.webchat = window.webchat || {});
 
   var TYPED = /(^|[^\w@./-])@([a-z0-9_-]{0,32})$/i; // an "@" at a word's start, up to the caret
 
@@ -184,8 +185,8 @@
     if (!badge || !mentionsMe(evt.detail.msg)) return;
     var count = (parseInt(badge.dataset.count, 10) || 0) + 1;
     badge.dataset.count = String(count);
-    badge.textContent = "@" + count;
-    badge.title = count + " unread mention" + (count === 1 ? "" : "s") + " of you";
+    badge.textContent = "@" + webchat.badgeText(count);
+    badge.title = webchat.badgeText(count) + " unread mention" + (count === 1 ? "" : "s") + " of you";
     document.dispatchEvent(new CustomEvent("webchat:unread-changed"));
   });
 })();

@@ -6,6 +6,12 @@
 
   var webchat = (window.webchat = window.webchat || {});
 
+  // A badge's text for a count: the server counts unread messages up to 1,000 (read_state.py's
+  // UNREAD_SHOWN + 1) and shows "999+" beyond 999; counting up here keeps to the same rule.
+  webchat.badgeText = function (count) {
+    return count > 999 ? "999+" : String(count);
+  };
+
   function messageId(el) {
     return parseInt(el.dataset.id, 10) || 0;
   }

@@ -13,7 +13,15 @@ from .support.pages import (
     system_messages,
     text_of,
 )
-from .support.records import attachment_ids, chat_ids, create_group, members_of, snapshot, stored_messages
+from .support.records import (
+    attachment_ids,
+    chat_ids,
+    create_group,
+    members_of,
+    post_messages,
+    snapshot,
+    stored_messages,
+)
 
 
 @pytest.fixture
@@ -99,6 +107,23 @@ def test_reading_a_chat_clears_its_unread_count(trio):
     assert entry_for(alice.get("/"), chat_id)["unread"] == 0
     bob.send(chat_id, "three")
     assert entry_for(alice.get("/"), chat_id)["unread"] == 1
+
+
+def test_beyond_999_unread_messages_the_badges_say_999_plus_and_reading_counts_down_exactly(trio, app):
+    alice, bob, _ = trio
+    chat_id = create_group(alice, "Busy", "bob")
+    ids = post_messages(app, chat_id, "bob", [f"@alice number {i}" for i in range(1001)])
+    for path in ("/", "/chats/list"):
+        entry = entry_for(alice.get(path), chat_id)
+        assert (entry["unread"], entry["mentions"]) == ("999+", "999+")
+    badge = parse(alice.get("/")).by_id(f"unread-{chat_id}")
+    assert badge.text == "999+" and badge.get("title") == "999+ unread"
+
+    assert mark_read(alice, chat_id, ids[1]).status_code == 204  # 999 left: counted exactly again
+    entry = entry_for(alice.get("/"), chat_id)
+    assert (entry["unread"], entry["mentions"]) == (999, 999)
+    assert mark_read(alice, chat_id, ids[-4]).status_code == 204
+    assert entry_for(alice.get("/chats/list"), chat_id)["unread"] == 3
 
 
 def test_opening_a_chat_marks_where_the_unread_messages_start(trio):

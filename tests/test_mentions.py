@@ -235,3 +235,18 @@ def test_the_at_count_is_per_chat(trio):
     bob.send(pair, "@alice again in pair")
     counts = {e["id"]: e["mentions"] for e in chat_list(alice.get("/"))}
     assert counts == {team: 1, pair: 2}
+
+
+def test_editing_a_message_moves_the_at_count_to_whoever_it_names_now(trio):
+    alice, bob, carol = trio
+    chat_id = create_group(alice, "Team", "bob carol")
+    message_id = message_id_from(bob.send(chat_id, "@alice can you look?"))
+    assert (entry(alice, chat_id)["mentions"], entry(carol, chat_id)["mentions"]) == (1, 0)
+
+    edited = bob.post(f"/chats/{chat_id}/messages/{message_id}/edit", {"body": "@carol can you look?"}, htmx=True)
+    assert edited.status_code == 200
+    assert (entry(alice, chat_id)["mentions"], entry(carol, chat_id)["mentions"]) == (0, 1)
+    assert entry(alice, chat_id)["unread"] == 1  # still unread, no longer a mention of her
+
+    bob.post(f"/chats/{chat_id}/messages/{message_id}/edit", {"body": "@carol and @alice, both"}, htmx=True)
+    assert (entry(alice, chat_id)["mentions"], entry(carol, chat_id)["mentions"]) == (1, 1)

@@ -17,7 +17,7 @@ from .support import services
 from .support.pages import chat_list
 from .support.records import members_of, stored_messages, user_names
 
-TABLES = {"users", "chats", "memberships", "messages", "reactions", "attachments", "login_sessions"}
+TABLES = {"users", "chats", "memberships", "messages", "reactions", "attachments", "login_sessions", "mentions"}
 
 
 @pytest.fixture
@@ -113,6 +113,29 @@ def test_message_ids_are_never_reused_after_a_delete(empty_app):
         db.session.delete(db.session.get(Message, newest))
         db.session.commit()
         assert add_message() > newest
+
+
+def test_upgrading_counts_the_mentions_of_messages_stored_before_mention_rows(empty_app):
+    """Messages from before migration 0007 named their mentions only in messages.mentions: the
+    upgrade makes their rows, so an "@" badge keeps counting them."""
+    flask_db(empty_app, "upgrade", "0006_login_sessions_guard")
+    with empty_app.app_context():  # the models are 0006's tables plus mentions, which stays empty here
+        users = [User(username=name, display_name=name, password_hash="-") for name in ("bob_x", "bobax", "carol")]
+        chat = Chat(kind="group", name="Old")
+        db.session.add_all([*users, chat])
+        db.session.flush()
+        for seq, mentions in enumerate(("bob_x carol", "", "carol"), start=1):
+            db.session.add(Message(chat_id=chat.id, seq=seq, author_id=users[1].id, body="x", html="x",
+                                   mentions=mentions))
+        db.session.commit()
+        bob_x, carol, chat_id = users[0].id, users[2].id, chat.id
+        first, _, third = db.session.scalars(select(Message.id).order_by(Message.id)).all()
+
+    flask_db(empty_app, "upgrade")
+    with empty_app.app_context(), db.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT message_id, user_id, chat_id FROM mentions ORDER BY 1, 2").all()
+    # "bob_x" is not "bobax": "_" is no wildcard
+    assert [tuple(row) for row in rows] == [(first, bob_x, chat_id), (first, carol, chat_id), (third, carol, chat_id)]
 
 
 # ----- seed-demo -----------------------------------------------------------------------------

@@ -95,6 +95,21 @@ def test_a_socket_send_is_stored_once_reaches_every_member_and_a_repeat_stores_n
         assert message_ids(tab.collect(0.3)) == []
 
 
+def test_a_socket_send_reusing_a_client_id_of_another_chat_is_refused_and_changes_neither_chat(people):
+    alice, bob = people.new("alice"), people.new("bob")
+    first, second = alice.create_chat("First", [bob]), alice.create_chat("Second", [bob])
+    tab = alice.open_tab()
+    client_id = tab.send(first, "in the first chat")
+    (message_id,) = message_ids(tab.wait_for(lambda f: confirms(f, client_id)))
+    before = alice.stored_ids(first), alice.stored_ids(second)
+
+    tab.send(second, "same id, other chat", client_id=client_id)
+    refused = tab.wait_for(lambda f: f'id="pending-{client_id}"' in f)
+    assert "This message id was already used in another chat." in refused
+    assert not message_ids(refused)
+    assert (alice.stored_ids(first), alice.stored_ids(second)) == before
+    assert message_id in before[0]
+
 def test_catch_up_replays_exactly_the_messages_sent_while_away_in_order(people):
     alice, bob = people.new("alice"), people.new("bob")
     chat = alice.create_chat("Busy", [bob])

@@ -201,3 +201,15 @@ class Attachment(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     message: Mapped["Message | None"] = relationship(back_populates="attachments")
+
+
+class Mention(db.Model):
+    """A message naming a member (@username), one row each: the "@2" badge counts these by index,
+    from the member's read marker on, instead of reading every unread message's text."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (Index("ix_mentions_user_chat_message", "user_id", "chat_id", "message_id"),)
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))

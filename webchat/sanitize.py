@@ -32,15 +32,19 @@ def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
+# Built once: nh3.clean() converts the allow-lists into a new ammonia builder on every call,
+# ~15 µs of the ~20 µs a short message costs.
+_CLEANER = nh3.Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes=ALLOWED_ATTRIBUTES,
+    attribute_filter=_absolute_links_only,
+    allowed_classes=ALLOWED_CLASSES,
+    url_schemes=URL_SCHEMES,
+    link_rel=LINK_REL,
+    strip_comments=True,
+)
+
+
 def clean(html: str) -> str:
     """Return html with every tag, attribute, class and URL scheme outside the allow-list removed."""
-    return nh3.clean(
-        html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        attribute_filter=_absolute_links_only,
-        allowed_classes=ALLOWED_CLASSES,
-        url_schemes=URL_SCHEMES,
-        link_rel=LINK_REL,
-        strip_comments=True,
-    )
+    return _CLEANER.clean(html)

@@ -46,9 +46,17 @@ def iso_time(value: datetime) -> str:
     return _utc(value).isoformat(timespec="seconds")
 
 
+def badge_count(count: int) -> str:
+    """An unread count as a badge shows it: beyond what read_state counts exactly, "999+"."""
+    from .chats.read_state import UNREAD_SHOWN  # not at import: read_state imports messaging, which imports us
+
+    return f"{UNREAD_SHOWN}+" if count > UNREAD_SHOWN else str(count)
+
+
 def init_app(app) -> None:
     app.after_request(add_security_headers)
     app.jinja_env.filters["short_time"] = short_time
+    app.jinja_env.filters["badge_count"] = badge_count
     app.jinja_env.filters["iso_time"] = iso_time
 
     @app.context_processor

@@ -128,8 +128,13 @@ def message_body(html, message_id: int) -> Node:
     return body
 
 
+def _count(text: str) -> int | str:
+    return text if text.endswith("+") else int(text)  # beyond 999 a badge says "999+"
+
+
 def chat_list(html) -> list[dict]:
-    """The chat list entries in order: id, title, preview, unread (0 without a badge), mentions ("@2": 2)."""
+    """The chat list entries in order: id, title, preview, unread (0 without a badge; "999+"
+    beyond 999), mentions ("@2": 2)."""
     entries = []
     for item in parse(html).find_all("li", cls="chat-item"):
         badge = item.find("span", cls="badge")
@@ -138,8 +143,8 @@ def chat_list(html) -> list[dict]:
             "id": int(item.find("a").get("data-chat-id")),
             "title": " ".join(item.find("span", cls="chat-title").text.split()),
             "preview": " ".join(item.find("span", cls="preview").text.split()),
-            "unread": int(badge.text) if badge else 0,
-            "mentions": int(mentions.text.removeprefix("@")) if mentions else 0,
+            "unread": _count(badge.text) if badge else 0,
+            "mentions": _count(mentions.text.removeprefix("@")) if mentions else 0,
         })
     return entries
 

@@ -19,7 +19,7 @@ from ..realtime.hub import chat_channel, current_hub
 from . import attachments
 from .errors import ChatError
 from .formatting import render_message
-from .messaging import MAX_ID, mentionable, validate_body, with_parts
+from .messaging import MAX_ID, mentionable, record_mentions, validate_body, with_parts
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,10 @@ def edit_message(membership: Membership, message: Message, body: str | None) -> 
     text = validate_body(body, required=not message.attachments)  # files may go without a caption
     if text == message.body:
         return message  # nothing changed: no "(edited)" mark, no broadcast
-    html, mentioned = render_message(text, mentionable(message.chat_id, text))
+    members = mentionable(message.chat_id, text)
+    html, mentioned = render_message(text, members)
     message.body, message.html, message.mentions = text, html, " ".join(mentioned)
+    record_mentions(message, message.author_id, [members[name] for name in mentioned], replace=True)
     message.edited_at = utcnow()
     record_change(message)
     db.session.commit()
@@ -106,6 +108,7 @@ def delete_message(membership: Membership, message: Message) -> Message:
         return message  # deleting twice is not an error: the result is what was asked for
     files = attachments.remove_from(message)
     message.body, message.html, message.mentions = "", "", ""
+    record_mentions(message, message.author_id, [], replace=True)
     message.deleted_at = utcnow()
     message.reactions.clear()
     record_change(message)

@@ -9,13 +9,13 @@ import uuid
 from dataclasses import dataclass
 
 from flask import current_app, render_template
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
-from ..models import Attachment, Chat, Membership, Message, Reaction, User, utcnow
+from ..models import Attachment, Chat, Membership, Mention, Message, Reaction, User, utcnow
 from ..realtime.hub import chat_channel
 from ..templating import render_fragment
 from ..text_rules import unstorable
@@ -46,10 +46,12 @@ _NEXT_SEQ = (update(_chats).where(_chats.c.id == bindparam("chat"))
              .values(last_activity_at=bindparam("now"), last_seq=_chats.c.last_seq + 1)
              .returning(_chats.c.last_seq))
 _INSERT = insert(_messages).returning(_messages.c.id)
+_ADD_MENTION = insert(Mention.__table__)
+_DROP_MENTIONS = delete(Mention.__table__).where(Mention.__table__.c.message_id == bindparam("message"))
 _SET_LAST_MESSAGE = update(_chats).where(_chats.c.id == bindparam("chat")).values(last_message_id=bindparam("message"))
 _MARK_READ = (update(_memberships).where(_memberships.c.id == bindparam("membership"))
               .values(last_read_message_id=bindparam("message")))
-_MENTIONABLE = (select(_users.c.username).join(_memberships, _memberships.c.user_id == _users.c.id)
+_MENTIONABLE = (select(_users.c.username, _users.c.id).join(_memberships, _memberships.c.user_id == _users.c.id)
                 .where(_memberships.c.chat_id == bindparam("chat"),
                        _users.c.username.in_(bindparam("names", expanding=True))))
 
@@ -61,21 +63,26 @@ class Sender:
     id: int  # the membership's
     chat_id: int
     user: User  # detached, with id, username and display_name loaded (all the message partial reads)
+    client_id: str | None = None  # the id sender_in looked up, and the user's message under it
+    repeat_of: int | None = None
 
 
-_SENDER = (select(_memberships.c.id, _users.c.username, _users.c.display_name)
+_SENDER = (select(_memberships.c.id, _users.c.username, _users.c.display_name,
+                  _EXISTING.scalar_subquery().label("repeat_of"))
            .join(_users, _users.c.id == _memberships.c.user_id)
            .where(_memberships.c.chat_id == bindparam("chat"), _memberships.c.user_id == bindparam("user")))
 
 
-def sender_in(chat_id: int, user_id: int) -> Sender | None:
-    """The user's membership of the chat, as a Sender; None if they are not in it."""
-    row = db.session.connection().execute(_SENDER, {"chat": chat_id, "user": user_id}).first()
+def sender_in(chat_id: int, user_id: int, client_id: str | None = None) -> Sender | None:
+    """The user's membership of the chat, as a Sender, and which of their messages already has
+    client_id (a repeat), in one query; None if they are not in the chat."""
+    row = db.session.connection().execute(
+        _SENDER, {"chat": chat_id, "user": user_id, "author": user_id, "client_id": client_id}).first()
     if row is None:
         return None
     user = User(id=user_id, username=row.username, display_name=row.display_name)
     make_transient_to_detached(user)
-    return Sender(row.id, chat_id, user)
+    return Sender(row.id, chat_id, user, client_id, row.repeat_of)
 
 
 def new_client_id() -> str:
@@ -99,8 +106,12 @@ def validate_body(body: str | None, required: bool = True) -> str:
     return text
 
 
-def _existing(author_id: int, client_id: str) -> Message | None:
-    message_id = db.session.connection().scalar(_EXISTING, {"author": author_id, "client_id": client_id})
+def _existing(author_id: int, client_id: str, membership: "Membership | Sender | None" = None) -> Message | None:
+    """The author's message stored under client_id, if any (a Sender from sender_in knows already)."""
+    if isinstance(membership, Sender) and membership.client_id == client_id:
+        message_id = membership.repeat_of
+    else:
+        message_id = db.session.connection().scalar(_EXISTING, {"author": author_id, "client_id": client_id})
     return None if message_id is None else db.session.get(Message, message_id)
 
 
@@ -116,17 +127,19 @@ def send_message(membership: "Membership | Sender", body: str | None, client_id:
         client_id = new_client_id()
     elif not CLIENT_ID.fullmatch(client_id):  # match() would let a trailing newline through
         raise ChatError("This message could not be sent: its id is malformed. Reload the page and retry.", 400)
-    existing = _existing(author.id, client_id)
+    existing = _existing(author.id, client_id, membership)
     if existing is None:
         text = validate_body(body, required=not attachments)
         send_budget.spend(author.id)  # only what would be stored counts: repeats and refusals are free
     else:
         return _answer_repeat(existing, chat_id)
 
-    html, mentioned = render_message(text, mentionable(chat_id, text))
+    members = mentionable(chat_id, text)
+    html, mentioned = render_message(text, members)
     try:
         message = _store(chat_id, author, kind="user", body=text, html=html,
                          mentions=" ".join(mentioned), client_id=client_id)
+        record_mentions(message, author.id, [members[name] for name in mentioned])
         if attachments:
             for attachment in attachments:
                 attachment.message_id = message.id
@@ -149,12 +162,25 @@ def send_message(membership: "Membership | Sender", body: str | None, client_id:
     return SendResult(message, created=True, fragment=fragment)
 
 
-def mentionable(chat_id: int, text: str) -> set[str]:
-    """Members whose @username the text names (one small query, not the whole member list)."""
+def mentionable(chat_id: int, text: str) -> dict[str, int]:
+    """Members whose @username the text names, username to user id (one small query, not the
+    whole member list)."""
     names = {name.lower() for name in MENTION.findall(text)}
     if not names:
-        return set()
-    return set(db.session.connection().scalars(_MENTIONABLE, {"chat": chat_id, "names": sorted(names)}))
+        return {}
+    return dict(db.session.connection().execute(_MENTIONABLE, {"chat": chat_id, "names": sorted(names)}).all())
+
+
+def record_mentions(message: Message, author_id: int, user_ids: list[int], replace: bool = False) -> None:
+    """The mention rows the "@" badges count: one per member the message names, but not its
+    author (one's own mentions never count). replace: drop the rows of the message's last version."""
+    connection = db.session.connection()
+    if replace:
+        connection.execute(_DROP_MENTIONS, {"message": message.id})
+    rows = [{"message_id": message.id, "user_id": user_id, "chat_id": message.chat_id}
+            for user_id in user_ids if user_id != author_id]
+    if rows:
+        connection.execute(_ADD_MENTION, rows)
 
 
 def _answer_repeat(existing: Message, chat_id: int) -> SendResult:

@@ -4,46 +4,46 @@ Pages report reads and deliveries for every message they show, so in a big room 
 once per member per burst: each is one conditional UPDATE (no load of the membership) and
 does nothing more when the marker does not move.
 """
-from sqlalchemy import and_, case, func, literal, or_, select, update
+from sqlalchemy import case, func, literal, or_, select, update
 
 from ..extensions import db
-from ..models import Chat, Membership, Message, User
+from ..models import Chat, Membership, Mention, Message, User
 from ..realtime import signals
 from .messaging import MAX_ID
 
+# A badge counts up to this many, then shows "999+": counting reads at most one row more per
+# chat, so a reader a million messages behind costs what one a thousand behind does.
+UNREAD_SHOWN = 999
 
-def unread_count(chat_id: int, user_id: int, read_upto: int) -> int:
-    """Others' messages after the member's read marker (system events and deleted messages don't count)."""
-    return db.session.scalar(
-        select(func.count()).select_from(Message).where(
-            Message.chat_id == chat_id, Message.id > read_upto, Message.kind == "user", Message.deleted_at.is_(None),
+
+def _unread_of(user_id: int) -> tuple:
+    """Others' messages after the member's read marker (system events and deleted ones don't count)."""
+    return (Message.chat_id == Membership.chat_id, Message.id > Membership.last_read_message_id,
+            Message.kind == "user", Message.deleted_at.is_(None),
             or_(Message.author_id != user_id, Message.author_id.is_(None)))
-    ) or 0
 
 
-def _mentions_of(username: str):
-    # Message.mentions is space-separated usernames: padded with spaces, " name " matches only a
-    # whole name ("bob" never matches "bobby"); autoescape keeps "_" in a name from being a wildcard.
-    return (literal(" ") + Message.mentions + literal(" ")).contains(f" {username} ", autoescape=True)
+def _counted(table, *where):
+    """How many rows of table match, per membership row of the outer query, up to UNREAD_SHOWN + 1."""
+    rows = (select(literal(1)).select_from(table).where(*where)
+            .limit(UNREAD_SHOWN + 1).correlate(Membership).subquery())
+    return select(func.count()).select_from(rows).scalar_subquery()
 
 
-def unread_mention_counts(user_id: int, username: str, chat_ids: list[int] | None = None) -> dict[int, int]:
-    """Per chat (of the user's, or of chat_ids): others' unread, not deleted messages that mention them.
+def unread_counts(user_id: int, chat_ids: list[int] | None = None) -> dict[int, tuple[int, int]]:
+    """Per chat of the user's (or of chat_ids): (unread messages, unread ones that mention them).
 
-    One grouped query; it reads only the messages after each read marker (the chat_id, id index).
-    Counted whatever the chat's notification level: a mention in a muted chat still shows "@1".
+    One query; each count reads an index from the read marker on ((chat_id, id) of messages,
+    (user_id, chat_id, message_id) of mentions) and stops after UNREAD_SHOWN + 1 rows. Mentions
+    count whatever the chat's notification level: a muted chat still shows "@1".
     """
-    query = (
-        select(Message.chat_id, func.count())
-        .join(Membership, and_(Membership.chat_id == Message.chat_id, Membership.user_id == user_id))
-        .where(Message.id > Membership.last_read_message_id, Message.kind == "user",
-               or_(Message.author_id != user_id, Message.author_id.is_(None)),
-               Message.deleted_at.is_(None), Message.mentions != "", _mentions_of(username))
-        .group_by(Message.chat_id)
-    )
+    mentions = (Mention.user_id == user_id, Mention.chat_id == Membership.chat_id,
+                Mention.message_id > Membership.last_read_message_id)
+    query = (select(Membership.chat_id, _counted(Message, *_unread_of(user_id)), _counted(Mention, *mentions))
+             .where(Membership.user_id == user_id))
     if chat_ids is not None:
-        query = query.where(Message.chat_id.in_(chat_ids))
-    return dict(db.session.execute(query).all())
+        query = query.where(Membership.chat_id.in_(chat_ids))
+    return {chat_id: (count, mentioned) for chat_id, count, mentioned in db.session.execute(query)}
 
 
 def _least(a, b):
@@ -83,14 +83,10 @@ def advance_read(chat_id: int, user_id: int, upto: int) -> bool:
     fresh receipts unless this member keeps their reading private."""
     if not _advance(chat_id, user_id, upto, read=True):
         return False
-    row = db.session.execute(
-        select(Membership.last_read_message_id, User.username).join(User, User.id == Membership.user_id)
-        .where(Membership.chat_id == chat_id, Membership.user_id == user_id)).first()
-    if row is None:  # they left the chat meanwhile
+    counts = unread_counts(user_id, [chat_id])
+    if chat_id not in counts:  # they left the chat meanwhile
         return True
-    read_upto, username = row
-    mentions = unread_mention_counts(user_id, username, [chat_id]).get(chat_id, 0)
-    signals.publish_unread(user_id, chat_id, unread_count(chat_id, user_id, read_upto), mentions)
+    signals.publish_unread(user_id, chat_id, *counts[chat_id])
     if _shares_receipts(user_id):
         signals.publish_receipts_soon(chat_id)
     return True

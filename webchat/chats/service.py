@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from flask import abort
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -214,15 +214,7 @@ def chat_list(user: User) -> list[ChatListEntry]:
     if not memberships:
         return []
     chat_ids = [m.chat_id for m in memberships]
-    unread = dict(db.session.execute(
-        select(Message.chat_id, func.count())
-        .join(Membership, and_(Membership.chat_id == Message.chat_id, Membership.user_id == user.id))
-        .where(Message.chat_id.in_(chat_ids), Message.id > Membership.last_read_message_id,
-               Message.kind == "user", Message.deleted_at.is_(None),
-               or_(Message.author_id != user.id, Message.author_id.is_(None)))
-        .group_by(Message.chat_id)
-    ).all())
-    mentions = read_state.unread_mention_counts(user.id, user.username)
+    counts = read_state.unread_counts(user.id)
     previews = _previews(user, [m.chat for m in memberships])
     partners = {
         m.chat_id: m.user for m in db.session.scalars(
@@ -234,8 +226,8 @@ def chat_list(user: User) -> list[ChatListEntry]:
     for m in memberships:
         partner = partners.get(m.chat_id)
         title = m.chat.name or (partner.display_name if partner else "Just you")
-        entries.append(ChatListEntry(m.chat, title, previews.get(m.chat_id), unread.get(m.chat_id, 0), partner,
-                                     m.notify, mentions.get(m.chat_id, 0)))
+        unread, mentions = counts.get(m.chat_id, (0, 0))
+        entries.append(ChatListEntry(m.chat, title, previews.get(m.chat_id), unread, partner, m.notify, mentions))
     return entries
 
 

@@ -262,7 +262,7 @@ class TabSession:
             # must not become an element id in a frame.
             raise ProtocolError("This message could not be sent: its id is malformed. Reload the page and retry.")
         try:
-            sender = messaging.sender_in(chat_id, self.user_id)
+            sender = messaging.sender_in(chat_id, self.user_id, client_id)
             if sender is None:
                 raise ProtocolError("That chat is not available to you.")
             result = messaging.send_message(sender, body, client_id)

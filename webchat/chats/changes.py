@@ -18,8 +18,7 @@ from ..models import Chat, Membership, Message, utcnow
 from ..realtime.hub import chat_channel, current_hub
 from . import attachments
 from .errors import ChatError
-from .formatting import render_message
-from .messaging import MAX_ID, mentionable, record_mentions, validate_body, with_parts
+from .messaging import MAX_ID, record_mentions, render_body, validate_body, with_parts
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +81,9 @@ def edit_message(membership: Membership, message: Message, body: str | None) -> 
     text = validate_body(body, required=not message.attachments)  # files may go without a caption
     if text == message.body:
         return message  # nothing changed: no "(edited)" mark, no broadcast
-    members = mentionable(message.chat_id, text)
-    html, mentioned = render_message(text, members)
+    html, mentioned, mentioned_ids = render_body(message.chat_id, text)
     message.body, message.html, message.mentions = text, html, " ".join(mentioned)
-    record_mentions(message, message.author_id, [members[name] for name in mentioned], replace=True)
+    record_mentions(message, mentioned_ids, replace=True)
     message.edited_at = utcnow()
     record_change(message)
     db.session.commit()
@@ -108,7 +106,7 @@ def delete_message(membership: Membership, message: Message) -> Message:
         return message  # deleting twice is not an error: the result is what was asked for
     files = attachments.remove_from(message)
     message.body, message.html, message.mentions = "", "", ""
-    record_mentions(message, message.author_id, [], replace=True)
+    record_mentions(message, [], replace=True)
     message.deleted_at = utcnow()
     message.reactions.clear()
     record_change(message)

@@ -134,12 +134,11 @@ def send_message(membership: "Membership | Sender", body: str | None, client_id:
     else:
         return _answer_repeat(existing, chat_id)
 
-    members = mentionable(chat_id, text)
-    html, mentioned = render_message(text, members)
+    html, mentioned, mentioned_ids = render_body(chat_id, text)
     try:
         message = _store(chat_id, author, kind="user", body=text, html=html,
                          mentions=" ".join(mentioned), client_id=client_id)
-        record_mentions(message, author.id, [members[name] for name in mentioned])
+        record_mentions(message, mentioned_ids)
         if attachments:
             for attachment in attachments:
                 attachment.message_id = message.id
@@ -171,16 +170,22 @@ def mentionable(chat_id: int, text: str) -> dict[str, int]:
     return dict(db.session.connection().execute(_MENTIONABLE, {"chat": chat_id, "names": sorted(names)}).all())
 
 
-def record_mentions(message: Message, author_id: int, user_ids: list[int], replace: bool = False) -> None:
+def render_body(chat_id: int, text: str) -> tuple[str, list[str], list[int]]:
+    """A message text's clean HTML, the members it mentions, and their user ids (sending, editing)."""
+    members = mentionable(chat_id, text)
+    html, mentioned = render_message(text, members)
+    return html, mentioned, [members[name] for name in mentioned]
+
+
+def record_mentions(message: Message, user_ids: list[int], replace: bool = False) -> None:
     """The mention rows the "@" badges count: one per member the message names, but not its
     author (one's own mentions never count). replace: drop the rows of the message's last version."""
-    connection = db.session.connection()
-    if replace:
-        connection.execute(_DROP_MENTIONS, {"message": message.id})
     rows = [{"message_id": message.id, "user_id": user_id, "chat_id": message.chat_id}
-            for user_id in user_ids if user_id != author_id]
-    if rows:
-        connection.execute(_ADD_MENTION, rows)
+            for user_id in user_ids if user_id != message.author_id]
+    if replace:
+        db.session.connection().execute(_DROP_MENTIONS, {"message": message.id})
+    if rows:  # most messages name nobody: no statement, on the path every message takes
+        db.session.connection().execute(_ADD_MENTION, rows)
 
 
 def _answer_repeat(existing: Message, chat_id: int) -> SendResult:

@@ -333,5 +333,10 @@ def test_a_long_message_of_emoji_is_cut_on_whole_characters_in_the_live_preview_
     bob.page.wait_for_function("() => window.webchat.lastNotification")
     note = bob.page.evaluate("window.webchat.lastNotification")
     assert note["body"] == "\U0001f600" * 139 + "…"
-    expect(bob.page.locator(f"#chat-item-{chat_id} .preview")).to_have_text(
-        "Alice: " + "\U0001f600" * (79 - len("Alice: ")) + "…")
+    preview = "Alice: " + "\U0001f600" * (79 - len("Alice: ")) + "…"
+    expect(bob.page.locator(f"#chat-item-{chat_id} .preview")).to_have_text(preview)
+    # The list's next refresh from the server says the same: the preview does not jump.
+    bob.page.evaluate("document.getElementById('chat-list').dataset.before = 'refresh'")
+    bob.page.evaluate("htmx.trigger('#chat-list', 'poll')")
+    expect(bob.page.locator("#chat-list[data-before]")).to_have_count(0)  # swapped for the server's
+    expect(bob.page.locator(f"#chat-item-{chat_id} .preview")).to_have_text(preview)

@@ -69,6 +69,21 @@ def test_the_dashboard_shows_a_preview_of_the_latest_message(trio):
     assert entry_for(alice.get("/"), chat_id)["preview"] == "Bob: the **latest** news"
 
 
+def test_a_long_preview_is_one_line_of_80_characters_cut_on_whole_emoji(trio):
+    alice, bob, _ = trio
+    chat_id = create_group(alice, "Alpha", "bob")
+
+    bob.send(chat_id, "x" * (80 - len("Bob: ")))  # exactly 80 with the name: shown whole
+    assert entry_for(alice.get("/"), chat_id)["preview"] == "Bob: " + "x" * 75
+
+    bob.send(chat_id, "line one\n\n   line two")
+    assert entry_for(alice.get("/"), chat_id)["preview"] == "Bob: line one line two"
+
+    # The same cut a live message gets in the page (connection.js): 79 characters and "…".
+    bob.send(chat_id, "\U0001f600" * 200)
+    assert entry_for(alice.get("/"), chat_id)["preview"] == "Bob: " + "\U0001f600" * 74 + "…"
+
+
 def mark_read(actor, chat_id, upto):
     """What a visible tab reports once the messages up to `upto` are on screen."""
     return actor.post(f"/chats/{chat_id}/read", {"upto": str(upto)})

@@ -99,7 +99,7 @@ def test_every_naughty_string_sent_as_a_message_is_stored_as_typed_and_shown_onl
         [preview] = find_class(parse_fragment(listing), "preview")
         shown = text_of(preview)
         problems += name_problems(preview, allowed_children=())
-        truncated = shown.removeprefix("Alice: ").removesuffix("...")
+        truncated = shown.removeprefix("Alice: ").removesuffix("…")
         if not shown.startswith("Alice: ") or not squash(source).startswith(squash(truncated)):
             problems.append(f"preview of {source!r} is {shown!r}")
         assert len(sources) == before + 1

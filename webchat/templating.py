@@ -53,11 +53,24 @@ def badge_count(count: int) -> str:
     return f"{UNREAD_SHOWN}+" if count > UNREAD_SHOWN else str(count)
 
 
+PREVIEW_LENGTH = 80
+
+
+def preview_line(said: str, who: str = "") -> str:
+    """A chat list preview: "Who: what they said" on one line, cut to 80 characters (79 and "…").
+    connection.js applies the same rule to a message that arrives live; where the two differed,
+    a preview changed length when the list was next refreshed. Characters are code points, as
+    Array.from counts them, so an emoji is never halved."""
+    line = who + " ".join(said.split())
+    return line if len(line) <= PREVIEW_LENGTH else line[:PREVIEW_LENGTH - 1] + "…"
+
+
 def init_app(app) -> None:
     app.after_request(add_security_headers)
     app.jinja_env.filters["short_time"] = short_time
     app.jinja_env.filters["badge_count"] = badge_count
     app.jinja_env.filters["iso_time"] = iso_time
+    app.jinja_env.filters["preview_line"] = preview_line
 
     @app.context_processor
     def globals_for_templates():

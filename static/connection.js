@@ -146,7 +146,9 @@
     var body = msg.querySelector(".msg-body, .msg-system");
     var author = msg.querySelector(".msg-author");
     if (preview && body) {
-      var said = body.textContent.trim() || (webchat.attachmentSummary ? webchat.attachmentSummary(msg) : "");
+      var words = body.cloneNode(true);
+      words.querySelectorAll("time").forEach(function (t) { t.remove(); }); // a system line ends in its time
+      var said = words.textContent.trim() || (webchat.attachmentSummary ? webchat.attachmentSummary(msg) : "");
       var text = (author ? author.textContent + ": " : "") + said.replace(/\s+/g, " ");
       var chars = Array.from(text); // whole characters: cutting UTF-16 units could halve an emoji
       preview.textContent = chars.length > 80 ? chars.slice(0, 79).join("") + "…" : text;

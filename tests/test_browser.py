@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from .support.browser import refresh_chat_list
+
 pytestmark = pytest.mark.browser
 
 PASSWORD = "password123"
@@ -409,6 +411,22 @@ def test_a_poll_answered_after_the_send_does_not_duplicate_the_message(person):
     expect(page.locator(MESSAGES, has_text="raced with a poll")).to_have_count(1)
     ids = message_ids(page)
     assert ids == sorted(set(ids))
+
+
+def test_a_live_event_previews_in_the_chat_list_as_its_words_without_the_time(person):
+    bob = person()
+    alice = person()
+    chat_id = alice.create_group("Plans", members=bob.username)
+    expect_live(bob.page)
+    preview = bob.page.locator(f"#chat-item-{chat_id} .preview")
+    expect(preview).to_contain_text("added")
+
+    alice.page.request.post(f"/chats/{chat_id}/rename", form={"name": "Trips", "csrf_token": alice.csrf_token()})
+
+    said = f"{alice.display_name} renamed the chat to “Trips”"
+    expect(preview).to_have_text(said)  # as it arrived over the socket
+    refresh_chat_list(bob.page)
+    expect(bob.page.locator(f"#chat-item-{chat_id} .preview")).to_have_text(said)  # as the server lists it
 
 
 @pytest.mark.parametrize("transport", ["socket", "polling"])

@@ -9,6 +9,7 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
+from .support.browser import refresh_chat_list
 from .support.hostile import HTMX_PAYLOADS, markdown_text, squash
 
 pytestmark = pytest.mark.browser
@@ -336,7 +337,5 @@ def test_a_long_message_of_emoji_is_cut_on_whole_characters_in_the_live_preview_
     preview = "Alice: " + "\U0001f600" * (79 - len("Alice: ")) + "…"
     expect(bob.page.locator(f"#chat-item-{chat_id} .preview")).to_have_text(preview)
     # The list's next refresh from the server says the same: the preview does not jump.
-    bob.page.evaluate("document.getElementById('chat-list').dataset.before = 'refresh'")
-    bob.page.evaluate("htmx.trigger('#chat-list', 'poll')")
-    expect(bob.page.locator("#chat-list[data-before]")).to_have_count(0)  # swapped for the server's
+    refresh_chat_list(bob.page)
     expect(bob.page.locator(f"#chat-item-{chat_id} .preview")).to_have_text(preview)

@@ -52,6 +52,13 @@ def send(page, text):
     page.keyboard.press("Enter")
 
 
+def refresh_chat_list(page) -> None:
+    """Run the chat list's poll now and wait until the server's list has replaced the page's."""
+    page.evaluate("document.getElementById('chat-list').dataset.before = 'refresh'")
+    page.evaluate("htmx.trigger('#chat-list', 'poll')")
+    expect(page.locator("#chat-list[data-before]")).to_have_count(0)
+
+
 def shown_ids(page) -> list[int]:
     return [int(i) for i in page.eval_on_selector_all("#messages > .msg", "els => els.map(e => e.dataset.id)")]
 

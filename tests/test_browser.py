@@ -413,7 +413,7 @@ def test_a_poll_answered_after_the_send_does_not_duplicate_the_message(person):
     assert ids == sorted(set(ids))
 
 
-def test_a_live_event_previews_in_the_chat_list_as_its_words_without_the_time(person):
+def test_a_live_preview_says_what_the_message_shows_and_the_server_lists_the_same(person):
     bob = person()
     alice = person()
     chat_id = alice.create_group("Plans", members=bob.username)
@@ -421,12 +421,19 @@ def test_a_live_event_previews_in_the_chat_list_as_its_words_without_the_time(pe
     preview = bob.page.locator(f"#chat-item-{chat_id} .preview")
     expect(preview).to_contain_text("added")
 
+    # An event: its words, without the time its line ends in.
     alice.page.request.post(f"/chats/{chat_id}/rename", form={"name": "Trips", "csrf_token": alice.csrf_token()})
-
     said = f"{alice.display_name} renamed the chat to “Trips”"
     expect(preview).to_have_text(said)  # as it arrived over the socket
     refresh_chat_list(bob.page)
-    expect(bob.page.locator(f"#chat-item-{chat_id} .preview")).to_have_text(said)  # as the server lists it
+    expect(preview).to_have_text(said)  # as the server lists it
+
+    # A message: the words it shows, not the Markdown typed.
+    alice.send("the **big** news, `soon`")
+    said = f"{alice.display_name}: the big news, soon"
+    expect(preview).to_have_text(said)
+    refresh_chat_list(bob.page)
+    expect(preview).to_have_text(said)
 
 
 @pytest.mark.parametrize("transport", ["socket", "polling"])

@@ -58,7 +58,7 @@ def test_the_dashboard_lists_only_your_chats_most_recent_activity_first(trio):
     assert titles(bob.get("/")) == ["Bravo", "Alpha", "Secret"]
 
 
-def test_the_dashboard_shows_a_preview_of_the_latest_message(trio):
+def test_the_dashboard_shows_a_preview_of_the_latest_message_in_the_words_it_shows(trio):
     alice, bob, _ = trio
     chat_id = create_group(alice, "Alpha", "bob")
     assert entry_for(alice.get("/"), chat_id)["preview"] == "Alice added Bob"
@@ -66,7 +66,11 @@ def test_the_dashboard_shows_a_preview_of_the_latest_message(trio):
     bob.send(chat_id, "first")
     bob.send(chat_id, "the **latest** news")
 
-    assert entry_for(alice.get("/"), chat_id)["preview"] == "Bob: the **latest** news"
+    # The words as the message shows them, as a live page previews it: not the Markdown typed.
+    assert entry_for(alice.get("/"), chat_id)["preview"] == "Bob: the latest news"
+
+    bob.send(chat_id, "`a < b` & [docs](https://example.com)")
+    assert entry_for(alice.get("/"), chat_id)["preview"] == "Bob: a < b & docs"
 
 
 def test_a_long_preview_is_one_line_of_80_characters_cut_on_whole_emoji(trio):

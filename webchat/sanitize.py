@@ -3,6 +3,7 @@
 Everything the Markdown renderer produces passes through clean() before it is stored, so the
 allow-list below is the whole of what a message can ever contain.
 """
+import html as html_entities
 import re
 
 import nh3
@@ -48,3 +49,12 @@ _CLEANER = nh3.Cleaner(
 def clean(html: str) -> str:
     """Return html with every tag, attribute, class and URL scheme outside the allow-list removed."""
     return _CLEANER.clean(html)
+
+
+_NO_TAGS = nh3.Cleaner(tags=set(), attributes={}, strip_comments=True)
+
+
+def plain_text(html: str) -> str:
+    """The text a browser shows of stored message HTML, without its markup: what a chat list
+    preview says, the same words a live page reads from the message's textContent."""
+    return html_entities.unescape(_NO_TAGS.clean(html))

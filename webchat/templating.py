@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from flask import current_app
 from flask_wtf.csrf import generate_csrf
 
+from .sanitize import plain_text
 from .security import add_security_headers, style_nonce
 
 
@@ -71,6 +72,7 @@ def init_app(app) -> None:
     app.jinja_env.filters["badge_count"] = badge_count
     app.jinja_env.filters["iso_time"] = iso_time
     app.jinja_env.filters["preview_line"] = preview_line
+    app.jinja_env.filters["plain_text"] = plain_text
 
     @app.context_processor
     def globals_for_templates():

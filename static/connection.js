@@ -150,6 +150,7 @@
       words.querySelectorAll("time").forEach(function (t) { t.remove(); }); // a system line ends in its time
       var said = words.textContent.trim() || (webchat.attachmentSummary ? webchat.attachmentSummary(msg) : "");
       var text = (author ? author.textContent + ": " : "") + said.replace(/\s+/g, " ");
+      // The rule of the server's list (templating.preview_line): 80 characters, else 79 and "…".
       var chars = Array.from(text); // whole characters: cutting UTF-16 units could halve an emoji
       preview.textContent = chars.length > 80 ? chars.slice(0, 79).join("") + "…" : text;
     }

@@ -163,13 +163,7 @@
       return;
     }
     counted.add(id);
-    var badge = document.getElementById("unread-" + chatId);
-    if (badge) {
-      var count = (parseInt(badge.dataset.count, 10) || 0) + 1;
-      badge.dataset.count = String(count);
-      badge.textContent = webchat.badgeText(count);
-      badge.title = webchat.badgeText(count) + " unread";
-    }
+    webchat.countLive("unread-", chatId, id); // live.js: the server's count as of its id, plus these
     item.classList.add("chat-item--unread");
     document.dispatchEvent(new CustomEvent("webchat:unread-changed"));
     document.dispatchEvent(new CustomEvent("webchat:incoming", { detail: { msg: msg, chatId: chatId } }));

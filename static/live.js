@@ -116,6 +116,41 @@
   }
   webchat.renderTitle = renderTitle;
 
+  // ----- unread and @ counts: the server's, plus what arrived live since it counted ----------
+  // A count from the server (the list, a poll, a catch-up, a read) is as of message id
+  // data-upto, and a message that arrives live can reach the page before or after it. Each badge
+  // shows the server's count plus the messages this page counted live above that id, so neither
+  // order loses or doubles one (an older list landing after a live message used to undo it).
+  var liveIds = { "unread-": {}, "mentions-": {} }; // badge id prefix -> chat id -> message ids
+  function showCount(badge) {
+    var prefix = badge.classList.contains("mention-badge") ? "mentions-" : "unread-";
+    var upto = parseInt(badge.dataset.upto, 10) || 0;
+    var count = parseInt(badge.dataset.server, 10) || 0;
+    var ids = liveIds[prefix][badge.id.slice(prefix.length)];
+    if (ids) ids.forEach(function (id) { if (id > upto) count += 1; else ids.delete(id); });
+    if (String(count) === badge.dataset.count) return;
+    var text = webchat.badgeText(count);
+    badge.dataset.count = String(count);
+    if (prefix === "mentions-") {
+      badge.textContent = "@" + text;
+      badge.title = text + " unread mention" + (count === 1 ? "" : "s") + " of you";
+    } else {
+      badge.textContent = text;
+      badge.title = text + " unread";
+    }
+  }
+  function showCounts() {
+    document.querySelectorAll("#chat-list .badge[data-server], #chat-list .mention-badge[data-server]")
+      .forEach(showCount);
+  }
+  // A message counted live: kind "unread-" or "mentions-" (the badge's id prefix).
+  webchat.countLive = function (prefix, chatId, messageId) {
+    var ids = liveIds[prefix][chatId] || (liveIds[prefix][chatId] = new Set());
+    ids.add(messageId);
+    var badge = document.getElementById(prefix + chatId);
+    if (badge && badge.dataset.server !== undefined) showCount(badge);
+  };
+
   document.addEventListener("htmx:load", function (evt) {
     var el = evt.detail.elt;
     if (!el.querySelectorAll) return;
@@ -130,7 +165,10 @@
       el.closest(".chat-item").classList.toggle("chat-item--unread", (parseInt(el.dataset.count, 10) || 0) > 0);
     }
     var isBadge = el.classList && (el.classList.contains("badge") || el.classList.contains("mention-badge"));
-    if (el.id === "chat-list" || isBadge || el.querySelector("#chat-list")) renderTitle();
+    if (el.id === "chat-list" || isBadge || el.querySelector("#chat-list")) {
+      showCounts();
+      renderTitle();
+    }
   });
   // A chat item is highlighted exactly while its badge counts something. Checked again after
   // each settle: a list swapped in by polling restores its (older) attributes only when it
@@ -141,7 +179,12 @@
       item.classList.toggle("chat-item--unread", !!badge && (parseInt(badge.dataset.count, 10) || 0) > 0);
     });
   }
-  document.addEventListener("htmx:afterSettle", function () { webchat.renderReceipts(); renderUnreadMarks(); renderTitle(); });
+  document.addEventListener("htmx:afterSettle", function () {
+    webchat.renderReceipts();
+    showCounts();
+    renderUnreadMarks();
+    renderTitle();
+  });
   document.addEventListener("webchat:unread-changed", renderTitle);
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -8,7 +8,7 @@
 //
 // Badge: a message that arrives over the socket naming me, in a chat not in view, adds one to the
 // chat's @ badge (connection.js counts it as unread and fires "webchat:incoming" once per message);
-// the server's count replaces it on load, polling, catch-up and whenever the chat is read.
+// live.js shows the server's count (load, polling, catch-up, reads) plus the ones counted live since.
 (function () {
   "use strict";
   var webchat = (window.webchat = window.webchat || {});
@@ -181,12 +181,8 @@
   }
 
   document.addEventListener("webchat:incoming", function (evt) {
-    var badge = document.getElementById("mentions-" + evt.detail.chatId);
-    if (!badge || !mentionsMe(evt.detail.msg)) return;
-    var count = (parseInt(badge.dataset.count, 10) || 0) + 1;
-    badge.dataset.count = String(count);
-    badge.textContent = "@" + webchat.badgeText(count);
-    badge.title = webchat.badgeText(count) + " unread mention" + (count === 1 ? "" : "s") + " of you";
+    if (!mentionsMe(evt.detail.msg)) return;
+    webchat.countLive("mentions-", evt.detail.chatId, parseInt(evt.detail.msg.dataset.id, 10));
     document.dispatchEvent(new CustomEvent("webchat:unread-changed"));
   });
 })();

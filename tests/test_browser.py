@@ -436,6 +436,41 @@ def test_a_live_preview_says_what_the_message_shows_and_the_server_lists_the_sam
     expect(preview).to_have_text(said)
 
 
+def test_a_chat_list_counted_before_a_live_message_but_arriving_after_it_does_not_undo_it(person):
+    bob = person()
+    alice = person()
+    chat_id = alice.create_group("Race", members=bob.username)
+    expect_live(bob.page)
+    badge, mentions = bob.page.locator(f"#unread-{chat_id}"), bob.page.locator(f"#mentions-{chat_id}")
+    alice.send("one")
+    expect(badge).to_have_text("1")
+
+    # The list is answered now (one unread) but reaches the page only after the next message.
+    held = []
+    bob.page.route(re.compile(r"/chats/list$"), lambda route: held.append((route, route.fetch())))
+    bob.page.evaluate("document.getElementById('chat-list').dataset.before = 'refresh'")
+    bob.page.evaluate("htmx.trigger('#chat-list', 'poll')")
+    deadline = time.monotonic() + 10
+    while not held:
+        assert time.monotonic() < deadline, "the page did not ask for its chat list"
+        bob.page.wait_for_timeout(50)
+    alice.send(f"two, @{bob.username}")
+    expect(badge).to_have_text("2")
+    expect(mentions).to_have_text("@1")
+    route, answered = held[0]
+    route.fulfill(response=answered)
+    expect(bob.page.locator("#chat-list[data-before]")).to_have_count(0)  # the older list is in
+
+    expect(badge).to_have_text("2")
+    expect(mentions).to_have_text("@1")
+    expect(bob.page).to_have_title(re.compile(r"^\(2, @1\) "))
+    # Reading the chat still clears both: the server's count then covers the live ones.
+    bob.page.unroute(re.compile(r"/chats/list$"))
+    bob.page.locator(f"#chat-item-{chat_id}").get_by_role("link").click()
+    expect(badge).to_have_attribute("data-count", "0")
+    expect(mentions).to_have_attribute("data-count", "0")
+
+
 @pytest.mark.parametrize("transport", ["socket", "polling"])
 def test_the_unread_badge_counts_new_messages_and_clears_when_the_chat_is_opened(person, transport):
     bob = person()

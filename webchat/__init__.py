@@ -57,10 +57,12 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_message = "Sign in to continue."
     login_manager.session_protection = "basic"
 
+    from .chats.group_commit import SendQueue
     from .realtime.hub import create_hub
     from .realtime.live_state import create_live_state
     app.extensions["webchat.hub"] = create_hub(app)
     app.extensions["webchat.live_state"] = create_live_state(app)
+    app.extensions["webchat.send_queue"] = SendQueue()
 
     from . import cli, errors, templating
     cli.init_app(app)

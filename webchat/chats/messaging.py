@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from flask import current_app, render_template
+from markupsafe import Markup
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached, selectinload
@@ -42,14 +43,15 @@ _chats, _messages, _memberships, _users = (Chat.__table__, Message.__table__, Me
                                            User.__table__)
 _EXISTING = select(_messages.c.id).where(_messages.c.author_id == bindparam("author"),
                                          _messages.c.client_id == bindparam("client_id"))
-_NEXT_SEQ = (update(_chats).where(_chats.c.id == bindparam("chat"))
-             .values(last_activity_at=bindparam("now"), last_seq=_chats.c.last_seq + 1)
-             .returning(_chats.c.last_seq))
+# Takes `count` sequence numbers at once and returns the last (group_commit stores several).
+NEXT_SEQ = (update(_chats).where(_chats.c.id == bindparam("chat"))
+            .values(last_activity_at=bindparam("now"), last_seq=_chats.c.last_seq + bindparam("count"))
+            .returning(_chats.c.last_seq))
 _INSERT = insert(_messages).returning(_messages.c.id)
-_ADD_MENTION = insert(Mention.__table__)
+ADD_MENTION = insert(Mention.__table__)
 _DROP_MENTIONS = delete(Mention.__table__).where(Mention.__table__.c.message_id == bindparam("message"))
-_SET_LAST_MESSAGE = update(_chats).where(_chats.c.id == bindparam("chat")).values(last_message_id=bindparam("message"))
-_MARK_READ = (update(_memberships).where(_memberships.c.id == bindparam("membership"))
+SET_LAST_MESSAGE = update(_chats).where(_chats.c.id == bindparam("chat")).values(last_message_id=bindparam("message"))
+MARK_READ = (update(_memberships).where(_memberships.c.id == bindparam("membership"))
               .values(last_read_message_id=bindparam("message")))
 _MENTIONABLE = (select(_users.c.username, _users.c.id).join(_memberships, _memberships.c.user_id == _users.c.id)
                 .where(_memberships.c.chat_id == bindparam("chat"),
@@ -115,6 +117,25 @@ def _existing(author_id: int, client_id: str, membership: "Membership | Sender |
     return None if message_id is None else db.session.get(Message, message_id)
 
 
+@dataclass
+class Draft:
+    """A message checked and rendered to HTML, not stored yet (draft_message)."""
+
+    membership: "Membership | Sender"
+    client_id: str
+    text: str
+    html: str
+    mentioned: list[str]
+    mentioned_ids: list[int]
+
+    def values(self, seq: int, now) -> dict:
+        """The messages row, once the chat has given it a sequence number."""
+        return {"chat_id": self.membership.chat_id, "seq": seq, "created_at": now,
+                "author_id": self.membership.user.id, "change_seq": 0, "edited_at": None, "deleted_at": None,
+                "kind": "user", "body": self.text, "html": self.html, "mentions": " ".join(self.mentioned),
+                "client_id": self.client_id}
+
+
 def send_message(membership: "Membership | Sender", body: str | None, client_id: str | None,
                  attachments: list[Attachment] = ()) -> SendResult:
     """Validate, render, store and announce a user's message; a repeated client id stores nothing new.
@@ -122,41 +143,59 @@ def send_message(membership: "Membership | Sender", body: str | None, client_id:
     membership: a Membership, or a Sender (the socket's cheaper lookup).
     attachments: rows for files already written (chats.attachments); with them the text may be empty.
     """
+    draft = draft_message(membership, body, client_id, has_attachments=bool(attachments))
+    if isinstance(draft, SendResult):
+        return draft
+    return store_draft(draft, attachments)
+
+
+def draft_message(membership: "Membership | Sender", body: str | None, client_id: str | None,
+                  has_attachments: bool = False) -> "Draft | SendResult":
+    """Check and render a message before storing it: a Draft, or the answer to a repeated client id.
+    Spends the sender's budget (send_budget) for a message that will be stored."""
     author, chat_id = membership.user, membership.chat_id
     if client_id is None or client_id == "":
         client_id = new_client_id()
     elif not CLIENT_ID.fullmatch(client_id):  # match() would let a trailing newline through
         raise ChatError("This message could not be sent: its id is malformed. Reload the page and retry.", 400)
     existing = _existing(author.id, client_id, membership)
-    if existing is None:
-        text = validate_body(body, required=not attachments)
-        send_budget.spend(author.id)  # only what would be stored counts: repeats and refusals are free
-    else:
+    if existing is not None:
         return _answer_repeat(existing, chat_id)
-
+    text = validate_body(body, required=not has_attachments)
+    send_budget.spend(author.id)  # only what would be stored counts: repeats and refusals are free
     html, mentioned, mentioned_ids = render_body(chat_id, text)
+    return Draft(membership, client_id, text, html, mentioned, mentioned_ids)
+
+
+def store_draft(draft: Draft, attachments: list[Attachment] = ()) -> SendResult:
+    """Store one message in a transaction of its own, commit, and announce it (group_commit stores several)."""
+    membership, author, chat_id = draft.membership, draft.membership.user, draft.membership.chat_id
     try:
-        message = _store(chat_id, author, kind="user", body=text, html=html,
-                         mentions=" ".join(mentioned), client_id=client_id)
-        record_mentions(message, mentioned_ids)
+        connection = db.session.connection()
+        now = utcnow()
+        seq = connection.scalar(NEXT_SEQ, {"chat": chat_id, "now": now, "count": 1})
+        values = draft.values(seq, now)
+        message = detached_message(connection.scalar(_INSERT, values), values, author)
+        connection.execute(SET_LAST_MESSAGE, {"chat": chat_id, "message": message.id})
+        record_mentions(message, draft.mentioned_ids)
         if attachments:
             for attachment in attachments:
                 attachment.message_id = message.id
             db.session.add_all(attachments)
             db.session.flush()  # their ids, for the links in the fragment
             set_committed_value(message, "attachments", list(attachments))
-        db.session.connection().execute(_MARK_READ, {"membership": membership.id, "message": message.id})
+        db.session.connection().execute(MARK_READ, {"membership": membership.id, "message": message.id})
         # Rendered before the commit, while the author row is loaded; published only after it.
         fragment = render_message_frame([message])
         db.session.commit()
     except IntegrityError:
         # Two submits with one client id raced; the other one stored it.
         db.session.rollback()
-        existing = _existing(author.id, client_id)
+        existing = _existing(author.id, draft.client_id)
         if existing is None:
             raise
         return _answer_repeat(existing, chat_id)
-    log.info("message.stored chat=%d id=%d chars=%d", chat_id, message.id, len(text))
+    log.info("message.stored chat=%d id=%d chars=%d", chat_id, message.id, len(draft.text))
     announce(message, fragment)
     return SendResult(message, created=True, fragment=fragment)
 
@@ -185,7 +224,7 @@ def record_mentions(message: Message, user_ids: list[int], replace: bool = False
     if replace:
         db.session.connection().execute(_DROP_MENTIONS, {"message": message.id})
     if rows:  # most messages name nobody: no statement, on the path every message takes
-        db.session.connection().execute(_ADD_MENTION, rows)
+        db.session.connection().execute(ADD_MENTION, rows)
 
 
 def _answer_repeat(existing: Message, chat_id: int) -> SendResult:
@@ -199,16 +238,20 @@ def _store(chat_id: int, author: User | None, **fields) -> Message:
 
     The chat row is updated before the insert: on PostgreSQL that row lock serialises writers
     of one chat, so message ids of a chat commit in id order and "after id N" never skips one.
-    The message comes back fully loaded and detached from the session: reading it after the
-    commit costs no query, and reading anything not loaded raises instead of querying.
     """
     connection = db.session.connection()
     now = utcnow()
-    seq = connection.scalar(_NEXT_SEQ, {"chat": chat_id, "now": now})
+    seq = connection.scalar(NEXT_SEQ, {"chat": chat_id, "now": now, "count": 1})
     values = dict(chat_id=chat_id, seq=seq, created_at=now, author_id=author.id if author else None,
                   change_seq=0, edited_at=None, deleted_at=None, **fields)
-    message_id = connection.scalar(_INSERT, values)
-    connection.execute(_SET_LAST_MESSAGE, {"chat": chat_id, "message": message_id})
+    message = detached_message(connection.scalar(_INSERT, values), values, author)
+    connection.execute(SET_LAST_MESSAGE, {"chat": chat_id, "message": message.id})
+    return message
+
+
+def detached_message(message_id: int, values: dict, author: User | None) -> Message:
+    """A just-inserted message, fully loaded and detached from the session: reading it after the
+    commit costs no query, and reading anything not loaded raises instead of querying."""
     message = Message(id=message_id, **values)
     make_transient_to_detached(message)
     set_committed_value(message, "author", author)
@@ -235,7 +278,17 @@ def render_messages(messages: list[Message], viewer: User | None = None) -> str:
 
 def render_message_frame(messages: list[Message]) -> str:
     """The same message HTML, wrapped to be appended to the page's #messages by htmx's ws extension."""
-    return render_fragment("realtime/_messages_frame.html", messages=messages)
+    return frame_articles(render_articles(messages))
+
+
+def render_articles(messages: list[Message]) -> str:
+    """The messages as every viewer's page shows them (nobody's hidden events are placeholders here)."""
+    return render_fragment("chats/_messages.html", messages=messages)
+
+
+def frame_articles(articles: str) -> str:
+    """Rendered articles (render_articles) as a socket frame that appends them to #messages."""
+    return render_fragment("realtime/_messages_frame.html", articles=Markup(articles))
 
 
 def announce(message: Message, fragment: str | None = None) -> None:

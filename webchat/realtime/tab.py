@@ -265,7 +265,10 @@ class TabSession:
             sender = messaging.sender_in(chat_id, self.user_id, client_id)
             if sender is None:
                 raise ProtocolError("That chat is not available to you.")
-            result = messaging.send_message(sender, body, client_id)
+            draft = messaging.draft_message(sender, body, client_id)
+            # Stored with the sends that arrived in the same turn (chats.group_commit).
+            result = draft if isinstance(draft, messaging.SendResult) else self.app.extensions[
+                "webchat.send_queue"].send(draft)
         except ChatError as e:
             db.session.rollback()
             self.conn.write(_frame(render_template(

@@ -1,0 +1,168 @@
+"""Group commit: socket sends that arrive together are stored in one transaction.
+
+Under load, several senders' frames arrive in one turn of the event loop. Stored one by one,
+each pays a transaction, its chat's sequence bump, a commit and a publication to every member's
+socket. Here the first send of a turn leads: it yields once, so that the sends that arrived
+with it can join, then stores them all in one transaction (one sequence bump, one insert and
+one publication per chat), commits once and wakes the others. A send alone costs one more
+greenlet switch than before.
+
+What holds as before: one batch at a time per process, and chat rows locked in id order (so
+PostgreSQL serialises writers of a chat across processes without deadlocks between batches);
+ids and sequence numbers follow arrival; each sender's confirmation carries its own message.
+If a batch fails (a client id stored meanwhile by another tab, the database away), nothing of
+it is kept and each send is stored alone, answered as it would have been without batching.
+"""
+import logging
+from collections import defaultdict
+
+import gevent
+from flask import current_app
+from gevent.event import Event
+from sqlalchemy import insert
+
+from ..extensions import db
+from ..models import Message, utcnow
+from ..realtime.event_loop import under_gevent
+from ..realtime.hub import chat_channel
+from . import messaging
+from .messaging import Draft, SendResult
+
+log = logging.getLogger(__name__)
+
+_INSERT_ROWS = insert(Message.__table__).returning(Message.__table__.c.id, sort_by_parameter_order=True)
+
+
+class _Turn:
+    """One send waiting in the queue: woken with its outcome, or to lead the next batch."""
+
+    __slots__ = ("draft", "result", "error", "leads", "woken")
+
+    def __init__(self, draft: Draft) -> None:
+        self.draft = draft
+        self.result: SendResult | None = None
+        self.error: BaseException | None = None
+        self.leads = False
+        self.woken = Event()
+
+    def outcome(self) -> SendResult:
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class SendQueue:
+    """This process's queue of socket sends waiting to be stored (see the module's notes)."""
+
+    def __init__(self) -> None:
+        self._waiting: list[_Turn] = []
+        self._storing = False
+
+    def send(self, draft: Draft) -> SendResult:
+        """Store and announce a drafted message, with whatever sends arrive in the same turn."""
+        if not under_gevent():  # a threaded development server: one at a time
+            return messaging.store_draft(draft)
+        # The batch is stored through its leader's session: nobody holds a pooled connection
+        # (nor, on PostgreSQL, an open transaction) while waiting.
+        db.session.close()
+        turn = _Turn(draft)
+        self._waiting.append(turn)
+        if self._storing:
+            try:
+                turn.woken.wait()
+            except BaseException:
+                self._leave(turn)
+                raise
+            if not turn.leads:
+                return turn.outcome()
+        self._storing = True
+        try:
+            gevent.sleep(0)  # the sends that arrived in this turn join the batch
+            batch, self._waiting = self._waiting, []
+            _store_batch(batch)
+        finally:
+            if self._waiting:
+                self._waiting[0].leads = True
+                self._waiting[0].woken.set()
+            else:
+                self._storing = False
+        return turn.outcome()
+
+    def _leave(self, turn: _Turn) -> None:
+        """A waiting sender's greenlet ended: drop its send, or hand on the lead it was given."""
+        if turn in self._waiting:
+            self._waiting.remove(turn)
+        elif turn.leads:
+            if self._waiting:
+                self._waiting[0].leads = True
+                self._waiting[0].woken.set()
+            else:
+                self._storing = False
+
+
+def _store_batch(batch: list[_Turn]) -> None:
+    """Store every turn's draft together and set each turn's outcome; alone if that fails."""
+    try:
+        try:
+            results = store_drafts([turn.draft for turn in batch]) if len(batch) > 1 else None
+        except Exception as e:  # noqa: BLE001 - each send is tried alone below, and fails alone
+            db.session.rollback()
+            log.warning("group_commit.fell_back sends=%d error=%s", len(batch), type(e).__name__)
+            results = None
+        for index, turn in enumerate(batch):
+            try:
+                turn.result = results[index] if results else messaging.store_draft(turn.draft)
+            except Exception as e:  # noqa: BLE001 - handed to its sender, which answers its page
+                db.session.rollback()
+                turn.error = e
+            turn.woken.set()
+    finally:
+        for turn in batch:  # the leader was killed midway: nobody may wait for ever
+            if not turn.woken.is_set():
+                turn.error = RuntimeError("the send was interrupted")
+                turn.woken.set()
+
+
+def store_drafts(drafts: list[Draft]) -> list[SendResult]:
+    """Store several messages in one transaction, commit, and announce each chat's once."""
+    connection = db.session.connection()
+    now = utcnow()
+    by_chat: dict[int, list[int]] = defaultdict(list)  # chat id: indexes into drafts
+    for index, draft in enumerate(drafts):
+        by_chat[draft.membership.chat_id].append(index)
+    order, rows = [], []
+    for chat_id in sorted(by_chat):  # chat rows locked in one order by every batch
+        indexes = by_chat[chat_id]
+        last_seq = connection.scalar(messaging.NEXT_SEQ, {"chat": chat_id, "now": now, "count": len(indexes)})
+        for seq, index in enumerate(indexes, start=last_seq - len(indexes) + 1):
+            order.append(index)
+            rows.append(drafts[index].values(seq, now))
+    ids = connection.execute(_INSERT_ROWS, rows).scalars().all()
+    messages: list[Message | None] = [None] * len(drafts)
+    for index, message_id, values in zip(order, ids, rows, strict=True):
+        messages[index] = messaging.detached_message(message_id, values, drafts[index].membership.user)
+    connection.execute(messaging.SET_LAST_MESSAGE,
+                       [{"chat": chat_id, "message": max(messages[i].id for i in indexes)}
+                        for chat_id, indexes in by_chat.items()])
+    mentions = [{"message_id": message.id, "user_id": user_id, "chat_id": message.chat_id}
+                for draft, message in zip(drafts, messages, strict=True)
+                for user_id in draft.mentioned_ids if user_id != message.author_id]
+    if mentions:
+        connection.execute(messaging.ADD_MENTION, mentions)
+    read_upto: dict[int, int] = {}  # a sender has read up to their own newest message
+    for draft, message in zip(drafts, messages, strict=True):
+        read_upto[draft.membership.id] = max(message.id, read_upto.get(draft.membership.id, 0))
+    connection.execute(messaging.MARK_READ, [{"membership": m, "message": i} for m, i in read_upto.items()])
+    # Each message rendered once; each sender's confirmation wraps its own, each chat's frame all of its.
+    articles = [messaging.render_articles([message]) for message in messages]
+    frames = {chat_id: messaging.frame_articles("".join(articles[i] for i in indexes))
+              for chat_id, indexes in by_chat.items()}
+    results = [SendResult(message, created=True, fragment=messaging.frame_articles(article))
+               for message, article in zip(messages, articles, strict=True)]
+    db.session.commit()
+    hub = current_app.extensions["webchat.hub"]
+    for chat_id, frame in frames.items():
+        for index in by_chat[chat_id]:
+            log.info("message.stored chat=%d id=%d chars=%d", chat_id, messages[index].id, len(drafts[index].text))
+        hub.publish(chat_channel(chat_id), frame)
+    return results

@@ -15,6 +15,7 @@ it is kept and each send is stored alone, answered as it would have been without
 """
 import logging
 from collections import defaultdict
+from itertools import pairwise
 
 import gevent
 from flask import current_app
@@ -30,7 +31,14 @@ from .messaging import Draft, SendResult
 
 log = logging.getLogger(__name__)
 
-_INSERT_ROWS = insert(Message.__table__).returning(Message.__table__.c.id, sort_by_parameter_order=True)
+_messages = Message.__table__
+# One multi-row INSERT. Its RETURNING rows come in no promised order, so each is matched to its
+# row by (chat, seq), and ids are checked to follow seqs within each chat.
+_INSERT_ROWS = insert(_messages).returning(_messages.c.id, _messages.c.chat_id, _messages.c.seq)
+
+
+class OutOfOrder(Exception):
+    """The database numbered a batch's messages out of their arrival order (the batch is stored alone)."""
 
 
 class _Turn:
@@ -81,23 +89,23 @@ class SendQueue:
             batch, self._waiting = self._waiting, []
             _store_batch(batch)
         finally:
-            if self._waiting:
-                self._waiting[0].leads = True
-                self._waiting[0].woken.set()
-            else:
-                self._storing = False
+            self._hand_on()
         return turn.outcome()
 
+    def _hand_on(self) -> None:
+        """The batch is done: the first send that arrived meanwhile leads the next."""
+        if self._waiting:
+            self._waiting[0].leads = True
+            self._waiting[0].woken.set()
+        else:
+            self._storing = False
+
     def _leave(self, turn: _Turn) -> None:
-        """A waiting sender's greenlet ended: drop its send, or hand on the lead it was given."""
+        """A waiting sender's greenlet ended: drop its send, and hand on the lead if it had it."""
         if turn in self._waiting:
             self._waiting.remove(turn)
-        elif turn.leads:
-            if self._waiting:
-                self._waiting[0].leads = True
-                self._waiting[0].woken.set()
-            else:
-                self._storing = False
+        if turn.leads:
+            self._hand_on()
 
 
 def _store_batch(batch: list[_Turn]) -> None:
@@ -137,10 +145,14 @@ def store_drafts(drafts: list[Draft]) -> list[SendResult]:
         for seq, index in enumerate(indexes, start=last_seq - len(indexes) + 1):
             order.append(index)
             rows.append(drafts[index].values(seq, now))
-    ids = connection.execute(_INSERT_ROWS, rows).scalars().all()
+    ids = {(chat_id, seq): message_id for message_id, chat_id, seq in connection.execute(_INSERT_ROWS, rows)}
     messages: list[Message | None] = [None] * len(drafts)
-    for index, message_id, values in zip(order, ids, rows, strict=True):
+    for index, values in zip(order, rows, strict=True):
+        message_id = ids[values["chat_id"], values["seq"]]
         messages[index] = messaging.detached_message(message_id, values, drafts[index].membership.user)
+    for indexes in by_chat.values():  # "messages after id N" must never skip one
+        if any(messages[a].id > messages[b].id for a, b in pairwise(indexes)):
+            raise OutOfOrder()
     connection.execute(messaging.SET_LAST_MESSAGE,
                        [{"chat": chat_id, "message": max(messages[i].id for i in indexes)}
                         for chat_id, indexes in by_chat.items()])

@@ -79,6 +79,11 @@ def test(args: list[str]) -> None:
     database = os.environ.get("WEBCHAT_TEST_DATABASE_URL", "SQLite")
     step(f"Running the test suite on {database.split('@')[-1]}")
     os.chdir(ROOT)
+    if not args:
+        # The whole suite in two processes, a test file per process at a time: most of a run is
+        # waiting on servers, sockets and browsers, which two overlap well even on two cores.
+        # (Arguments, e.g. one test file, run in this process alone, as given.)
+        args = ["-n", "2", "--dist", "loadfile"]
     # argv[0] must be the venv's path: Python finds its prefix (and so the venv) from it.
     os.execv(BIN / "python", [str(BIN / "python"), "-m", "pytest", *args])
 

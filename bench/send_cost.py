@@ -12,13 +12,20 @@ of this process; on PostgreSQL the server's own CPU is not in it) and the SQL st
     .venv/bin/python bench/send_cost.py                    # SQLite, 2,000 messages
     .venv/bin/python bench/send_cost.py --database postgresql://postgres@127.0.0.1:5432/test
     .venv/bin/python bench/send_cost.py --profile 30       # also the 30 costliest functions (cProfile)
+    .venv/bin/python bench/send_cost.py --together 10      # 10 sends arriving at once (group commit)
 """
+import sys
+
+if "--together" in sys.argv:  # sends arrive together only under gevent, as in the server
+    from gevent import monkey
+
+    monkey.patch_all()
+
 import argparse
 import cProfile
 import json
 import pstats
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -44,11 +51,11 @@ class CountingConnection:
     """A subscriber that takes the shared frame and keeps nothing."""
 
     def __init__(self) -> None:
-        self.frames = 0
+        self.messages = 0
 
     def deliver(self, delivery) -> None:
         delivery.frame  # noqa: B018  (built once per publication, as for real sockets)
-        self.frames += 1
+        self.messages += delivery.text.count('<article id="m-')
 
 
 def main() -> None:
@@ -60,6 +67,9 @@ def main() -> None:
     parser.add_argument("--body", choices=sorted(BODIES), default="rich",
                         help="rich: Markdown, a link and a mention; plain: what the load benchmarks send")
     parser.add_argument("--profile", type=int, metavar="N", help="print the N costliest functions")
+    parser.add_argument("--together", type=int, default=1, metavar="N",
+                        help="N sends at a time, each in a greenlet of its own, as when N senders' frames arrive "
+                             "in one turn of the event loop (stored together: chats.group_commit)")
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="webchat-send-cost-")
@@ -105,9 +115,17 @@ def main() -> None:
         confirmations = []
         tab.conn = type("Confirmations", (), {"write": staticmethod(confirmations.append), "closed": False})()
 
-        def send(i: int) -> None:
+        def send_one(i: int) -> None:
             tab.on_text(json.dumps({"type": "send", "chat": chat_id, "body": f"{BODIES[args.body]} {i}",
                                     "client_id": uuid.uuid4().hex}))
+
+        def send(i: int) -> None:
+            if args.together == 1:
+                send_one(i)
+                return
+            import gevent
+
+            gevent.joinall([gevent.spawn(send_one, i * args.together + j) for j in range(args.together)])
 
         for i in range(50):  # warm caches (compiled SQL, templates)
             send(i)
@@ -121,21 +139,23 @@ def main() -> None:
             send(i)
             if profiler:
                 profiler.disable()
-            costs.append(time.process_time() - began)
+            costs.append((time.process_time() - began) / args.together)
             if i % 500 == 499:
                 print(f"  {i + 1}/{args.messages} messages", file=sys.stderr)
         wall = time.perf_counter() - start
         event.remove(db.engine, "before_cursor_execute", count)
 
-    assert all(s.frames == args.messages + 50 for s in sinks), "a subscriber missed a message"
-    assert len(confirmations) == args.messages + 50 and b"error" not in confirmations[-1]
+    sent = (args.messages + 50) * args.together
+    assert all(s.messages == sent for s in sinks), "a subscriber missed a message"
+    assert len(confirmations) == sent and b"error" not in confirmations[-1]
     costs.sort()
     print(f"database: {url.split(':')[0]}   body: {args.body}   members: {args.members}   "
-          f"subscribers: {args.subscribers}   messages: {args.messages}")
+          f"subscribers: {args.subscribers}   messages: {args.messages * args.together}   "
+          f"arriving together: {args.together}")
     print(f"CPU per message: mean {statistics.fmean(costs) * 1e6:.0f} µs, "
           f"median {costs[len(costs) // 2] * 1e6:.0f} µs, "
-          f"p99 {costs[int(len(costs) * 0.99)] * 1e6:.0f} µs;  wall {wall / args.messages * 1e6:.0f} µs/message")
-    print(f"SQL statements per message: {statements / args.messages:.1f}")
+          f"p99 {costs[int(len(costs) * 0.99)] * 1e6:.0f} µs;  wall {wall / (args.messages * args.together) * 1e6:.0f} µs/message")
+    print(f"SQL statements per message: {statements / (args.messages * args.together):.1f}")
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)

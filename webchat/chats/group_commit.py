@@ -111,15 +111,18 @@ class SendQueue:
 def _store_batch(batch: list[_Turn]) -> None:
     """Store every turn's draft together and set each turn's outcome; alone if that fails."""
     try:
-        try:
-            results = store_drafts([turn.draft for turn in batch]) if len(batch) > 1 else None
-        except Exception as e:  # noqa: BLE001 - each send is tried alone below, and fails alone
-            db.session.rollback()
-            log.warning("group_commit.fell_back sends=%d error=%s", len(batch), type(e).__name__)
-            results = None
+        stored = None
+        if len(batch) > 1:
+            try:
+                stored = _store_together([turn.draft for turn in batch])
+            except Exception as e:  # noqa: BLE001 - each send is tried alone below, and fails alone
+                db.session.rollback()
+                log.warning("group_commit.fell_back sends=%d error=%s", len(batch), type(e).__name__)
+        if stored is not None:
+            _announce(*stored)
         for index, turn in enumerate(batch):
             try:
-                turn.result = results[index] if results else messaging.store_draft(turn.draft)
+                turn.result = stored[0][index] if stored else messaging.store_draft(turn.draft)
             except Exception as e:  # noqa: BLE001 - handed to its sender, which answers its page
                 db.session.rollback()
                 turn.error = e
@@ -133,6 +136,23 @@ def _store_batch(batch: list[_Turn]) -> None:
 
 def store_drafts(drafts: list[Draft]) -> list[SendResult]:
     """Store several messages in one transaction, commit, and announce each chat's once."""
+    results, frames = _store_together(drafts)
+    _announce(results, frames)
+    return results
+
+
+def _announce(results: list[SendResult], frames: dict[int, str]) -> None:
+    """After the commit: each chat's new messages, in one frame, to its channel."""
+    for result in results:
+        message = result.message
+        log.info("message.stored chat=%d id=%d chars=%d", message.chat_id, message.id, len(message.body))
+    hub = current_app.extensions["webchat.hub"]
+    for chat_id, frame in frames.items():
+        hub.publish(chat_channel(chat_id), frame)
+
+
+def _store_together(drafts: list[Draft]) -> tuple[list[SendResult], dict[int, str]]:
+    """Store several messages in one transaction and commit; their results, and each chat's frame."""
     connection = db.session.connection()
     now = utcnow()
     by_chat: dict[int, list[int]] = defaultdict(list)  # chat id: indexes into drafts
@@ -172,9 +192,4 @@ def store_drafts(drafts: list[Draft]) -> list[SendResult]:
     results = [SendResult(message, created=True, fragment=messaging.frame_articles(article))
                for message, article in zip(messages, articles, strict=True)]
     db.session.commit()
-    hub = current_app.extensions["webchat.hub"]
-    for chat_id, frame in frames.items():
-        for index in by_chat[chat_id]:
-            log.info("message.stored chat=%d id=%d chars=%d", chat_id, messages[index].id, len(drafts[index].text))
-        hub.publish(chat_channel(chat_id), frame)
-    return results
+    return results, frames

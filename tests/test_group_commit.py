@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import select
 
 from webchat.chats import group_commit, messaging
+from webchat.chats.errors import ChatError
 from webchat.extensions import db
 from webchat.models import Chat, Membership, Mention, Message, User
 from webchat.realtime.hub import chat_channel
@@ -77,39 +78,51 @@ def test_a_batch_stores_each_message_once_in_order_and_publishes_each_chat_once(
         assert [tuple(row) for row in mentioned] == [(stored[1].id, "carol")]
 
 
-def test_a_client_id_stored_meanwhile_makes_the_batch_store_each_alone_and_nothing_twice(app, actor):
+def serve_together(app, sends):
+    """(username, chat id, text, client id or None) -> the outcome of each, handled as one batch."""
+    with app.test_request_context():
+        ids = dict(db.session.execute(select(User.username, User.id)).all())
+        db.session.close()
+        turns = [group_commit._Turn(group_commit.SendRequest(chat_id, ids[username], text,
+                                                             client_id or str(uuid.uuid4())))
+                 for username, chat_id, text, client_id in sends]
+        group_commit._serve(turns)
+        db.session.remove()
+    return turns
+
+
+def test_the_same_message_sent_twice_at_once_is_stored_once_and_both_are_answered_with_it(app, actor):
     alice, _bob = actor("alice"), actor("bob")
     team = create_group(alice, "Team", "bob")
-    with app.test_request_context():
-        drafts = drafts_for(app, [("alice", team, "one"), ("bob", team, "two"), ("alice", team, "three")])
-        # The same message sent again from a second tab: checked before either was stored.
-        user_id = db.session.scalar(select(User.id).where(User.username == "bob"))
-        repeat = messaging.draft_message(messaging.sender_in(team, user_id, drafts[1].client_id), "two",
-                                         drafts[1].client_id)
-        db.session.close()
-        turns = [group_commit._Turn(draft) for draft in [*drafts, repeat]]
-        group_commit._store_batch(turns)
-        db.session.remove()
+    again = str(uuid.uuid4())  # a retry racing the original, from a second tab
+    turns = serve_together(app, [("alice", team, "one", None), ("bob", team, "two", again),
+                                 ("alice", team, "three", None), ("bob", team, "two", again)])
 
     outcomes = [turn.outcome() for turn in turns]
     assert [m.body for m in stored_messages(app, team) if m.kind == "user"] == ["one", "two", "three"]
     assert [o.created for o in outcomes] == [True, True, True, False]
-    assert outcomes[3].message.id == outcomes[1].message.id  # the second tab is answered with the stored one
+    assert outcomes[3].message.id == outcomes[1].message.id
 
 
-def test_a_batch_that_fails_leaves_nothing_stored_and_each_send_then_succeeds_or_fails_alone(app, actor):
-    alice, _bob = actor("alice"), actor("bob")
+def test_in_a_batch_a_refused_send_and_an_outsiders_fail_alone_and_the_others_are_stored(app, actor):
+    alice, _bob, _eve = actor("alice"), actor("bob"), actor("eve")
     team = create_group(alice, "Team", "bob")
-    with app.test_request_context():
-        drafts = drafts_for(app, [("alice", team, "one"), ("bob", team, "two")])
-        drafts[1].membership = messaging.Sender(drafts[1].membership.id, 10**9, drafts[1].membership.user)
-        turns = [group_commit._Turn(draft) for draft in drafts]
-        group_commit._store_batch(turns)  # the second names a chat that is not there: the batch fails
-        db.session.remove()
+    elsewhere = create_group(alice, "Elsewhere")
+    before = snapshot_of(app, elsewhere)
+    turns = serve_together(app, [("alice", team, "one", None), ("bob", team, "   ", None),
+                                 ("eve", team, "let me in", None), ("bob", elsewhere, "not mine", None),
+                                 ("bob", team, "x" * 10_001, None), ("bob", team, "two", None)])
 
-    assert turns[0].outcome().created
-    assert turns[1].error is not None
-    assert [m.body for m in stored_messages(app, team) if m.kind == "user"] == ["one"]
+    assert [m.body for m in stored_messages(app, team) if m.kind == "user"] == ["one", "two"]
+    assert snapshot_of(app, elsewhere) == before
+    assert turns[0].outcome().created and turns[5].outcome().created
+    assert turns[2].outcome() is None and turns[3].outcome() is None  # "not available to you"
+    assert isinstance(turns[1].error, ChatError) and "Type a message" in turns[1].error.message
+    assert isinstance(turns[4].error, ChatError) and "the limit is" in turns[4].error.message
+
+
+def snapshot_of(app, chat_id):
+    return [(m.id, m.body) for m in stored_messages(app, chat_id)]
 
 
 def read_until_seen(tab, chat: int, count: int, timeout: float = 10) -> None:

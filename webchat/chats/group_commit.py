@@ -1,20 +1,23 @@
-"""Group commit: socket sends that arrive together are stored in one transaction.
+"""Group commit: socket sends that arrive together are checked and stored together.
 
-Under load, several senders' frames arrive in one turn of the event loop. Stored one by one,
-each pays a transaction, its chat's sequence bump, a commit and a publication to every member's
-socket. Here the first send of a turn leads: it yields once, so that the sends that arrived
-with it can join, then stores them all in one transaction (one sequence bump, one insert and
-one publication per chat), commits once and wakes the others. A send alone costs one more
-greenlet switch than before.
+Under load, several senders' frames arrive in one turn of the event loop. Handled one by one,
+each pays its own membership query, a transaction, its chat's sequence bump, a commit and a
+publication to every member's socket. Here the first send of a turn leads: it yields once, so
+that the sends that arrived with it can join, then looks up all their senders in two queries,
+checks and renders each message, and stores them in one transaction (one sequence bump, one
+insert and one publication per chat), commits once and wakes the others with their outcomes.
+A send alone takes the path it took before, plus one greenlet switch.
 
 What holds as before: one batch at a time per process, and chat rows locked in id order (so
 PostgreSQL serialises writers of a chat across processes without deadlocks between batches);
-ids and sequence numbers follow arrival; each sender's confirmation carries its own message.
-If a batch fails (a client id stored meanwhile by another tab, the database away), nothing of
-it is kept and each send is stored alone, answered as it would have been without batching.
+ids and sequence numbers follow arrival; each send is refused, answered as a repeat or stored
+on its own merits, and each sender's confirmation carries its own message. If storing a batch
+fails (a client id stored meanwhile by another tab, the database away), nothing of it is kept
+and each message is stored alone, answered as it would have been without batching.
 """
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from itertools import pairwise
 
 import gevent
@@ -41,39 +44,53 @@ class OutOfOrder(Exception):
     """The database numbered a batch's messages out of their arrival order (the batch is stored alone)."""
 
 
+@dataclass(frozen=True)
+class SendRequest:
+    """A "send" frame as the socket read it: the chat, who sends, the text and the page's client id."""
+
+    chat_id: int
+    user_id: int
+    body: str
+    client_id: str
+
+
 class _Turn:
     """One send waiting in the queue: woken with its outcome, or to lead the next batch."""
 
-    __slots__ = ("draft", "result", "error", "leads", "woken")
+    __slots__ = ("request", "result", "error", "leads", "woken")
 
-    def __init__(self, draft: Draft) -> None:
-        self.draft = draft
-        self.result: SendResult | None = None
+    def __init__(self, request: SendRequest) -> None:
+        self.request = request
+        self.result: SendResult | None = None  # None: the sender is not in that chat
         self.error: BaseException | None = None
         self.leads = False
         self.woken = Event()
 
-    def outcome(self) -> SendResult:
+    def outcome(self) -> SendResult | None:
         if self.error is not None:
             raise self.error
         return self.result
 
 
 class SendQueue:
-    """This process's queue of socket sends waiting to be stored (see the module's notes)."""
+    """This process's queue of socket sends waiting to be handled (see the module's notes)."""
 
     def __init__(self) -> None:
         self._waiting: list[_Turn] = []
         self._storing = False
 
-    def send(self, draft: Draft) -> SendResult:
-        """Store and announce a drafted message, with whatever sends arrive in the same turn."""
+    def send(self, request: SendRequest) -> SendResult | None:
+        """Check, store and announce a message with whatever sends arrive in the same turn: its
+        SendResult (a repeat's too), or None if the sender is not in the chat. Raises ChatError
+        for a message refused, and the database's errors."""
         if not under_gevent():  # a threaded development server: one at a time
-            return messaging.store_draft(draft)
-        # The batch is stored through its leader's session: nobody holds a pooled connection
-        # (nor, on PostgreSQL, an open transaction) while waiting.
+            turn = _Turn(request)
+            _serve([turn])
+            return turn.outcome()
+        # The batch goes through its leader's session: nobody holds a pooled connection (nor, on
+        # PostgreSQL, an open transaction) while waiting.
         db.session.close()
-        turn = _Turn(draft)
+        turn = _Turn(request)
         self._waiting.append(turn)
         if self._storing:
             try:
@@ -87,7 +104,7 @@ class SendQueue:
         try:
             gevent.sleep(0)  # the sends that arrived in this turn join the batch
             batch, self._waiting = self._waiting, []
-            _store_batch(batch)
+            _serve(batch)
         finally:
             self._hand_on()
         return turn.outcome()
@@ -108,30 +125,59 @@ class SendQueue:
             self._hand_on()
 
 
-def _store_batch(batch: list[_Turn]) -> None:
-    """Store every turn's draft together and set each turn's outcome; alone if that fails."""
+def _serve(batch: list[_Turn]) -> None:
+    """Give every turn its outcome: look up the senders, draft each message, store the drafts."""
+    done = False
     try:
-        stored = None
-        if len(batch) > 1:
+        drafted: list[tuple[_Turn, Draft]] = []
+        requests = [turn.request for turn in batch]
+        try:
+            senders = messaging.senders_in([(r.chat_id, r.user_id, r.client_id) for r in requests])
+        except Exception as e:  # noqa: BLE001 - the database is away: every send hears so
+            db.session.rollback()
+            for turn in batch:
+                turn.error = e
+            done = True
+            return
+        for turn, sender in zip(batch, senders, strict=True):
+            if sender is None:
+                continue  # not in that chat: result None
             try:
-                stored = _store_together([turn.draft for turn in batch])
-            except Exception as e:  # noqa: BLE001 - each send is tried alone below, and fails alone
-                db.session.rollback()
-                log.warning("group_commit.fell_back sends=%d error=%s", len(batch), type(e).__name__)
-        if stored is not None:
-            _announce(*stored)
-        for index, turn in enumerate(batch):
-            try:
-                turn.result = stored[0][index] if stored else messaging.store_draft(turn.draft)
-            except Exception as e:  # noqa: BLE001 - handed to its sender, which answers its page
+                draft = messaging.draft_message(sender, turn.request.body, turn.request.client_id)
+            except Exception as e:  # noqa: BLE001 - refused (ChatError) or failed: that send alone
                 db.session.rollback()
                 turn.error = e
-            turn.woken.set()
+                continue
+            if isinstance(draft, SendResult):
+                turn.result = draft  # a repeat: answered with the message stored under its id
+            else:
+                drafted.append((turn, draft))
+        _store(drafted)
+        done = True
     finally:
-        for turn in batch:  # the leader was killed midway: nobody may wait for ever
-            if not turn.woken.is_set():
-                turn.error = RuntimeError("the send was interrupted")
-                turn.woken.set()
+        for turn in batch:
+            if not done and turn.result is None and turn.error is None:
+                turn.error = RuntimeError("the send was interrupted")  # the leader was killed midway
+            turn.woken.set()
+
+
+def _store(drafted: list[tuple["_Turn", Draft]]) -> None:
+    """Store the drafts together (alone if there is one, or if storing them together fails)."""
+    stored = None
+    if len(drafted) > 1:
+        try:
+            stored = _store_together([draft for _turn, draft in drafted])
+        except Exception as e:  # noqa: BLE001 - each is stored alone below, and fails alone
+            db.session.rollback()
+            log.warning("group_commit.fell_back sends=%d error=%s", len(drafted), type(e).__name__)
+    if stored is not None:
+        _announce(*stored)
+    for index, (turn, draft) in enumerate(drafted):
+        try:
+            turn.result = stored[0][index] if stored else messaging.store_draft(draft)
+        except Exception as e:  # noqa: BLE001 - handed to its sender, which answers its page
+            db.session.rollback()
+            turn.error = e
 
 
 def store_drafts(drafts: list[Draft]) -> list[SendResult]:

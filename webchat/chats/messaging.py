@@ -87,6 +87,41 @@ def sender_in(chat_id: int, user_id: int, client_id: str | None = None) -> Sende
     return Sender(row.id, chat_id, user, client_id, row.repeat_of)
 
 
+# For several sends at once (group_commit): both columns by IN, on the unique (chat, user) and
+# (author, client id) indexes, and the exact pairs picked out here.
+_SENDERS = (select(_memberships.c.id, _memberships.c.chat_id, _memberships.c.user_id, _users.c.username,
+                   _users.c.display_name)
+            .join(_users, _users.c.id == _memberships.c.user_id)
+            .where(_memberships.c.chat_id.in_(bindparam("chats", expanding=True)),
+                   _memberships.c.user_id.in_(bindparam("users", expanding=True))))
+_REPEATS = select(_messages.c.id, _messages.c.author_id, _messages.c.client_id).where(
+    _messages.c.author_id.in_(bindparam("authors", expanding=True)),
+    _messages.c.client_id.in_(bindparam("client_ids", expanding=True)))
+
+
+def senders_in(sends: list[tuple[int, int, str]]) -> list[Sender | None]:
+    """sender_in for several (chat id, user id, client id) at once, in two queries whatever their number."""
+    if len(sends) == 1:
+        return [sender_in(*sends[0])]
+    connection = db.session.connection()
+    members = {(row.chat_id, row.user_id): row for row in connection.execute(
+        _SENDERS, {"chats": sorted({s[0] for s in sends}), "users": sorted({s[1] for s in sends})})}
+    repeats = {(row.author_id, row.client_id): row.id for row in connection.execute(
+        _REPEATS, {"authors": sorted({s[1] for s in sends}), "client_ids": sorted({s[2] for s in sends})})}
+    users: dict[int, User] = {}
+    found = []
+    for chat_id, user_id, client_id in sends:
+        row = members.get((chat_id, user_id))
+        if row is None:
+            found.append(None)
+            continue
+        if user_id not in users:
+            users[user_id] = User(id=user_id, username=row.username, display_name=row.display_name)
+            make_transient_to_detached(users[user_id])
+        found.append(Sender(row.id, chat_id, users[user_id], client_id, repeats.get((user_id, client_id))))
+    return found
+
+
 def new_client_id() -> str:
     return str(uuid.uuid4())
 

@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from ..chats import changes, messaging, read_state
 from ..chats.errors import ChatError
 from ..chats.fragments import render_chat_list
+from ..chats.group_commit import SendRequest
 from ..extensions import db
 from ..models import Membership, User
 from ..templating import render_fragment
@@ -262,13 +263,11 @@ class TabSession:
             # must not become an element id in a frame.
             raise ProtocolError("This message could not be sent: its id is malformed. Reload the page and retry.")
         try:
-            sender = messaging.sender_in(chat_id, self.user_id, client_id)
-            if sender is None:
+            # Checked and stored with the sends that arrived in the same turn (chats.group_commit).
+            result = self.app.extensions["webchat.send_queue"].send(
+                SendRequest(chat_id, self.user_id, body, client_id))
+            if result is None:
                 raise ProtocolError("That chat is not available to you.")
-            draft = messaging.draft_message(sender, body, client_id)
-            # Stored with the sends that arrived in the same turn (chats.group_commit).
-            result = draft if isinstance(draft, messaging.SendResult) else self.app.extensions[
-                "webchat.send_queue"].send(draft)
         except ChatError as e:
             db.session.rollback()
             self.conn.write(_frame(render_template(

@@ -157,6 +157,9 @@
     var ul = item.parentElement;
     if (ul && ul.firstElementChild !== item) ul.insertBefore(item, ul.firstElementChild);
     var id = parseInt(msg.dataset.id, 10);
+    if (preview && (!livePreviews[chatId] || livePreviews[chatId].id < id)) {
+      livePreviews[chatId] = { id: id, text: preview.textContent };
+    }
     var seenHere = chatId === webchat.openChatId() && document.visibilityState === "visible";
     var mine = msg.dataset.author === document.body.dataset.user;
     if (seenHere || mine || msg.classList.contains("msg--system") || counted.has(id) || document.getElementById(msg.id)) {
@@ -168,6 +171,32 @@
     document.dispatchEvent(new CustomEvent("webchat:unread-changed"));
     document.dispatchEvent(new CustomEvent("webchat:incoming", { detail: { msg: msg, chatId: chatId } }));
   }
+
+  // A list made before a live message can land after it (the answer to a socket's "view", a
+  // late poll). Each item says which message its preview and place are as of (data-upto): a
+  // chat whose live message is newer gets that preview back, on top, as live.js does for the
+  // badges; a preview the list has caught up with is forgotten.
+  var livePreviews = {}; // chat id -> {id, text} of the newest message previewed live
+  function restoreLivePreviews() {
+    var newer = [];
+    document.querySelectorAll("#chat-list .chat-item[data-upto]").forEach(function (item) {
+      var live = livePreviews[item.dataset.chatId];
+      if (!live) return;
+      if (live.id <= (parseInt(item.dataset.upto, 10) || 0)) delete livePreviews[item.dataset.chatId];
+      else newer.push({ live: live, item: item });
+    });
+    newer.sort(function (a, b) { return a.live.id - b.live.id; }).forEach(function (stale) {
+      var preview = stale.item.querySelector(".preview");
+      if (preview && preview.textContent !== stale.live.text) preview.textContent = stale.live.text;
+      var ul = stale.item.parentElement;
+      if (ul && ul.firstElementChild !== stale.item) ul.insertBefore(stale.item, ul.firstElementChild);
+    });
+  }
+  document.addEventListener("htmx:load", function (evt) {
+    var el = evt.detail.elt;
+    if (el.id === "chat-list" || (el.querySelector && el.querySelector("#chat-list"))) restoreLivePreviews();
+  });
+  document.addEventListener("htmx:afterSettle", restoreLivePreviews);
 
   // "Delivered": tell the server, once per burst, how far each chat's messages reached this page.
   var deliveredUpTo = {};

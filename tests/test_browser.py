@@ -471,6 +471,42 @@ def test_a_chat_list_counted_before_a_live_message_but_arriving_after_it_does_no
     expect(mentions).to_have_attribute("data-count", "0")
 
 
+def test_a_chat_list_made_before_a_live_message_but_arriving_after_it_keeps_its_preview_and_place(person):
+    bob = person()
+    alice = person()
+    race = alice.create_group("Race", members=bob.username)
+    other = alice.create_group("Other", members=bob.username)
+    expect_live(bob.page)
+    items = bob.page.locator("#chat-list .chat-item")
+    expect(items.first).to_have_attribute("id", f"chat-item-{other}")
+    preview = bob.page.locator(f"#chat-item-{race} .preview")
+
+    # The list is answered now (Other on top, Race still "added") but reaches the page only later.
+    held = []
+    bob.page.route(re.compile(r"/chats/list$"), lambda route: held.append((route, route.fetch())))
+    bob.page.evaluate("document.getElementById('chat-list').dataset.before = 'refresh'")
+    bob.page.evaluate("htmx.trigger('#chat-list', 'poll')")
+    deadline = time.monotonic() + 10
+    while not held:
+        assert time.monotonic() < deadline, "the page did not ask for its chat list"
+        bob.page.wait_for_timeout(50)
+    alice.page.goto(f"/chats/{race}")
+    alice.send("the live words")
+    expect(preview).to_have_text(f"{alice.display_name}: the live words")
+    expect(items.first).to_have_attribute("id", f"chat-item-{race}")
+    route, answered = held[0]
+    route.fulfill(response=answered)
+    expect(bob.page.locator("#chat-list[data-before]")).to_have_count(0)  # the older list is in
+
+    expect(preview).to_have_text(f"{alice.display_name}: the live words")
+    expect(items.first).to_have_attribute("id", f"chat-item-{race}")
+    # And a list made after the message says the same.
+    bob.page.unroute(re.compile(r"/chats/list$"))
+    refresh_chat_list(bob.page)
+    expect(preview).to_have_text(f"{alice.display_name}: the live words")
+    expect(items.first).to_have_attribute("id", f"chat-item-{race}")
+
+
 @pytest.mark.parametrize("transport", ["socket", "polling"])
 def test_the_unread_badge_counts_new_messages_and_clears_when_the_chat_is_opened(person, transport):
     bob = person()

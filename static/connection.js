@@ -178,6 +178,7 @@
   // badges; a preview the list has caught up with is forgotten.
   var livePreviews = {}; // chat id -> {id, text} of the newest message previewed live
   function restoreLivePreviews() {
+    if (!Object.keys(livePreviews).length) return; // after every swap: nothing to do most of the time
     var newer = [];
     document.querySelectorAll("#chat-list .chat-item[data-upto]").forEach(function (item) {
       var live = livePreviews[item.dataset.chatId];

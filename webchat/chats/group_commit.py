@@ -210,7 +210,8 @@ def _store_together(drafts: list[Draft]) -> tuple[list[SendResult], dict[int, st
         last_seq = connection.scalar(messaging.NEXT_SEQ, {"chat": chat_id, "now": now, "count": len(indexes)})
         for seq, index in enumerate(indexes, start=last_seq - len(indexes) + 1):
             order.append(index)
-            rows.append(drafts[index].values(seq, now))
+            draft = drafts[index]
+            rows.append(messaging.message_row(chat_id, seq, now, draft.membership.user, **draft.fields()))
     ids = {(chat_id, seq): message_id for message_id, chat_id, seq in connection.execute(_INSERT_ROWS, rows)}
     messages: list[Message | None] = [None] * len(drafts)
     for index, values in zip(order, rows, strict=True):

@@ -163,11 +163,9 @@ class Draft:
     mentioned: list[str]
     mentioned_ids: list[int]
 
-    def values(self, seq: int, now) -> dict:
-        """The messages row, once the chat has given it a sequence number."""
-        return {"chat_id": self.membership.chat_id, "seq": seq, "created_at": now,
-                "author_id": self.membership.user.id, "change_seq": 0, "edited_at": None, "deleted_at": None,
-                "kind": "user", "body": self.text, "html": self.html, "mentions": " ".join(self.mentioned),
+    def fields(self) -> dict:
+        """What the messages row holds of the draft itself (message_row adds the rest)."""
+        return {"kind": "user", "body": self.text, "html": self.html, "mentions": " ".join(self.mentioned),
                 "client_id": self.client_id}
 
 
@@ -206,12 +204,7 @@ def store_draft(draft: Draft, attachments: list[Attachment] = ()) -> SendResult:
     """Store one message in a transaction of its own, commit, and announce it (group_commit stores several)."""
     membership, author, chat_id = draft.membership, draft.membership.user, draft.membership.chat_id
     try:
-        connection = db.session.connection()
-        now = utcnow()
-        seq = connection.scalar(NEXT_SEQ, {"chat": chat_id, "now": now, "count": 1})
-        values = draft.values(seq, now)
-        message = detached_message(connection.scalar(_INSERT, values), values, author)
-        connection.execute(SET_LAST_MESSAGE, {"chat": chat_id, "message": message.id})
+        message = _store(chat_id, author, **draft.fields())
         record_mentions(message, draft.mentioned_ids)
         if attachments:
             for attachment in attachments:
@@ -277,11 +270,16 @@ def _store(chat_id: int, author: User | None, **fields) -> Message:
     connection = db.session.connection()
     now = utcnow()
     seq = connection.scalar(NEXT_SEQ, {"chat": chat_id, "now": now, "count": 1})
-    values = dict(chat_id=chat_id, seq=seq, created_at=now, author_id=author.id if author else None,
-                  change_seq=0, edited_at=None, deleted_at=None, **fields)
+    values = message_row(chat_id, seq, now, author, **fields)
     message = detached_message(connection.scalar(_INSERT, values), values, author)
     connection.execute(SET_LAST_MESSAGE, {"chat": chat_id, "message": message.id})
     return message
+
+
+def message_row(chat_id: int, seq: int, now, author: User | None, **fields) -> dict:
+    """A new message's row: its chat, its place in the chat, when, by whom, and its fields."""
+    return dict(chat_id=chat_id, seq=seq, created_at=now, author_id=author.id if author else None,
+                change_seq=0, edited_at=None, deleted_at=None, **fields)
 
 
 def detached_message(message_id: int, values: dict, author: User | None) -> Message:

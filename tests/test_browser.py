@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from .support.browser import refresh_chat_list
+from .support.browser import HeldChatList, refresh_chat_list
 
 pytestmark = pytest.mark.browser
 
@@ -446,26 +446,16 @@ def test_a_chat_list_counted_before_a_live_message_but_arriving_after_it_does_no
     expect(badge).to_have_text("1")
 
     # The list is answered now (one unread) but reaches the page only after the next message.
-    held = []
-    bob.page.route(re.compile(r"/chats/list$"), lambda route: held.append((route, route.fetch())))
-    bob.page.evaluate("document.getElementById('chat-list').dataset.before = 'refresh'")
-    bob.page.evaluate("htmx.trigger('#chat-list', 'poll')")
-    deadline = time.monotonic() + 10
-    while not held:
-        assert time.monotonic() < deadline, "the page did not ask for its chat list"
-        bob.page.wait_for_timeout(50)
+    held = HeldChatList(bob.page)
     alice.send(f"two, @{bob.username}")
     expect(badge).to_have_text("2")
     expect(mentions).to_have_text("@1")
-    route, answered = held[0]
-    route.fulfill(response=answered)
-    expect(bob.page.locator("#chat-list[data-before]")).to_have_count(0)  # the older list is in
+    held.release()  # the older list is in
 
     expect(badge).to_have_text("2")
     expect(mentions).to_have_text("@1")
     expect(bob.page).to_have_title(re.compile(r"^\(2, @1\) "))
     # Reading the chat still clears both: the server's count then covers the live ones.
-    bob.page.unroute(re.compile(r"/chats/list$"))
     bob.page.locator(f"#chat-item-{chat_id}").get_by_role("link").click()
     expect(badge).to_have_attribute("data-count", "0")
     expect(mentions).to_have_attribute("data-count", "0")
@@ -482,26 +472,16 @@ def test_a_chat_list_made_before_a_live_message_but_arriving_after_it_keeps_its_
     preview = bob.page.locator(f"#chat-item-{race} .preview")
 
     # The list is answered now (Other on top, Race still "added") but reaches the page only later.
-    held = []
-    bob.page.route(re.compile(r"/chats/list$"), lambda route: held.append((route, route.fetch())))
-    bob.page.evaluate("document.getElementById('chat-list').dataset.before = 'refresh'")
-    bob.page.evaluate("htmx.trigger('#chat-list', 'poll')")
-    deadline = time.monotonic() + 10
-    while not held:
-        assert time.monotonic() < deadline, "the page did not ask for its chat list"
-        bob.page.wait_for_timeout(50)
+    held = HeldChatList(bob.page)
     alice.page.goto(f"/chats/{race}")
     alice.send("the live words")
     expect(preview).to_have_text(f"{alice.display_name}: the live words")
     expect(items.first).to_have_attribute("id", f"chat-item-{race}")
-    route, answered = held[0]
-    route.fulfill(response=answered)
-    expect(bob.page.locator("#chat-list[data-before]")).to_have_count(0)  # the older list is in
+    held.release()  # the older list is in
 
     expect(preview).to_have_text(f"{alice.display_name}: the live words")
     expect(items.first).to_have_attribute("id", f"chat-item-{race}")
     # And a list made after the message says the same.
-    bob.page.unroute(re.compile(r"/chats/list$"))
     refresh_chat_list(bob.page)
     expect(preview).to_have_text(f"{alice.display_name}: the live words")
     expect(items.first).to_have_attribute("id", f"chat-item-{race}")

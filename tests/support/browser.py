@@ -1,4 +1,6 @@
 """People in Chromium: a newly registered user per browser context, and a chat they share."""
+import re
+import time
 import uuid
 
 from playwright.sync_api import expect
@@ -57,6 +59,31 @@ def refresh_chat_list(page) -> None:
     page.evaluate("document.getElementById('chat-list').dataset.before = 'refresh'")
     page.evaluate("htmx.trigger('#chat-list', 'poll')")
     expect(page.locator("#chat-list[data-before]")).to_have_count(0)
+
+
+class HeldChatList:
+    """The page's chat list, asked for and answered now but handed to the page only at release():
+    a list made before whatever happens meanwhile, landing after it."""
+
+    LIST = re.compile(r"/chats/list$")
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.held = []
+        page.route(self.LIST, lambda route: self.held.append((route, route.fetch())))
+        page.evaluate("document.getElementById('chat-list').dataset.before = 'refresh'")
+        page.evaluate("htmx.trigger('#chat-list', 'poll')")
+        deadline = time.monotonic() + 10
+        while not self.held:
+            assert time.monotonic() < deadline, "the page did not ask for its chat list"
+            page.wait_for_timeout(50)
+
+    def release(self) -> None:
+        """Hand the page the held list, wait until it is in, and let later lists through."""
+        route, answered = self.held[0]
+        route.fulfill(response=answered)
+        expect(self.page.locator("#chat-list[data-before]")).to_have_count(0)
+        self.page.unroute(self.LIST)
 
 
 def shown_ids(page) -> list[int]:

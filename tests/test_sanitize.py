@@ -1,6 +1,12 @@
 """The HTML allow-list (webchat.sanitize.clean) and message rendering (formatting.render_message)."""
+import json
+import random
+import string
+from pathlib import Path
+
 import pytest
 
+from webchat.chats import formatting
 from webchat.chats.formatting import render_message, render_plain
 from webchat.sanitize import LINK_REL, clean
 
@@ -198,3 +204,47 @@ def test_at_signs_that_are_not_mentions_of_a_member_are_left_alone(body):
 
 def test_render_plain_escapes_everything():
     assert render_plain('<b>Tom & "Jerry"</b>') == "&lt;b&gt;Tom &amp; &#34;Jerry&#34;&lt;/b&gt;"
+
+
+# ----- the plain-line shortcut: the same HTML as the full parse ------------------------------
+
+PLAIN_LINES = [
+    "ok, see you at five", 'He said "hi" and it\'s fine', "thanks 👍", "version 2.5 is out", "e.g. this one",
+    "a  b", "x (y) z", "100 percent; or so?", "1 2 3", "Ünïcödé façade — naïve", "日本語のテキスト", "שלום עולם",
+    "e\u0301 combining", "zero\u200bwidth", "tab less, no newline", "'quoted'", '"', "/slash/ and back",
+]
+
+
+def _bodies_to_compare():
+    """Texts to render both ways: plain lines, the naughty strings, and random lines of characters
+    around every rule the shortcut must leave to the full parse."""
+    bodies = PLAIN_LINES + json.loads((Path(__file__).parent / "data" / "blns.json").read_text())
+    everything = string.printable + "éü日👍—…\u00a0\u200b\u2028\u0085\t"
+    wordy = string.ascii_letters + string.digits + " ,.?;'\"()/éü日👍—…\u00a0"
+    words = ["file.py", "example.com", "1.", "2)", "www", "http", "mailto", "a.b", "e.g.", "@bob", "bob"]
+    rng = random.Random(7)
+    for _ in range(4000):
+        alphabet = rng.choice([everything, wordy])
+        parts = [rng.choice(words) if rng.random() < 0.2 else
+                 "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8))) for _ in range(rng.randint(1, 6))]
+        bodies.append(" ".join(parts))
+    return bodies
+
+
+def test_a_plain_line_renders_exactly_as_the_full_markdown_parse_would():
+    taken = 0
+    for body in _bodies_to_compare():
+        if not formatting._is_plain_line(body):
+            continue
+        taken += 1
+        assert render_message(body, {"bob"}) == formatting.render_markdown(body, {"bob"}), body
+    assert taken > 1000  # the shortcut was really compared, not skipped
+
+
+@pytest.mark.parametrize("body", [
+    "see file.py", "go to example.com", "1. first", "3) third", "a *b*", "a_b_", "`x`", "x\ny", "a & b",
+    "<b>", "@bob hi", "x\\y", "~~x~~", "[x]", "> quote", "- item", " leading", "ok\u2028ok",
+])
+def test_text_with_markdown_links_or_mentions_takes_the_full_parse(body):
+    assert not formatting._is_plain_line(body)
+    assert render_message(body, {"bob"}) == formatting.render_markdown(body, {"bob"})

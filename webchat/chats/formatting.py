@@ -70,11 +70,33 @@ def _text(content: str) -> Token:
 _markdown = _build_markdown()
 
 
+# One line of words that Markdown would leave as one paragraph of the same text: none of the
+# characters the enabled rules start at (markdown-it's terminators, backslash, quotes aside),
+# no control or line-separating character, and no list number first. What auto-linking would
+# still find (a dot in "file.py") is asked of the same linkify the renderer uses.
+_PLAIN_LINE = re.compile(r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\\`*_~\[\]<>&@:!#$%+\-=^{}|]+")
+_LIST_NUMBER = re.compile(r"\d+[.)]")
+
+
 def render_message(body: str, member_usernames: set[str]) -> tuple[str, list[str]]:
     """Return (clean HTML, usernames mentioned) for a message body."""
+    if _is_plain_line(body):
+        # Most chat messages are a plain line; the full parse costs several times what the
+        # rest of drafting does. tests/test_formatting.py holds the two paths to one answer.
+        return sanitize.clean(f"<p>{escape(body)}</p>"), []
+    return render_markdown(body, member_usernames)
+
+
+def render_markdown(body: str, member_usernames: set[str]) -> tuple[str, list[str]]:
+    """render_message through the full Markdown parse, whatever the text."""
     env = {"members": member_usernames}
     html = _markdown.render(body, env)
     return sanitize.clean(html).strip(), env.get("mentioned", [])
+
+
+def _is_plain_line(body: str) -> bool:
+    return (_PLAIN_LINE.fullmatch(body) is not None and body == body.strip()
+            and not _LIST_NUMBER.match(body) and ("." not in body or not _markdown.linkify.test(body)))
 
 
 def render_plain(text: str) -> str:

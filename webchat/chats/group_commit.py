@@ -233,7 +233,7 @@ def _store_together(drafts: list[Draft]) -> tuple[list[SendResult], dict[int, st
         read_upto[draft.membership.id] = max(message.id, read_upto.get(draft.membership.id, 0))
     connection.execute(messaging.MARK_READ, [{"membership": m, "message": i} for m, i in read_upto.items()])
     # Each message rendered once; each sender's confirmation wraps its own, each chat's frame all of its.
-    articles = [messaging.render_articles([message]) for message in messages]
+    articles = [messaging.render_article(message) for message in messages]
     frames = {chat_id: messaging.frame_articles("".join(articles[i] for i in indexes))
               for chat_id, indexes in by_chat.items()}
     results = [SendResult(message, created=True, fragment=messaging.frame_articles(article))

@@ -316,7 +316,13 @@ def render_message_frame(messages: list[Message]) -> str:
 
 def render_articles(messages: list[Message]) -> str:
     """The messages as every viewer's page shows them (nobody's hidden events are placeholders here)."""
-    return render_fragment("chats/_messages.html", messages=messages)
+    return "".join([render_article(message) for message in messages])
+
+
+def render_article(message: Message) -> str:
+    """One message as every viewer's page shows it: the partial itself, not through _messages.html's
+    loop, whose include would cost a second template context per message."""
+    return render_fragment("chats/_message.html", m=message) + "\n"
 
 
 def frame_articles(articles: str) -> str:

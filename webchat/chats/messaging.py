@@ -82,8 +82,7 @@ def sender_in(chat_id: int, user_id: int, client_id: str | None = None) -> Sende
         _SENDER, {"chat": chat_id, "user": user_id, "author": user_id, "client_id": client_id}).first()
     if row is None:
         return None
-    user = User(id=user_id, username=row.username, display_name=row.display_name)
-    make_transient_to_detached(user)
+    user = detached(User, id=user_id, username=row.username, display_name=row.display_name)
     return Sender(row.id, chat_id, user, client_id, row.repeat_of)
 
 
@@ -116,8 +115,7 @@ def senders_in(sends: list[tuple[int, int, str]]) -> list[Sender | None]:
             found.append(None)
             continue
         if user_id not in users:
-            users[user_id] = User(id=user_id, username=row.username, display_name=row.display_name)
-            make_transient_to_detached(users[user_id])
+            users[user_id] = detached(User, id=user_id, username=row.username, display_name=row.display_name)
         found.append(Sender(row.id, chat_id, users[user_id], client_id, repeats.get((user_id, client_id))))
     return found
 
@@ -285,12 +283,21 @@ def message_row(chat_id: int, seq: int, now, author: User | None, **fields) -> d
 def detached_message(message_id: int, values: dict, author: User | None) -> Message:
     """A just-inserted message, fully loaded and detached from the session: reading it after the
     commit costs no query, and reading anything not loaded raises instead of querying."""
-    message = Message(id=message_id, **values)
-    make_transient_to_detached(message)
+    message = detached(Message, id=message_id, **values)
     set_committed_value(message, "author", author)
     set_committed_value(message, "reactions", [])
     set_committed_value(message, "attachments", [])
     return message
+
+
+def detached(model: type, **values):
+    """An instance of model holding values as loaded from the database, and detached. Built as
+    SQLAlchemy's loader builds one (a new instance's dict filled, not __init__ with an attribute
+    event per value), at half the cost, on the path every message takes twice (author, message)."""
+    instance = model.__mapper__.class_manager.new_instance()
+    instance.__dict__.update(values)
+    make_transient_to_detached(instance)
+    return instance
 
 
 def add_system_message(chat: Chat, text: str) -> Message:

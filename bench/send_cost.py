@@ -166,6 +166,9 @@ def main() -> None:
           f"p99 {costs[int(len(costs) * 0.99)] * 1e6:.0f} µs;  wall {wall / sent * 1e6:.0f} µs/message")
     print(f"SQL statements per message: {statements / sent:.1f}")
     if profiler:
+        # Unlike the CPU time, this count does not move with the machine's load: the figure to
+        # compare two commits on a noisy machine (the database's and nh3's own work are not in it).
+        print(f"Python function calls per message: {pstats.Stats(profiler).total_calls / sent:,.0f}")
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
     with app.app_context():

@@ -82,7 +82,7 @@ def render_message(body: str, member_usernames: set[str]) -> tuple[str, list[str
     """Return (clean HTML, usernames mentioned) for a message body."""
     if _is_plain_line(body):
         # Most chat messages are a plain line; the full parse costs several times what the
-        # rest of drafting does. tests/test_formatting.py holds the two paths to one answer.
+        # rest of drafting does. tests/test_sanitize.py holds the two paths to one answer.
         return sanitize.clean(f"<p>{escape(body)}</p>"), []
     return render_markdown(body, member_usernames)
 

@@ -74,11 +74,13 @@ class Chat(db.Model):
     name: Mapped[str | None] = mapped_column(String(80))
     # "<low user id>:<high user id>" for direct chats: the unique index makes one DM per pair.
     direct_key: Mapped[str | None] = mapped_column(String(32), unique=True)
-    # Updated in the same transaction as each new message; the row update doubles as the
-    # per-chat lock that makes message ids commit in order within a chat.
+    # Set by the database as each new message is inserted (migration 0008's trigger, which also
+    # moves the author's read marker to it).
     last_message_id: Mapped[int] = mapped_column(Integer, default=0)
     # The chat's own count of messages: each message takes the next number, so a page can tell
     # a gap (a message that reached it late, or not at all) from a message that never existed.
+    # Taking a number updates this row before the insert: the row lock that makes message ids
+    # commit in order within a chat.
     last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The chat's count of changes to stored messages (edits, deletions, reactions): a page that
     # was away asks for "changes after N" as it asks for "messages after id N".

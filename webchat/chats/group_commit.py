@@ -220,18 +220,11 @@ def _store_together(drafts: list[Draft]) -> tuple[list[SendResult], dict[int, st
     for indexes in by_chat.values():  # "messages after id N" must never skip one
         if any(messages[a].id > messages[b].id for a, b in pairwise(indexes)):
             raise OutOfOrder()
-    connection.execute(messaging.SET_LAST_MESSAGE,
-                       [{"chat": chat_id, "message": max(messages[i].id for i in indexes)}
-                        for chat_id, indexes in by_chat.items()])
     mentions = [{"message_id": message.id, "user_id": user_id, "chat_id": message.chat_id}
                 for draft, message in zip(drafts, messages, strict=True)
                 for user_id in draft.mentioned_ids if user_id != message.author_id]
     if mentions:
         connection.execute(messaging.ADD_MENTION, mentions)
-    read_upto: dict[int, int] = {}  # a sender has read up to their own newest message
-    for draft, message in zip(drafts, messages, strict=True):
-        read_upto[draft.membership.id] = max(message.id, read_upto.get(draft.membership.id, 0))
-    connection.execute(messaging.MARK_READ, [{"membership": m, "message": i} for m, i in read_upto.items()])
     # Each message rendered once; each sender's confirmation wraps its own, each chat's frame all of its.
     articles = [messaging.render_article(message) for message in messages]
     frames = {chat_id: messaging.frame_articles("".join(articles[i] for i in indexes))

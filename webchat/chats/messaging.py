@@ -50,9 +50,6 @@ NEXT_SEQ = (update(_chats).where(_chats.c.id == bindparam("chat"))
 _INSERT = insert(_messages).returning(_messages.c.id)
 ADD_MENTION = insert(Mention.__table__)
 _DROP_MENTIONS = delete(Mention.__table__).where(Mention.__table__.c.message_id == bindparam("message"))
-SET_LAST_MESSAGE = update(_chats).where(_chats.c.id == bindparam("chat")).values(last_message_id=bindparam("message"))
-MARK_READ = (update(_memberships).where(_memberships.c.id == bindparam("membership"))
-              .values(last_read_message_id=bindparam("message")))
 _MENTIONABLE = (select(_users.c.username, _users.c.id).join(_memberships, _memberships.c.user_id == _users.c.id)
                 .where(_memberships.c.chat_id == bindparam("chat"),
                        _users.c.username.in_(bindparam("names", expanding=True))))
@@ -200,7 +197,7 @@ def draft_message(membership: "Membership | Sender", body: str | None, client_id
 
 def store_draft(draft: Draft, attachments: list[Attachment] = ()) -> SendResult:
     """Store one message in a transaction of its own, commit, and announce it (group_commit stores several)."""
-    membership, author, chat_id = draft.membership, draft.membership.user, draft.membership.chat_id
+    author, chat_id = draft.membership.user, draft.membership.chat_id
     try:
         message = _store(chat_id, author, **draft.fields())
         record_mentions(message, draft.mentioned_ids)
@@ -210,7 +207,6 @@ def store_draft(draft: Draft, attachments: list[Attachment] = ()) -> SendResult:
             db.session.add_all(attachments)
             db.session.flush()  # their ids, for the links in the fragment
             set_committed_value(message, "attachments", list(attachments))
-        db.session.connection().execute(MARK_READ, {"membership": membership.id, "message": message.id})
         # Rendered before the commit, while the author row is loaded; published only after it.
         fragment = render_message_frame([message])
         db.session.commit()
@@ -260,7 +256,9 @@ def _answer_repeat(existing: Message, chat_id: int) -> SendResult:
 
 
 def _store(chat_id: int, author: User | None, **fields) -> Message:
-    """Insert a message and bump its chat, in the caller's transaction; the message, detached.
+    """Insert a message and take its chat's next number, in the caller's transaction; the message,
+    detached. The database sets the chat's last_message_id and the author's read marker on insert
+    (migration 0008).
 
     The chat row is updated before the insert: on PostgreSQL that row lock serialises writers
     of one chat, so message ids of a chat commit in id order and "after id N" never skips one.
@@ -269,9 +267,7 @@ def _store(chat_id: int, author: User | None, **fields) -> Message:
     now = utcnow()
     seq = connection.scalar(NEXT_SEQ, {"chat": chat_id, "now": now, "count": 1})
     values = message_row(chat_id, seq, now, author, **fields)
-    message = detached_message(connection.scalar(_INSERT, values), values, author)
-    connection.execute(SET_LAST_MESSAGE, {"chat": chat_id, "message": message.id})
-    return message
+    return detached_message(connection.scalar(_INSERT, values), values, author)
 
 
 def message_row(chat_id: int, seq: int, now, author: User | None, **fields) -> dict:

@@ -88,8 +88,10 @@ class SendQueue:
             _serve([turn])
             return turn.outcome()
         # The batch goes through its leader's session: nobody holds a pooled connection (nor, on
-        # PostgreSQL, an open transaction) while waiting.
-        db.session.close()
+        # PostgreSQL, an open transaction) while waiting. A frame that has not used its session
+        # yet (a send, as a rule) has none to close, and asking for one would make it.
+        if db.session.registry.has():
+            db.session.close()
         turn = _Turn(request)
         self._waiting.append(turn)
         if self._storing:

@@ -201,9 +201,9 @@ def finish_chats(app) -> None:
     from webchat.extensions import db
     with app.app_context():
         db.session.execute(text(
+            # Each chat's newest message id was set by the insert trigger (migration 0008).
             "UPDATE chats SET"
-            " last_seq = (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE messages.chat_id = chats.id),"
-            " last_message_id = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE messages.chat_id = chats.id)"))
+            " last_seq = (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE messages.chat_id = chats.id)"))
         db.session.commit()
 
 

@@ -17,9 +17,9 @@ def render_fragment(name: str, **context) -> str:
     if type(template.globals) is not dict:
         # Jinja keeps a template's globals as a ChainMap over the environment's, and each render
         # copies them into its context: for a ChainMap that is Python code per name (~20 names),
-        # 8 % of a message's Python calls (three renders). A plain copy holds the same names, since they are
-        # all set while the app is made, before any template is loaded; Jinja replaces the copy
-        # along with the template when it reloads it.
+        # 8 % of a message's Python calls (three renders). A plain copy holds the same names,
+        # since they are all set while the app is made, before any template is loaded; Jinja
+        # replaces the copy along with the template when it reloads it.
         template.globals = dict(template.globals)
     return template.render(context)
 

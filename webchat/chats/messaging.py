@@ -59,16 +59,14 @@ _MENTIONABLE = (select(_users.c.username, _users.c.id).join(_memberships, _membe
 class Sender:
     """What send_message needs of a membership, read in one Core query (sender_in)."""
 
-    id: int  # the membership's
     chat_id: int
     user: User  # detached, with id, username and display_name loaded (all the message partial reads)
     client_id: str | None = None  # the id sender_in looked up, and the user's message under it
     repeat_of: int | None = None
 
 
-_SENDER = (select(_memberships.c.id, _users.c.username, _users.c.display_name,
-                  _EXISTING.scalar_subquery().label("repeat_of"))
-           .join(_users, _users.c.id == _memberships.c.user_id)
+_SENDER = (select(_users.c.username, _users.c.display_name, _EXISTING.scalar_subquery().label("repeat_of"))
+           .select_from(_memberships).join(_users, _users.c.id == _memberships.c.user_id)
            .where(_memberships.c.chat_id == bindparam("chat"), _memberships.c.user_id == bindparam("user")))
 
 
@@ -80,12 +78,12 @@ def sender_in(chat_id: int, user_id: int, client_id: str | None = None) -> Sende
     if row is None:
         return None
     user = detached(User, id=user_id, username=row.username, display_name=row.display_name)
-    return Sender(row.id, chat_id, user, client_id, row.repeat_of)
+    return Sender(chat_id, user, client_id, row.repeat_of)
 
 
 # For several sends at once (group_commit): both columns by IN, on the unique (chat, user) and
 # (author, client id) indexes, and the exact pairs picked out here.
-_SENDERS = (select(_memberships.c.id, _memberships.c.chat_id, _memberships.c.user_id, _users.c.username,
+_SENDERS = (select(_memberships.c.chat_id, _memberships.c.user_id, _users.c.username,
                    _users.c.display_name)
             .join(_users, _users.c.id == _memberships.c.user_id)
             .where(_memberships.c.chat_id.in_(bindparam("chats", expanding=True)),
@@ -113,7 +111,7 @@ def senders_in(sends: list[tuple[int, int, str]]) -> list[Sender | None]:
             continue
         if user_id not in users:
             users[user_id] = detached(User, id=user_id, username=row.username, display_name=row.display_name)
-        found.append(Sender(row.id, chat_id, users[user_id], client_id, repeats.get((user_id, client_id))))
+        found.append(Sender(chat_id, users[user_id], client_id, repeats.get((user_id, client_id))))
     return found
 
 

@@ -32,6 +32,16 @@ ALL = list(dict.fromkeys(naughty_strings() + xss_payloads() + HTMX_PAYLOADS))
 PASSWORD = "password123"
 SQL_INJECTION = re.compile(r"DROP TABLE|OR 1=1", re.IGNORECASE)
 USERNAME_RULE = "Usernames are 3–32 characters: letters a–z, digits, _ and -."
+# Each list runs as four tests of a quarter each, in the list's order: the whole list in one test
+# took a minute on a quiet machine and went past the per-test timeout on a loaded CI machine.
+PARTS = 4
+in_parts = pytest.mark.parametrize("part", range(PARTS), ids=lambda part: f"part{part + 1}of{PARTS}")
+
+
+def part_of(part: int) -> list[tuple[int, str]]:
+    """(index in the whole list, string) for one contiguous quarter of the list."""
+    size = -(-len(ALL) // PARTS)
+    return list(enumerate(ALL))[part * size:(part + 1) * size]
 
 
 class Browser:
@@ -76,11 +86,12 @@ def pair(actor):
 
 # ----- message text ----------------------------------------------------------------------------
 
-def test_every_naughty_string_sent_as_a_message_is_stored_as_typed_and_shown_only_as_text(app, pair):
+@in_parts
+def test_every_naughty_string_sent_as_a_message_is_stored_as_typed_and_shown_only_as_text(app, pair, part):
     chat_id, alice, bob = pair
     sources: dict[int, str] = {}
     problems: list[str] = []
-    for source in ALL:
+    for _, source in part_of(part):
         before = len(sources)
         response = alice.send(chat_id, source)
         if not source.strip():
@@ -159,12 +170,13 @@ def register(app, username: str, display_name: str):
     return browser, response
 
 
-def test_naughty_display_names_are_shown_as_text_on_every_page_that_names_the_person(app, make_user):
+@in_parts
+def test_naughty_display_names_are_shown_as_text_on_every_page_that_names_the_person(app, make_user, part):
     problems: list[str] = []
     hosts: list[tuple[str, Browser]] = []
     guests: list[tuple[str, str, str, int]] = []  # (host, username, display name, DM id)
-    for i, source in enumerate(ALL):
-        if i % 10 == 0:  # a fresh host now and then keeps each host's chat list short
+    for i, source in part_of(part):
+        if not hosts or i % 10 == 0:  # a fresh host now and then keeps each host's chat list short
             host = f"host{i:04d}"
             make_user(host, "Host")
             hosts.append((host, Browser(_signed_in(app, host))))
@@ -237,13 +249,14 @@ def _signed_in(app, username: str):
 
 # ----- chat names ------------------------------------------------------------------------------
 
-def test_naughty_chat_names_are_shown_as_text_in_the_title_heading_list_forms_and_timeline(app, pair):
+@in_parts
+def test_naughty_chat_names_are_shown_as_text_in_the_title_heading_list_forms_and_timeline(app, pair, part):
     chat_id, alice, bob = pair
     set_user(app, "bob", hide_system_messages=True)  # his page stays light; alice's polls show the events
     current = "Team"
     newest = 0
     problems: list[str] = []
-    for source in ALL:
+    for _, source in part_of(part):
         expected = " ".join(source.split())
         before = snapshot(app) if not expected or len(expected) > 80 else None
         response = alice.post(f"/chats/{chat_id}/rename", {"name": source}, htmx=True, target="chat-pane")
@@ -293,11 +306,12 @@ def test_naughty_chat_names_are_shown_as_text_in_the_title_heading_list_forms_an
 
 # ----- usernames -------------------------------------------------------------------------------
 
-def test_naughty_usernames_are_refused_at_registration_with_a_clear_message_and_change_nothing(app, pair):
+@in_parts
+def test_naughty_usernames_are_refused_at_registration_with_a_clear_message_and_change_nothing(app, pair, part):
     _, alice, _ = pair
     valid = re.compile(r"[a-z0-9_-]{3,32}")
     accepted = []
-    for i, source in enumerate(ALL):
+    for i, source in part_of(part):
         wanted = source.strip().lower()
         before = snapshot(app)
         _, response = register(app, source, f"Naughty {i}")
@@ -325,7 +339,7 @@ def test_naughty_usernames_are_refused_at_registration_with_a_clear_message_and_
             error = squash(text_of(find_class(parse_fragment(response.get_data(as_text=True)), "form-error")[0]))
             assert error.startswith(("No such user:", "Name one person to message directly.")), error
         assert snapshot(app) == before
-    assert "undefined" in accepted  # the list does hold some ordinary words
+    assert accepted  # each quarter of the list does hold some ordinary words
 
 
 def assert_sign_in_refused(app, username: str) -> None:

@@ -62,7 +62,7 @@ def _greatest(a, b):
 
 
 
-def _advance(chat_id: int, user_id: int, upto: int, *, read: bool) -> bool:
+def _advance(chat_id: int, user_id: int, upto: int, *, read: bool, commit: bool = True) -> bool:
     """Move the marker(s) forward, never back and never past the chat's newest message."""
     upto = min(upto, MAX_ID)  # before PostgreSQL would refuse it as out of range
     newest = select(Chat.last_message_id).where(Chat.id == chat_id).scalar_subquery()
@@ -76,7 +76,8 @@ def _advance(chat_id: int, user_id: int, upto: int, *, read: bool) -> bool:
         .where(Membership.chat_id == chat_id, Membership.user_id == user_id, marker < target)
         .values(values)
     ).rowcount
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return bool(moved)
 
 
@@ -87,13 +88,17 @@ def _shares_receipts(user_id: int) -> bool:
 def advance_read(chat_id: int, user_id: int, upto: int) -> bool:
     """Every tab and device of the member gets the new unread count; the chat's members get
     fresh receipts unless this member keeps their reading private."""
-    if not _advance(chat_id, user_id, upto, read=True):
+    # Counted and published before the commit, while the UPDATE holds the membership row: two
+    # reads of one member at once (a tab's socket and the chat it opens) then publish in the
+    # order they moved the marker, and an older count can never land after a newer one.
+    if not _advance(chat_id, user_id, upto, read=True, commit=False):
+        db.session.commit()
         return False
     counts = unread_counts(user_id, [chat_id])
-    if chat_id not in counts:  # they left the chat meanwhile
-        return True
-    signals.publish_unread(user_id, chat_id, *counts[chat_id])
-    if _shares_receipts(user_id):
+    if chat_id in counts:  # not if they left the chat meanwhile
+        signals.publish_unread(user_id, chat_id, *counts[chat_id])
+    db.session.commit()
+    if chat_id in counts and _shares_receipts(user_id):
         signals.publish_receipts_soon(chat_id)
     return True
 

@@ -53,7 +53,8 @@ class Scenario:
     def figures(self) -> list[tuple[str, str, str]]:
         """(row title, result key, format) of what this scenario reports."""
         if self.kind == "fanout":
-            return [(f"{self.name}: p50 ms", "p50_ms", "{:.1f}"), (f"{self.name}: p99 ms", "p99_ms", "{:.1f}"),
+            return [(f"{self.name}: first delivery ms", "first_ms", "{:.1f}"),
+                    (f"{self.name}: p50 ms", "p50_ms", "{:.1f}"), (f"{self.name}: p99 ms", "p99_ms", "{:.1f}"),
                     (f"{self.name}: server CPU µs/delivery", "cpu_us_per_delivery", "{:.1f}"),
                     (f"{self.name}: bytes per message frame (inflated)", "frame_bytes", "{:.0f}")]
         if self.kind == "closed":
@@ -109,7 +110,8 @@ def run_one(name: str, scenario: Scenario, deflate: bool, args, server_cpu, app_
             conns += senders
             listeners = conns[:len(conns) - len(senders)]
             if scenario.kind == "fanout":
-                result.update(fanout_latency(server, listeners, senders[0], stats, args.rate, args.seconds, label))
+                result.update(fanout_latency(server, listeners, senders[0], stats, args.rate, args.seconds, label,
+                                             c_reader=not args.python_reader))
             else:
                 result.update(closed_loop(server, listeners, senders, stats, args.seconds, label))
         result["sockets"] = len(conns)
@@ -132,7 +134,7 @@ def summary(result: dict) -> str:
     if result.get("error"):
         return f"FAILED: {result['error']}"
     parts = [f"{k}={fanout.fmt('{:.1f}', result.get(k))}" for k in
-             ("p50_ms", "p99_ms", "deliveries_per_s", "cpu_us_per_delivery", "kb_per_socket", "frame_bytes",
+             ("first_ms", "p50_ms", "p99_ms", "deliveries_per_s", "cpu_us_per_delivery", "kb_per_socket", "frame_bytes",
               "client_cpu_pct")
              if result.get(k) is not None]
     parts.append(f"sockets={result.get('sockets')}")
@@ -206,6 +208,8 @@ def main(argv=None) -> int:
     parser.add_argument("--concurrency", type=int, default=50, help="logins and handshakes in flight at once")
     parser.add_argument("--setup-timeout", type=float, default=900.0, help="max seconds for logins, and sockets")
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="don't pin client and server to cores")
+    parser.add_argument("--python-reader", action="store_true",
+                        help="fan-out: read the listeners in Python, not with bench/fast_reader.c (for comparison)")
     parser.add_argument("--app-dir", default=str(fanout.ROOT), help="the webchat checkout to serve")
     parser.add_argument("--json", metavar="FILE", help="also write every run's numbers as JSON")
     args = parser.parse_args(argv)

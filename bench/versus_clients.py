@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import fanout
+import fast_reader
 import gevent
 import gevent.pool
 from gevent.event import Event
@@ -57,6 +58,7 @@ class Conn:
         self.confirmed = Event()  # the server acknowledged the last send
         self.confirmations = 0
         self._ack_id = 0
+        self.reader = None  # the greenlet reading this socket (fanout_latency may hand it to fast_reader)
 
     @property
     def closed(self) -> bool:
@@ -64,7 +66,7 @@ class Conn:
 
     def open(self, deflate: bool, group: gevent.pool.Group, timeout: float = 60.0) -> None:
         self.tab.connect(self.server.port, deflate, timeout=timeout, path=self.server.path)
-        group.spawn(self.tab.run)
+        self.reader = group.spawn(self.tab.run)
         if self.server.kind == "webchat":
             self.tab.send_json({"type": "view", "chat": self.server.chat, "after": self.server.newest})
         if not self.ready.wait(timeout):
@@ -166,10 +168,21 @@ def percentile(values: list, p: float) -> float | None:
 
 
 def fanout_latency(server, conns: list[Conn], sender: Conn, stats: Stats, rate: float, seconds: float,
-                   label: str) -> dict:
-    """One sender at `rate` msg/s; send -> receipt latency on every listener and server CPU per delivery."""
+                   label: str, c_reader: bool = True) -> dict:
+    """One sender at `rate` msg/s; send -> receipt latency on every listener and server CPU per delivery.
+
+    The listeners are read by fast_reader (C) when it can be built and no socket compresses: read
+    from Python, a frame costs the client more than a fast server takes to write it, and the p99
+    would measure the client (bench/README.md)."""
     total = int(rate * seconds)
     gevent.sleep(1.0)
+    program = fast_reader.binary() if c_reader else None
+    reader = None
+    if program is not None and not any(conn.tab.extensions for conn in conns):
+        for conn in conns:
+            conn.reader.kill()  # the sockets are quiet now: nothing is cut short in their buffers
+        reader = fast_reader.FastReader(program, "webchat" if server.kind == "webchat" else "socketio",
+                                        [conn.tab.sock for conn in conns])
     stats.counting = True
     cpu0, client0, wall0 = server.cpu(), fanout.client_cpu_seconds(), time.monotonic()
     lateness = 0.0
@@ -182,16 +195,23 @@ def fanout_latency(server, conns: list[Conn], sender: Conn, stats: Stats, rate: 
         sender.send_message(seq)
         if seq % 10 == 0:
             server.check()
-            fanout.progress(f"{label}: sent {seq + 1}/{total}, deliveries {stats.receipts}")
+            fanout.progress(f"{label}: sent {seq + 1}/{total}, deliveries {(reader or stats).receipts}")
     expected = total * len(conns)
+    if reader is not None:
+        read = reader.finish(expected, 30)
+        stats.receipts, stats.latencies = len(read["latencies"]), read["latencies"]
+        stats.frames, stats.frame_bytes = read["frames"], read["frame_bytes"]
     deadline = time.monotonic() + 30
     while stats.receipts < expected and time.monotonic() < deadline:
         gevent.sleep(0.02)
     cpu1, client1, wall1 = server.cpu(), fanout.client_cpu_seconds(), time.monotonic()
+    if reader is not None:
+        client1 += read["cpu_seconds"]  # the C reader's CPU: it runs on the client's core too
     stats.counting = False
     latencies = sorted(stats.latencies)
     return {
-        "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
+        "reader": "C (fast_reader)" if reader is not None else "Python",
+        "first_ms": percentile(latencies, 0), "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
         "cpu_us_per_delivery": (cpu1 - cpu0) * 1e6 / stats.receipts if stats.receipts else None,
         "deliveries": stats.receipts, "expected": expected, "lost": max(0, expected - stats.receipts),
         "client_cpu_pct": 100 * (client1 - client0) / (wall1 - wall0), "send_lateness_ms": lateness * 1e3,

@@ -1,0 +1,229 @@
+/* The load client's reader for bench/versus.py's fan-out latency: reads the listening sockets that
+ * the Python client opened and handed over, and times each bench message's arrival.
+ *
+ * Why C: read from Python, a frame costs the client ~10 µs (bench/epoll_reader.py), more than
+ * webchat takes to write one (~6 µs), so the p99 at 1,000 sockets measured the client's reading
+ * pace for every server alike. Here a frame costs the read system call and a few memchr/memmem.
+ *
+ * Usage: fast_reader KIND FD...   (KIND: webchat | socketio; the FDs are inherited)
+ * stdin:  "end SECONDS\n" once the last message is sent: stop when EXPECTED receipts are in (the
+ *         line's second number) or SECONDS later.  Format: "end SECONDS EXPECTED".
+ * stdout: "progress RECEIPTS" lines while reading; then one line
+ *         "done RECEIPTS FRAMES FRAME_BYTES CLOSED REFUSED USER_US SYS_US",
+ *         then one latency (ns, send -> receipt) per line, in arrival order.
+ *
+ * Server frames are unmasked; a ping is answered with a pong (masked with a zero key, as a client
+ * must mask). Compressed (RSV1) or fragmented frames are counted as REFUSED and not read: the
+ * Python client uses this reader only when no socket negotiated permessage-deflate.
+ * A bench body is "bench <seq> <send time ns>"; for webchat only inside a message article (a
+ * chat-list preview may quote one too), for socket.io anywhere in a "42" event frame.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READ_SIZE 262144
+#define MAX_EVENTS 1024
+
+typedef struct {
+    unsigned char *partial; /* bytes of a frame not complete yet */
+    size_t partial_len;
+    int open;
+} Peer;
+
+static Peer *peers;
+static int max_fd;
+static int webchat;
+static int64_t *latencies;
+static size_t receipts, capacity, frames, frame_bytes, closed_count, refused;
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void record(int64_t latency) {
+    if (receipts == capacity) {
+        capacity = capacity ? capacity * 2 : 1 << 20;
+        latencies = realloc(latencies, capacity * sizeof *latencies);
+        if (!latencies) { perror("realloc"); exit(2); }
+    }
+    latencies[receipts++] = latency;
+}
+
+/* The bench bodies between p and end: "bench <seq> <ns>". */
+static void bodies(const unsigned char *p, const unsigned char *end, int64_t now) {
+    static const char mark[] = "bench ";
+    while (p < end) {
+        const unsigned char *hit = memmem(p, end - p, mark, sizeof mark - 1);
+        if (!hit) return;
+        const unsigned char *q = hit + sizeof mark - 1;
+        while (q < end && *q >= '0' && *q <= '9') q++;
+        if (q == hit + sizeof mark - 1 || q >= end || *q != ' ') { p = q; continue; }
+        int64_t sent = 0;
+        const unsigned char *digits = ++q;
+        while (q < end && *q >= '0' && *q <= '9') sent = sent * 10 + (*q++ - '0');
+        if (q > digits) record(now - sent);
+        p = q;
+    }
+}
+
+static void text(const unsigned char *p, size_t len, int64_t now) {
+    const unsigned char *end = p + len;
+    frames++;
+    frame_bytes += len;
+    if (!webchat) {
+        if (len >= 2 && p[0] == '4' && p[1] == '2') bodies(p, end, now);
+        return;
+    }
+    static const char open_tag[] = "<article id=\"m-", close_tag[] = "</article>";
+    while (p < end) {
+        const unsigned char *start = memmem(p, end - p, open_tag, sizeof open_tag - 1);
+        if (!start) return;
+        const unsigned char *stop = memmem(start, end - start, close_tag, sizeof close_tag - 1);
+        if (!stop) return;
+        bodies(start, stop, now);
+        p = stop + sizeof close_tag - 1;
+    }
+}
+
+static void pong(int fd, const unsigned char *payload, size_t len) {
+    unsigned char out[2 + 4 + 125];
+    if (len > 125) return;
+    out[0] = 0x8A;
+    out[1] = 0x80 | (unsigned char)len;
+    memset(out + 2, 0, 4); /* zero mask key: the payload goes as it is */
+    memcpy(out + 6, payload, len);
+    if (write(fd, out, 6 + len) < 0 && errno != EAGAIN) peers[fd].open = 0;
+}
+
+/* Handle the whole frames in buf; the number of bytes used. */
+static size_t parse(int fd, const unsigned char *buf, size_t len, int64_t now) {
+    size_t used = 0;
+    while (len - used >= 2) {
+        const unsigned char *h = buf + used;
+        size_t avail = len - used, pos = 2;
+        uint64_t n = h[1] & 0x7F;
+        if (n == 126) {
+            if (avail < 4) break;
+            n = (uint64_t)h[2] << 8 | h[3];
+            pos = 4;
+        } else if (n == 127) {
+            if (avail < 10) break;
+            n = 0;
+            for (int i = 2; i < 10; i++) n = n << 8 | h[i];
+            pos = 10;
+        }
+        if (avail - pos < n) break;
+        int fin = h[0] & 0x80, rsv1 = h[0] & 0x40, opcode = h[0] & 0x0F;
+        const unsigned char *payload = h + pos;
+        if (opcode == 0x9) {
+            pong(fd, payload, n);
+        } else if (opcode == 0x8) {
+            peers[fd].open = 0;
+        } else if (opcode == 0x1 || opcode == 0x0) {
+            if (!fin || rsv1 || opcode == 0x0) refused++;
+            else text(payload, n, now);
+        }
+        used += pos + n;
+    }
+    return used;
+}
+
+static void readable(int epfd, int fd, unsigned char *buf) {
+    Peer *peer = &peers[fd];
+    ssize_t got = read(fd, buf, READ_SIZE);
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    int64_t now = now_ns();
+    if (got > 0) {
+        if (peer->partial_len) {
+            peer->partial = realloc(peer->partial, peer->partial_len + got);
+            memcpy(peer->partial + peer->partial_len, buf, got);
+            size_t total = peer->partial_len + got;
+            size_t used = parse(fd, peer->partial, total, now);
+            memmove(peer->partial, peer->partial + used, total - used);
+            peer->partial_len = total - used;
+        } else {
+            size_t used = parse(fd, buf, got, now);
+            if (used < (size_t)got) {
+                peer->partial = realloc(peer->partial, got - used);
+                memcpy(peer->partial, buf + used, got - used);
+                peer->partial_len = got - used;
+            }
+        }
+    }
+    if (got <= 0 || !peer->open) {
+        peer->open = 0;
+        closed_count++;
+        epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s webchat|socketio FD...\n", argv[0]);
+        return 2;
+    }
+    webchat = strcmp(argv[1], "webchat") == 0;
+    int epfd = epoll_create1(0);
+    for (int i = 2; i < argc; i++) {
+        int fd = atoi(argv[i]);
+        if (fd > max_fd) max_fd = fd;
+    }
+    peers = calloc(max_fd + 1, sizeof *peers);
+    struct epoll_event ev = {.events = EPOLLIN};
+    for (int i = 2; i < argc; i++) {
+        int fd = atoi(argv[i]);
+        peers[fd].open = 1;
+        ev.data.fd = fd;
+        if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) { perror("epoll_ctl"); return 2; }
+    }
+    ev.data.fd = 0; /* stdin: the "end" line */
+    epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &ev);
+    struct rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    unsigned char *buf = malloc(READ_SIZE);
+    struct epoll_event events[MAX_EVENTS];
+    int64_t deadline = 0, next_progress = now_ns();
+    size_t expected = 0;
+    char line[128];
+    size_t line_len = 0;
+    for (;;) {
+        int ready = epoll_wait(epfd, events, MAX_EVENTS, 50);
+        for (int i = 0; i < ready; i++) {
+            int fd = events[i].data.fd;
+            if (fd != 0) {
+                readable(epfd, fd, buf);
+                continue;
+            }
+            ssize_t got = read(0, line + line_len, sizeof line - 1 - line_len);
+            if (got <= 0) { deadline = now_ns(); epoll_ctl(epfd, EPOLL_CTL_DEL, 0, NULL); continue; }
+            line_len += got;
+            line[line_len] = 0;
+            double seconds;
+            if (strchr(line, '\n') && sscanf(line, "end %lf %zu", &seconds, &expected) == 2)
+                deadline = now_ns() + (int64_t)(seconds * 1e9);
+        }
+        int64_t now = now_ns();
+        if (deadline && (receipts >= expected || now >= deadline)) break;
+        if (now >= next_progress) {
+            printf("progress %zu\n", receipts);
+            fflush(stdout);
+            next_progress = now + 500000000;
+        }
+    }
+    getrusage(RUSAGE_SELF, &r1);
+    long user = (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) * 1000000L + (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec);
+    long sys = (r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1000000L + (r1.ru_stime.tv_usec - r0.ru_stime.tv_usec);
+    printf("done %zu %zu %zu %zu %zu %ld %ld\n", receipts, frames, frame_bytes, closed_count, refused, user, sys);
+    for (size_t i = 0; i < receipts; i++) printf("%lld\n", (long long)latencies[i]);
+    return 0;
+}

@@ -1,0 +1,64 @@
+"""Runs fast_reader.c, the load client's reader of the fan-out listeners (see that file for why).
+
+The Python client opens and readies every socket as before; for the measurement it stops its own
+reader greenlets on the listeners and hands their descriptors to the C reader, which times each
+arrival. The sender stays in Python. Built with the machine's C compiler on first use, into
+bench/.build; without one (or when a socket negotiated permessage-deflate, which the C reader does
+not inflate) versus_clients reads in Python as before and says so.
+"""
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import gevent
+
+SOURCE = Path(__file__).resolve().with_name("fast_reader.c")
+BUILD_DIR = SOURCE.parent / ".build"
+
+
+def binary() -> Path | None:
+    """The compiled reader (built when the source changed), or None without a C compiler."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None
+    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
+    target = BUILD_DIR / f"fast_reader-{digest}"
+    if not target.exists():
+        BUILD_DIR.mkdir(exist_ok=True)
+        subprocess.run([compiler, "-O2", "-Wall", "-o", str(target), str(SOURCE)], check=True)
+    return target
+
+
+class FastReader:
+    """The C reader on the given sockets; receipts so far, then finish() for the latencies."""
+
+    def __init__(self, program: Path, kind: str, socks: list) -> None:
+        fds = [sock.fileno() for sock in socks]
+        self.receipts = 0
+        self.result: dict | None = None
+        self.process = subprocess.Popen([str(program), kind, *map(str, fds)], pass_fds=fds,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._reading = gevent.spawn(self._read)
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            word, _, rest = line.partition(" ")
+            if word == "progress":
+                self.receipts = int(rest)
+            elif word == "done":
+                receipts, frames, frame_bytes, closed, refused, user_us, sys_us = map(int, rest.split())
+                self.receipts = receipts
+                latencies = [int(self.process.stdout.readline()) for _ in range(receipts)]
+                self.result = {"latencies": latencies, "frames": frames, "frame_bytes": frame_bytes,
+                               "closed": closed, "refused": refused, "cpu_seconds": (user_us + sys_us) / 1e6}
+
+    def finish(self, expected: int, seconds: float) -> dict:
+        """Once the last message is sent: wait for `expected` receipts, at most `seconds`."""
+        self.process.stdin.write(f"end {seconds:g} {expected}\n")
+        self.process.stdin.flush()
+        self._reading.join(timeout=seconds + 30)
+        self.process.wait(timeout=10)
+        if self.result is None:
+            raise RuntimeError(f"the C reader ended without its figures (exit {self.process.returncode})")
+        return self.result

@@ -1,15 +1,16 @@
-/* The load client's reader for bench/versus.py's fan-out latency: reads the listening sockets that
- * the Python client opened and handed over, and times each bench message's arrival.
+/* The load client's reader of bench/versus.py's listening sockets (fan-out and closed loop): reads
+ * the sockets that the Python client opened and handed over, and times each bench message's arrival.
  *
- * Why C: read from Python, a frame costs the client ~10 µs (bench/epoll_reader.py), more than
- * webchat takes to write one (~6 µs), so the p99 at 1,000 sockets measured the client's reading
- * pace for every server alike. Here a frame costs the read system call and a few memchr/memmem.
+ * Why C: read from Python, a frame costs the client ~10 µs, more than webchat takes to write one
+ * (~6 µs), so the p99 at 1,000 sockets measured the client's reading pace for every server alike,
+ * and the closed loop saturated the client before the Node server. Here a frame costs the read
+ * system call and a few memmem.
  *
  * Usage: fast_reader KIND FD...   (KIND: webchat | socketio; the FDs are inherited)
- * stdin:  "end SECONDS\n" once the last message is sent: stop when EXPECTED receipts are in (the
- *         line's second number) or SECONDS later.  Format: "end SECONDS EXPECTED".
- * stdout: "progress RECEIPTS" lines while reading; then one line
- *         "done RECEIPTS FRAMES FRAME_BYTES CLOSED REFUSED USER_US SYS_US",
+ * stdin:  "mark" lines, each answered at once with "mark RECEIPTS CPU_US" (a window's two ends);
+ *         then "end SECONDS EXPECTED": stop once EXPECTED receipts are in, or SECONDS later.
+ * stdout: "progress RECEIPTS" lines while reading, the "mark" answers; then one line
+ *         "done RECEIPTS FRAMES FRAME_BYTES CLOSED REFUSED CPU_US" (CPU: user + system, all its life),
  *         then one latency (ns, send -> receipt) per line, in arrival order.
  *
  * Server frames are unmasked; a ping is answered with a pong (masked with a zero key, as a client
@@ -48,6 +49,12 @@ static int64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static long cpu_us(void) {
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1000000L + r.ru_utime.tv_usec + r.ru_stime.tv_usec;
 }
 
 static void record(int64_t latency) {
@@ -188,8 +195,6 @@ int main(int argc, char **argv) {
     }
     ev.data.fd = 0; /* stdin: the "end" line */
     epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &ev);
-    struct rusage r0, r1;
-    getrusage(RUSAGE_SELF, &r0);
     unsigned char *buf = malloc(READ_SIZE);
     struct epoll_event events[MAX_EVENTS];
     int64_t deadline = 0, next_progress = now_ns();
@@ -208,9 +213,20 @@ int main(int argc, char **argv) {
             if (got <= 0) { deadline = now_ns(); epoll_ctl(epfd, EPOLL_CTL_DEL, 0, NULL); continue; }
             line_len += got;
             line[line_len] = 0;
-            double seconds;
-            if (strchr(line, '\n') && sscanf(line, "end %lf %zu", &seconds, &expected) == 2)
-                deadline = now_ns() + (int64_t)(seconds * 1e9);
+            char *newline;
+            while ((newline = strchr(line, '\n'))) {
+                double seconds;
+                *newline = 0;
+                if (strcmp(line, "mark") == 0) {
+                    printf("mark %zu %ld\n", receipts, cpu_us());
+                    fflush(stdout);
+                } else if (sscanf(line, "end %lf %zu", &seconds, &expected) == 2) {
+                    deadline = now_ns() + (int64_t)(seconds * 1e9);
+                }
+                line_len -= newline + 1 - line;
+                memmove(line, newline + 1, line_len + 1);
+            }
+            if (line_len == sizeof line - 1) line_len = 0; /* a line too long to be ours */
         }
         int64_t now = now_ns();
         if (deadline && (receipts >= expected || now >= deadline)) break;
@@ -220,10 +236,7 @@ int main(int argc, char **argv) {
             next_progress = now + 500000000;
         }
     }
-    getrusage(RUSAGE_SELF, &r1);
-    long user = (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) * 1000000L + (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec);
-    long sys = (r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1000000L + (r1.ru_stime.tv_usec - r0.ru_stime.tv_usec);
-    printf("done %zu %zu %zu %zu %zu %ld %ld\n", receipts, frames, frame_bytes, closed_count, refused, user, sys);
+    printf("done %zu %zu %zu %zu %zu %ld\n", receipts, frames, frame_bytes, closed_count, refused, cpu_us());
     for (size_t i = 0; i < receipts; i++) printf("%lld\n", (long long)latencies[i]);
     return 0;
 }

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import gevent
+from gevent.event import Event
 
 SOURCE = Path(__file__).resolve().with_name("fast_reader.c")
 BUILD_DIR = SOURCE.parent / ".build"
@@ -37,6 +38,8 @@ class FastReader:
         fds = [sock.fileno() for sock in socks]
         self.receipts = 0
         self.result: dict | None = None
+        self._mark: tuple[int, float] | None = None
+        self._marked = Event()
         self.process = subprocess.Popen([str(program), kind, *map(str, fds)], pass_fds=fds,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self._reading = gevent.spawn(self._read)
@@ -46,12 +49,25 @@ class FastReader:
             word, _, rest = line.partition(" ")
             if word == "progress":
                 self.receipts = int(rest)
+            elif word == "mark":
+                receipts, cpu_us = map(int, rest.split())
+                self.receipts, self._mark = receipts, (receipts, cpu_us / 1e6)
+                self._marked.set()
             elif word == "done":
-                receipts, frames, frame_bytes, closed, refused, user_us, sys_us = map(int, rest.split())
+                receipts, frames, frame_bytes, closed, refused, cpu_us = map(int, rest.split())
                 self.receipts = receipts
                 latencies = [int(self.process.stdout.readline()) for _ in range(receipts)]
                 self.result = {"latencies": latencies, "frames": frames, "frame_bytes": frame_bytes,
-                               "closed": closed, "refused": refused, "cpu_seconds": (user_us + sys_us) / 1e6}
+                               "closed": closed, "refused": refused, "cpu_seconds": cpu_us / 1e6}
+
+    def mark(self) -> tuple[int, float]:
+        """(receipts, the reader's CPU seconds) as of now: one end of a measuring window."""
+        self._marked.clear()
+        self.process.stdin.write("mark\n")
+        self.process.stdin.flush()
+        if not self._marked.wait(10):
+            raise RuntimeError("the C reader did not answer")
+        return self._mark
 
     def finish(self, expected: int, seconds: float) -> dict:
         """Once the last message is sent: wait for `expected` receipts, at most `seconds`."""

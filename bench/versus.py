@@ -113,7 +113,8 @@ def run_one(name: str, scenario: Scenario, deflate: bool, args, server_cpu, app_
                 result.update(fanout_latency(server, listeners, senders[0], stats, args.rate, args.seconds, label,
                                              c_reader=not args.python_reader))
             else:
-                result.update(closed_loop(server, listeners, senders, stats, args.seconds, label))
+                result.update(closed_loop(server, listeners, senders, stats, args.seconds, label,
+                                          c_reader=not args.python_reader))
         result["sockets"] = len(conns)
         result["failures"] = failures
         result["extensions"] = sorted({c.tab.extensions or "-" for c in conns})
@@ -209,7 +210,7 @@ def main(argv=None) -> int:
     parser.add_argument("--setup-timeout", type=float, default=900.0, help="max seconds for logins, and sockets")
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="don't pin client and server to cores")
     parser.add_argument("--python-reader", action="store_true",
-                        help="fan-out: read the listeners in Python, not with bench/fast_reader.c (for comparison)")
+                        help="read the listeners in Python, not with bench/fast_reader.c (for comparison)")
     parser.add_argument("--app-dir", default=str(fanout.ROOT), help="the webchat checkout to serve")
     parser.add_argument("--json", metavar="FILE", help="also write every run's numbers as JSON")
     args = parser.parse_args(argv)

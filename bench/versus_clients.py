@@ -176,15 +176,11 @@ def fanout_latency(server, conns: list[Conn], sender: Conn, stats: Stats, rate: 
     would measure the client (bench/README.md)."""
     total = int(rate * seconds)
     gevent.sleep(1.0)
-    program = fast_reader.binary() if c_reader else None
-    reader = None
-    if program is not None and not any(conn.tab.extensions for conn in conns):
-        for conn in conns:
-            conn.reader.kill()  # the sockets are quiet now: nothing is cut short in their buffers
-        reader = fast_reader.FastReader(program, "webchat" if server.kind == "webchat" else "socketio",
-                                        [conn.tab.sock for conn in conns])
+    reader = c_reader and hand_to_c_reader(server, conns)
     stats.counting = True
     cpu0, client0, wall0 = server.cpu(), fanout.client_cpu_seconds(), time.monotonic()
+    if reader:
+        client0 += reader.mark()[1]
     lateness = 0.0
     for seq in range(total):
         delay = wall0 + seq / rate - time.monotonic()
@@ -197,7 +193,7 @@ def fanout_latency(server, conns: list[Conn], sender: Conn, stats: Stats, rate: 
             server.check()
             fanout.progress(f"{label}: sent {seq + 1}/{total}, deliveries {(reader or stats).receipts}")
     expected = total * len(conns)
-    if reader is not None:
+    if reader:
         read = reader.finish(expected, 30)
         stats.receipts, stats.latencies = len(read["latencies"]), read["latencies"]
         stats.frames, stats.frame_bytes = read["frames"], read["frame_bytes"]
@@ -205,12 +201,12 @@ def fanout_latency(server, conns: list[Conn], sender: Conn, stats: Stats, rate: 
     while stats.receipts < expected and time.monotonic() < deadline:
         gevent.sleep(0.02)
     cpu1, client1, wall1 = server.cpu(), fanout.client_cpu_seconds(), time.monotonic()
-    if reader is not None:
+    if reader:
         client1 += read["cpu_seconds"]  # the C reader's CPU: it runs on the client's core too
     stats.counting = False
     latencies = sorted(stats.latencies)
     return {
-        "reader": "C (fast_reader)" if reader is not None else "Python",
+        "reader": "C" if reader else "Python",
         "first_ms": percentile(latencies, 0), "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
         "cpu_us_per_delivery": (cpu1 - cpu0) * 1e6 / stats.receipts if stats.receipts else None,
         "deliveries": stats.receipts, "expected": expected, "lost": max(0, expected - stats.receipts),
@@ -219,10 +215,23 @@ def fanout_latency(server, conns: list[Conn], sender: Conn, stats: Stats, rate: 
     }
 
 
+def hand_to_c_reader(server, conns: list[Conn]) -> "fast_reader.FastReader | None":
+    """Stop reading the listeners here and let fast_reader read them, if it can: built, and no socket
+    compresses (it does not inflate). Call while the sockets are quiet (nothing cut short)."""
+    program = fast_reader.binary()
+    if program is None or any(conn.tab.extensions for conn in conns):
+        return None
+    for conn in conns:
+        conn.reader.kill()
+    return fast_reader.FastReader(program, "webchat" if server.kind == "webchat" else "socketio",
+                                  [conn.tab.sock for conn in conns])
+
+
 def closed_loop(server, conns: list[Conn], senders: list[Conn], stats: Stats, seconds: float, label: str,
-                warmup: float = 1.0) -> dict:
+                warmup: float = 1.0, c_reader: bool = True) -> dict:
     """Each sender sends its next message when the server acknowledged the last; deliveries/s to the
-    listeners and server CPU per delivery over `seconds` of steady state (after `warmup`)."""
+    listeners and server CPU per delivery over `seconds` of steady state (after `warmup`). The senders
+    are Python's; the listeners are read as in fanout_latency."""
     stop = Event()
     seqs = iter(range(10**12))
     stuck = []
@@ -235,21 +244,32 @@ def closed_loop(server, conns: list[Conn], senders: list[Conn], stats: Stats, se
                 return
 
     gevent.sleep(1.0)
+    reader = c_reader and hand_to_c_reader(server, conns)
     loops = [gevent.spawn(loop, conn) for conn in senders]
     gevent.sleep(warmup)
     stats.counting = True
     cpu0, client0, wall0 = server.cpu(), fanout.client_cpu_seconds(), time.monotonic()
+    if reader:
+        receipts0, reader_cpu0 = reader.mark()
     while time.monotonic() - wall0 < seconds:
         server.check()
-        fanout.progress(f"{label}: {time.monotonic() - wall0:.0f}/{seconds:g} s, deliveries {stats.receipts}")
+        fanout.progress(f"{label}: {time.monotonic() - wall0:.0f}/{seconds:g} s, "
+                        f"deliveries {(reader or stats).receipts}")
         gevent.sleep(0.25)
+    if reader:
+        receipts1, reader_cpu1 = reader.mark()
     cpu1, client1, wall1 = server.cpu(), fanout.client_cpu_seconds(), time.monotonic()
     stats.counting = False
     receipts = stats.receipts
     stop.set()
     gevent.joinall(loops, timeout=15)
     gevent.killall(loops)
+    if reader:
+        receipts = receipts1 - receipts0
+        client1 += reader_cpu1 - reader_cpu0
+        stats.latencies = reader.finish(0, 0)["latencies"][receipts0:receipts1]
     return {
+        "reader": "C" if reader else "Python",
         "deliveries_per_s": receipts / (wall1 - wall0),
         "cpu_us_per_delivery": (cpu1 - cpu0) * 1e6 / receipts if receipts else None,
         "deliveries": receipts, "client_cpu_pct": 100 * (client1 - client0) / (wall1 - wall0),

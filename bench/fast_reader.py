@@ -1,8 +1,8 @@
-"""Runs fast_reader.c, the load client's reader of the fan-out listeners (see that file for why).
+"""Runs fast_reader.c, the load client's reader of the listening sockets (see that file for why).
 
-The Python client opens and readies every socket as before; for the measurement it stops its own
-reader greenlets on the listeners and hands their descriptors to the C reader, which times each
-arrival. The sender stays in Python. Built with the machine's C compiler on first use, into
+The Python client opens and readies every socket as before; for the measurement (fan-out and
+closed loop) it stops its own reader greenlets on the listeners and hands their descriptors to the
+C reader, which times each arrival. The senders stay in Python. Built with the machine's C compiler on first use, into
 bench/.build; without one (or when a socket negotiated permessage-deflate, which the C reader does
 not inflate) versus_clients reads in Python as before and says so.
 """

@@ -58,7 +58,7 @@ class Conn:
         self.confirmed = Event()  # the server acknowledged the last send
         self.confirmations = 0
         self._ack_id = 0
-        self.reader = None  # the greenlet reading this socket (fanout_latency may hand it to fast_reader)
+        self.reader = None  # the greenlet reading this socket (hand_to_c_reader stops it)
 
     @property
     def closed(self) -> bool:

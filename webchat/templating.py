@@ -27,7 +27,6 @@ def render_fragment(name: str, **context) -> str:
 # url_for's stand-ins for the two ids while it builds a message route's shape: larger than any id
 # (PostgreSQL integers), and digits no route's fixed text holds.
 _CHAT_MARK, _MESSAGE_MARK = 98_765_432_101, 98_765_432_102
-_message_url_shapes: dict[tuple[str, str], str] = {}
 
 
 def message_url(endpoint: str, m) -> str:
@@ -35,12 +34,13 @@ def message_url(endpoint: str, m) -> str:
     message renders three (edit, delete, react), and through url_for they were a third of the
     partial's cost: url_for builds each route once per script root, with stand-in ids, and
     the ids are filled into that shape."""
+    shapes = current_app.extensions["webchat.message_url_shapes"]  # this app's routes
     key = (endpoint, request.script_root)
-    shape = _message_url_shapes.get(key)
+    shape = shapes.get(key)
     if shape is None:
         built = url_for(endpoint, chat_id=_CHAT_MARK, message_id=_MESSAGE_MARK)
-        shape = _message_url_shapes[key] = (built.replace("{", "{{").replace("}", "}}")
-                                            .replace(str(_CHAT_MARK), "{0}").replace(str(_MESSAGE_MARK), "{1}"))
+        shape = shapes[key] = (built.replace("{", "{{").replace("}", "}}")
+                               .replace(str(_CHAT_MARK), "{0}").replace(str(_MESSAGE_MARK), "{1}"))
     return shape.format(m.chat_id, m.id)
 
 
@@ -103,6 +103,7 @@ def init_app(app) -> None:
     app.jinja_env.filters["preview_line"] = preview_line
     app.jinja_env.filters["plain_text"] = plain_text
     app.jinja_env.globals["message_url"] = message_url
+    app.extensions["webchat.message_url_shapes"] = {}
 
     @app.context_processor
     def globals_for_templates():

@@ -34,11 +34,10 @@ class DriverStatement:
     Connection.execute raises them. No events fire for these statements, and rows are plain tuples.
     """
 
-    __slots__ = ("statement", "column_keys", "_compiled")
+    __slots__ = ("statement", "_compiled")
 
-    def __init__(self, statement, column_keys: list[str] | None = None) -> None:
+    def __init__(self, statement) -> None:
         self.statement = statement
-        self.column_keys = column_keys  # an INSERT's columns, when they are not in the statement
         self._compiled: dict = {}
 
     def rows(self, connection, params: dict) -> list[tuple]:
@@ -68,7 +67,7 @@ class DriverStatement:
             cursor.close()
 
     def _compile(self, dialect) -> tuple:
-        compiled = self.statement.compile(dialect=dialect, column_keys=self.column_keys)
+        compiled = self.statement.compile(dialect=dialect)
         if compiled.literal_execute_params or compiled.post_compile_params:
             raise ValueError("DriverStatement cannot run expanding or literal-execute parameters")
         processors = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)

@@ -18,15 +18,12 @@ and each message is stored alone, answered as it would have been without batchin
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import pairwise
 
 import gevent
 from flask import current_app
 from gevent.event import Event
-from sqlalchemy import bindparam, insert
 
-from ..database import DriverStatement
 from ..extensions import db
 from ..models import Message, utcnow
 from ..realtime.event_loop import under_gevent
@@ -35,30 +32,6 @@ from . import messaging
 from .messaging import Draft, SendResult
 
 log = logging.getLogger(__name__)
-
-_messages = Message.__table__
-ROWS_PER_INSERT = 50
-
-
-@lru_cache(maxsize=ROWS_PER_INSERT)
-def _insert_rows(count: int) -> DriverStatement:
-    """One INSERT of `count` messages, on the driver's cursor. Its RETURNING rows come in no promised
-    order, so each is matched to its row by (chat, seq), and ids are checked to follow seqs within
-    each chat. Parameters are named <column>_<row>."""
-    rows = [{column: bindparam(f"{column}_{i}") for column in messaging.MESSAGE_COLUMNS} for i in range(count)]
-    return DriverStatement(insert(_messages).values(rows).returning(_messages.c.id, _messages.c.chat_id,
-                                                                    _messages.c.seq))
-
-
-def _insert(connection, rows: list[dict]) -> dict[tuple[int, int], int]:
-    """Insert message rows, ROWS_PER_INSERT at a time; each one's id by (chat id, seq)."""
-    ids = {}
-    for start in range(0, len(rows), ROWS_PER_INSERT):
-        chunk = rows[start:start + ROWS_PER_INSERT]
-        params = {f"{column}_{i}": row[column] for i, row in enumerate(chunk) for column in messaging.MESSAGE_COLUMNS}
-        ids.update({(chat_id, seq): message_id for message_id, chat_id, seq in _insert_rows(len(chunk)).rows(
-            connection, params)})
-    return ids
 
 
 class OutOfOrder(Exception):
@@ -155,7 +128,8 @@ def _serve(batch: list[_Turn]) -> None:
         drafted: list[tuple[_Turn, Draft]] = []
         requests = [turn.request for turn in batch]
         try:
-            senders = messaging.senders_in([(r.chat_id, r.user_id, r.client_id) for r in requests])
+            # One indexed query each on the driver's cursor (~10 µs), less than two by IN lists.
+            senders = [messaging.sender_in(r.chat_id, r.user_id, r.client_id) for r in requests]
         except Exception as e:  # noqa: BLE001 - the database is away: every send hears so
             db.session.rollback()
             for turn in batch:
@@ -240,7 +214,7 @@ def _store_together(drafts: list[Draft]) -> tuple[list[SendResult], dict[int, st
             order.append(index)
             draft = drafts[index]
             rows.append(messaging.message_row(chat_id, seq, now, draft.membership.user, **draft.fields()))
-    ids = _insert(connection, rows)
+    ids = messaging.insert_messages(connection, rows)
     messages: list[Message | None] = [None] * len(drafts)
     for index, values in zip(order, rows, strict=True):
         message_id = ids[values["chat_id"], values["seq"]]

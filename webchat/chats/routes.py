@@ -119,7 +119,7 @@ def _composer(chat, body: str = "", error: str | None = None, client_id: str | N
     return {"chat": chat, "body": body, "error": error, "client_id": client_id or messaging.new_client_id()}
 
 
-@bp.get("/chats/<int:chat_id>")
+@bp.get("/chats/<id:chat_id>")
 def show_chat(chat_id: int):
     """A chat: its newest messages (or a page before ?before=) and the composer."""
     membership = service.membership_or_404(chat_id, current_user)
@@ -129,7 +129,7 @@ def show_chat(chat_id: int):
                          **context)
 
 
-@bp.get("/chats/<int:chat_id>/messages")
+@bp.get("/chats/<id:chat_id>/messages")
 def list_messages(chat_id: int):
     """Message fragments after ?after= (polling, catch-up) or before ?before= (history)."""
     membership = service.membership_or_404(chat_id, current_user)
@@ -151,7 +151,7 @@ def list_messages(chat_id: int):
     return response
 
 
-@bp.post("/chats/<int:chat_id>/messages")
+@bp.post("/chats/<id:chat_id>/messages")
 def send_message(chat_id: int):
     """Send a message; answers with every message after the page's newest, the new one included."""
     membership = service.membership_or_404(chat_id, current_user)
@@ -188,7 +188,7 @@ def answer_sent(chat_id: int, message) -> str:
         "realtime/_sent.html", client_id=message.client_id)
 
 
-@bp.post("/chats/<int:chat_id>/read")
+@bp.post("/chats/<id:chat_id>/read")
 def mark_read(chat_id: int):
     """The page says the chat is read up to ?upto= (used while the socket is down)."""
     service.membership_or_404(chat_id, current_user)
@@ -199,7 +199,7 @@ def mark_read(chat_id: int):
     return "", 204
 
 
-@bp.post("/chats/<int:chat_id>/notifications")
+@bp.post("/chats/<id:chat_id>/notifications")
 def set_notifications(chat_id: int):
     """Choose which messages of this chat notify: all, mentions or none."""
     def choose(membership):
@@ -212,7 +212,7 @@ def set_notifications(chat_id: int):
     return _member_action(chat_id, choose)
 
 
-@bp.get("/chats/<int:chat_id>/members")
+@bp.get("/chats/<id:chat_id>/members")
 def members(chat_id: int):
     """The chat's members, with forms to add, remove, rename and leave."""
     membership = service.membership_or_404(chat_id, current_user)
@@ -237,7 +237,7 @@ def _member_action(chat_id: int, action):
     return _members_page(membership, notice=notice)
 
 
-@bp.post("/chats/<int:chat_id>/members")
+@bp.post("/chats/<id:chat_id>/members")
 def add_members(chat_id: int):
     """Add members by username."""
     def add(membership):
@@ -246,7 +246,7 @@ def add_members(chat_id: int):
     return _member_action(chat_id, add)
 
 
-@bp.post("/chats/<int:chat_id>/members/<username>/remove")
+@bp.post("/chats/<id:chat_id>/members/<username>/remove")
 def remove_member(chat_id: int, username: str):
     """Remove a member (admins only)."""
     def remove(membership):
@@ -254,7 +254,7 @@ def remove_member(chat_id: int, username: str):
     return _member_action(chat_id, remove)
 
 
-@bp.post("/chats/<int:chat_id>/rename")
+@bp.post("/chats/<id:chat_id>/rename")
 def rename_chat(chat_id: int):
     """Rename a group chat."""
     def do_rename(membership):
@@ -263,7 +263,7 @@ def rename_chat(chat_id: int):
     return _member_action(chat_id, do_rename)
 
 
-@bp.post("/chats/<int:chat_id>/leave")
+@bp.post("/chats/<id:chat_id>/leave")
 def leave_chat(chat_id: int):
     """Leave a group chat; back to the dashboard."""
     membership = service.membership_or_404(chat_id, current_user)

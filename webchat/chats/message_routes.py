@@ -69,7 +69,7 @@ def delete_message_form(chat_id: int, message_id: int):
 
 @bp.post("/chats/<id:chat_id>/messages/<id:message_id>/delete")
 def delete_message(chat_id: int, message_id: int):
-    """Delete a message for everyone: the author, or a chat admin, may."""
+    """Delete a message for everyone: the author, or a group's admin, may."""
     membership, message = service.message_or_404(chat_id, current_user, message_id)
     try:
         changes.delete_message(membership, message)

@@ -613,5 +613,6 @@ def test_a_page_load_the_person_starts_marks_the_chat_read_for_browsers_without_
     chat_id = create_group(alice, "Alpha", "bob")
     bob.send(chat_id, "hello alice")
     assert entry_for(alice.get("/"), chat_id)["unread"] == 1
-    alice.client.get(f"/chats/{chat_id}", headers={"Sec-Fetch-User": "?1", "Sec-Fetch-Mode": "navigate"})
+    alice.client.get(f"/chats/{chat_id}", headers={"Sec-Fetch-User": "?1", "Sec-Fetch-Mode": "navigate",
+                                                   "Sec-Fetch-Site": "same-origin"})
     assert entry_for(alice.get("/"), chat_id)["unread"] == 0

@@ -105,14 +105,23 @@ def _chat_context(membership, before: int | None = None, **extra):
                 **extra)
 
 
-def _opened_by_the_user() -> bool:
-    """A full page load the person started (link, address bar): they are reading the chat.
+# Where a navigation came from (Sec-Fetch-Site): our own pages, or the person themselves (typed
+# URL, bookmark). A link on another site ("cross-site", or "same-site" from a sibling host)
+# opens the chat but is no sign anyone read it: any page could otherwise clear a badge.
+_READING_FROM = ("same-origin", "none")
 
-    Pages with JavaScript say so themselves when the tab is visible; this is for browsers
-    without it, whose badges would otherwise never clear. htmx requests and loads the browser
-    starts by itself (restored tabs, prefetch) carry no Sec-Fetch-User.
+
+def _opened_by_the_user() -> bool:
+    """A full page load the person started here (a link of ours, the address bar): they are
+    reading the chat.
+
+    Pages with JavaScript say so themselves when the tab is visible, wherever the link was (a
+    visible page is being looked at); this is for browsers without it, whose badges would
+    otherwise never clear. htmx requests and loads the browser starts by itself (restored tabs,
+    prefetch) carry no Sec-Fetch-User.
     """
-    return not is_htmx() and request.headers.get("Sec-Fetch-User") == "?1"
+    return (not is_htmx() and request.headers.get("Sec-Fetch-User") == "?1"
+            and request.headers.get("Sec-Fetch-Site") in _READING_FROM)
 
 
 def _composer(chat, body: str = "", error: str | None = None, client_id: str | None = None):

@@ -78,6 +78,21 @@ def test_a_member_asking_any_url_for_an_id_beyond_the_database_gets_not_found_an
         assert "Traceback" not in log.read()
 
 
+def test_ids_beyond_the_database_in_query_strings_and_forms_read_as_the_newest_not_an_error(live_server, scene):
+    alice, real = scene
+    chat, huge = real["chat_id"], "9" * 30
+    log_from = _log_size(live_server)
+    for path in (f"/chats/{chat}?before={huge}", f"/chats/{chat}/messages?after={huge}&changes={huge}",
+                 f"/chats/{chat}/messages?before={huge}", f"/search?q=hello&before={huge}"):
+        response = alice.get(path)
+        assert response.status == 200 and "Traceback" not in response.text, path
+    assert alice.post(f"/chats/{chat}/read", {"upto": huge}).status == 204
+    assert alice.send(int(chat), "still here")  # nothing was left broken
+    with open(live_server.log_path, errors="replace") as log:
+        log.seek(log_from)
+        assert "Traceback" not in log.read()
+
+
 def test_socket_frames_with_ids_beyond_the_database_get_a_clear_error_and_the_socket_stays_open(
         live_server, scene):
     alice, real = scene

@@ -24,10 +24,11 @@ def url_rules(tmp_path_factory):
 
 
 def test_every_id_in_a_url_is_read_by_the_one_id_converter(url_rules):
-    ids = {(rule.rule, name): type(converter).__name__ for rule in url_rules
-           for name, converter in rule._converters.items() if name.endswith("_id")}
+    ids = {(rule.rule, name): converter for rule in url_rules
+           for converter, name in re.findall(r"<(?:(\w+)[^:>]*:)?(\w+)>", rule.rule) if name.endswith("_id")}
     assert ids, "no route names an id?"
-    assert {where: kind for where, kind in ids.items() if kind != IdConverter.__name__} == {}
+    assert {where: converter for where, converter in ids.items() if converter != "id"} == {}
+    assert url_rules[0].map.converters["id"] is IdConverter
 
 
 @pytest.fixture(scope="module")

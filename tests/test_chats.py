@@ -459,10 +459,10 @@ CHAT_URL_IDS = [f"{method} {url.replace('{id}', 'N')}" for method, url, _ in CHA
 
 
 def test_the_list_of_chat_urls_above_covers_every_chat_route(app):
-    routes = {(method, rule.rule.replace("<int:chat_id>", "{id}").replace("<username>", "bob")
-               .replace("<int:message_id>", "{mid}").replace("<int:attachment_id>", "{aid}")
+    routes = {(method, rule.rule.replace("<id:chat_id>", "{id}").replace("<username>", "bob")
+               .replace("<id:message_id>", "{mid}").replace("<id:attachment_id>", "{aid}")
                .replace("<filename>", "notes.txt"))
-              for rule in app.url_map.iter_rules() if "<int:chat_id>" in rule.rule
+              for rule in app.url_map.iter_rules() if "<id:chat_id>" in rule.rule
               for method in rule.methods - {"HEAD", "OPTIONS"}}
 
     assert routes == {(method, url.split("?")[0]) for method, url, _ in CHAT_URLS}
@@ -613,5 +613,6 @@ def test_a_page_load_the_person_starts_marks_the_chat_read_for_browsers_without_
     chat_id = create_group(alice, "Alpha", "bob")
     bob.send(chat_id, "hello alice")
     assert entry_for(alice.get("/"), chat_id)["unread"] == 1
-    alice.client.get(f"/chats/{chat_id}", headers={"Sec-Fetch-User": "?1", "Sec-Fetch-Mode": "navigate"})
+    alice.client.get(f"/chats/{chat_id}", headers={"Sec-Fetch-User": "?1", "Sec-Fetch-Mode": "navigate",
+                                                   "Sec-Fetch-Site": "same-origin"})
     assert entry_for(alice.get("/"), chat_id)["unread"] == 0

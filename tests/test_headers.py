@@ -102,12 +102,12 @@ def sign_in(base_url: str, headers: dict | None = None, remember: bool = True):
                           headers=headers)
 
 
-def test_the_session_and_remember_me_cookies_are_http_only_and_same_site(live_server):
+def test_the_session_remember_me_and_device_cookies_are_http_only_and_same_site(live_server):
     signed_in = sign_in(live_server.url)
 
     assert signed_in.status == 302, signed_in
     cookies = set_cookies(signed_in)
-    assert set(cookies) == {"session", "remember_token"}
+    assert set(cookies) == {"session", "remember_token", "webchat_device"}
     for name, cookie in cookies.items():
         assert "httponly" in attributes(cookie), name
         assert attributes(cookie) & {"samesite=lax", "samesite=strict"}, name
@@ -127,7 +127,7 @@ def test_over_https_every_cookie_is_secure_the_remember_me_cookie_too(behind_a_p
 
     assert signed_in.status == 302, signed_in
     cookies = set_cookies(signed_in)
-    assert set(cookies) == {"session", "remember_token"}
+    assert set(cookies) == {"session", "remember_token", "webchat_device"}
     for name, cookie in cookies.items():
         assert {"secure", "httponly"} <= attributes(cookie), (name, cookie)
     plain = set_cookies(sign_in(behind_a_proxy.url))  # plain http (a developer's machine): not Secure

@@ -320,6 +320,25 @@ def test_only_an_explicit_read_advances_the_marker_not_polling_opening_the_chat_
     assert bob.post(f"/chats/{chat}/read", {}).status == 400
 
 
+def test_a_link_from_another_site_shows_the_chat_but_only_opening_it_here_or_by_address_marks_it_read(people):
+    alice, bob = people.new("alice"), people.new("bob")
+    chat = alice.create_chat("Team", [bob])
+    first = alice.send(chat, "followed from elsewhere")
+    clicked = {"Sec-Fetch-User": "?1", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+
+    for elsewhere in ("cross-site", "same-site"):  # a link on another site, or a sibling subdomain
+        page = bob.get(f"/chats/{chat}", headers={**clicked, "Sec-Fetch-Site": elsewhere})
+        assert page.status == 200 and first in pages.message_ids(page.text)
+    assert unread_on_dashboard(bob, chat) == 1
+
+    assert bob.get(f"/chats/{chat}", headers={**clicked, "Sec-Fetch-Site": "same-origin"}).status == 200
+    assert unread_on_dashboard(bob, chat) == 0  # a link of the app's own
+    alice.send(chat, "then typed in")
+    assert unread_on_dashboard(bob, chat) == 1
+    assert bob.get(f"/chats/{chat}", headers={**clicked, "Sec-Fetch-Site": "none"}).status == 200
+    assert unread_on_dashboard(bob, chat) == 0  # the address bar or a bookmark
+
+
 def test_a_read_frame_for_a_chat_one_is_not_in_gets_an_error_and_changes_nothing(people):
     alice, bob, eve = people.new("alice"), people.new("bob"), people.new("eve")
     chat = alice.create_chat("Team", [bob])

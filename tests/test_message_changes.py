@@ -237,6 +237,33 @@ def test_a_chat_admin_may_delete_anyones_message_a_member_only_their_own(team, a
     assert stored(alice.app, bobs).deleted_at is not None
 
 
+def test_in_a_direct_message_neither_person_deletes_the_others_message_nor_is_offered_to(people):
+    alice, bob = people.new("alice"), people.new("bob")
+    chat = alice.open_direct(bob)  # both are stored as the chat's admins
+    alices, bobs = alice.send(chat, "alice's own words"), bob.send(chat, "bob's own words")
+
+    for person in (alice, bob):  # the page grants neither the other's Delete (base.html's rule)
+        assert "data-admin" not in parse(person.get(f"/chats/{chat}").text).by_id("messages").attrs
+    asked = bob.get(f"/chats/{chat}/messages/{alices}/delete")
+    refused = bob.post(f"/chats/{chat}/messages/{alices}/delete", {})
+    assert (asked.status, refused.status) == (403, 403)
+    assert "In a direct message only its author can delete a message." in text_of(refused.text)
+    assert alice.post(f"/chats/{chat}/messages/{bobs}/delete", {}).status == 403
+    page = alice.get(f"/chats/{chat}").text
+    assert "alice's own words" in message_body(page, alices).text
+    assert "bob's own words" in message_body(page, bobs).text
+
+    assert bob.post(f"/chats/{chat}/messages/{bobs}/delete", {}).status == 302  # his own, as ever
+    assert "This message was deleted." in alice.get(f"/chats/{chat}").text
+
+
+def test_a_group_admins_page_offers_delete_on_every_message_a_members_only_on_their_own(people):
+    alice, bob = people.new("alice"), people.new("bob")
+    chat = alice.create_chat("Moderated", [bob])
+    assert "data-admin" in parse(alice.get(f"/chats/{chat}").text).by_id("messages").attrs
+    assert "data-admin" not in parse(bob.get(f"/chats/{chat}").text).by_id("messages").attrs
+
+
 def test_a_deleted_message_cannot_be_edited_and_deleting_again_changes_nothing(team):
     chat_id, _, bob, message_id = team
     delete(bob, chat_id, message_id)

@@ -39,7 +39,8 @@ from .support.wsclient import (
 SEND_BUDGET, SEND_WINDOW = 20, 10
 FRAMES_PER_SECOND, FRAME_BURST = 20, 60
 REGISTER_LIMIT = 20
-LOGIN_FAILURES_PER_ADDRESS = 4 * 5
+LOGIN_FAILURES_PER_ACCOUNT = 5
+LOGIN_FAILURES_PER_ADDRESS = 4 * LOGIN_FAILURES_PER_ACCOUNT
 SOCKETS_PER_USER = 50
 SHIPPED = {
     "WEBCHAT_SEND_LIMIT": f"{SEND_BUDGET} per {SEND_WINDOW} seconds",
@@ -231,6 +232,53 @@ def test_one_address_failing_logins_across_many_accounts_is_refused_and_other_ad
 
     assert PersonAt(server.url, victim.username).post(
         "/login", {"username": victim.username, "password": PASSWORD}).status == 302
+
+
+def _sign_in(person: PersonAt, password: str = PASSWORD):
+    person._csrf = None
+    return person.post("/login", {"username": person.username, "password": password})
+
+
+def test_someone_guessing_an_accounts_password_elsewhere_does_not_lock_its_owner_out_of_their_browser(
+        server, people):
+    owner, mallory = people("owner"), people("mallory")  # each browser signed in once: a device cookie
+    assert owner.cookies.get("webchat_device") and mallory.cookies.get("webchat_device")
+    assert owner.logout().status == 302
+    guesser = PersonAt(server.url, owner.username)  # another address, no cookie of the owner's
+    for _ in range(LOGIN_FAILURES_PER_ACCOUNT):
+        assert _sign_in(guesser, "wrong").status == 401
+    assert _sign_in(guesser).status == 429  # locked out, the right password too
+
+    assert _sign_in(PersonAt(server.url, owner.username, address=owner.address)).status == 429  # no cookie
+    borrowed = PersonAt(server.url, owner.username)
+    borrowed.cookies = {"webchat_device": mallory.cookies["webchat_device"]}  # another account's
+    assert _sign_in(borrowed).status == 429
+    tampered = PersonAt(server.url, owner.username)
+    tampered.cookies = {"webchat_device": owner.cookies["webchat_device"][:-2] + "xx"}
+    assert _sign_in(tampered).status == 429
+
+    assert _sign_in(owner).status == 302  # the owner's own browser, cookie and all
+    assert owner.get("/").status == 200
+
+
+def test_a_known_browser_guessing_wrong_is_limited_on_its_own_and_a_password_change_forgets_it(server, people):
+    owner = people("owner")
+    old_cookie = owner.cookies["webchat_device"]
+    assert owner.change_password("a-new-password-123").status == 302  # this browser is given a new one
+    assert owner.cookies["webchat_device"] != old_cookie
+    owner.logout()
+    before = PersonAt(server.url, owner.username)
+    before.cookies = {"webchat_device": old_cookie}  # a copy from before the change
+    for _ in range(LOGIN_FAILURES_PER_ACCOUNT):
+        assert _sign_in(before, "wrong").status == 401
+    assert _sign_in(before, "a-new-password-123").status == 429  # it counted as any browser: account locked
+
+    assert _sign_in(owner, "a-new-password-123").status == 302  # the browser that changed it
+    owner.logout()
+    for _ in range(LOGIN_FAILURES_PER_ACCOUNT):
+        assert _sign_in(owner, "wrong").status == 401
+    refused = _sign_in(owner, "a-new-password-123")  # its own limit: five failures, then a wait
+    assert refused.status == 429 and "Too many attempts" in html.unescape(refused.text)
 
 
 # ----- the same limits across hosts, in Redis ------------------------------------------------------

@@ -64,7 +64,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["webchat.live_state"] = create_live_state(app)
     app.extensions["webchat.send_queue"] = SendQueue()
 
-    from . import cli, errors, templating
+    from . import cli, errors, routing, templating
+    routing.init_app(app)
     cli.init_app(app)
     errors.init_app(app)
     templating.init_app(app)

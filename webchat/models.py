@@ -121,6 +121,12 @@ class Membership(db.Model):
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def deletes_others_messages(self) -> bool:
+        """A group's admins may delete anyone's message. Both people in a direct message are
+        admins (stored so since DMs began), but there each message is its author's alone."""
+        return self.is_admin and not self.chat.is_direct
+
 
 class Message(db.Model):
     __tablename__ = "messages"

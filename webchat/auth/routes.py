@@ -1,14 +1,14 @@
 """Register, log in, log out, and the account settings page."""
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import after_this_request, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user, user_loaded_from_cookie
 from flask_wtf.csrf import generate_csrf
 
 from ..extensions import db, limiter
 from ..realtime.hub import publish_control
-from . import accounts, bp, sessions
+from . import accounts, bp, devices, sessions
 
 
 def start_session(user, remember: bool = False) -> None:
@@ -21,6 +21,7 @@ def start_session(user, remember: bool = False) -> None:
     session["_user_id"] = sessions.login_id(user, login)
     session["sid"] = login.id
     user.login_session_id = login.id
+    after_this_request(lambda response: devices.remember(response, user))
 
 
 @user_loaded_from_cookie.connect
@@ -52,6 +53,18 @@ def _login_address_key() -> str:
     return "login-address:" + get_remote_address()
 
 
+def _login_device_key() -> str:
+    return "login-device:" + (devices.known_device() or "")
+
+
+def _trusted() -> bool:
+    return devices.known_device() is not None
+
+
+def _untrusted() -> bool:
+    return not _trusted()
+
+
 def _failed(response) -> bool:
     # A deactivated account's answer proves the password right: it counts like a failure.
     return response.status_code in (FAILED_LOGIN, DEACTIVATED)
@@ -68,10 +81,15 @@ def _address_failure_limit() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_failure_limit, key_func=_login_account_key, methods=["POST"], deduct_when=_failed)
-@limiter.limit(_address_failure_limit, key_func=_login_address_key, methods=["POST"], deduct_when=_failed)
+@limiter.limit(_login_failure_limit, key_func=_login_account_key, methods=["POST"], deduct_when=_failed,
+               exempt_when=_trusted)
+@limiter.limit(_address_failure_limit, key_func=_login_address_key, methods=["POST"], deduct_when=_failed,
+               exempt_when=_trusted)
+@limiter.limit(_login_failure_limit, key_func=_login_device_key, methods=["POST"], deduct_when=_failed,
+               exempt_when=_untrusted)
 def login():
-    """Sign in with username and password; repeated failures are refused for a while."""
+    """Sign in with username and password; repeated failures are refused for a while: per
+    account and per address, or per device for a browser that signed in to the account before."""
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")))
     if request.method == "POST":

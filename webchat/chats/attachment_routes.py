@@ -61,7 +61,7 @@ def upload_too_large(e):
                              "Nothing was sent.")
 
 
-@bp.post("/chats/<int:chat_id>/attachments")
+@bp.post("/chats/<id:chat_id>/attachments")
 def upload_attachments(chat_id: int):
     """Send files (and an optional caption) as one message; every open page of the chat shows it."""
     membership = service.membership_or_404(chat_id, current_user)
@@ -91,7 +91,7 @@ def _attachment_or_404(chat_id: int, attachment_id: int) -> Attachment:
     return attachment
 
 
-@bp.get("/chats/<int:chat_id>/attachments/<int:attachment_id>/<filename>")
+@bp.get("/chats/<id:chat_id>/attachments/<id:attachment_id>/<filename>")
 def download_attachment(chat_id: int, attachment_id: int, filename: str):
     """The file as it was uploaded: an image inline, anything else as a download.
 
@@ -104,7 +104,7 @@ def download_attachment(chat_id: int, attachment_id: int, filename: str):
                         inline=inline, name=attachment.filename)
 
 
-@bp.get("/chats/<int:chat_id>/thumbnails/<int:attachment_id>")
+@bp.get("/chats/<id:chat_id>/thumbnails/<id:attachment_id>")
 def attachment_thumbnail(chat_id: int, attachment_id: int):
     """The small WebP picture of an image attachment, made when it was uploaded."""
     attachment = _attachment_or_404(chat_id, attachment_id)

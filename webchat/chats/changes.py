@@ -95,8 +95,11 @@ def edit_message(membership: Membership, message: Message, body: str | None) -> 
 def check_deletable(membership: Membership, message: Message) -> None:
     if message.is_system:
         raise ChatError("Chat events can't be deleted.", 403)
-    if message.author_id != membership.user_id and not membership.is_admin:
-        raise ChatError("Only the author or a chat admin can delete a message.", 403)
+    if message.author_id == membership.user_id or membership.deletes_others_messages:
+        return
+    if membership.chat.is_direct:
+        raise ChatError("In a direct message only its author can delete a message.", 403)
+    raise ChatError("Only the author or a chat admin can delete a message.", 403)
 
 
 def delete_message(membership: Membership, message: Message) -> Message:

@@ -33,7 +33,7 @@ def suggest(chat_id: int, viewer: User, typed: str, limit: int = SUGGESTIONS) ->
         query.order_by(case((by_username, 0), else_=1), User.username).limit(limit)))
 
 
-@bp.get("/chats/<int:chat_id>/mentions")
+@bp.get("/chats/<id:chat_id>/mentions")
 def mention_suggestions(chat_id: int):
     """Members to mention whose name starts with ?q= (the composer's @ list); 404 to non-members."""
     service.membership_or_404(chat_id, current_user)

@@ -23,7 +23,7 @@ def _confirmation_page(template: str, message, status: int = 200, **context):
     return make_response(html, status)
 
 
-@bp.get("/chats/<int:chat_id>/messages/<int:message_id>/edit")
+@bp.get("/chats/<id:chat_id>/messages/<id:message_id>/edit")
 def edit_message_form(chat_id: int, message_id: int):
     """The inline editor for one's own message (a page of its own without JavaScript)."""
     membership, message = service.message_or_404(chat_id, current_user, message_id)
@@ -38,7 +38,7 @@ def edit_message_form(chat_id: int, message_id: int):
     return _confirmation_page("chats/edit_message.html", message, body=message.body)
 
 
-@bp.post("/chats/<int:chat_id>/messages/<int:message_id>/edit")
+@bp.post("/chats/<id:chat_id>/messages/<id:message_id>/edit")
 def edit_message(chat_id: int, message_id: int):
     """Save a new version of one's own message; every open page of the chat shows it."""
     membership, message = service.message_or_404(chat_id, current_user, message_id)
@@ -56,7 +56,7 @@ def edit_message(chat_id: int, message_id: int):
     return answer_change(message)
 
 
-@bp.get("/chats/<int:chat_id>/messages/<int:message_id>/delete")
+@bp.get("/chats/<id:chat_id>/messages/<id:message_id>/delete")
 def delete_message_form(chat_id: int, message_id: int):
     """Ask before deleting (browsers without JavaScript; htmx asks with a confirm dialog)."""
     membership, message = service.message_or_404(chat_id, current_user, message_id)
@@ -67,9 +67,9 @@ def delete_message_form(chat_id: int, message_id: int):
     return _confirmation_page("chats/delete_message.html", message)
 
 
-@bp.post("/chats/<int:chat_id>/messages/<int:message_id>/delete")
+@bp.post("/chats/<id:chat_id>/messages/<id:message_id>/delete")
 def delete_message(chat_id: int, message_id: int):
-    """Delete a message for everyone: the author, or a chat admin, may."""
+    """Delete a message for everyone: the author, or a group's admin, may."""
     membership, message = service.message_or_404(chat_id, current_user, message_id)
     try:
         changes.delete_message(membership, message)

@@ -26,7 +26,7 @@ def _reaction_page(message, status: int = 200, error: str | None = None, choice:
     return make_response(html, status)
 
 
-@bp.get("/chats/<int:chat_id>/messages/<int:message_id>/reactions")
+@bp.get("/chats/<id:chat_id>/messages/<id:message_id>/reactions")
 def reaction_picker(chat_id: int, message_id: int):
     """The reaction picker: in a message's React menu with htmx, else a page (?emoji= chosen already)."""
     membership, message = service.message_or_404(chat_id, current_user, message_id)
@@ -43,7 +43,7 @@ def reaction_picker(chat_id: int, message_id: int):
     return _reaction_page(message, choice=choice)
 
 
-@bp.post("/chats/<int:chat_id>/messages/<int:message_id>/reactions")
+@bp.post("/chats/<id:chat_id>/messages/<id:message_id>/reactions")
 def toggle_reaction(chat_id: int, message_id: int):
     """Add one's reaction with the posted emoji, or take it back; every open page of the chat shows it."""
     membership, message = service.message_or_404(chat_id, current_user, message_id)

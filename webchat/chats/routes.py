@@ -105,21 +105,30 @@ def _chat_context(membership, before: int | None = None, **extra):
                 **extra)
 
 
-def _opened_by_the_user() -> bool:
-    """A full page load the person started (link, address bar): they are reading the chat.
+# Where a navigation came from (Sec-Fetch-Site): our own pages, or the person themselves (typed
+# URL, bookmark). A link on another site ("cross-site", or "same-site" from a sibling host)
+# opens the chat but is no sign anyone read it: any page could otherwise clear a badge.
+_READING_FROM = ("same-origin", "none")
 
-    Pages with JavaScript say so themselves when the tab is visible; this is for browsers
-    without it, whose badges would otherwise never clear. htmx requests and loads the browser
-    starts by itself (restored tabs, prefetch) carry no Sec-Fetch-User.
+
+def _opened_by_the_user() -> bool:
+    """A full page load the person started here (a link of ours, the address bar): they are
+    reading the chat.
+
+    Pages with JavaScript say so themselves when the tab is visible, wherever the link was (a
+    visible page is being looked at); this is for browsers without it, whose badges would
+    otherwise never clear. htmx requests and loads the browser starts by itself (restored tabs,
+    prefetch) carry no Sec-Fetch-User.
     """
-    return not is_htmx() and request.headers.get("Sec-Fetch-User") == "?1"
+    return (not is_htmx() and request.headers.get("Sec-Fetch-User") == "?1"
+            and request.headers.get("Sec-Fetch-Site") in _READING_FROM)
 
 
 def _composer(chat, body: str = "", error: str | None = None, client_id: str | None = None):
     return {"chat": chat, "body": body, "error": error, "client_id": client_id or messaging.new_client_id()}
 
 
-@bp.get("/chats/<int:chat_id>")
+@bp.get("/chats/<id:chat_id>")
 def show_chat(chat_id: int):
     """A chat: its newest messages (or a page before ?before=) and the composer."""
     membership = service.membership_or_404(chat_id, current_user)
@@ -129,7 +138,7 @@ def show_chat(chat_id: int):
                          **context)
 
 
-@bp.get("/chats/<int:chat_id>/messages")
+@bp.get("/chats/<id:chat_id>/messages")
 def list_messages(chat_id: int):
     """Message fragments after ?after= (polling, catch-up) or before ?before= (history)."""
     membership = service.membership_or_404(chat_id, current_user)
@@ -151,7 +160,7 @@ def list_messages(chat_id: int):
     return response
 
 
-@bp.post("/chats/<int:chat_id>/messages")
+@bp.post("/chats/<id:chat_id>/messages")
 def send_message(chat_id: int):
     """Send a message; answers with every message after the page's newest, the new one included."""
     membership = service.membership_or_404(chat_id, current_user)
@@ -188,7 +197,7 @@ def answer_sent(chat_id: int, message) -> str:
         "realtime/_sent.html", client_id=message.client_id)
 
 
-@bp.post("/chats/<int:chat_id>/read")
+@bp.post("/chats/<id:chat_id>/read")
 def mark_read(chat_id: int):
     """The page says the chat is read up to ?upto= (used while the socket is down)."""
     service.membership_or_404(chat_id, current_user)
@@ -199,7 +208,7 @@ def mark_read(chat_id: int):
     return "", 204
 
 
-@bp.post("/chats/<int:chat_id>/notifications")
+@bp.post("/chats/<id:chat_id>/notifications")
 def set_notifications(chat_id: int):
     """Choose which messages of this chat notify: all, mentions or none."""
     def choose(membership):
@@ -212,7 +221,7 @@ def set_notifications(chat_id: int):
     return _member_action(chat_id, choose)
 
 
-@bp.get("/chats/<int:chat_id>/members")
+@bp.get("/chats/<id:chat_id>/members")
 def members(chat_id: int):
     """The chat's members, with forms to add, remove, rename and leave."""
     membership = service.membership_or_404(chat_id, current_user)
@@ -237,7 +246,7 @@ def _member_action(chat_id: int, action):
     return _members_page(membership, notice=notice)
 
 
-@bp.post("/chats/<int:chat_id>/members")
+@bp.post("/chats/<id:chat_id>/members")
 def add_members(chat_id: int):
     """Add members by username."""
     def add(membership):
@@ -246,7 +255,7 @@ def add_members(chat_id: int):
     return _member_action(chat_id, add)
 
 
-@bp.post("/chats/<int:chat_id>/members/<username>/remove")
+@bp.post("/chats/<id:chat_id>/members/<username>/remove")
 def remove_member(chat_id: int, username: str):
     """Remove a member (admins only)."""
     def remove(membership):
@@ -254,7 +263,7 @@ def remove_member(chat_id: int, username: str):
     return _member_action(chat_id, remove)
 
 
-@bp.post("/chats/<int:chat_id>/rename")
+@bp.post("/chats/<id:chat_id>/rename")
 def rename_chat(chat_id: int):
     """Rename a group chat."""
     def do_rename(membership):
@@ -263,7 +272,7 @@ def rename_chat(chat_id: int):
     return _member_action(chat_id, do_rename)
 
 
-@bp.post("/chats/<int:chat_id>/leave")
+@bp.post("/chats/<id:chat_id>/leave")
 def leave_chat(chat_id: int):
     """Leave a group chat; back to the dashboard."""
     membership = service.membership_or_404(chat_id, current_user)

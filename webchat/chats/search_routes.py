@@ -32,7 +32,7 @@ def search():
                          q=q, results=results, error=error, search_q=q)
 
 
-@bp.get("/chats/<int:chat_id>/messages/<int:message_id>")
+@bp.get("/chats/<id:chat_id>/messages/<id:message_id>")
 def show_message(chat_id: int, message_id: int):
     """A message's own address: its chat, scrolled to the message, which is marked.
 

@@ -235,13 +235,13 @@ def test_one_user_puts_another_into_at_most_the_cap_of_new_chats_an_hour_whateve
 
     assert [a.status for a in answers] == [200] * PUT_INTO_PER_HOUR + [429] * (len(chats) - PUT_INTO_PER_HOUR)
     refusal = form_error(answers[PUT_INTO_PER_HOUR].text)
-    assert re.fullmatch(rf"You've put {bob.username.title()} into {PUT_INTO_PER_HOUR} new chats lately\. Wait \d+ "
+    assert re.fullmatch(rf"You've added {bob.username.title()} to {PUT_INTO_PER_HOUR} chats within the hour\. Wait \d+ "
                         r"minutes before adding them to another\. Nothing was changed\.", refusal), refusal
     assert sorted(chats_of(bob)) == sorted(chats[:PUT_INTO_PER_HOUR])
     fragment = htmx_post(alice, f"/chats/{chats[-1]}/members", {"usernames": bob.username})
-    assert fragment.status == 429 and "<html" not in fragment.text and "You've put" in form_error(fragment.text)
+    assert fragment.status == 429 and "<html" not in fragment.text and "You've added" in form_error(fragment.text)
     own = alice.post("/chats", {"name": "Mine", "members": bob.username})  # a chat of her own is no way around
-    assert own.status == 429 and "You've put" in form_error(own.text)
+    assert own.status == 429 and "You've added" in form_error(own.text)
     assert sorted(chats_of(bob)) == sorted(chats[:PUT_INTO_PER_HOUR])
     # The cap is per pair: alice may still add someone else, and someone else may add bob.
     assert alice.post(f"/chats/{chats[-1]}/members", {"usernames": carol.username}).status == 200

@@ -41,7 +41,7 @@ CREATE_CHAT = Budget("CHAT_CREATE_LIMIT", "chats",
 ADD_MEMBERS = Budget("MEMBER_ADD_LIMIT", "adds",
                      "You're adding people to chats too fast. Wait {wait} and try again. Nothing was changed.")
 PUT_INTO = Budget("PUT_INTO_CHATS_LIMIT", "into",
-                  "You've put {name} into {count} new chats lately. Wait {wait} before adding them to another. "
+                  "You've added {name} to {count} chats within the hour. Wait {wait} before adding them to another. "
                   "Nothing was changed.")
 LOOKUP = Budget("USERNAME_LOOKUP_LIMIT", "lookups",
                 "You've tried too many usernames of people you don't share a chat with. Wait {wait} and try "

@@ -249,6 +249,12 @@ def test_one_user_puts_another_into_at_most_the_cap_of_new_chats_an_hour_whateve
     assert chats[-1] in chats_of(bob) and chats_of(carol) == [chats[-1]]
 
 
+def most_in(budget: int, window: float, started: float) -> int:
+    """The most a budget allows since `started`: it is whole again in every window that began since
+    (a window starts at the first use after the last one ended), however slow a busy machine is."""
+    return budget * (int((time.monotonic() - started) // window) + 1)
+
+
 def post_with_and_without_javascript(person: Person, path: str, forms: list[dict]):
     """Post each form quickly, every other one as htmx does: the answers, in order."""
     return [htmx_post(person, path, form) if i % 2 == 0 else person.post(path, form) for i, form in enumerate(forms)]
@@ -257,6 +263,7 @@ def post_with_and_without_javascript(person: Person, path: str, forms: list[dict
 def test_a_hundred_quick_edits_are_refused_after_the_send_budget_and_broadcast_nothing_more(people):
     alice, bob = people("alice"), people("bob")
     chat = alice.create_chat("Edited", [bob])
+    started = time.monotonic()
     message = alice.send(chat, "the original")  # spends one of the budget
     bob_tab = bob.open_tab()
 
@@ -266,7 +273,7 @@ def test_a_hundred_quick_edits_are_refused_after_the_send_budget_and_broadcast_n
     saved = [i for i, a in enumerate(answers) if a.status in (200, 302)]
     assert saved[:SEND_BUDGET - 1] == list(range(SEND_BUDGET - 1))
     assert {a.status for a in answers[SEND_BUDGET - 1:]} - {200, 302} == {429}
-    assert len(saved) <= 2 * SEND_BUDGET  # a slow machine may reach a second window, never more
+    assert len(saved) + 1 <= most_in(SEND_BUDGET, SEND_WINDOW, started)
     plain, fragment = answers[SEND_BUDGET - 1], answers[SEND_BUDGET]  # the first refusals
     assert plain.status == fragment.status == 429
     assert fragment.headers["HX-Retarget"] == f"#edit-m-{message}"
@@ -285,6 +292,7 @@ def test_quick_reactions_have_a_budget_of_their_own_so_a_reply_still_goes_out(pe
     chat = alice.create_chat("Reacted", [bob])
     message = bob.send(chat, "react to me")
     bob_tab = bob.open_tab()
+    started = time.monotonic()
 
     answers = post_with_and_without_javascript(alice, f"/chats/{chat}/messages/{message}/reactions",
                                                [{"emoji": "👍"}] * 100)
@@ -292,7 +300,7 @@ def test_quick_reactions_have_a_budget_of_their_own_so_a_reply_still_goes_out(pe
     toggled = [i for i, a in enumerate(answers) if a.status in (200, 302)]
     assert toggled[:REACTION_BUDGET] == list(range(REACTION_BUDGET))
     assert answers[REACTION_BUDGET].status == answers[REACTION_BUDGET + 1].status == 429
-    assert len(toggled) <= 2 * REACTION_BUDGET
+    assert len(toggled) <= most_in(REACTION_BUDGET, 10, started)
     for refused in answers[REACTION_BUDGET:REACTION_BUDGET + 2]:
         assert re.search(r"You're reacting too fast\. Wait \d+ seconds? and react again\.", text_of(refused.text))
     changes = [f for f in bob_tab.collect(1.0) if "data-message-changes" in f]
@@ -304,6 +312,7 @@ def test_sixty_renames_make_at_most_the_send_budgets_worth_of_system_messages(pe
     alice, bob = people("alice"), people("bob")
     chat = alice.create_chat("Renamed", [bob])
     before = bob.stored_ids(chat)
+    started = time.monotonic()
 
     answers = post_with_and_without_javascript(alice, f"/chats/{chat}/rename",
                                                [{"name": f"Name {i}"} for i in range(60)])
@@ -311,7 +320,7 @@ def test_sixty_renames_make_at_most_the_send_budgets_worth_of_system_messages(pe
     renamed = [i for i, a in enumerate(answers) if a.status == 200]
     assert renamed[:SEND_BUDGET] == list(range(SEND_BUDGET))
     assert answers[SEND_BUDGET].status == answers[SEND_BUDGET + 1].status == 429
-    assert len(renamed) <= 2 * SEND_BUDGET
+    assert len(renamed) <= most_in(SEND_BUDGET, SEND_WINDOW, started)
     for refused in answers[SEND_BUDGET:SEND_BUDGET + 2]:
         assert re.fullmatch(r"You're renaming too fast: every rename is a message to everyone in the chat\. Wait "
                             r"\d+ seconds? and try again\. Nothing was changed\.", form_error(refused.text))

@@ -3,6 +3,10 @@ import io
 import uuid
 
 import pytest
+from sqlalchemy import update
+
+from webchat.extensions import db
+from webchat.models import User
 
 from .support.pages import (
     chat_id_from,
@@ -209,7 +213,9 @@ def test_creating_a_group_by_htmx_redirects_the_whole_page_to_it(trio):
     ("", "bob", "Give the chat a name."),
     ("   ", "bob", "Give the chat a name."),
     ("x" * 81, "bob", "Chat names can be at most 80 characters."),
-    ("Team", "bob, zed", "No such user: zed. Nothing was changed."),
+    # Alice shares no chat with bob yet: the answer must not tell which of the two exists.
+    ("Team", "bob, zed", "Couldn't start the chat: check the usernames — one or more of bob, zed don't match "
+                         "anyone you can add. Nothing was changed."),
 ], ids=["no-name", "blank-name", "name-too-long", "unknown-member"])
 def test_a_refused_group_says_why_and_creates_nothing(trio, name, members, message):
     alice, _, _ = trio
@@ -232,7 +238,39 @@ def test_a_refused_group_by_htmx_answers_with_the_pane_and_the_error(trio):
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "<html" not in html
-    assert form_error(response) == "No such user: zed. Nothing was changed."
+    assert form_error(response) == ("Couldn't start the chat: check the username — zed doesn't match anyone "
+                                    "you can add. Nothing was changed.")
+
+
+def test_a_refused_group_does_not_tell_which_of_many_names_belong_to_someone(trio):
+    alice, _, _ = trio
+    typos = [f"nobody{i}" for i in range(10)]
+
+    strangers_among_them = alice.post("/chats", {"name": "Team", "members": " ".join(["bob", "carol", *typos[2:]])})
+    typos_only = alice.post("/chats", {"name": "Team", "members": " ".join(typos)})
+
+    assert strangers_among_them.status_code == typos_only.status_code == 422
+    assert form_error(strangers_among_them) == form_error(typos_only) == (
+        "Couldn't start the chat: check the usernames — one or more of the 10 that aren't people you share a "
+        "chat with don't match anyone you can add. Nothing was changed.")
+    assert chat_ids(alice.app) == []
+
+
+def test_a_refused_group_names_the_missing_people_one_shares_a_chat_with_and_leaves_them_out_of_the_doubt(
+        trio, app):
+    alice, _, _ = trio
+    create_group(alice, "Known", "bob carol")
+
+    typo = alice.post("/chats", {"name": "Team", "members": "bob carol zed"})
+    with app.app_context():
+        db.session.execute(update(User).where(User.username == "carol").values(is_active_account=False))
+        db.session.commit()
+    gone = alice.post("/chats", {"name": "Team", "members": "bob carol"})
+
+    assert form_error(typo) == ("Couldn't start the chat: check the username — zed doesn't match anyone you can "
+                                "add. Nothing was changed.")
+    assert form_error(gone) == "Couldn't start the chat: carol doesn't match anyone you can add. Nothing was changed."
+    assert len(chat_ids(alice.app)) == 1
 
 
 # ----- direct messages -----------------------------------------------------------------------
@@ -254,7 +292,8 @@ def test_there_is_one_direct_chat_per_pair_whoever_opens_it(trio):
 
 @pytest.mark.parametrize(("username", "message"), [
     ("alice", "You can't start a direct message with yourself."),
-    ("zed", "No such user: zed. Nothing was changed."),
+    ("zed", "Couldn't open the conversation: check the username — zed doesn't match anyone you can add. "
+            "Nothing was changed."),
     ("", "Name one person to message directly."),
     ("bob carol", "Name one person to message directly."),
 ], ids=["yourself", "unknown-user", "nobody", "two-people"])
@@ -303,7 +342,8 @@ def test_any_member_can_add_people_who_then_see_the_chat(trio, actor):
 
 @pytest.mark.parametrize(("usernames", "message"), [
     ("bob", "Everyone you named is already in this chat."),
-    ("carol zed", "No such user: zed. Nothing was changed."),
+    ("carol zed", "Couldn't add anyone: check the usernames — one or more of carol, zed don't match anyone "
+                  "you can add. Nothing was changed."),
     ("", "Name at least one person to add."),
 ], ids=["already-member", "unknown-user", "nobody"])
 def test_a_refused_add_says_why_and_changes_nothing(trio, usernames, message):

@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, select, text
 from .conftest import _TMP
 from .support import services
 from .support.browser import BrowserPeople, open_shared_chat, send
+from .support.pages import chat_list, form_error, parse, text_of
 from .support.wsclient import (
     PASSWORD,
     Person,
@@ -42,8 +43,17 @@ REGISTER_LIMIT = 20
 LOGIN_FAILURES_PER_ACCOUNT = 5
 LOGIN_FAILURES_PER_ADDRESS = 4 * LOGIN_FAILURES_PER_ACCOUNT
 SOCKETS_PER_USER = 50
+CHATS_PER_MINUTE = 10
+PUT_INTO_PER_HOUR = 20
+REACTION_BUDGET = 30
+LOOKUPS_PER_HOUR = 200
 SHIPPED = {
     "WEBCHAT_SEND_LIMIT": f"{SEND_BUDGET} per {SEND_WINDOW} seconds",
+    "WEBCHAT_REACTION_LIMIT": f"{REACTION_BUDGET} per 10 seconds",
+    "WEBCHAT_CHAT_CREATE_LIMIT": f"{CHATS_PER_MINUTE} per minute; 100 per day",
+    "WEBCHAT_MEMBER_ADD_LIMIT": "300 per 10 minutes; 2000 per day",
+    "WEBCHAT_PUT_INTO_CHATS_LIMIT": f"{PUT_INTO_PER_HOUR} per hour",
+    "WEBCHAT_USERNAME_LOOKUP_LIMIT": f"{LOOKUPS_PER_HOUR} per hour; 1000 per day",
     "WEBCHAT_SOCKET_FRAMES_PER_SECOND": str(FRAMES_PER_SECOND),
     "WEBCHAT_REGISTER_LIMIT": f"{REGISTER_LIMIT} per hour",
     "WEBCHAT_LOGIN_FAILURE_LIMIT": "5 per 5 minutes",
@@ -180,6 +190,173 @@ def test_the_send_budget_is_one_per_user_across_sockets_and_http_and_http_gets_4
     bob.send(chat, "bob is not throttled")  # another user of the same chat
     time.sleep(int(wait.group(1)) + 0.5)  # what the message told alice to wait
     alice.send(chat, "after the wait")
+
+
+# ----- chats, members, edits, reactions and renames -------------------------------------------------
+
+HTMX = {"HX-Request": "true", "HX-Target": "chat-pane"}
+CREATING_TOO_FAST = "You're creating chats too fast. Wait"
+
+
+def htmx_post(person: Person, path: str, form: dict, headers: dict | None = None):
+    return person.request("POST", path, {**form, "csrf_token": person.csrf()}, headers={**HTMX, **(headers or {})})
+
+
+def chats_of(person: Person) -> list[int]:
+    response = person.get("/chats/list")
+    assert response.status == 200, response
+    return [entry["id"] for entry in chat_list(response.text)]
+
+
+def test_a_user_creating_chats_fast_is_refused_after_the_limit_with_a_reason_and_nothing_is_stored(people):
+    alice, bob, carol = people("alice"), people("bob"), people("carol")
+    made = [alice.create_chat(f"Spam {i}", [bob]) for i in range(CHATS_PER_MINUTE)]
+
+    plain = alice.post("/chats", {"name": "One too many", "members": bob.username})
+    fragment = htmx_post(alice, "/chats", {"name": "One too many", "members": bob.username})
+    direct = alice.post("/dm", {"username": carol.username})
+
+    assert plain.status == fragment.status == direct.status == 429
+    assert CREATING_TOO_FAST in form_error(plain.text) and "<html" in plain.text
+    assert re.search(r"Wait \d+ seconds? before starting another\. Nothing was changed\.", form_error(fragment.text))
+    assert "<html" not in fragment.text
+    assert CREATING_TOO_FAST in form_error(direct.text)
+    assert parse(plain.text).find("input", name="members").get("value") == bob.username  # what was typed stays
+    assert sorted(chats_of(bob)) == sorted(made)
+    assert sorted(chats_of(alice)) == sorted(made) and chats_of(carol) == []
+    bob.create_chat("Bob is not throttled", [alice])
+
+
+def test_one_user_puts_another_into_at_most_the_cap_of_new_chats_an_hour_whatever_the_door(people):
+    alice, bob, carol = people("alice"), people("bob"), people("carol")
+    accomplices = [people("accomplice") for _ in range(3)]  # chats alice is in, made fast by others
+    chats = [a.create_chat(f"Trap {i}", [alice]) for a in accomplices for i in range(CHATS_PER_MINUTE)]
+
+    answers = [alice.post(f"/chats/{chat}/members", {"usernames": bob.username}) for chat in chats]
+
+    assert [a.status for a in answers] == [200] * PUT_INTO_PER_HOUR + [429] * (len(chats) - PUT_INTO_PER_HOUR)
+    refusal = form_error(answers[PUT_INTO_PER_HOUR].text)
+    assert re.fullmatch(rf"You've added {bob.username.title()} to {PUT_INTO_PER_HOUR} chats within the hour\. Wait \d+ "
+                        r"minutes before adding them to another\. Nothing was changed\.", refusal), refusal
+    assert sorted(chats_of(bob)) == sorted(chats[:PUT_INTO_PER_HOUR])
+    fragment = htmx_post(alice, f"/chats/{chats[-1]}/members", {"usernames": bob.username})
+    assert fragment.status == 429 and "<html" not in fragment.text and "You've added" in form_error(fragment.text)
+    own = alice.post("/chats", {"name": "Mine", "members": bob.username})  # a chat of her own is no way around
+    assert own.status == 429 and "You've added" in form_error(own.text)
+    assert sorted(chats_of(bob)) == sorted(chats[:PUT_INTO_PER_HOUR])
+    # The cap is per pair: alice may still add someone else, and someone else may add bob.
+    assert alice.post(f"/chats/{chats[-1]}/members", {"usernames": carol.username}).status == 200
+    assert accomplices[-1].post(f"/chats/{chats[-1]}/members", {"usernames": bob.username}).status == 200
+    assert chats[-1] in chats_of(bob) and chats_of(carol) == [chats[-1]]
+
+
+def most_in(budget: int, window: float, started: float) -> int:
+    """The most a budget allows since `started`: it is whole again in every window that began since
+    (a window starts at the first use after the last one ended), however slow a busy machine is."""
+    return budget * (int((time.monotonic() - started) // window) + 1)
+
+
+def post_with_and_without_javascript(person: Person, path: str, forms: list[dict]):
+    """Post each form quickly, every other one as htmx does: the answers, in order."""
+    return [htmx_post(person, path, form) if i % 2 == 0 else person.post(path, form) for i, form in enumerate(forms)]
+
+
+def test_a_hundred_quick_edits_are_refused_after_the_send_budget_and_broadcast_nothing_more(people):
+    alice, bob = people("alice"), people("bob")
+    chat = alice.create_chat("Edited", [bob])
+    started = time.monotonic()
+    message = alice.send(chat, "the original")  # spends one of the budget
+    bob_tab = bob.open_tab()
+
+    answers = post_with_and_without_javascript(alice, f"/chats/{chat}/messages/{message}/edit",
+                                               [{"body": f"edit {i}"} for i in range(100)])
+
+    saved = [i for i, a in enumerate(answers) if a.status in (200, 302)]
+    assert saved[:SEND_BUDGET - 1] == list(range(SEND_BUDGET - 1))
+    assert {a.status for a in answers[SEND_BUDGET - 1:]} - {200, 302} == {429}
+    assert len(saved) + 1 <= most_in(SEND_BUDGET, SEND_WINDOW, started)
+    plain, fragment = answers[SEND_BUDGET - 1], answers[SEND_BUDGET]  # the first refusals
+    assert plain.status == fragment.status == 429
+    assert fragment.headers["HX-Retarget"] == f"#edit-m-{message}"
+    for answer, i in ((plain, SEND_BUDGET - 1), (fragment, SEND_BUDGET)):
+        assert re.fullmatch(r"You're sending and editing too fast\. Wait \d+ seconds? and save it again — your "
+                            r"text is kept\.", form_error(answer.text))
+        assert parse(answer.text).find("textarea").text == f"edit {i}"
+    assert f"edit {saved[-1]}" in text_of(bob.get(f"/chats/{chat}").text)
+    broadcast = {int(m) for frame in bob_tab.collect(1.0) if "data-message-changes" in frame
+                 for m in re.findall(r"edit (\d+)", frame)}
+    assert broadcast == set(saved)
+
+
+def test_quick_reactions_have_a_budget_of_their_own_so_a_reply_still_goes_out(people):
+    alice, bob = people("alice"), people("bob")
+    chat = alice.create_chat("Reacted", [bob])
+    message = bob.send(chat, "react to me")
+    bob_tab = bob.open_tab()
+    started = time.monotonic()
+
+    answers = post_with_and_without_javascript(alice, f"/chats/{chat}/messages/{message}/reactions",
+                                               [{"emoji": "👍"}] * 100)
+
+    toggled = [i for i, a in enumerate(answers) if a.status in (200, 302)]
+    assert toggled[:REACTION_BUDGET] == list(range(REACTION_BUDGET))
+    assert answers[REACTION_BUDGET].status == answers[REACTION_BUDGET + 1].status == 429
+    assert len(toggled) <= most_in(REACTION_BUDGET, 10, started)
+    for refused in answers[REACTION_BUDGET:REACTION_BUDGET + 2]:
+        assert re.search(r"You're reacting too fast\. Wait \d+ seconds? and react again\.", text_of(refused.text))
+    changes = [f for f in bob_tab.collect(1.0) if "data-message-changes" in f]
+    assert len(changes) == len(toggled)
+    alice.send(chat, "but a reply still goes out")
+
+
+def test_sixty_renames_make_at_most_the_send_budgets_worth_of_system_messages(people):
+    alice, bob = people("alice"), people("bob")
+    chat = alice.create_chat("Renamed", [bob])
+    before = bob.stored_ids(chat)
+    started = time.monotonic()
+
+    answers = post_with_and_without_javascript(alice, f"/chats/{chat}/rename",
+                                               [{"name": f"Name {i}"} for i in range(60)])
+
+    renamed = [i for i, a in enumerate(answers) if a.status == 200]
+    assert renamed[:SEND_BUDGET] == list(range(SEND_BUDGET))
+    assert answers[SEND_BUDGET].status == answers[SEND_BUDGET + 1].status == 429
+    assert len(renamed) <= most_in(SEND_BUDGET, SEND_WINDOW, started)
+    for refused in answers[SEND_BUDGET:SEND_BUDGET + 2]:
+        assert re.fullmatch(r"You're renaming too fast: every rename is a message to everyone in the chat\. Wait "
+                            r"\d+ seconds? and try again\. Nothing was changed\.", form_error(refused.text))
+    assert "<html" not in answers[SEND_BUDGET].text and "<html" in answers[SEND_BUDGET + 1].text
+    assert len(bob.stored_ids(chat)) == len(before) + len(renamed)
+    assert f"Name {renamed[-1]}" in text_of(bob.get(f"/chats/{chat}/members").text)
+
+
+# ----- usernames ---------------------------------------------------------------------------------------
+
+def test_a_hundred_unknown_names_reveal_nothing_and_trying_more_is_throttled(people):
+    mallory, bob, carol, dave = people("mallory"), people("bob"), people("carol"), people("dave")
+    exist = [bob.username, carol.username, dave.username]
+    guesses = [unique_name("nobody") for _ in range(LOOKUPS_PER_HOUR // 2)]
+
+    mixed = mallory.post("/chats", {"name": "Probe", "members": " ".join(exist + guesses[3:])})
+    none_exist = htmx_post(mallory, "/chats", {"name": "Probe", "members": " ".join(guesses)})
+
+    assert mixed.status == none_exist.status == 422
+    assert form_error(mixed.text) == form_error(none_exist.text) == (
+        "Couldn't start the chat: check the usernames — one or more of the 100 that aren't people you share a "
+        "chat with don't match anyone you can add. Nothing was changed.")
+    for name in exist + guesses:
+        assert name not in form_error(mixed.text)
+    # Both cost 100 lookups: the budget of an hour is spent, at any door that looks names up.
+    for refused in (mallory.post("/chats", {"name": "Probe", "members": " ".join(guesses)}),
+                    htmx_post(mallory, "/chats", {"name": "Probe", "members": bob.username}),
+                    mallory.post("/dm", {"username": carol.username})):
+        assert refused.status == 429
+        assert re.fullmatch(r"You've tried too many usernames of people you don't share a chat with\. Wait \d+ "
+                            r"minutes and try again\. Nothing was changed\.", form_error(refused.text))
+    assert chats_of(mallory) == chats_of(bob) == []
+    # People she already shares a chat with cost no lookup: she can still start chats with them.
+    shared = dave.create_chat("Known", [mallory])
+    assert mallory.create_chat("Still works", [dave]) != shared
 
 
 # ----- one user, dozens of sockets ----------------------------------------------------------------

@@ -90,6 +90,12 @@ def from_environment(instance: Path) -> dict:
         "REGISTER_LIMIT": os.environ.get("WEBCHAT_REGISTER_LIMIT", "20 per hour"),
         # Messages one user may send, over all their tabs and sockets and HTTP together.
         "SEND_LIMIT": os.environ.get("WEBCHAT_SEND_LIMIT", "20 per 10 seconds"),
+        # What else one user may do how fast (chats/send_budget.py; README "Hostile clients" says why).
+        "REACTION_LIMIT": os.environ.get("WEBCHAT_REACTION_LIMIT", "30 per 10 seconds"),
+        "CHAT_CREATE_LIMIT": os.environ.get("WEBCHAT_CHAT_CREATE_LIMIT", "10 per minute; 100 per day"),
+        "MEMBER_ADD_LIMIT": os.environ.get("WEBCHAT_MEMBER_ADD_LIMIT", "300 per 10 minutes; 2000 per day"),
+        "PUT_INTO_CHATS_LIMIT": os.environ.get("WEBCHAT_PUT_INTO_CHATS_LIMIT", "20 per hour"),
+        "USERNAME_LOOKUP_LIMIT": os.environ.get("WEBCHAT_USERNAME_LOOKUP_LIMIT", "200 per hour; 1000 per day"),
         "PROXY_FIX": _bool("WEBCHAT_PROXY_FIX"),
         "POLL_INTERVAL_LIVE_SECONDS": int(os.environ.get("WEBCHAT_POLL_INTERVAL_LIVE", "60")),
         # Exact origins (scheme://host[:port]) allowed to open the socket besides the app's own.

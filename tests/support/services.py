@@ -87,6 +87,11 @@ class LiveServer:
             "WEBCHAT_LOGIN_FAILURE_LIMIT": "1000 per minute",
             # Tests and benchmarks send fast from one user; tests/test_throttling.py runs the real limits.
             "WEBCHAT_SEND_LIMIT": "1000000 per minute",
+            "WEBCHAT_REACTION_LIMIT": "1000000 per minute",
+            "WEBCHAT_CHAT_CREATE_LIMIT": "1000000 per minute",
+            "WEBCHAT_MEMBER_ADD_LIMIT": "1000000 per minute",
+            "WEBCHAT_PUT_INTO_CHATS_LIMIT": "1000000 per minute",
+            "WEBCHAT_USERNAME_LOOKUP_LIMIT": "1000000 per minute",
             "WEBCHAT_SOCKET_FRAMES_PER_SECOND": "0",
             "WEBCHAT_POLL_INTERVAL": "1",
             **(extra_env or {}),

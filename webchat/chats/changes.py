@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from ..extensions import db
 from ..models import Chat, Membership, Message, utcnow
 from ..realtime.hub import chat_channel, current_hub
-from . import attachments
+from . import attachments, send_budget
 from .errors import ChatError
 from .messaging import MAX_ID, record_mentions, render_body, validate_body, with_parts
 
@@ -81,6 +81,7 @@ def edit_message(membership: Membership, message: Message, body: str | None) -> 
     text = validate_body(body, required=not message.attachments)  # files may go without a caption
     if text == message.body:
         return message  # nothing changed: no "(edited)" mark, no broadcast
+    send_budget.spend(membership.user_id, send_budget.EDIT)  # rendered, stored and broadcast like a send
     html, mentioned, mentioned_ids = render_body(message.chat_id, text)
     message.body, message.html, message.mentions = text, html, " ".join(mentioned)
     record_mentions(message, mentioned_ids, replace=True)

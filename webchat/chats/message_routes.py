@@ -47,7 +47,7 @@ def edit_message(chat_id: int, message_id: int):
         changes.edit_message(membership, message, body)
     except ChatError as e:
         db.session.rollback()
-        if is_htmx() and e.status != 422:  # not theirs, too old, deleted: the editor can't help
+        if is_htmx() and e.status not in (422, 429):  # not theirs, too old, deleted: the editor can't help
             return render_error(e.status, e.message)
         if is_htmx():
             html = render_template("chats/_message_editor.html", m=message, body=body, error=e.message)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Membership, Message, Reaction, User
+from . import send_budget
 from .changes import announce_change, record_change
 from .errors import ChatError
 
@@ -68,6 +69,7 @@ def toggle_reaction(membership: Membership, message: Message, raw_emoji: str | N
     """
     emoji = normalize_emoji(raw_emoji)
     check_reactable(message)
+    send_budget.spend(membership.user_id, send_budget.REACT)  # a budget of its own: a reply still goes out
     # The chat-row UPDATE behind the change number locks the chat until commit, so what is read
     # below is not changed by a concurrent toggle before this one commits.
     record_change(message)

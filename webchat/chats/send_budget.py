@@ -1,37 +1,85 @@
-"""How fast one person may send: one budget per user, spent by every tab, socket and HTTP post.
+"""How fast one person may act: named budgets per user, spent by every tab, socket and HTTP post.
 
 A script or a stuck key can send hundreds of messages a second; each one is stored and fanned
-out to every member. The budget lives in the live state (Redis when REDIS_URL is set, so every
-worker and host spends from the same one), counted only for messages that would be stored: a
-retry of an already stored client id, or a refused body, costs nothing. While Redis is away
-the budget is not enforced rather than refuse every send.
+out to every member. Edits and renames cost the same (rendered, stored, broadcast), reactions
+nearly so, and a burst of new chats or added members lands in other people's chat lists. Each
+kind of act spends from a budget of its own (edits and renames from the send budget: to the
+members they are messages). Budgets live in the live state (Redis when REDIS_URL is set, so
+every worker and host spends from the same one) and are spent only for what would be stored:
+a retry of an already stored client id, or a refused body, costs nothing. While Redis is away
+the budgets are not enforced rather than refuse everything.
 """
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 
 from flask import current_app
-from limits import parse
+from limits import parse_many
 
 from .errors import ChatError
 
 TOO_MANY_REQUESTS = 429
 
 
-@lru_cache(maxsize=4)
-def _parsed(limit: str):
-    """The limit in the same "N per period" syntax as the login limits, parsed once (6 µs a message)."""
-    return parse(limit)
+@dataclass(frozen=True)
+class Budget:
+    setting: str  # the config key: "N per period", or several joined by ";" (all must allow)
+    key: str  # budgets with the same key spend from one count
+    refusal: str  # what the person reads; {wait} becomes "3 seconds", "12 minutes"…
 
 
-def spend(user_id: int) -> None:
-    """Count one message of this user; ChatError (429) when their budget for now is spent."""
+SEND = Budget("SEND_LIMIT", "send",
+              "You're sending messages too fast. Wait {wait} and send it again — your text is kept.")
+EDIT = Budget("SEND_LIMIT", "send",
+              "You're sending and editing too fast. Wait {wait} and save it again — your text is kept.")
+RENAME = Budget("SEND_LIMIT", "send",
+                "You're renaming too fast: every rename is a message to everyone in the chat. "
+                "Wait {wait} and try again. Nothing was changed.")
+REACT = Budget("REACTION_LIMIT", "react", "You're reacting too fast. Wait {wait} and react again.")
+CREATE_CHAT = Budget("CHAT_CREATE_LIMIT", "chats",
+                     "You're creating chats too fast. Wait {wait} before starting another. Nothing was changed.")
+ADD_MEMBERS = Budget("MEMBER_ADD_LIMIT", "adds",
+                     "You're adding people to chats too fast. Wait {wait} and try again. Nothing was changed.")
+PUT_INTO = Budget("PUT_INTO_CHATS_LIMIT", "into",
+                  "You've added {name} to {count} chats within the hour. Wait {wait} before adding them to another. "
+                  "Nothing was changed.")
+LOOKUP = Budget("USERNAME_LOOKUP_LIMIT", "lookups",
+                "You've tried too many usernames of people you don't share a chat with. Wait {wait} and try "
+                "again. Nothing was changed.")
+
+
+@lru_cache(maxsize=16)
+def _parsed(limits: str):
+    """The limits in the same "N per period" syntax as the login limits, parsed once (6 µs a message)."""
+    return tuple(parse_many(limits))
+
+
+def spend(user_id: int, budget: Budget = SEND, amount: int = 1, about: int | None = None, **words) -> None:
+    """Count `amount` uses of the user's budget (about: one budget per other user, e.g. a person
+    being added); ChatError (429) when any of its limits is spent for now. words fill the refusal."""
     config = current_app.config
-    if not config.get("RATELIMIT_ENABLED", True):
+    if not config.get("RATELIMIT_ENABLED", True) or amount <= 0:
         return
-    limit = _parsed(config["SEND_LIMIT"])
+    limits = _parsed(config[budget.setting])
     live = current_app.extensions["webchat.live_state"]
-    wait = live.spend(f"send:{user_id}", limit.amount, limit.get_expiry())
+    key = f"{budget.key}:{user_id}" + (f":{about}" if about is not None else "")
+    wait = 0.0
+    for i, limit in enumerate(limits):
+        # Each window counts on a key of its own; the first keeps the plain key (send:<user id>).
+        window_key = key if i == 0 else f"{key}:{limit.get_expiry()}"
+        wait = max(wait, live.spend(window_key, limit.amount, limit.get_expiry(), amount))
     if wait:
-        seconds = max(1, math.ceil(wait))
-        raise ChatError(f"You're sending messages too fast. Wait {seconds} second{'s' if seconds != 1 else ''} "
-                        "and send it again — your text is kept.", TOO_MANY_REQUESTS)
+        count = min(limit.amount for limit in limits)
+        raise ChatError(budget.refusal.format(wait=wait_phrase(wait), count=count, **words), TOO_MANY_REQUESTS)
+
+
+def wait_phrase(seconds: float) -> str:
+    """How long to wait, in the unit a person would say: seconds, then minutes, then hours."""
+    if seconds < 120:
+        n, unit = math.ceil(seconds), "second"
+    elif seconds < 2 * 3600:
+        n, unit = math.ceil(seconds / 60), "minute"
+    else:
+        n, unit = math.ceil(seconds / 3600), "hour"
+    n = max(1, n)
+    return f"{n} {unit}{'s' if n != 1 else ''}"

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import Chat, Membership, Message, User
 from ..realtime.hub import publish_control
 from ..text_rules import unstorable
-from . import read_state
+from . import read_state, send_budget
 from .errors import ChatError
 from .messaging import MAX_ID, add_system_message, announce
 
@@ -46,18 +46,55 @@ def parse_usernames(text: str | None) -> list[str]:
     return list(dict.fromkeys(names))  # keep order, drop repeats
 
 
-def users_by_username(names: list[str]) -> list[User]:
+def users_by_username(requester: User, names: list[str], doing: str) -> list[User]:
+    """The active users so named, for requester to put into a chat; ChatError when any is missing.
+
+    Which names exist is no one's business but theirs: the refusal names only people requester
+    already shares a chat with, and every other name costs one lookup from requester's budget,
+    so trying usernames one by one is slow. doing: what failed, e.g. "Couldn't start the chat".
+    """
     if len(names) > MAX_MEMBERS_PER_REQUEST:
         raise ChatError(f"Add at most {MAX_MEMBERS_PER_REQUEST} people at a time.")
     if any(unstorable(n) for n in names):
         raise ChatError("Usernames are letters a–z, digits, _ and -; what you typed holds a character "
                         "no username has (a NUL). Nothing was changed.")
-    users = list(db.session.scalars(select(User).where(User.username.in_(names)))) if names else []
-    found = {u.username for u in users if u.is_active_account}
-    missing = [n for n in names if n not in found]
-    if missing:
-        raise ChatError("No such user: " + ", ".join(missing) + ". Nothing was changed.")
-    return [u for u in users if u.is_active_account]
+    if not names:
+        return []
+    known = _known_usernames(requester, names)
+    send_budget.spend(requester.id, send_budget.LOOKUP, amount=sum(n not in known for n in names))
+    users = [u for u in db.session.scalars(select(User).where(User.username.in_(names))) if u.is_active_account]
+    found = {u.username for u in users}
+    if any(n not in found for n in names):
+        raise ChatError(_not_found(doing, [n for n in names if n not in found and n in known],
+                                   [n for n in names if n not in known]))
+    return users
+
+
+def _known_usernames(requester: User, names: list[str]) -> set[str]:
+    """Which of these names belong to requester or to someone they share a chat with."""
+    their_chats = select(Membership.chat_id).where(Membership.user_id == requester.id)
+    shared = db.session.scalars(
+        select(User.username).join(Membership, Membership.user_id == User.id)
+        .where(Membership.chat_id.in_(their_chats), User.username.in_(names)).distinct())
+    return {requester.username, *shared}
+
+
+NAMES_IN_REFUSAL = 5
+
+
+def _not_found(doing: str, missing_known: list[str], unknown: list[str]) -> str:
+    """The refusal for names that match no one. It names the missing people requester knows;
+    of the others it says only that one or more is missing, which tells nothing about who exists."""
+    if missing_known:
+        verb = "doesn't" if len(missing_known) == 1 else "don't"
+        return f"{doing}: {', '.join(missing_known)} {verb} match anyone you can add. Nothing was changed."
+    if len(unknown) == 1:
+        which = f"the username — {unknown[0]} doesn't"
+    elif len(unknown) <= NAMES_IN_REFUSAL:
+        which = f"the usernames — one or more of {', '.join(unknown)} don't"
+    else:
+        which = f"the usernames — one or more of the {len(unknown)} that aren't people you share a chat with don't"
+    return f"{doing}: check {which} match anyone you can add. Nothing was changed."
 
 
 def validate_chat_name(name: str | None) -> str:
@@ -74,7 +111,10 @@ def validate_chat_name(name: str | None) -> str:
 
 def create_group(creator: User, name: str | None, member_names: str | None) -> Chat:
     name = validate_chat_name(name)
-    others = [u for u in users_by_username(parse_usernames(member_names)) if u.id != creator.id]
+    send_budget.spend(creator.id, send_budget.CREATE_CHAT)  # every try: probing names costs too
+    others = [u for u in users_by_username(creator, parse_usernames(member_names), "Couldn't start the chat")
+              if u.id != creator.id]
+    _spend_on_adding(creator, others)
     chat = Chat(kind="group", name=name)
     chat.memberships.append(Membership(user=creator, role="admin"))
     chat.memberships.extend(Membership(user=u) for u in others)
@@ -93,13 +133,15 @@ def open_direct(user: User, username: str | None) -> Chat:
     names = parse_usernames(username)
     if len(names) != 1:
         raise ChatError("Name one person to message directly.")
-    (other,) = users_by_username(names)
+    (other,) = users_by_username(user, names, "Couldn't open the conversation")
     if other.id == user.id:
         raise ChatError("You can't start a direct message with yourself.")
     key = f"{min(user.id, other.id)}:{max(user.id, other.id)}"
     chat = db.session.scalar(select(Chat).where(Chat.direct_key == key))
     if chat is not None:
         return chat
+    send_budget.spend(user.id, send_budget.CREATE_CHAT)
+    _spend_on_adding(user, [other])
     chat = Chat(kind="direct", direct_key=key)
     chat.memberships.append(Membership(user=user, role="admin"))
     chat.memberships.append(Membership(user=other, role="admin"))
@@ -117,6 +159,15 @@ def open_direct(user: User, username: str | None) -> Chat:
     return chat
 
 
+def _spend_on_adding(actor: User, users: list[User]) -> None:
+    """Count the people actor is putting into a chat: against actor's budget of additions, and
+    each against the cap on how often one person may put that one into new chats (a flood of
+    chats around one person slows their chat list and buries what matters to them)."""
+    send_budget.spend(actor.id, send_budget.ADD_MEMBERS, amount=len(users))
+    for user in users:
+        send_budget.spend(actor.id, send_budget.PUT_INTO, about=user.id, name=user.display_name)
+
+
 def _require_group(chat: Chat, action: str) -> None:
     if chat.is_direct:
         raise ChatError(f"A direct message can't {action}; start a group chat instead.", 400)
@@ -130,13 +181,14 @@ def _require_admin(membership: Membership) -> None:
 def add_members(membership: Membership, member_names: str | None) -> list[User]:
     chat = membership.chat
     _require_group(chat, "have more members")
-    users = users_by_username(parse_usernames(member_names))
+    users = users_by_username(membership.user, parse_usernames(member_names), "Couldn't add anyone")
     if not users:
         raise ChatError("Name at least one person to add.")
     present = {m.user_id for m in chat.memberships}
     new = [u for u in users if u.id not in present]
     if not new:
         raise ChatError("Everyone you named is already in this chat.")
+    _spend_on_adding(membership.user, new)
     chat.memberships.extend(Membership(user=u) for u in new)
     message = add_system_message(chat, f"{membership.user.display_name} added {_names(new)}")
     db.session.commit()
@@ -168,6 +220,7 @@ def rename(membership: Membership, name: str | None) -> None:
     name = validate_chat_name(name)
     if name == chat.name:
         return
+    send_budget.spend(membership.user_id, send_budget.RENAME)  # its system message goes to everyone
     chat.name = name
     message = add_system_message(chat, f"{membership.user.display_name} renamed the chat to “{name}”")
     db.session.commit()

@@ -32,8 +32,8 @@ class LiveState(Protocol):
     def allow(self, key: str, seconds: float) -> bool:
         """True at most once per `seconds` for a key (a throttle)."""
 
-    def spend(self, key: str, budget: int, seconds: float) -> float:
-        """Count one use of key in its current window of `seconds`: 0 while within budget,
+    def spend(self, key: str, budget: int, seconds: float, amount: int = 1) -> float:
+        """Count `amount` uses of key in its current window of `seconds`: 0 while within budget,
         else the seconds until the window ends and the budget is whole again."""
 
 
@@ -105,7 +105,7 @@ class InProcessLiveState:
                 self._throttles = {k: v for k, v in self._throttles.items() if v > now}
             return True
 
-    def spend(self, key, budget, seconds):
+    def spend(self, key, budget, seconds, amount=1):
         now = self._clock()
         with self._lock:
             used, until = self._budgets.get(key, (0, 0.0))
@@ -113,8 +113,8 @@ class InProcessLiveState:
                 used, until = 0, now + seconds
                 if len(self._budgets) > 100_000:  # forget ended windows now and then
                     self._budgets = {k: v for k, v in self._budgets.items() if v[1] > now}
-            self._budgets[key] = (used + 1, until)
-            return 0.0 if used < budget else until - now
+            self._budgets[key] = (used + amount, until)
+            return 0.0 if used + amount <= budget else until - now
 
 
 def create_live_state(app) -> LiveState:

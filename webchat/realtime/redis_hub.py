@@ -179,12 +179,12 @@ class RedisLiveState:
         return bool(self.redis.set(f"{PREFIX}throttle:{key}", 1, nx=True, px=int(seconds * 1000)))
 
     @_or_nothing_known(0.0)
-    def spend(self, key, budget, seconds):
-        """A fixed window: the first use creates the counter with its expiry, INCR keeps it."""
+    def spend(self, key, budget, seconds, amount=1):
+        """A fixed window: the first use creates the counter with its expiry, INCRBY keeps it."""
         key = f"{PREFIX}budget:{key}"
         pipe = self.redis.pipeline()  # MULTI/EXEC: no other worker's use lands between the three
         pipe.set(key, 0, nx=True, px=int(seconds * 1000))
-        pipe.incr(key)
+        pipe.incrby(key, amount)
         pipe.pttl(key)
         _, used, ttl_ms = pipe.execute()
         return 0.0 if used <= budget else max(ttl_ms, 1) / 1000

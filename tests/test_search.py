@@ -8,7 +8,7 @@ from webchat.extensions import db
 from webchat.models import Message, utcnow
 
 from .support.pages import message_ids, parse, text_of
-from .support.records import create_group, post_messages
+from .support.records import create_group, post_messages, stored_messages
 
 
 @pytest.fixture
@@ -267,6 +267,19 @@ def test_marker_characters_inside_a_message_never_break_the_snippets_markup(trio
     [hit] = hits(response)
     assert hit["marks"] == ["bytes"]
     assert "<script>" not in response.get_data(as_text=True)
+
+
+def test_snippet_marker_characters_typed_into_a_message_mark_nothing_in_its_search_results(trio):
+    alice, bob, _ = trio
+    chat_id = create_group(alice, "Odd", "bob")
+    bob.send(chat_id, "\x02fake\x03 highlight beside the \x02real\x03 word, tab\tand\r\nlines", htmx=True)
+
+    [hit] = hits(search(alice, "real"))
+
+    assert hit["marks"] == ["real"]
+    assert hit["text"] == "fake highlight beside the real word, tab and lines"
+    [message] = [m for m in stored_messages(alice.app, chat_id) if m.kind == "user"]
+    assert message.body == "fake highlight beside the real word, tab\tand\r\nlines"
 
 
 @pytest.mark.parametrize("query", [

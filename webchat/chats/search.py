@@ -22,13 +22,16 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Chat, Membership, Message, User
+from ..text_rules import SNIPPET_MARK_END, SNIPPET_MARK_START
 from .errors import ChatError
 from .messaging import MAX_ID
 from .service import chat_title
 
 MAX_QUERY_LENGTH = 200
 MAX_TERMS = 12
-MARK_START, MARK_END = "\x02", "\x03"
+# Control characters a message's text can no longer contain (text_rules.without_controls); older
+# messages may, so they are taken out of the text before it is marked.
+MARK_START, MARK_END = SNIPPET_MARK_START, SNIPPET_MARK_END
 _MARKED = re.compile(f"{MARK_START}([^{MARK_START}{MARK_END}]*){MARK_END}")
 # ts_headline() drops whatever its parser takes for an HTML tag ("<b>" in "<b>x</b>"); the
 # snippet must show the text as typed, so "<" travels as a private-use character and comes back.
@@ -175,9 +178,10 @@ def _find_postgresql(user_id: int, query: SearchQuery, limit: int, before: int |
         return []
     # The headline is the costly part: made only for the rows of this page.
     rows = db.session.execute(text(f"""
-        SELECT id, ts_headline('simple', replace(body, '<', :lt), {_tsquery(query, params)}, :options)
+        SELECT id, ts_headline('simple', replace(translate(body, :marks, ''), '<', :lt),
+                               {_tsquery(query, params)}, :options)
         FROM messages WHERE id = ANY(:ids) ORDER BY id DESC"""), {
-        **params, "ids": ids, "lt": _LT_STAND_IN,
+        **params, "ids": ids, "lt": _LT_STAND_IN, "marks": MARK_START + MARK_END,
         # One stretch of up to 24 words around the matches (a short message whole), as FTS5's snippet().
         "options": f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=12, ShortWord=0"})
     return [(message_id, snippet.replace(_LT_STAND_IN, "<")) for message_id, snippet in rows]

@@ -376,9 +376,12 @@ def test_a_message_address_is_not_found_for_non_members_or_for_a_message_of_anot
     assert alice.get(f"/chats/{mine}/messages/{my_message}").status_code == 200
 
 
-def test_each_typed_word_is_quoted_for_fts5_and_only_a_plain_last_word_is_a_prefix():
+def test_each_typed_word_is_looked_for_in_each_of_the_searchers_chats_and_only_a_plain_last_word_is_a_prefix():
 
     query = parse_query('say "hi" to bob*')
     assert query.terms == ("say", '"hi"', "to", "bob*")
     assert query.prefix is False
-    assert fts5_expression(parse_query('say "hi" to bo')) == '"say" """hi""" "to" "bo"*'
+    assert fts5_expression(parse_query('say "Hi" to bo'), [5, 12]) == (
+        '("0000000005say" AND "0000000005hi" AND "0000000005to" AND "0000000005bo"*)'
+        ' OR ("0000000012say" AND "0000000012hi" AND "0000000012to" AND "0000000012bo"*)')
+    assert fts5_expression(parse_query("search.py"), [5]) == '("0000000005search 0000000005py")'

@@ -10,6 +10,7 @@ from webchat import create_app
 from webchat.chats.search import search_messages
 from webchat.extensions import db
 from webchat.models import User
+from webchat.search_words import index_text
 
 from .support import services
 from .support.records import create_group, post_messages
@@ -29,9 +30,17 @@ def sqlite_only(app):
 
 
 def fts_integrity_check(app) -> None:
-    """FTS5 compares its index with the messages table and raises if they disagree."""
+    """FTS5 checks its index, which must hold exactly each stored message's tokens (search_words)."""
     with app.app_context():
         db.session.execute(text("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)"))
+        db.session.execute(text("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_tokens"
+                                " USING fts5vocab(main, messages_fts, instance)"))
+        indexed = sorted(db.session.execute(text("SELECT doc, term FROM temp.fts_tokens")).all())
+        expected = sorted((message_id, token)
+                          for message_id, chat_id, body in db.session.execute(
+                              text("SELECT id, chat_id, body FROM messages"))
+                          for token in index_text(chat_id, body).split())
+        assert indexed == expected
         db.session.commit()
 
 

@@ -224,7 +224,7 @@ def test_an_edited_message_is_found_by_its_new_words_not_its_old_ones(trio):
 
 
 def test_a_chats_number_is_not_a_word_of_its_messages(trio):
-    """PostgreSQL's index carries a token for each message's chat: no search may match it."""
+    """The index puts each message's chat id in front of its words: no search may match it."""
     alice, bob, _ = trio
     chat_id = create_group(alice, "Numbers", "bob")
     post_messages(alice.app, chat_id, "bob", ["nothing numeric here"])

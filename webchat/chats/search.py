@@ -298,7 +298,7 @@ def _hits(user: User, query: SearchQuery, rows: list[tuple[int, str | None]]) ->
 
 
 def include_in_autogenerate(name: str | None, type_: str, parent_names: dict) -> bool:
-    """alembic's include_name: the search index is built by migration 0005, not by the models."""
+    """alembic's include_name: the search index is built by migrations 0005 and 0009, not by the models."""
     if type_ == "table":
         return not (name == "messages_fts" or (name or "").startswith("messages_fts_"))
     if type_ == "column":

@@ -12,10 +12,12 @@ word, "ﬁle" is "file"). On SQLite the index has no copy of the text: it forget
 being told its tokens again, so changing what a word is needs a migration that builds the index
 again (as 0009 does).
 """
+import re
 import unicodedata
 from functools import lru_cache
 
 CHAT_KEY_DIGITS = 10
+_ASCII_WORD = re.compile("[A-Za-z0-9]+")  # what _fold makes of ASCII text, found faster
 
 
 def chat_key(chat_id: int) -> str:
@@ -39,6 +41,8 @@ def _fold(ch: str) -> str | None:
 
 def words(text: str) -> list[tuple[str, int, int]]:
     """The words of text in order: (word, start, end), start and end indexes into text."""
+    if text.isascii():
+        return [(m.group().lower(), m.start(), m.end()) for m in _ASCII_WORD.finditer(text)]
     found, current, start = [], [], None
     for i, ch in enumerate(text):
         piece = _fold(ch)

@@ -8,7 +8,7 @@ from webchat.extensions import db
 from webchat.models import Message, utcnow
 
 from .support.pages import message_ids, parse, text_of
-from .support.records import create_group, post_messages
+from .support.records import create_group, post_messages, stored_messages
 
 
 @pytest.fixture
@@ -224,7 +224,7 @@ def test_an_edited_message_is_found_by_its_new_words_not_its_old_ones(trio):
 
 
 def test_a_chats_number_is_not_a_word_of_its_messages(trio):
-    """PostgreSQL's index carries a token for each message's chat: no search may match it."""
+    """The index puts each message's chat id in front of its words: no search may match it."""
     alice, bob, _ = trio
     chat_id = create_group(alice, "Numbers", "bob")
     post_messages(alice.app, chat_id, "bob", ["nothing numeric here"])
@@ -267,6 +267,19 @@ def test_marker_characters_inside_a_message_never_break_the_snippets_markup(trio
     [hit] = hits(response)
     assert hit["marks"] == ["bytes"]
     assert "<script>" not in response.get_data(as_text=True)
+
+
+def test_snippet_marker_characters_typed_into_a_message_mark_nothing_in_its_search_results(trio):
+    alice, bob, _ = trio
+    chat_id = create_group(alice, "Odd", "bob")
+    bob.send(chat_id, "\x02fake\x03 highlight beside the \x02real\x03 word, tab\tand\r\nlines", htmx=True)
+
+    [hit] = hits(search(alice, "real"))
+
+    assert hit["marks"] == ["real"]
+    assert hit["text"] == "fake highlight beside the real word, tab and lines"
+    [message] = [m for m in stored_messages(alice.app, chat_id) if m.kind == "user"]
+    assert message.body == "fake highlight beside the real word, tab\tand\r\nlines"
 
 
 @pytest.mark.parametrize("query", [
@@ -363,9 +376,12 @@ def test_a_message_address_is_not_found_for_non_members_or_for_a_message_of_anot
     assert alice.get(f"/chats/{mine}/messages/{my_message}").status_code == 200
 
 
-def test_each_typed_word_is_quoted_for_fts5_and_only_a_plain_last_word_is_a_prefix():
+def test_each_typed_word_is_looked_for_in_each_of_the_searchers_chats_and_only_a_plain_last_word_is_a_prefix():
 
     query = parse_query('say "hi" to bob*')
     assert query.terms == ("say", '"hi"', "to", "bob*")
     assert query.prefix is False
-    assert fts5_expression(parse_query('say "hi" to bo')) == '"say" """hi""" "to" "bo"*'
+    assert fts5_expression(parse_query('say "Hi" to bo'), [5, 12]) == (
+        '("0000000005say" AND "0000000005hi" AND "0000000005to" AND "0000000005bo"*)'
+        ' OR ("0000000012say" AND "0000000012hi" AND "0000000012to" AND "0000000012bo"*)')
+    assert fts5_expression(parse_query("search.py"), [5]) == '("0000000005search 0000000005py")'

@@ -4,12 +4,13 @@ import contextlib
 import os
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import event, inspect, select, text
 
 from webchat import create_app
 from webchat.chats.search import search_messages
 from webchat.extensions import db
 from webchat.models import User
+from webchat.search_words import index_text
 
 from .support import services
 from .support.records import create_group, post_messages
@@ -29,9 +30,17 @@ def sqlite_only(app):
 
 
 def fts_integrity_check(app) -> None:
-    """FTS5 compares its index with the messages table and raises if they disagree."""
+    """FTS5 checks its index, which must hold exactly each stored message's tokens (search_words)."""
     with app.app_context():
         db.session.execute(text("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)"))
+        db.session.execute(text("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_tokens"
+                                " USING fts5vocab(main, messages_fts, instance)"))
+        indexed = sorted(db.session.execute(text("SELECT doc, term FROM temp.fts_tokens")).all())
+        expected = sorted((message_id, token)
+                          for message_id, chat_id, body in db.session.execute(
+                              text("SELECT id, chat_id, body FROM messages"))
+                          for token in index_text(chat_id, body).split())
+        assert indexed == expected
         db.session.commit()
 
 
@@ -110,3 +119,82 @@ def test_the_search_migration_indexes_stored_messages_and_its_downgrade_removes_
 
     migrate(bare_app, "downgrade", "0004_message_changes")
     assert search_objects(bare_app) == set()
+
+
+# ----- what a search reads ---------------------------------------------------------------------
+
+def bulk_messages(app, chat_id: int, username: str, body: str, count: int) -> None:
+    """count messages of body in the chat, in one statement (the index's triggers run as for any)."""
+    with app.app_context():
+        db.session.execute(text("""
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count)
+            INSERT INTO messages (chat_id, seq, kind, author_id, body, html, mentions, created_at, change_seq)
+            SELECT :chat, c.last_seq + n.i, 'user', u.id, :body, :body, '', CURRENT_TIMESTAMP, 0
+            FROM n, chats AS c, users AS u WHERE c.id = :chat AND u.username = :user"""),
+            {"chat": chat_id, "user": username, "body": body, "count": count})
+        db.session.execute(text("UPDATE chats SET last_seq = last_seq + :count WHERE id = :chat"),
+                           {"chat": chat_id, "count": count})
+        db.session.commit()
+        if db.engine.dialect.name == "postgresql":
+            # New rows wait in the GIN index's pending list, which every search reads whole.
+            db.session.execute(text("SELECT gin_clean_pending_list('ix_messages_search')"))
+            db.session.commit()
+
+
+def search_work(app, username: str, q: str) -> int:
+    """How much the database does for username's search of q: SQLite's count of virtual-machine
+    steps, PostgreSQL's count of buffers the search's queries touch (EXPLAIN ANALYZE, BUFFERS).
+    Counts of work, not times: equal work, equal time, whatever the machine's load."""
+    with app.test_request_context():
+        user = db.session.scalar(select(User).where(User.username == username))
+        connection = db.session.connection()
+        if connection.dialect.name == "sqlite":
+            steps = [0]
+
+            def count() -> int:
+                steps[0] += 1
+                return 0
+            search_messages(user, q)  # the first search after a write loads the index's structure
+            connection.connection.driver_connection.set_progress_handler(count, 1)
+            try:
+                search_messages(user, q)
+            finally:
+                connection.connection.driver_connection.set_progress_handler(None, 1)
+            db.session.remove()
+            return steps[0]
+        statements = []
+
+        def capture(conn, cursor, statement, parameters, context, executemany):
+            if "search_vector @@" in statement:
+                statements.append((statement, parameters))
+        event.listen(db.engine, "before_cursor_execute", capture)
+        try:
+            search_messages(user, q)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", capture)
+        buffers = 0
+        raw = connection.connection.driver_connection
+        for statement, parameters in statements:
+            [[plan]] = raw.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, parameters).fetchone()
+            buffers += plan["Plan"]["Shared Hit Blocks"] + plan["Plan"]["Shared Read Blocks"]
+        db.session.remove()
+        return buffers
+
+
+def test_a_search_does_the_same_work_for_a_word_used_only_in_others_chats_as_for_a_word_used_nowhere(trio):
+    """Nothing of another chat's words is read: how long a search takes tells nothing of them."""
+    alice, bob, carol = trio
+    mine = create_group(alice, "Mine", "bob")
+    theirs = create_group(bob, "Theirs", "carol")
+    post_messages(alice.app, mine, "bob", ["an ordinary message", "another one"])
+    bulk_messages(alice.app, theirs, "carol", "the zebrafish tank needs cleaning", 5_000)
+
+    assert search_work(alice.app, "alice", "zebrafish") == search_work(alice.app, "alice", "xylophonist")
+    assert search_work(alice.app, "alice", "zebrafish tank") == search_work(alice.app, "alice", "xylophonist tank")
+    # SQLite's count does see a word used in one's own chats. (PostgreSQL, over so few messages,
+    # reads the searcher's chats' newest rows by the (chat_id, id) index either way.)
+    bulk_messages(alice.app, mine, "bob", "our zebrafish", 50)
+    with alice.app.app_context():
+        sqlite = db.engine.dialect.name == "sqlite"
+    if sqlite:
+        assert search_work(alice.app, "alice", "zebrafish") > search_work(alice.app, "alice", "xylophonist")

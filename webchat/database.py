@@ -4,6 +4,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from .search_words import index_text
+
 
 def engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
@@ -20,6 +22,13 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        register_search_words(dbapi_connection)
+
+
+def register_search_words(sqlite_connection) -> None:
+    """The function the search index's triggers call (migration 0009): a connection without it
+    cannot store, edit or delete a message."""
+    sqlite_connection.create_function("webchat_search_words", 2, index_text, deterministic=True)
 
 
 class DriverStatement:

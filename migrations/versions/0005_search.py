@@ -1,5 +1,7 @@
 """full-text search over message bodies (SQLite FTS5, PostgreSQL tsvector + GIN)
 
+Migration 0009_search_by_chat replaces this index with one that keeps each chat's words apart.
+
 Revision ID: 0005_search
 Revises: 0004_message_changes
 Create Date: 2026-11-26 10:30:00

@@ -21,7 +21,7 @@ from ..extensions import db
 from ..models import Attachment, Chat, Membership, Mention, Message, Reaction, User, utcnow
 from ..realtime.hub import chat_channel
 from ..templating import render_fragment
-from ..text_rules import unstorable
+from ..text_rules import unstorable, without_controls
 from . import send_budget
 from .errors import ChatError
 from .formatting import MENTION, render_message, render_plain
@@ -115,8 +115,9 @@ def new_client_id() -> str:
 
 
 def validate_body(body: str | None, required: bool = True) -> str:
-    """The message text, stripped; required=False lets it be empty (a caption of attached files)."""
-    text = (body or "").strip()
+    """The message text, stripped, without control characters (text_rules.without_controls);
+    required=False lets it be empty (a caption of attached files)."""
+    text = without_controls(body or "").strip()
     if not text and required:
         raise ChatError("Type a message before sending.")
     limit = current_app.config["MAX_MESSAGE_LENGTH"]

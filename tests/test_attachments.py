@@ -338,6 +338,19 @@ def test_png_jpeg_gif_and_webp_pictures_are_shown_inline_with_their_own_type(tea
     assert response.headers["Content-Disposition"].startswith("inline;")
 
 
+def test_a_phones_jpeg_with_more_pictures_inside_is_shown_as_a_jpeg(team):
+    chat_id, alice, bob = team
+    buffer = io.BytesIO()  # MPO: a JPEG followed by more pictures (a depth map, an HDR gain map)
+    Image.new("RGB", (800, 600), "red").save(buffer, "MPO", save_all=True, append_images=[Image.new("RGB", (400, 300))])
+
+    response = upload(alice, chat_id, ("portrait.jpg", buffer.getvalue()))
+
+    assert response.status_code == 200
+    shown = links(bob.get(f"/chats/{chat_id}"))["portrait.jpg"]
+    assert Image.open(io.BytesIO(bob.get(shown["thumbnail"]).data)).size == (400, 300)
+    assert bob.get(shown["href"]).headers["Content-Type"] == "image/jpeg"
+
+
 @pytest.mark.parametrize("kind", ["BMP", "TIFF", "ICO"])
 def test_other_picture_formats_are_plain_downloads(team, kind):
     chat_id, alice, bob = team

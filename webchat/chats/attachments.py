@@ -232,16 +232,13 @@ def _pixel_bytes(mode: str) -> int:
     return {"1": 1, "L": 1, "P": 1}.get(mode, 2 if mode.startswith("I;16") else 4)
 
 
-def preview_cost(image: Image.Image, source_size: tuple[int, int], plan: ShrinkPlan) -> int:
+def preview_cost(image: Image.Image, kind: str, source_size: tuple[int, int], plan: ShrinkPlan) -> int:
     """Bytes of memory making the thumbnail takes at its peak, from the header alone: the decoded
     picture (at its draft size, for a JPEG), plus a strip converted and reduced, plus the reduced
     picture and its resample."""
     width, height = image.size
-    if image.format == "WEBP":
-        decoded = width * height * WEBP_BYTES_PER_PIXEL
-    else:
-        decoded = width * height * _pixel_bytes(image.mode)
-    if image.format == "JPEG" and image.info.get("progressive"):
+    decoded = width * height * (WEBP_BYTES_PER_PIXEL if kind == "WEBP" else _pixel_bytes(image.mode))
+    if kind == "JPEG" and image.info.get("progressive"):
         # libjpeg keeps every DCT coefficient of a progressive JPEG (two bytes each), whatever
         # the scale it decodes at: per component, the full size over its subsampling.
         layers = getattr(image, "layer", None) or [(None, 1, 1, None)] * len(image.getbands())
@@ -266,7 +263,8 @@ def make_thumbnail(source: Path, target: Path, memory_limit: int) -> ImageFacts 
         # Pillow warns past ~89 megapixels; preview_cost decides here, whatever the size.
         with warnings.catch_warnings(action="ignore", category=Image.DecompressionBombWarning), \
                 Image.open(source, formats=list(IMAGE_TYPES)) as image:
-            kind, source_size = image.format, image.size
+            # An MPO (a phone's JPEG with more pictures after the first: depth, HDR gain) shows as its JPEG.
+            kind, source_size = "JPEG" if image.format == "MPO" else image.format, image.size
             # A PNG's getexif() decodes the whole picture unless its eXIf came before the pixels.
             early_exif = kind != "PNG" or "exif" in image.info
             upright = _upright(source_size, image.getexif() if early_exif else {})
@@ -274,7 +272,7 @@ def make_thumbnail(source: Path, target: Path, memory_limit: int) -> ImageFacts 
             if kind == "JPEG":  # libjpeg decodes at 1/2, 1/4 or 1/8 of the size: a fraction of the memory
                 image.draft("RGB", (final[0] * REDUCING_GAP, final[1] * REDUCING_GAP))
             plan = plan_shrink(image.size, final)
-            if preview_cost(image, source_size, plan) > memory_limit:
+            if preview_cost(image, kind, source_size, plan) > memory_limit:
                 return ImageFacts(None, *upright)
             thumbnail = _shrink(image, plan)
             exif = image.getexif()  # complete now: a PNG may carry it after its pixels
@@ -308,7 +306,8 @@ def _shrink(image: Image.Image, plan: ShrinkPlan) -> Image.Image:
     width, height = image.size
     reduced = Image.new(mode, plan.reduced)
     for top in range(0, height, plan.rows):
-        strip = image.crop((0, top, width, min(height, top + plan.rows))).convert(mode)
+        strip = image.crop((0, top, width, min(height, top + plan.rows)))
+        strip = strip if strip.mode == mode else strip.convert(mode)
         reduced.paste(strip.reduce(plan.factor), (0, top // plan.factor[1]))
     return reduced.resize(plan.final, Image.Resampling.LANCZOS)
 

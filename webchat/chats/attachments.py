@@ -14,6 +14,7 @@ Why it is built this way:
   One preview at a time per worker, so many uploads at once cost no more than one.
 - Decoding happens off the gevent loop: one big image must not stall every socket of the worker.
 """
+import functools
 import logging
 import re
 import secrets
@@ -261,14 +262,15 @@ def make_thumbnail(source: Path, target: Path, memory_limit: int) -> ImageFacts 
     """
     try:
         # Pillow warns past ~89 megapixels; preview_cost decides here, whatever the size.
-        with warnings.catch_warnings(action="ignore", category=Image.DecompressionBombWarning), \
-                Image.open(source, formats=list(IMAGE_TYPES)) as image:
+        with warnings.catch_warnings(action="ignore", category=Image.DecompressionBombWarning):
+            image = Image.open(source, formats=list(IMAGE_TYPES))
+        with image:
             # An MPO (a phone's JPEG with more pictures after the first: depth, HDR gain) shows as its JPEG.
             kind, source_size = "JPEG" if image.format == "MPO" else image.format, image.size
             # A PNG's getexif() decodes the whole picture unless its eXIf came before the pixels.
-            early_exif = kind != "PNG" or "exif" in image.info
-            upright = _upright(source_size, image.getexif() if early_exif else {})
-            final = _upright(thumbnail_size(*upright), image.getexif() if early_exif else {})
+            exif = image.getexif() if kind != "PNG" or "exif" in image.info else {}
+            upright = _upright(source_size, exif)
+            final = _upright(thumbnail_size(*upright), exif)
             if kind == "JPEG":  # libjpeg decodes at 1/2, 1/4 or 1/8 of the size: a fraction of the memory
                 image.draft("RGB", (final[0] * REDUCING_GAP, final[1] * REDUCING_GAP))
             plan = plan_shrink(image.size, final)
@@ -312,26 +314,21 @@ def _shrink(image: Image.Image, plan: ShrinkPlan) -> Image.Image:
     return reduced.resize(plan.final, Image.Resampling.LANCZOS)
 
 
-# One preview at a time per worker: its memory is bounded per picture (preview_cost), this
-# bounds it per worker however many uploads arrive at once.
-_preview_slot = None
-
-
 def _off_the_loop(function, *args):
     """Run function in gevent's thread pool when the worker is gevent's, else right here; one at
     a time per process.
 
     Pillow releases the GIL while it decodes and resizes, so the worker's sockets keep going.
+    preview_cost bounds the memory of one preview; taking turns bounds the worker's, however
+    many uploads arrive at once.
     """
-    global _preview_slot
-    if _preview_slot is None:
-        _preview_slot = _new_slot()
-    with _preview_slot:
+    with _preview_slot():
         return _in_thread_pool(function, *args)
 
 
-def _new_slot():
-    """A lock the waiting greenlets (not the whole worker) wait on under gevent; a thread lock else."""
+@functools.cache
+def _preview_slot():
+    """The process's one turn: under gevent a lock its greenlets (not the whole worker) wait on."""
     try:
         from gevent import monkey
         from gevent.lock import BoundedSemaphore

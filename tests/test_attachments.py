@@ -4,11 +4,14 @@ Request tests (a browser without JavaScript, or the page's uploader, which sends
 against the app with an upload folder of the test's own; the live parts (another member's open
 socket, a page that was away) against the real server with real sockets.
 """
+import http.client
 import io
 import re
 import struct
 import uuid
 import zlib
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,9 +22,11 @@ from webchat.chats.attachments import display_name, request_limit
 from webchat.extensions import db
 from webchat.models import Attachment, Message
 
+from .conftest import _TMP
+from .support import services
 from .support.pages import chat_list, composer, parse, text_of
 from .support.records import create_group, snapshot, stored_messages
-from .support.wsclient import messages_in
+from .support.wsclient import Person, messages_in, server_worker_pids
 
 FILE_POLICY = "default-src 'none'; sandbox"
 
@@ -333,6 +338,19 @@ def test_png_jpeg_gif_and_webp_pictures_are_shown_inline_with_their_own_type(tea
     assert response.headers["Content-Disposition"].startswith("inline;")
 
 
+def test_a_phones_jpeg_with_more_pictures_inside_is_shown_as_a_jpeg(team):
+    chat_id, alice, bob = team
+    buffer = io.BytesIO()  # MPO: a JPEG followed by more pictures (a depth map, an HDR gain map)
+    Image.new("RGB", (800, 600), "red").save(buffer, "MPO", save_all=True, append_images=[Image.new("RGB", (400, 300))])
+
+    response = upload(alice, chat_id, ("portrait.jpg", buffer.getvalue()))
+
+    assert response.status_code == 200
+    shown = links(bob.get(f"/chats/{chat_id}"))["portrait.jpg"]
+    assert Image.open(io.BytesIO(bob.get(shown["thumbnail"]).data)).size == (400, 300)
+    assert bob.get(shown["href"]).headers["Content-Type"] == "image/jpeg"
+
+
 @pytest.mark.parametrize("kind", ["BMP", "TIFF", "ICO"])
 def test_other_picture_formats_are_plain_downloads(team, kind):
     chat_id, alice, bob = team
@@ -456,24 +474,36 @@ def test_an_empty_file_is_refused_and_nothing_is_stored(team, upload_dir):
     assert files_on_disk(upload_dir) == []
 
 
-@pytest.mark.parametrize(("width", "height", "says"), [
-    (10000, 6000, "That image is 10,000×6,000 pixels; webchat takes images of up to 50 megapixels."),
-    (30000, 30000, "That image is too large to open; webchat takes images of up to 50 megapixels."),
-], ids=["over-our-limit", "over-pillows-limit"])
-def test_an_image_too_large_to_decode_is_refused_before_it_is_decoded(team, upload_dir, width, height, says):
-    chat_id, alice, _ = team
-
+def claimed_png(width: int, height: int) -> bytes:
+    """A few hundred bytes of PNG whose header claims width × height RGBA pixels."""
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    # A few hundred bytes that claim gigabytes of pixels once decoded.
-    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(b"\0" * 4096)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize(("width", "height", "note"), [
+    (10000, 6000, "10,000×6,000 pixels, too large to preview"),
+    (30000, 30000, None),  # past Pillow's own bomb limit: not even its size is taken as a picture's
+], ids=["over-our-limit", "over-pillows-limit"])
+def test_a_picture_too_large_to_preview_is_sent_undecoded_as_a_download_that_says_so(team, upload_dir, width,
+                                                                                       height, note):
+    chat_id, alice, bob = team
+    bomb = claimed_png(width, height)
 
     response = upload(alice, chat_id, ("bomb.png", bomb))
 
-    assert response.status_code == 413
-    assert text_of(response) == says + " Nothing was sent — send a smaller version."
-    assert files_on_disk(upload_dir) == [] and attachments_of(alice.app) == []
+    assert response.status_code == 200
+    item = parse(bob.get(f"/chats/{chat_id}")).find("li", cls="attachment")
+    assert item.find("img") is None
+    assert [n.text for n in item.find_all("span", cls="attachment-note")] == ([note] if note else [])
+    download = bob.get(links(bob.get(f"/chats/{chat_id}"))["bomb.png"]["href"])
+    assert download.data == bomb
+    assert download.headers["Content-Type"] == "application/octet-stream"
+    assert download.headers["Content-Disposition"] == "attachment; filename=bomb.png"
+    [row] = attachments_of(alice.app)
+    assert (row.content_type, row.has_thumbnail) == ("application/octet-stream", False)
+    assert len(files_on_disk(upload_dir)) == 1  # no thumbnail
 
 
 def test_a_caption_over_the_message_limit_is_refused_and_the_files_are_not_kept(team, upload_dir):
@@ -587,3 +617,121 @@ def test_a_page_that_was_away_gets_the_files_it_missed_and_their_deletion_when_i
     assert f'id="m-{kept}"' in caught_up and "kept.txt" in caught_up
     assert "gone.txt" not in caught_up
     assert "This message was deleted." in caught_up
+
+
+# ----- memory: pictures that decode huge, against a real worker ------------------------------------
+
+PREVIEW_LIMIT_MIB = 64  # WEBCHAT_PREVIEW_MEMORY_MB's default
+
+
+@pytest.fixture(scope="module")
+def memory_server():
+    """A server of its own, so that nothing else runs in its worker while its memory is read; each
+    person may send one message a minute."""
+    with services.module_server("attachment_memory", _TMP, extra_env={"WEBCHAT_SEND_LIMIT": "1 per minute"}) as live:
+        yield live
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    with open(f"/proc/{pid}/status") as f:
+        return {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in f) if k in ("VmRSS", "VmHWM")}
+
+
+@contextmanager
+def peak_growth(server):
+    """How far the worker's memory rose above where it was, at its peak, during the block (MiB):
+    its VmHWM is reset to its RSS first (/proc/<pid>/clear_refs, writable by the same user)."""
+    (worker,) = server_worker_pids(server.process.pid)
+    with open(f"/proc/{worker}/clear_refs", "w") as f:
+        f.write("5")
+    before = memory_kib(worker)["VmRSS"]
+    growth = {}
+    yield growth
+    growth["MiB"] = (memory_kib(worker)["VmHWM"] - before) / 1024
+
+
+def zeros_png(width: int, height: int) -> bytes:
+    """A real RGBA PNG of zeros: 7000 × 7000 is ~190 KB that decodes to 187 MiB."""
+    buffer = io.BytesIO()
+    Image.new("RGBA", (width, height)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def fetch_bytes(person, path: str) -> tuple[int, str, bytes]:
+    """GET as the person: status, Content-Type and the body's bytes (Person.get decodes text)."""
+    connection = http.client.HTTPConnection(person.host, person.port, timeout=30)
+    try:
+        connection.request("GET", path, headers={"Cookie": "; ".join(f"{k}={v}" for k, v in person.cookies.items())})
+        raw = connection.getresponse()
+        return raw.status, raw.headers["Content-Type"], raw.read()
+    finally:
+        connection.close()
+
+
+def members_of_a_new_chat(server, count: int):
+    people = [Person.register(server.url, "mem") for _ in range(count)]
+    chat = people[0].create_chat("pictures", people[1:])
+    return chat, people
+
+
+def test_a_small_png_that_decodes_huge_is_a_download_too_large_to_preview_and_the_worker_stays_small(
+        memory_server):
+    chat, (alice, bob) = members_of_a_new_chat(memory_server, 2)
+    bomb = zeros_png(7000, 7000)
+    assert len(bomb) < 250_000
+
+    with peak_growth(memory_server) as growth:
+        response = alice.upload(chat, [("zeros.png", bomb)], htmx=True)
+
+    assert response.status == 200
+    assert growth["MiB"] < PREVIEW_LIMIT_MIB
+    shown = links(bob.get(f"/chats/{chat}").text)["zeros.png"]
+    assert shown["thumbnail"] is None and shown["download"]
+    item = parse(bob.get(f"/chats/{chat}").text).find("li", cls="attachment")
+    assert item.find("span", cls="attachment-note").text == "7,000×7,000 pixels, too large to preview"
+    download = bob.get(shown["href"])
+    assert download.headers["Content-Type"] == "application/octet-stream"
+    assert download.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_four_pictures_sent_at_once_are_previewed_one_after_another(memory_server):
+    chat, people = members_of_a_new_chat(memory_server, 4)
+    picture = zeros_png(3500, 3500)  # its preview takes ~52 MiB: within the limit, so it is decoded
+
+    with peak_growth(memory_server) as growth, ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(lambda p: p.upload(chat, [(f"{p.username}.png", picture)], htmx=True), people))
+
+    assert [r.status for r in responses] == [200] * 4
+    assert growth["MiB"] < 1.5 * PREVIEW_LIMIT_MIB  # one preview's worth, not four
+    shown = links(people[0].get(f"/chats/{chat}").text)
+    assert all(shown[f"{p.username}.png"]["thumbnail"] for p in people)
+
+
+def test_a_send_over_the_budget_is_refused_before_its_picture_is_decoded(memory_server):
+    chat, (mallory, bob) = members_of_a_new_chat(memory_server, 2)
+    mallory.send(chat, "the one message this minute allows")
+    picture = zeros_png(3500, 3500)
+
+    with peak_growth(memory_server) as growth:
+        response = mallory.upload(chat, [("again.png", picture)], htmx=True)
+
+    assert response.status == 429
+    assert "You're sending messages too fast." in text_of(response.text)
+    assert growth["MiB"] < 16  # nothing decoded
+    assert "again.png" not in bob.get(f"/chats/{chat}").text
+
+
+def test_a_64_megapixel_jpeg_photo_gets_its_thumbnail_decoded_at_an_eighth_of_its_size(memory_server):
+    chat, (alice, bob) = members_of_a_new_chat(memory_server, 2)
+    buffer = io.BytesIO()
+    Image.linear_gradient("L").resize((9248, 6936)).convert("RGB").save(buffer, "JPEG", quality=85)
+
+    with peak_growth(memory_server) as growth:
+        response = alice.upload(chat, [("phone.jpg", buffer.getvalue())], htmx=True)
+
+    assert response.status == 200
+    assert growth["MiB"] < 32  # the full decode would be 245 MiB
+    shown = links(bob.get(f"/chats/{chat}").text)["phone.jpg"]
+    status, content_type, thumbnail = fetch_bytes(bob, shown["thumbnail"])
+    assert (status, content_type) == (200, "image/webp")
+    assert Image.open(io.BytesIO(thumbnail)).size == (400, 300)

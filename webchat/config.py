@@ -78,6 +78,9 @@ def from_environment(instance: Path) -> dict:
         # carry this much (MAX_CONTENT_LENGTH follows it: chats/attachment_routes.py).
         "UPLOAD_DIR": os.environ.get("WEBCHAT_UPLOAD_DIR") or str(instance / "uploads"),
         "MAX_UPLOAD_MB": float(os.environ.get("WEBCHAT_MAX_UPLOAD_MB", "10")),
+        # Memory making one picture's thumbnail may take (a worker makes one at a time); a picture
+        # that would need more is a plain download, "too large to preview" (chats/attachments.py).
+        "PREVIEW_MEMORY_MB": float(os.environ.get("WEBCHAT_PREVIEW_MEMORY_MB", "64")),
         # Seconds after sending during which the author may edit a message; unset: always.
         "MESSAGE_EDIT_WINDOW_SECONDS": int(os.environ.get("WEBCHAT_EDIT_WINDOW_SECONDS", "0")) or None,
         "RATELIMIT_ENABLED": _bool("WEBCHAT_RATELIMIT", True),

@@ -50,9 +50,7 @@ def attachment_summary(message) -> str:
 @bp.app_template_global()
 def thumbnail_size(attachment: Attachment) -> tuple[int, int]:
     """The thumbnail's width and height (the page reserves the space before the image arrives)."""
-    width, height = attachment.width or 1, attachment.height or 1
-    scale = min(1.0, attachments.THUMBNAIL_BOX[0] / width, attachments.THUMBNAIL_BOX[1] / height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
+    return attachments.thumbnail_size(attachment.width or 1, attachment.height or 1)
 
 
 @bp.errorhandler(RequestEntityTooLarge)

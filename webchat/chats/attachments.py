@@ -8,13 +8,20 @@ Why it is built this way:
   claimed (a name ending in .png, a Content-Type) is ignored.
 - Thumbnails are made once, at upload, as new WebP files: orientation applied, nothing of the
   original's metadata (location, camera) copied.
+- A small file can claim a huge picture. Nothing is decoded before membership, the send budget,
+  the sizes and the count have passed, nor when its header says the preview would take more
+  than PREVIEW_MEMORY_MB (preview_cost): that picture is a download "too large to preview".
+  One preview at a time per worker, so many uploads at once cost no more than one.
 - Decoding happens off the gevent loop: one big image must not stall every socket of the worker.
 """
+import functools
 import logging
 import re
 import secrets
 import shutil
+import threading
 import unicodedata
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +43,6 @@ THUMBNAIL_SUFFIX = ".thumb.webp"
 STORAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{32}$")
 MAX_FILES = 10
 MAX_NAME_LENGTH = 255
-# Pillow's own bomb threshold is ~89 megapixels; a decoded image costs 4 bytes a pixel.
-DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
 
 
 # ----- limits ----------------------------------------------------------------------------------
@@ -52,7 +57,7 @@ def request_limit(config) -> int:
     """MAX_CONTENT_LENGTH: the upload limit plus room for the form around the files.
 
     A body past it is cut off before it is read (a 413); one a little over the upload limit is
-    read and refused by store_uploads, which can name the file that is too big.
+    read and refused by check_uploads, which can name the file that is too big.
     """
     return upload_limit(config) + 256 * 1024
 
@@ -112,17 +117,14 @@ def display_name(raw: str | None) -> str:
 
 @dataclass
 class ImageFacts:
-    content_type: str
+    content_type: str | None  # None: a picture too large to preview, kept as a plain download
     width: int
     height: int
 
 
-def store_uploads(files: list[FileStorage]) -> list[Attachment]:
-    """Check and write the uploaded files; Attachment rows (not yet in the session) describe them.
-
-    Raises ChatError, with nothing left on disk, for no file, an empty or oversized one, too
-    many, or an image too large to decode.
-    """
+def check_uploads(files: list[FileStorage]) -> list[FileStorage]:
+    """The chosen files, when their count and sizes may be sent; ChatError (nothing read or
+    decoded yet) for no file, an empty or oversized one, or too many."""
     chosen = [f for f in files if f is not None and f.filename]
     if not chosen:
         raise ChatError("Choose a file to attach.")
@@ -141,6 +143,12 @@ def store_uploads(files: list[FileStorage]) -> list[Attachment]:
     if total > limit:
         raise ChatError(f"Those files add up to {human_size(total)}; you can send up to {limit_text()} at a "
                         "time. Nothing was sent — send them in parts.", 413)
+    return chosen
+
+
+def store_uploads(chosen: list[FileStorage]) -> list[Attachment]:
+    """Write checked files (check_uploads) and their thumbnails; Attachment rows (not yet in the
+    session) describe them. On any error nothing is left on disk."""
     stored: list[Attachment] = []
     try:
         for upload in chosen:
@@ -170,69 +178,163 @@ def _store_one(upload: FileStorage) -> Attachment:
                             size=path.stat().st_size, storage_name=storage_name, has_thumbnail=False)
     try:
         facts = _off_the_loop(make_thumbnail, path, stored_path(storage_name, thumbnail=True),
-                              int(current_app.config.get("MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS)))
+                              preview_memory_limit())
     except BaseException:
         discard([attachment])
         raise
     if facts:
-        attachment.content_type, attachment.width, attachment.height = facts.content_type, facts.width, facts.height
-        attachment.has_thumbnail = True
+        attachment.width, attachment.height = facts.width, facts.height
+        if facts.content_type:
+            attachment.content_type, attachment.has_thumbnail = facts.content_type, True
     return attachment
 
 
-class ImageTooLarge(Exception):
-    def __init__(self, width: int, height: int) -> None:
-        super().__init__(f"{width}x{height}")
-        self.width, self.height = width, height
+def preview_memory_limit(config=None) -> int:
+    """Bytes one picture's preview may take to make (WEBCHAT_PREVIEW_MEMORY_MB)."""
+    config = config if config is not None else current_app.config
+    return int(float(config["PREVIEW_MEMORY_MB"]) * 1024 * 1024)
 
 
-def make_thumbnail(source: Path, target: Path, max_pixels: int) -> ImageFacts | None:
-    """Write target as a WebP thumbnail of source when source is a PNG, JPEG, GIF or WebP image.
+def thumbnail_size(width: int, height: int) -> tuple[int, int]:
+    """The size of the thumbnail of an upright picture: within THUMBNAIL_BOX, never enlarged."""
+    scale = min(1.0, THUMBNAIL_BOX[0] / width, THUMBNAIL_BOX[1] / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
-    None when it is not one of those (or does not decode: truncated, corrupt); it is then an
-    ordinary file. Raises ImageTooLarge before decoding an image of more than max_pixels.
+
+# Shrinking first by whole factors to at least this many times the thumbnail, then resampling
+# (Pillow's thumbnail() default): as good as resampling the whole, at a fraction of the work.
+REDUCING_GAP = 2
+STRIP_BYTES = 1024 * 1024  # rows converted and reduced at a time
+# What libwebp, the frame it hands over and Pillow's copy of it take together, per pixel.
+WEBP_BYTES_PER_PIXEL = 16
+
+
+@dataclass
+class ShrinkPlan:
+    """How a loaded picture becomes its thumbnail (in the file's own orientation): whole-factor
+    reduction strip by strip (rows at a time, into a picture of `reduced` size), then a resample."""
+
+    final: tuple[int, int]
+    factor: tuple[int, int]
+    rows: int
+    reduced: tuple[int, int]
+
+
+def plan_shrink(size: tuple[int, int], final: tuple[int, int]) -> ShrinkPlan:
+    (width, height), (final_width, final_height) = size, final
+    factor = (max(1, int(width / final_width / REDUCING_GAP)), max(1, int(height / final_height / REDUCING_GAP)))
+    rows = max(1, STRIP_BYTES // (width * 4) // factor[1]) * factor[1]
+    return ShrinkPlan(final, factor, rows, (-(-width // factor[0]), -(-height // factor[1])))
+
+
+def _pixel_bytes(mode: str) -> int:
+    """Bytes a pixel takes in Pillow's memory: one for 1/L/P, two for 16-bit greys, else four
+    (RGB is stored as four bytes)."""
+    return {"1": 1, "L": 1, "P": 1}.get(mode, 2 if mode.startswith("I;16") else 4)
+
+
+def preview_cost(image: Image.Image, kind: str, source_size: tuple[int, int], plan: ShrinkPlan) -> int:
+    """Bytes of memory making the thumbnail takes at its peak, from the header alone: the decoded
+    picture (at its draft size, for a JPEG), plus a strip converted and reduced, plus the reduced
+    picture and its resample."""
+    width, height = image.size
+    decoded = width * height * (WEBP_BYTES_PER_PIXEL if kind == "WEBP" else _pixel_bytes(image.mode))
+    if kind == "JPEG" and image.info.get("progressive"):
+        # libjpeg keeps every DCT coefficient of a progressive JPEG (two bytes each), whatever
+        # the scale it decodes at: per component, the full size over its subsampling.
+        layers = getattr(image, "layer", None) or [(None, 1, 1, None)] * len(image.getbands())
+        h_max, v_max = max(layer[1] for layer in layers), max(layer[2] for layer in layers)
+        decoded += sum(2 * -(-source_size[0] * h // h_max) * -(-source_size[1] * v // v_max)
+                       for _, h, v, _ in layers)
+    strip = width * plan.rows * 4
+    reduced = plan.reduced[0] * plan.reduced[1] * 4
+    return decoded + 3 * strip + 2 * reduced
+
+
+def make_thumbnail(source: Path, target: Path, memory_limit: int) -> ImageFacts | None:
+    """Write target as a WebP thumbnail of source when source is a PNG, JPEG, GIF or WebP picture
+    whose preview fits in memory_limit bytes (preview_cost, read from its header before decoding).
+
+    None when it is not one of those (or does not decode: truncated, corrupt, past Pillow's own
+    bomb limit); it is then an ordinary file. Facts without a content type for a picture whose
+    preview would take more: it is an ordinary file too, marked as a picture too large to preview.
     Runs in a worker thread: no app context here.
     """
     try:
-        with Image.open(source, formats=list(IMAGE_TYPES)) as image:
-            kind = image.format
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ImageTooLarge(width, height)
-            if image.getexif().get(ExifTags.Base.Orientation) in (5, 6, 7, 8):
-                width, height = height, width
-            if kind == "JPEG":  # decode at a fraction of the size: far less memory and time
-                image.draft("RGB", (THUMBNAIL_BOX[0] * 2, THUMBNAIL_BOX[1] * 2))
-            image.load()
-            upright = ImageOps.exif_transpose(image)
-            has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
-            thumbnail = upright.convert("RGBA" if has_alpha else "RGB")
-            thumbnail.thumbnail(THUMBNAIL_BOX, Image.Resampling.LANCZOS)
+        # Pillow warns past ~89 megapixels; preview_cost decides here, whatever the size.
+        with warnings.catch_warnings(action="ignore", category=Image.DecompressionBombWarning):
+            image = Image.open(source, formats=list(IMAGE_TYPES))
+        with image:
+            # An MPO (a phone's JPEG with more pictures after the first: depth, HDR gain) shows as its JPEG.
+            kind, source_size = "JPEG" if image.format == "MPO" else image.format, image.size
+            # A PNG's getexif() decodes the whole picture unless its eXIf came before the pixels.
+            exif = image.getexif() if kind != "PNG" or "exif" in image.info else {}
+            upright = _upright(source_size, exif)
+            final = _upright(thumbnail_size(*upright), exif)
+            if kind == "JPEG":  # libjpeg decodes at 1/2, 1/4 or 1/8 of the size: a fraction of the memory
+                image.draft("RGB", (final[0] * REDUCING_GAP, final[1] * REDUCING_GAP))
+            plan = plan_shrink(image.size, final)
+            if preview_cost(image, kind, source_size, plan) > memory_limit:
+                return ImageFacts(None, *upright)
+            thumbnail = _shrink(image, plan)
+            exif = image.getexif()  # complete now: a PNG may carry it after its pixels
+            upright = _upright(source_size, exif)
+            thumbnail.getexif()[ExifTags.Base.Orientation] = exif.get(ExifTags.Base.Orientation, 1)
+            ImageOps.exif_transpose(thumbnail, in_place=True)
+            if thumbnail.size != thumbnail_size(*upright):  # turned by an eXIf found late
+                thumbnail = thumbnail.resize(thumbnail_size(*upright), Image.Resampling.LANCZOS)
             thumbnail.info.clear()  # nothing of the original's metadata travels on
             with open(target, "xb") as out:
                 thumbnail.save(out, "WEBP", quality=80)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageTooLarge(0, 0) from e
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError, EOFError,
+            MemoryError):
         _unlink(target)
         return None
-    return ImageFacts(IMAGE_TYPES[kind], width, height)
+    return ImageFacts(IMAGE_TYPES[kind], *upright)
+
+
+def _upright(size: tuple[int, int], exif) -> tuple[int, int]:
+    """A size as the picture is shown: turned a quarter when its EXIF orientation says so (5-8)."""
+    return size[::-1] if exif.get(ExifTags.Base.Orientation) in (5, 6, 7, 8) else size
+
+
+def _shrink(image: Image.Image, plan: ShrinkPlan) -> Image.Image:
+    """The loaded picture as an RGB(A) thumbnail of plan.final, without a full-size copy of it:
+    Pillow's convert() and its reduce() of RGBA (premultiplied first) would each make one, so both
+    run on a strip of rows at a time."""
+    image.load()
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    mode = "RGBA" if has_alpha else "RGB"
+    width, height = image.size
+    reduced = Image.new(mode, plan.reduced)
+    for top in range(0, height, plan.rows):
+        strip = image.crop((0, top, width, min(height, top + plan.rows)))
+        strip = strip if strip.mode == mode else strip.convert(mode)
+        reduced.paste(strip.reduce(plan.factor), (0, top // plan.factor[1]))
+    return reduced.resize(plan.final, Image.Resampling.LANCZOS)
 
 
 def _off_the_loop(function, *args):
-    """Run function in gevent's thread pool when the worker is gevent's, else right here.
+    """Run function in gevent's thread pool when the worker is gevent's, else right here; one at
+    a time per process.
 
     Pillow releases the GIL while it decodes and resizes, so the worker's sockets keep going.
-    A too-large image is reported to the uploader, not raised as a server error.
+    preview_cost bounds the memory of one preview; taking turns bounds the worker's, however
+    many uploads arrive at once.
     """
+    with _preview_slot():
+        return _in_thread_pool(function, *args)
+
+
+@functools.cache
+def _preview_slot():
+    """The process's one turn: under gevent a lock its greenlets (not the whole worker) wait on."""
     try:
-        result = _in_thread_pool(function, *args)
-    except ImageTooLarge as e:
-        size = f" is {e.width:,}×{e.height:,} pixels;" if e.width else " is too large to open;"
-        limit = int(current_app.config.get("MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS))
-        raise ChatError(f"That image{size} webchat takes images of up to {limit / 1e6:g} megapixels. "
-                        "Nothing was sent — send a smaller version.", 413) from None
-    return result
+        from gevent import monkey
+        from gevent.lock import BoundedSemaphore
+    except ImportError:  # pragma: no cover - gevent is a dependency; kept for plain threads
+        return threading.BoundedSemaphore(1)
+    return BoundedSemaphore(1) if monkey.is_module_patched("socket") else threading.BoundedSemaphore(1)
 
 
 def _in_thread_pool(function, *args):
@@ -265,17 +367,23 @@ def send_with_files(membership: Membership, body: str | None, client_id: str | N
                     files: list[FileStorage]) -> messaging.SendResult:
     """Store the files and send one message carrying them (the text, as caption, may be empty).
 
-    A client id already used answers the message it made; the files of the repeat are removed.
+    In this order, so that a refused send decodes nothing: the files' count and sizes, then the
+    message (its id, its text, the sender's budget), then the files are written and previewed.
+    A client id already used answers the message it made, and stores nothing.
     """
-    attachments = store_uploads(files)
+    chosen = check_uploads(files)
+    draft = messaging.draft_message(membership, body, client_id, has_attachments=True)
+    if isinstance(draft, messaging.SendResult):
+        return draft
+    attachments = store_uploads(chosen)
     for attachment in attachments:
         attachment.chat_id, attachment.uploader_id = membership.chat_id, membership.user_id
     try:
-        result = messaging.send_message(membership, body, client_id, attachments=attachments)
+        result = messaging.store_draft(draft, attachments)
     except BaseException:
         discard(attachments)
         raise
-    if not result.created:
+    if not result.created:  # the same client id stored by another request meanwhile
         discard(attachments)
     else:
         log.info("attachments.stored chat=%d message=%d files=%d bytes=%d", membership.chat_id,

@@ -1,13 +1,13 @@
 """Account rules: who may register with what, and how a login id maps back to a user."""
 import re
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db, login_manager
 from ..models import User
-from ..text_rules import unstorable
+from ..text_rules import name_skeleton, unstorable, without_controls
 from . import sessions
 
 USERNAME = re.compile(r"^[a-z0-9_-]{3,32}$")
@@ -30,20 +30,47 @@ def password_error(password: str) -> str | None:
     return None
 
 
+def lookalike(name: str, besides: int | None = None) -> str | None:
+    """The username of someone (other than user id besides) whose username or display name looks
+    like name (text_rules.name_skeleton), or None. Deactivated accounts count: their names stay on
+    their messages."""
+    skeleton = name_skeleton(name)
+    query = select(User.username).where(or_(User.username_skeleton == skeleton, User.display_skeleton == skeleton))
+    if besides is not None:
+        query = query.where(User.id != besides)
+    return db.session.scalar(query.order_by(User.id).limit(1))
+
+
+def _lookalike_error(name: str) -> str | None:
+    if (other := lookalike(name)) is not None:
+        return f"That name looks too much like another person's (@{other}). Choose another."
+    return None
+
+
 def register(username: str | None, display_name: str | None, password: str | None) -> User:
     username = (username or "").strip().lower()
-    display_name = " ".join((display_name or "").split()) or username
+    # Bidi controls and invisible characters are dropped, as from file names: a name must not
+    # reverse the text shown after it, nor differ from another only by what no one can see.
+    # A NUL is refused in words below (a name typed with one is not quietly changed), so it is kept.
+    display_name = display_name or ""
+    if not unstorable(display_name):
+        display_name = without_controls(display_name)
+    display_name = " ".join(display_name.split()) or username
     password = password or ""
     errors = {}
     if not USERNAME.match(username):
         errors["username"] = "Usernames are 3–32 characters: letters a–z, digits, _ and -."
     elif db.session.scalar(select(User.id).where(User.username == username)):
         errors["username"] = "That username is taken."
+    elif problem := _lookalike_error(username):
+        errors["username"] = problem.replace("That name", "That username")
     if len(display_name) > MAX_DISPLAY_NAME:
         errors["display_name"] = f"Display names can be at most {MAX_DISPLAY_NAME} characters."
     elif unstorable(display_name):
         errors["display_name"] = ("That display name contains a character webchat can't store (a NUL or an "
                                   "unpaired surrogate). Remove it and try again.")
+    elif not (display_name == username and "username" in errors) and (problem := _lookalike_error(display_name)):
+        errors["display_name"] = problem
     if problem := password_error(password):
         errors["password"] = problem
     if errors:

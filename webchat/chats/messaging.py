@@ -21,7 +21,7 @@ from ..extensions import db
 from ..models import Attachment, Chat, Membership, Mention, Message, Reaction, User, utcnow
 from ..realtime.hub import chat_channel
 from ..templating import render_fragment
-from ..text_rules import unstorable
+from ..text_rules import unstorable, without_controls
 from . import send_budget
 from .errors import ChatError
 from .formatting import MENTION, render_message, render_plain
@@ -296,6 +296,9 @@ def add_system_message(chat: Chat, text: str) -> Message:
     the chat operations in chats.service.
     """
     db.session.flush()  # a new chat gets its id, new members their rows, before the Core statements
+    # The names in it are given without bidi controls now, but a name stored before may hold one:
+    # it must not reverse the words and time after it on the line.
+    text = without_controls(text)
     return _store(chat.id, None, kind="system", body=text, html=render_plain(text), mentions="", client_id=None)
 
 

@@ -290,6 +290,8 @@ def test_naughty_chat_names_are_shown_as_text_in_the_title_heading_list_forms_an
             assert snapshot(app) == before
             continue
         assert response.status_code == 200, (source, response.status_code)
+        if expected == current:
+            continue  # differed from the name before only by bidi controls: nothing changed, no event
         current = expected
         heading = text_of(pane.find(".//h2"))
         [field] = [el for el in pane.iter("input") if el.get("name") == "name"]

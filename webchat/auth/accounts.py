@@ -1,7 +1,7 @@
 """Account rules: who may register with what, and how a login id maps back to a user."""
 import re
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -35,10 +35,12 @@ def lookalike(name: str, besides: int | None = None) -> str | None:
     like name (text_rules.name_skeleton), or None. Deactivated accounts count: their names stay on
     their messages. One indexed lookup (users.username_skeleton, users.display_skeleton)."""
     skeleton = name_skeleton(name)
-    query = select(User.username).where(or_(User.username_skeleton == skeleton, User.display_skeleton == skeleton))
+    # min(): one answer, the same each time, read from the two skeleton indexes.
+    query = select(func.min(User.username)).where(or_(User.username_skeleton == skeleton,
+                                                       User.display_skeleton == skeleton))
     if besides is not None:
         query = query.where(User.id != besides)
-    return db.session.scalar(query.order_by(User.id).limit(1))
+    return db.session.scalar(query)
 
 
 def clean_display_name(typed: str | None) -> str:

@@ -285,3 +285,110 @@ def test_hiding_system_messages_is_saved_and_takes_effect(actor):
     alice.post("/settings", {"action": "preferences"})
     assert "checked" not in parse(alice.get("/settings")).find("input", name="hide_system_messages").attrs
     assert system_messages(alice.get(f"/chats/{chat_id}")) == ["Alice created the chat “Team”"]
+
+
+# ----- names that look like someone else's ----------------------------------------------------
+
+LOOKALIKE = "That name looks too much like another person's (@alice). Choose another."
+ALICE_LOOKALIKES = {
+    "the same name": "Alice Archer",
+    "in lower case": "alice archer",
+    "in capitals": "ALICE ARCHER",
+    "with Cyrillic А and е": "\u0410lic\u0435 Arch\u0435r",
+    "with accents": "Álice Ärcher",
+    "decomposed accents": "A\u0301lice Archer",
+    "in fullwidth letters": "Ａｌｉｃｅ Ａｒｃｈｅｒ",
+    "with a capital I for the l": "AIice Archer",
+    "with a digit 1 for the l": "A1ice Archer",
+    "with a zero-width space": "Alice\u200b Archer",
+    "with a right-to-left mark and two spaces": "Alice\u200f  Archer",
+    "as her username": "alice",
+    "as her username with a Cyrillic а": "\u0430lice",
+}
+
+
+def display_name_of(app, username) -> str:
+    with app.app_context():
+        from webchat.models import User
+        return db.session.scalar(db.select(User.display_name).where(User.username == username))
+
+
+@pytest.mark.parametrize("name", ALICE_LOOKALIKES.values(), ids=ALICE_LOOKALIKES.keys())
+def test_registering_with_a_display_name_that_looks_like_someone_elses_is_refused(anonymous, make_user, name):
+    make_user("alice", "Alice Archer")
+
+    response = register(anonymous, "mallory", display_name=name)
+
+    assert response.status_code == 422
+    assert form_error(response) == LOOKALIKE
+    assert user_names(anonymous.app) == ["alice"]
+
+
+@pytest.mark.parametrize("name", ["Alice Baker", "Alicia Archer", "Alice Archer-Smith", "Bob Archer"])
+def test_a_display_name_that_only_shares_words_with_someone_elses_is_accepted(anonymous, make_user, name):
+    make_user("alice", "Alice Archer")
+
+    response = register(anonymous, "mallory", display_name=name)
+
+    assert response.status_code == 302
+    assert display_name_of(anonymous.app, "mallory") == name
+
+
+@pytest.mark.parametrize("username", ["aiice", "a1ice", "al1ce"])
+def test_registering_a_username_that_looks_like_someone_elses_is_refused(anonymous, make_user, username):
+    make_user("alice", "Alice Archer")
+
+    response = register(anonymous, username, display_name="Mallory")
+
+    assert response.status_code == 422
+    assert form_error(response) == "That username looks too much like another person's (@alice). Choose another."
+    assert user_names(anonymous.app) == ["alice"]
+
+
+def change_display_name(actor, name):
+    return actor.post("/settings", {"action": "profile", "display_name": name})
+
+
+@pytest.mark.parametrize("name", ALICE_LOOKALIKES.values(), ids=ALICE_LOOKALIKES.keys())
+def test_changing_to_a_display_name_that_looks_like_someone_elses_is_refused(app, actor, make_user, name):
+    make_user("alice", "Alice Archer")
+    mallory = actor("mallory")
+
+    response = change_display_name(mallory, name)
+
+    assert response.status_code == 422
+    assert form_error(response) == LOOKALIKE
+    assert display_name_of(app, "mallory") == "Mallory"
+
+
+def test_changing_the_display_name_shows_the_new_name_without_bidi_controls(app, actor):
+    mallory = actor("mallory")
+
+    response = change_display_name(mallory, "  Mallory \u202eMask\u202c ")
+
+    assert response.status_code == 302
+    settings = mallory.get("/settings")
+    assert "Display name saved." in text_of(settings)
+    assert display_name_of(app, "mallory") == "Mallory Mask"
+    assert parse(settings).find("input", name="display_name").get("value") == "Mallory Mask"
+    assert " ".join(parse(mallory.get("/")).find("span", cls="who").text.split()) == "Mallory Mask @mallory"
+
+
+def test_one_may_change_ones_own_name_to_a_lookalike_of_itself(app, actor):
+    alice = actor("alice")
+    assert change_display_name(alice, "Alice Archer").status_code == 302
+
+    response = change_display_name(alice, "alice archer")
+
+    assert response.status_code == 302
+    assert display_name_of(app, "alice") == "alice archer"
+
+
+def test_an_empty_display_name_change_is_refused_in_words(app, actor):
+    alice = actor("alice")
+
+    response = change_display_name(alice, " \u202e ")
+
+    assert response.status_code == 422
+    assert form_error(response) == "Type a display name."
+    assert display_name_of(app, "alice") == "Alice"

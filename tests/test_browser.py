@@ -89,7 +89,7 @@ def person(browser_context, live_server):
         context = browser_context(**context_options)
         page = context.new_page()
         username = new_username()
-        display_name = f"Person {username[1:5]}"
+        display_name = f"Person {username[1:]}"  # its own: a second person of one name would be refused
         someone = Person(context, page, username, display_name)
         page.on("console", lambda msg: someone.csp_violations.append(msg.text)
                 if "Content Security Policy" in msg.text else None)

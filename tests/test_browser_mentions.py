@@ -34,7 +34,9 @@ def person(chromium, server):
         username = f"{prefix}{uuid.uuid4().hex[:6]}"
         form = context.request.get("/register")
         registered = context.request.post("/register", max_redirects=0, form={
-            "username": username, "display_name": prefix.title(), "password": "password123",
+            # Each its own display name: a second "Bob" would be refused as a lookalike of the first.
+            "username": username, "display_name": f"{prefix.title()} {username[len(prefix):]}",
+            "password": "password123",
             "csrf_token": CSRF.search(form.text()).group(1)})
         assert registered.status == 302, registered.text()[:300]
         page = context.new_page()
@@ -119,7 +121,7 @@ def test_alice_picks_bob_with_enter_and_bob_sees_at_1_live_then_the_highlight_an
     box = composer(alice)
     box.press_sequentially("@bo")
     expect(alice.locator("#mention-list")).to_be_visible()
-    expect(alice.locator("#mention-list .mention-option")).to_have_text([f"Bob @{bob.username}"])
+    expect(alice.locator("#mention-list .mention-option")).to_have_text([f"Bob {bob.username[3:]} @{bob.username}"])
     assert chosen(alice) == bob.username
     box.press("Enter")  # chooses: does not send
     expect(box).to_have_value(f"@{bob.username} ")

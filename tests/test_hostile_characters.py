@@ -1,8 +1,10 @@
 """Characters that trip up storage and display: right-to-left overrides, zero-width and combining
-characters, 4-byte characters (emoji, astral CJK), and NUL. The first kinds are stored and shown
-exactly, as messages, display names and chat names, over HTTP and over the socket; NUL (which
-PostgreSQL refuses) is refused in words before the database sees it, wherever text comes in. The
-4,000-character limit counts code points, so it is the same on SQLite and PostgreSQL.
+characters, 4-byte characters (emoji, astral CJK), and NUL. In messages all of them but NUL are
+stored and shown exactly, over HTTP and over the socket. Display names and chat names drop bidi
+controls and invisible characters (the rule file names follow), keep the rest exactly, and are
+shown isolated from the text around them. NUL (which PostgreSQL refuses) is refused in words before
+the database sees it, wherever text comes in. The 4,000-character limit counts code points, so it
+is the same on SQLite and PostgreSQL.
 
 Run on PostgreSQL too: WEBCHAT_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test
 """
@@ -29,6 +31,31 @@ SPECIAL = {
     "soft hyphen": "soft\u00adhyphen",
     "bidi and digits": "\u202e12:34\u202c",
 }
+
+# A name keeps what it is spelled with (accents, emoji and their joiners, ZWNJ) and drops what
+# reorders the text around it or only hides in it: bidi controls, zero-width spaces, soft hyphens.
+NAME_KEPT = {
+    "right-to-left override": "abc def ghi",
+    "right-to-left isolate and marks": "שלום עברית and العربية",
+    "zero-width space and joiner": "zerowidth\u200cnon\u200djoinerbom",
+    "zero-width only inside": "ab",
+    "soft hyphen": "softhyphen",
+    "bidi and digits": "12:34",
+}
+NAMES = [pytest.param(text, NAME_KEPT.get(key, text), id=key) for key, text in SPECIAL.items()]
+
+
+def isolated(el) -> bool:
+    """el lays its text out on its own: a <bdi>, or an element with dir="auto" (HTML's rendering
+    rules isolate both), so a name's direction cannot spill onto the text beside it."""
+    return el.tag == "bdi" or el.get("dir") == "auto"
+
+
+def name_in(el):
+    """The one isolated element holding the name inside el (el itself when it is one)."""
+    [name] = [e for e in el.iter() if isolated(e)]
+    return name
+
 
 NUL = "before\x00after"
 NUL_MESSAGE = "contains a character webchat can't store"
@@ -63,21 +90,27 @@ def test_special_characters_in_a_message_are_stored_and_shown_exactly(app, pair,
     assert text_of(preview) == f"Alice: {text}"
 
 
-@pytest.mark.parametrize("text", SPECIAL.values(), ids=SPECIAL.keys())
-def test_special_characters_in_a_chat_name_are_stored_and_shown_exactly(app, pair, text):
+@pytest.mark.parametrize(("text", "kept"), NAMES)
+def test_a_chat_name_is_stored_without_bidi_controls_and_shown_isolated(app, pair, text, kept):
     chat_id, alice, bob = pair
 
     response = alice.post(f"/chats/{chat_id}/rename", {"name": text})
 
     assert response.status_code == 200
     page = parse_document(bob.get(f"/chats/{chat_id}").get_data(as_text=True))
-    assert text_of(page.find(".//title")) == f"{text} · webchat"
-    assert text_of(page.find(".//section[@id='chat-pane']/header/h2")) == text
-    assert text_of(find_class(find_id(page, f"chat-item-{chat_id}"), "chat-title")[0]) == text
+    assert text_of(page.find(".//title")) == f"{kept} · webchat"
+    heading = name_in(page.find(".//section[@id='chat-pane']/header/h2"))
+    listed = find_class(find_id(page, f"chat-item-{chat_id}"), "chat-title")[0]
+    for name in (heading, listed):
+        assert isolated(name) and text_of(name) == kept
+    members = parse_document(bob.get(f"/chats/{chat_id}/members").get_data(as_text=True))
+    assert text_of(name_in(members.find(".//section[@id='chat-pane']/header/h2"))) == kept
+    [event] = [p for p in page.iter("p") if "msg-system" in p.get("class", "") and "renamed" in text_of(p)]
+    assert f"“{kept}”" in text_of(event)
 
 
-@pytest.mark.parametrize("text", SPECIAL.values(), ids=SPECIAL.keys())
-def test_special_characters_in_a_display_name_are_stored_and_shown_exactly(app, anonymous, actor, text):
+@pytest.mark.parametrize(("text", "kept"), NAMES)
+def test_a_display_name_is_stored_without_bidi_controls_and_shown_isolated(app, anonymous, actor, text, kept):
     response = anonymous.post("/register", {"username": "zed", "display_name": text, "password": "password123"})
     assert response.status_code == 302
     anonymous.username = "zed"
@@ -87,9 +120,14 @@ def test_special_characters_in_a_display_name_are_stored_and_shown_exactly(app, 
 
     page = parse_document(alice.get(f"/chats/{chat_id}").get_data(as_text=True))
 
-    assert [text_of(n) for n in find_class(page, "msg-author")] == [text]
-    assert text_of(find_class(parse_document(anonymous.get("/").get_data(as_text=True)), "who")[0]) \
-        == f"{text} @zed"
+    [author] = find_class(page, "msg-author")
+    assert isolated(author) and text_of(author) == kept
+    who = find_class(parse_document(anonymous.get("/").get_data(as_text=True)), "who")[0]
+    assert text_of(who) == f"{kept} @zed"
+    assert isolated(name_in(who)) and text_of(name_in(who)) == kept
+    members = parse_document(alice.get(f"/chats/{chat_id}/members").get_data(as_text=True))
+    [listed] = [e for e in members.iter("bdi") if text_of(e) == kept]
+    assert text_of(listed) == kept
 
 
 # ----- NUL: refused in words, nothing changes ----------------------------------------------------

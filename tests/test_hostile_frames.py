@@ -170,7 +170,7 @@ def test_every_naughty_message_over_the_socket_reaches_members_in_frames_the_ser
 
 
 def test_a_hostile_frame_cannot_put_its_own_markup_or_ids_into_the_answer(hostile_people):
-    alice = hostile_people("Alice")
+    alice = hostile_people("Alice Frames")  # one name per person on the shared server
     chat = alice.create_chat("Frames")
     tab = alice.open_tab()
 

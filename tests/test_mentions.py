@@ -6,6 +6,7 @@ from sqlalchemy import select, update
 from webchat.extensions import db
 from webchat.models import Membership, User
 
+from .support.hostile import find_class, parse_fragment, squash, text_of
 from .support.pages import chat_list, message_id_from, parse
 from .support.records import create_group
 
@@ -54,6 +55,22 @@ def test_typing_at_bo_offers_the_members_whose_username_or_display_name_starts_w
     option = page.find("li", cls="mention-option")
     assert " ".join(option.text.split()) == "Bob Baker @bob"
     assert option.get("role") == "option" and option.get("aria-selected") == "true"
+
+
+def test_two_people_of_one_display_name_are_offered_each_with_their_username_and_the_name_isolated(actor, make_user):
+    bob = actor("bob")
+    make_user("alice", "Alice Archer")
+    make_user("aiice", "Alice \u202eArcher")  # made before lookalikes and bidi controls were refused
+    chat_id = create_group(bob, "Team", "alice aiice")
+
+    options = parse_fragment(ask(bob, chat_id, "ali").get_data(as_text=True)).iter("li")
+
+    shown = []
+    for option in options:
+        [name] = find_class(option, "mention-option-name")
+        assert name.get("dir") == "auto"  # a bidi control in the name can't reverse the @username
+        shown.append((text_of(name), squash(text_of(option)).rsplit(" ", 1)[-1]))
+    assert shown == [("Alice Archer", "@alice"), ("Alice \u202eArcher", "@aiice")]  # usernames that start with it first
 
 
 def test_a_bare_at_offers_every_other_member_and_never_yourself_or_a_non_member(trio, make_user):

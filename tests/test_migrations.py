@@ -1,11 +1,12 @@
 """The schema comes from the migrations, and the demo data command works on top of it."""
 import os
+from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 
 from webchat import create_app
 from webchat.chats.search import include_in_autogenerate
@@ -119,16 +120,16 @@ def test_upgrading_counts_the_mentions_of_messages_stored_before_mention_rows(em
     """Messages from before migration 0007 named their mentions only in messages.mentions: the
     upgrade makes their rows, so an "@" badge keeps counting them."""
     flask_db(empty_app, "upgrade", "0006_login_sessions_guard")
-    with empty_app.app_context():  # the models are 0006's tables plus mentions, which stays empty here
-        users = [User(username=name, display_name=name, password_hash="-") for name in ("bob_x", "bobax", "carol")]
+    with empty_app.app_context():  # chats and messages are as the models say; users had fewer columns
+        bob_x, bobax, carol = (insert_old_user(name, name) for name in ("bob_x", "bobax", "carol"))
         chat = Chat(kind="group", name="Old")
-        db.session.add_all([*users, chat])
+        db.session.add(chat)
         db.session.flush()
         for seq, mentions in enumerate(("bob_x carol", "", "carol"), start=1):
-            db.session.add(Message(chat_id=chat.id, seq=seq, author_id=users[1].id, body="x", html="x",
+            db.session.add(Message(chat_id=chat.id, seq=seq, author_id=bobax, body="x", html="x",
                                    mentions=mentions))
         db.session.commit()
-        bob_x, carol, chat_id = users[0].id, users[2].id, chat.id
+        chat_id = chat.id
         first, _, third = db.session.scalars(select(Message.id).order_by(Message.id)).all()
 
     flask_db(empty_app, "upgrade")
@@ -136,6 +137,41 @@ def test_upgrading_counts_the_mentions_of_messages_stored_before_mention_rows(em
         rows = conn.exec_driver_sql("SELECT message_id, user_id, chat_id FROM mentions ORDER BY 1, 2").all()
     # "bob_x" is not "bobax": "_" is no wildcard
     assert [tuple(row) for row in rows] == [(first, bob_x, chat_id), (first, carol, chat_id), (third, carol, chat_id)]
+
+
+def test_names_stored_before_name_skeletons_are_kept_and_a_lookalike_of_them_is_refused(empty_app):
+    """Migration 0010 fills the skeleton of each name stored before it, changing no name: a new
+    display name that looks like one of them is refused, as one like a newer name is."""
+    flask_db(empty_app, "upgrade", "0009_search_by_chat")
+    with empty_app.app_context():
+        insert_old_user("alice", "Alice \u202eArcher")
+        insert_old_user("bob", "Robert")
+        db.session.commit()
+
+    flask_db(empty_app, "upgrade")
+
+    assert dict(names(empty_app)) == {"alice": "Alice \u202eArcher", "bob": "Robert"}
+    for lookalike, whose in (("ALICE ARCHER", "alice"), ("B0B", "bob")):  # a display name, a username
+        response = Actor(empty_app).post("/register", {"username": "mallory", "display_name": lookalike,
+                                                       "password": "password123"})
+        assert response.status_code == 422
+        assert f"That name looks too much like another person's (@{whose}). Choose another." in \
+            response.get_data(as_text=True).replace("&#39;", "'")
+    assert [u for u, _ in names(empty_app)] == ["alice", "bob"]
+
+
+def insert_old_user(username: str, display_name: str) -> int:
+    """A user row as the revisions before 0010 had them (no name skeletons); its id."""
+    return db.session.execute(text(
+        "INSERT INTO users (username, display_name, password_hash, session_token, is_active_account, "
+        "hide_system_messages, created_at) VALUES (:u, :d, '-', 'token', :t, :f, :now) RETURNING id"),
+        {"u": username, "d": display_name, "t": True, "f": False, "now": datetime.now(UTC)}).scalar_one()
+
+
+def names(app) -> list[tuple[str, str]]:
+    with app.app_context():
+        return [tuple(row) for row in db.session.execute(select(User.username, User.display_name)
+                                                         .order_by(User.username))]
 
 
 # ----- seed-demo -----------------------------------------------------------------------------

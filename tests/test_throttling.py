@@ -377,7 +377,9 @@ def test_one_user_opening_dozens_of_sockets_is_refused_with_429_and_a_reason_and
 # ----- one address hammering registration or login --------------------------------------------------
 
 def _register(person: PersonAt, username: str):
-    return person.post("/register", {"username": username, "display_name": "Hammer", "password": PASSWORD})
+    # Each its own display name: a second "Hammer" would be refused as a lookalike of the first.
+    return person.post("/register", {"username": username, "display_name": f"Hammer {username}",
+                                     "password": PASSWORD})
 
 
 def test_one_address_hammering_registration_is_refused_with_429_and_other_addresses_still_register(server):

@@ -14,12 +14,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.sql.expression import false as sa_false
 from sqlalchemy.sql.expression import true as sa_true
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
+from .text_rules import name_skeleton
 
 
 def utcnow() -> datetime:
@@ -33,6 +34,11 @@ class User(UserMixin, db.Model):
     # Usernames are stored lower-cased, which makes the unique index case-insensitive.
     username: Mapped[str] = mapped_column(String(32), unique=True)
     display_name: Mapped[str] = mapped_column(String(64))
+    # What each name looks like (text_rules.name_skeleton), set whenever the name is: a new name
+    # that looks like another person's is found by index (auth/accounts.py). NULL never stays: the
+    # migration that added them filled them for the names stored before.
+    username_skeleton: Mapped[str | None] = mapped_column(Text, index=True)
+    display_skeleton: Mapped[str | None] = mapped_column(Text, index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     # Part of the login id: changing it (password change, "log out everywhere") invalidates
     # every session and remember-me cookie issued before.
@@ -45,6 +51,11 @@ class User(UserMixin, db.Model):
     send_read_receipts: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @validates("username", "display_name")
+    def _keep_skeleton(self, key: str, name: str) -> str:
+        setattr(self, "username_skeleton" if key == "username" else "display_skeleton", name_skeleton(name))
+        return name
 
     def set_password(self, password: str) -> None:
         # The test suite picks a cheaper hash; production keeps werkzeug's default (scrypt).

@@ -7,6 +7,7 @@ app's allow-list must make these tests fail, not silently follow along.
 """
 import json
 import re
+import unicodedata
 from pathlib import Path
 
 import html5lib
@@ -80,6 +81,18 @@ def find_id(root, element_id: str):
 
 def elements_below(el) -> list:
     return [e for e in el.iter() if e is not el and isinstance(e.tag, str)]
+
+
+# What a display name or chat name keeps of what was typed: the tests' own copy of the rule (the
+# app's is webchat.text_rules.without_controls). Control and format characters go (bidi controls,
+# zero-width spaces); the joiners of emoji and scripts, and a flag's tag characters, stay.
+NAME_JOINERS = {"\u200c", "\u200d"}
+
+
+def name_as_kept(typed: str) -> str:
+    kept = "".join(ch for ch in typed if unicodedata.category(ch) not in ("Cc", "Cf") or ch in NAME_JOINERS
+                   or "\U000e0020" <= ch <= "\U000e007f")
+    return " ".join(kept.split())
 
 
 def text_of(el) -> str:

@@ -1,13 +1,13 @@
 """Account rules: who may register with what, and how a login id maps back to a user."""
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db, login_manager
 from ..models import User
-from ..text_rules import unstorable
+from ..text_rules import name_skeleton, unstorable, without_controls
 from . import sessions
 
 USERNAME = re.compile(r"^[a-z0-9_-]{3,32}$")
@@ -30,20 +30,63 @@ def password_error(password: str) -> str | None:
     return None
 
 
+def lookalike(name: str, besides: int | None = None) -> str | None:
+    """The username of someone (other than user id besides) whose username or display name looks
+    like name (text_rules.name_skeleton), or None. Deactivated accounts count: their names stay on
+    their messages. One indexed lookup (users.username_skeleton, users.display_skeleton)."""
+    skeleton = name_skeleton(name)
+    # min(): one answer, the same each time, read from the two skeleton indexes.
+    query = select(func.min(User.username)).where(or_(User.username_skeleton == skeleton,
+                                                       User.display_skeleton == skeleton))
+    if besides is not None:
+        query = query.where(User.id != besides)
+    return db.session.scalar(query)
+
+
+def clean_display_name(typed: str | None) -> str:
+    """The display name to keep of what was typed: without bidi controls and invisible characters
+    (the rule file names follow: a name must not reverse the text shown after it, nor differ from
+    another only by what no one sees), white space made single spaces. A NUL is kept, to be
+    refused in words by display_name_error rather than quietly dropped."""
+    name = typed or ""
+    if not unstorable(name):
+        name = without_controls(name)
+    return " ".join(name.split())
+
+
+def display_name_error(name: str, besides: int | None = None) -> str | None:
+    """Why name can't be someone's display name (besides: that someone's user id), or None.
+
+    A name that looks like another person's username or display name is refused: people know each
+    other by it in messages, DMs and mentions. Names stored before this rule stay as they are
+    (the @username shown beside every name tells those apart); it applies to each name given
+    from then on, at registration and on change.
+    """
+    if len(name) > MAX_DISPLAY_NAME:
+        return f"Display names can be at most {MAX_DISPLAY_NAME} characters."
+    if unstorable(name):
+        return ("That display name contains a character webchat can't store (a NUL or an "
+                "unpaired surrogate). Remove it and try again.")
+    if (other := lookalike(name, besides)) is not None:
+        return f"That name looks too much like another person's (@{other}). Choose another."
+    return None
+
+
 def register(username: str | None, display_name: str | None, password: str | None) -> User:
     username = (username or "").strip().lower()
-    display_name = " ".join((display_name or "").split()) or username
+    display_name = clean_display_name(display_name) or username
     password = password or ""
     errors = {}
     if not USERNAME.match(username):
         errors["username"] = "Usernames are 3–32 characters: letters a–z, digits, _ and -."
     elif db.session.scalar(select(User.id).where(User.username == username)):
         errors["username"] = "That username is taken."
-    if len(display_name) > MAX_DISPLAY_NAME:
-        errors["display_name"] = f"Display names can be at most {MAX_DISPLAY_NAME} characters."
-    elif unstorable(display_name):
-        errors["display_name"] = ("That display name contains a character webchat can't store (a NUL or an "
-                                  "unpaired surrogate). Remove it and try again.")
+    elif (other := lookalike(username)) is not None:
+        # "aiice" beside "alice": the @username is what tells two people apart, so it must too.
+        errors["username"] = f"That username looks too much like another person's (@{other}). Choose another."
+    # A display name left empty is the username: its problem is already said once.
+    if not (display_name == username and "username" in errors) and (problem := display_name_error(display_name)):
+        errors["display_name"] = problem
     if problem := password_error(password):
         errors["password"] = problem
     if errors:
@@ -57,6 +100,19 @@ def register(username: str | None, display_name: str | None, password: str | Non
         db.session.rollback()  # registered by someone else between our check and the insert
         raise AccountError({"username": "That username is taken."}) from None
     return user
+
+
+def change_display_name(user: User, typed: str | None) -> str:
+    """Give user the display name typed (cleaned as at registration); the name kept is returned.
+    Raises AccountError, changing nothing, for an empty name or one display_name_error refuses."""
+    name = clean_display_name(typed)
+    if not name:
+        raise AccountError({"display_name": "Type a display name."})
+    if problem := display_name_error(name, besides=user.id):
+        raise AccountError({"display_name": problem})
+    user.display_name = name
+    db.session.commit()
+    return name
 
 
 _DUMMY_HASH = generate_password_hash("not a real password")

@@ -141,9 +141,17 @@ def logout():
 @bp.route("/settings", methods=["GET", "POST"])
 @login_required
 def settings():
-    """Account settings: system messages on or off, password change."""
+    """Account settings: display name, system messages on or off, password change."""
     errors = {}
     if request.method == "POST":
+        if request.form.get("action") == "profile":
+            try:
+                accounts.change_display_name(current_user._get_current_object(), request.form.get("display_name"))
+            except accounts.AccountError as e:
+                errors = e.errors
+            else:
+                flash("Display name saved.")
+                return redirect(url_for("auth.settings"))
         if request.form.get("action") == "preferences":
             current_user.hide_system_messages = bool(request.form.get("hide_system_messages"))
             current_user.hide_presence = bool(request.form.get("hide_presence"))

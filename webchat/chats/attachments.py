@@ -31,6 +31,7 @@ from werkzeug.datastructures import FileStorage
 
 from ..extensions import db
 from ..models import Attachment, Membership, Message
+from ..text_rules import without_controls
 from . import messaging
 from .errors import ChatError
 
@@ -102,8 +103,8 @@ def display_name(raw: str | None) -> str:
     """
     name = unicodedata.normalize("NFC", raw or "")
     name = re.split(r"[/\\]", name)[-1]
-    # Cc: NUL, newlines…; Cf: bidi overrides that make "gpj.exe" read as "exe.jpg".
-    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf")).strip()
+    # NUL, newlines, and bidi overrides that make "gpj.exe" read as "exe.jpg".
+    name = without_controls(name).strip()
     if not name.strip("."):
         name = "file"
     if len(name) > MAX_NAME_LENGTH:

@@ -21,7 +21,7 @@ from ..extensions import db
 from ..models import Attachment, Chat, Membership, Mention, Message, Reaction, User, utcnow
 from ..realtime.hub import chat_channel
 from ..templating import render_fragment
-from ..text_rules import unstorable, without_controls
+from ..text_rules import body_without_controls, unstorable, without_controls
 from . import send_budget
 from .errors import ChatError
 from .formatting import MENTION, render_message, render_plain
@@ -115,9 +115,9 @@ def new_client_id() -> str:
 
 
 def validate_body(body: str | None, required: bool = True) -> str:
-    """The message text, stripped, without control characters (text_rules.without_controls);
+    """The message text, stripped, without control characters (text_rules.body_without_controls);
     required=False lets it be empty (a caption of attached files)."""
-    text = without_controls(body or "").strip()
+    text = body_without_controls(body or "").strip()
     if not text and required:
         raise ChatError("Type a message before sending.")
     limit = current_app.config["MAX_MESSAGE_LENGTH"]
@@ -297,6 +297,9 @@ def add_system_message(chat: Chat, text: str) -> Message:
     the chat operations in chats.service.
     """
     db.session.flush()  # a new chat gets its id, new members their rows, before the Core statements
+    # The names in it are given without bidi controls now, but a name stored before may hold one:
+    # it must not reverse the words and time after it on the line.
+    text = without_controls(text)
     return _store(chat.id, None, kind="system", body=text, html=render_plain(text), mentions="", client_id=None)
 
 

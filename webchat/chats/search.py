@@ -33,7 +33,7 @@ from .service import chat_title
 
 MAX_QUERY_LENGTH = 200
 MAX_TERMS = 12
-# Control characters a message's text can no longer contain (text_rules.without_controls); older
+# Control characters a message's text can no longer contain (text_rules.body_without_controls); older
 # messages may, so they are taken out of the text before it is marked.
 MARK_START, MARK_END = SNIPPET_MARK_START, SNIPPET_MARK_END
 _MARKED = re.compile(f"{MARK_START}([^{MARK_START}{MARK_END}]*){MARK_END}")

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Chat, Membership, Message, User
 from ..realtime.hub import publish_control
-from ..text_rules import unstorable
+from ..text_rules import unstorable, without_controls
 from . import read_state, send_budget
 from .errors import ChatError
 from .messaging import MAX_ID, add_system_message, announce
@@ -98,14 +98,17 @@ def _not_found(doing: str, missing_known: list[str], unknown: list[str]) -> str:
 
 
 def validate_chat_name(name: str | None) -> str:
-    name = " ".join((name or "").split())
+    name = name or ""
+    if unstorable(name):
+        raise ChatError("That name contains a character webchat can't store (a NUL or an unpaired "
+                        "surrogate). Nothing was changed — remove it and try again.")
+    # Bidi controls and invisible characters are dropped, as from file names and display names: a
+    # chat name must not reverse the text shown after it (the system message, the list's preview).
+    name = " ".join(without_controls(name).split())
     if not name:
         raise ChatError("Give the chat a name.")
     if len(name) > MAX_CHAT_NAME:
         raise ChatError(f"Chat names can be at most {MAX_CHAT_NAME} characters.")
-    if unstorable(name):
-        raise ChatError("That name contains a character webchat can't store (a NUL or an unpaired "
-                        "surrogate). Nothing was changed — remove it and try again.")
     return name
 
 

@@ -88,6 +88,7 @@ class LiveServer:
             # Tests and benchmarks send fast from one user; tests/test_throttling.py runs the real limits.
             "WEBCHAT_SEND_LIMIT": "1000000 per minute",
             "WEBCHAT_SOCKET_FRAMES_PER_SECOND": "0",
+            "WEBCHAT_WORK_PER_SECOND": "0",  # tests/test_throttling.py runs the shipped budget
             "WEBCHAT_POLL_INTERVAL": "1",
             **(extra_env or {}),
         }

@@ -1,0 +1,151 @@
+"""Does one user flooding `view` frames on 49 sockets slow everyone else down? (issue 18)
+
+Starts a checkout of webchat (--checkout, default this one) under gunicorn -k gevent, one worker,
+SQLite in a temp dir, the shipped socket pace and work budget. mallory is in a chat of 130
+messages; bob and carol share another chat. Per phase, for --seconds:
+
+  victim poll      bob's page polls its chat over HTTP (GET /chats/<id>/messages?after=N, as htmx
+                   does) every 100 ms: latency of each answer
+  victim delivery  carol posts a message every 200 ms over HTTP; bob's socket shows it: latency
+                   from the POST's start to its arrival on bob's socket
+
+Phases: idle (nobody else), then attack: mallory opens 49 sockets (the per-user cap is 50) and
+on each sends {"type":"view","chat":<id>,"after":0} as fast as the socket takes them, reading
+every answer; the victim is measured after --warmup seconds of that. Prints p50/p99/max per
+phase and how many full replays mallory got a second.
+
+    .venv/bin/python bench/abuse_views.py [--checkout /path/to/webchat] [--seconds 20] [--sockets 49]
+
+Not a test: nothing asserts (tests/test_work_budget.py checks the behaviour). Client and server
+share the machine: compare rows of one run.
+"""
+import argparse
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import websocket  # noqa: E402
+
+from bench.checkout_server import HERE, CheckoutServer, percentile  # noqa: E402
+from tests.support.wsclient import Closed, Person, Reader  # noqa: E402
+
+LATENCY_MARK = re.compile(r"lat-(\w+)-(\d+)\b")
+
+
+class Flooder:
+    """One socket sending a frame again and again as fast as the server reads it, and reading."""
+
+    def __init__(self, tab, frame: dict) -> None:
+        self.tab, self.frame = tab, frame
+        self.reader = Reader(tab, count_if=lambda frame: "history 0<" in frame)  # one per full replay
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self.tab.send_json(self.frame)
+        except (OSError, Closed, websocket.WebSocketException):
+            pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.tab.close()
+        self._thread.join(10)
+        self.reader.stop()
+
+
+def victim(server_url: str, bob: Person, carol: Person, tab, chat: int, label: str, seconds: float):
+    """Poll latencies and socket delivery latencies (seconds) of bob while carol sends."""
+    polls: list[float] = []
+    sent_at: dict[int, float] = {}
+    stop = threading.Event()
+    poller = bob.clone()
+
+    def poll() -> None:
+        newest = poller.stored_ids(chat)[-1]
+        while not stop.is_set():
+            started = time.monotonic()
+            response = poller.get(f"/chats/{chat}/messages?after={newest}", headers={"HX-Request": "true"})
+            polls.append(time.monotonic() - started)
+            if response.status != 200:
+                print(f"  bob's poll answered {response.status}")
+            time.sleep(0.1)
+
+    reader = Reader(tab, count_if=lambda frame: f"lat-{label}-" in frame)
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    sender = carol.clone()
+    deadline, i = time.monotonic() + seconds, 0
+    while time.monotonic() < deadline:
+        sent_at[i] = time.monotonic()
+        sender.send(chat, f"lat-{label}-{i} hello")
+        i += 1
+        time.sleep(0.2)
+    wait_until = time.monotonic() + 15
+    while reader.counts < i and time.monotonic() < wait_until:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(10)
+    got = {int(m.group(2)): stamp for stamp, frame in reader.stop() for m in LATENCY_MARK.finditer(frame)
+           if m.group(1) == label}
+    deliveries = [stamp - sent_at[n] for n, stamp in got.items()]
+    return polls, deliveries, i - len(got)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkout", type=Path, default=HERE, help="the webchat checkout to serve (default: this one)")
+    parser.add_argument("--seconds", type=float, default=20, help="seconds measured per phase (default 20)")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds of attack before measuring (default 3)")
+    parser.add_argument("--sockets", type=int, default=49, help="attacking sockets (default 49)")
+    parser.add_argument("--messages", type=int, default=130, help="messages in the attacked chat (default 130)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="webchat-bench-abuse-") as tmp, \
+            CheckoutServer(args.checkout, Path(tmp)) as server:
+        print(f"checkout {server.checkout} ({server.commit()}); {os.cpu_count()} CPUs, "
+              f"load average {os.getloadavg()[0]:.2f} at start")
+        alice, mallory, bob, carol = (Person.register(server.url, n) for n in ("alice", "mallory", "bob", "carol"))
+        long_chat, chat = alice.create_chat("Long", [mallory]), carol.create_chat("Elsewhere", [bob])
+        alice.send_many(long_chat, [f"history {i}" for i in range(args.messages)])
+        bob_tab = bob.open_tab()
+        bob_tab.view(chat)
+        victim(server.url, bob, carol, bob_tab, chat, "warmup", 3)
+
+        rows = []
+        polls, deliveries, missing = victim(server.url, bob, carol, bob_tab, chat, "idle", args.seconds)
+        rows.append(("idle", polls, deliveries, missing, ""))
+
+        tabs = [mallory.open_tab() for _ in range(args.sockets)]
+        flooders = [Flooder(tab, {"type": "view", "chat": long_chat, "after": 0}) for tab in tabs]
+        time.sleep(args.warmup)
+        before = sum(f.reader.counts for f in flooders)
+        started = time.monotonic()
+        polls, deliveries, missing = victim(server.url, bob, carol, bob_tab, chat, "attack", args.seconds)
+        replays = (sum(f.reader.counts for f in flooders) - before) / (time.monotonic() - started)
+        for flooder in flooders:
+            flooder.stop()
+        rows.append((f"attack ({args.sockets} sockets)", polls, deliveries, missing,
+                     f"mallory got {replays:.1f} full replays/s of {args.messages} messages"))
+
+        print(f"\n{args.seconds:.0f} s per phase; bob polls every 100 ms, carol sends every 200 ms\n")
+        print(f"{'phase':22} {'poll p50':>9} {'p99':>8} {'max':>8} {'deliv p50':>10} {'p99':>8} {'max':>8} "
+              f"{'lost':>4}  notes")
+        for name, polls, deliveries, missing, note in rows:
+            p = [percentile(polls, f) * 1000 for f in (0.5, 0.99, 1)]
+            d = [percentile(deliveries, f) * 1000 for f in (0.5, 0.99, 1)]
+            print(f"{name:22} {p[0]:7.1f}ms {p[1]:6.1f}ms {p[2]:6.1f}ms {d[0]:8.1f}ms {d[1]:6.1f}ms {d[2]:6.1f}ms "
+                  f"{missing:4d}  {note}")
+        print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
+
+
+if __name__ == "__main__":
+    main()

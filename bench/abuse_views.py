@@ -33,7 +33,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import websocket  # noqa: E402
 
 from bench.checkout_server import HERE, CheckoutServer, percentile  # noqa: E402
-from tests.support.wsclient import Closed, Person, Reader  # noqa: E402
+from tests.support.wsclient import Closed, Person, Reader, server_worker_pids  # noqa: E402
+
+
+def cpu_seconds(pid: int) -> float:
+    """The worker's user + system CPU time so far (nan once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 LATENCY_MARK = re.compile(r"lat-(\w+)-(\d+)\b")
 
@@ -62,21 +72,35 @@ class Flooder:
         self.reader.stop()
 
 
-def victim(server_url: str, bob: Person, carol: Person, tab, chat: int, label: str, seconds: float):
-    """Poll latencies and socket delivery latencies (seconds) of bob while carol sends."""
+def timed(person: Person, call) -> tuple[float, object]:
+    """(seconds, what call() returned, or the exception: a request that timed out after 30 s
+    counts as taking them)."""
+    started = time.monotonic()
+    try:
+        result = call()
+    except OSError as e:  # TimeoutError included
+        if person._conn is not None:
+            person._conn.close()
+            person._conn = None
+        result = e
+    return time.monotonic() - started, result
+
+
+def victim(bob: Person, carol: Person, tab, chat: int, newest: int, label: str, seconds: float):
+    """Poll latencies and socket delivery latencies (seconds) of bob while carol sends, and how
+    many of carol's messages never reached bob (or were not sent: a POST that timed out)."""
     polls: list[float] = []
     sent_at: dict[int, float] = {}
     stop = threading.Event()
     poller = bob.clone()
 
     def poll() -> None:
-        newest = poller.stored_ids(chat)[-1]
         while not stop.is_set():
-            started = time.monotonic()
-            response = poller.get(f"/chats/{chat}/messages?after={newest}", headers={"HX-Request": "true"})
-            polls.append(time.monotonic() - started)
-            if response.status != 200:
-                print(f"  bob's poll answered {response.status}")
+            took, response = timed(poller, lambda: poller.get(f"/chats/{chat}/messages?after={newest}",
+                                                              headers={"HX-Request": "true"}))
+            polls.append(took)
+            if getattr(response, "status", None) != 200:
+                print(f"  bob's poll: {getattr(response, 'status', response)!r} after {took:.1f} s")
             time.sleep(0.1)
 
     reader = Reader(tab, count_if=lambda frame: f"lat-{label}-" in frame)
@@ -86,7 +110,9 @@ def victim(server_url: str, bob: Person, carol: Person, tab, chat: int, label: s
     deadline, i = time.monotonic() + seconds, 0
     while time.monotonic() < deadline:
         sent_at[i] = time.monotonic()
-        sender.send(chat, f"lat-{label}-{i} hello")
+        took, result = timed(sender, lambda i=i: sender.send(chat, f"lat-{label}-{i} hello"))
+        if isinstance(result, Exception):
+            print(f"  carol's send: {result!r} after {took:.1f} s")
         i += 1
         time.sleep(0.2)
     wait_until = time.monotonic() + 15
@@ -111,30 +137,35 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="webchat-bench-abuse-") as tmp, \
             CheckoutServer(args.checkout, Path(tmp)) as server:
-        print(f"checkout {server.checkout} ({server.commit()}); {os.cpu_count()} CPUs, "
+        print(f"{server.url}: checkout {server.checkout} ({server.commit()}); {os.cpu_count()} CPUs, "
               f"load average {os.getloadavg()[0]:.2f} at start")
         alice, mallory, bob, carol = (Person.register(server.url, n) for n in ("alice", "mallory", "bob", "carol"))
         long_chat, chat = alice.create_chat("Long", [mallory]), carol.create_chat("Elsewhere", [bob])
         alice.send_many(long_chat, [f"history {i}" for i in range(args.messages)])
+        newest = carol.send(chat, "hello bob")
         bob_tab = bob.open_tab()
         bob_tab.view(chat)
-        victim(server.url, bob, carol, bob_tab, chat, "warmup", 3)
+        victim(bob, carol, bob_tab, chat, newest, "warmup", 3)
 
         rows = []
-        polls, deliveries, missing = victim(server.url, bob, carol, bob_tab, chat, "idle", args.seconds)
-        rows.append(("idle", polls, deliveries, missing, ""))
+        (worker,) = server_worker_pids(server.process.pid)
+        cpu, wall = cpu_seconds(worker), time.monotonic()
+        polls, deliveries, missing = victim(bob, carol, bob_tab, chat, newest, "idle", args.seconds)
+        rows.append(("idle", polls, deliveries, missing,
+                     f"worker CPU {100 * (cpu_seconds(worker) - cpu) / (time.monotonic() - wall):.0f}%"))
 
         tabs = [mallory.open_tab() for _ in range(args.sockets)]
         flooders = [Flooder(tab, {"type": "view", "chat": long_chat, "after": 0}) for tab in tabs]
         time.sleep(args.warmup)
         before = sum(f.reader.counts for f in flooders)
-        started = time.monotonic()
-        polls, deliveries, missing = victim(server.url, bob, carol, bob_tab, chat, "attack", args.seconds)
+        cpu, started = cpu_seconds(worker), time.monotonic()
+        polls, deliveries, missing = victim(bob, carol, bob_tab, chat, newest, "attack", args.seconds)
         replays = (sum(f.reader.counts for f in flooders) - before) / (time.monotonic() - started)
+        busy = 100 * (cpu_seconds(worker) - cpu) / (time.monotonic() - started)
         for flooder in flooders:
             flooder.stop()
         rows.append((f"attack ({args.sockets} sockets)", polls, deliveries, missing,
-                     f"mallory got {replays:.1f} full replays/s of {args.messages} messages"))
+                     f"worker CPU {busy:.0f}%; mallory got {replays:.1f} full replays/s of {args.messages} messages"))
 
         print(f"\n{args.seconds:.0f} s per phase; bob polls every 100 ms, carol sends every 200 ms\n")
         print(f"{'phase':22} {'poll p50':>9} {'p99':>8} {'max':>8} {'deliv p50':>10} {'p99':>8} {'max':>8} "
@@ -144,7 +175,8 @@ def main() -> None:
             d = [percentile(deliveries, f) * 1000 for f in (0.5, 0.99, 1)]
             print(f"{name:22} {p[0]:7.1f}ms {p[1]:6.1f}ms {p[2]:6.1f}ms {d[0]:8.1f}ms {d[1]:6.1f}ms {d[2]:6.1f}ms "
                   f"{missing:4d}  {note}")
-        print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
+        restarts = server.log_path.read_text().count("WORKER TIMEOUT")  # CPU nan%: it was one of them
+        print(f"\nload average {os.getloadavg()[0]:.2f} at the end; gunicorn killed {restarts} stuck worker(s)")
 
 
 if __name__ == "__main__":

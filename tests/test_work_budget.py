@@ -20,7 +20,7 @@ from .support.browser import BrowserPeople, open_shared_chat
 from .support.wsclient import Closed, Person, Reader, message_ids
 
 # The shipped defaults (webchat/config.py, chats/work_budget.py, chats/changes.py).
-WORK_PER_SECOND, WORK_BURST = 40, 400
+WORK_PER_SECOND, WORK_BURST = 40, 200
 MESSAGES_PER_UNIT = 20
 RELOAD_AFTER, CATCH_UP_PAGE = 500, 50
 SHIPPED = {"WEBCHAT_SOCKET_FRAMES_PER_SECOND": "20", "WEBCHAT_WORK_PER_SECOND": str(WORK_PER_SECOND),

@@ -105,6 +105,6 @@ def from_environment(instance: Path) -> dict:
         # second after a burst (chats/work_budget.py: 20 messages replayed or 16 KiB rendered
         # count as one frame more). Pages stay far below it; a flood is held to it.
         "WORK_PER_SECOND": float(os.environ.get("WEBCHAT_WORK_PER_SECOND", "40")),
-        "WORK_BURST": float(os.environ.get("WEBCHAT_WORK_BURST", "400")),
+        "WORK_BURST": float(os.environ.get("WEBCHAT_WORK_BURST", "200")),
         "SOCK_SERVER_OPTIONS": {"thread_class": NoThread, "max_message_size": 16 * 1024},
     }

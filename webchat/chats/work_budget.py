@@ -16,10 +16,12 @@ SETTLE_UNITS a worker has counted for a user are also taken from a bucket in Red
 workers and hosts share, and its answer holds for that user in this worker until the next one:
 a user spread over workers gets the one budget, give or take SETTLE_UNITS per worker.
 """
+import contextlib
 import math
 import time
 
 from flask import current_app
+from gevent.lock import Semaphore
 
 from ..realtime.live_state import WorkLedger
 from .errors import ChatError
@@ -44,6 +46,22 @@ class WorkBudget:
         self.shared = live if getattr(live, "shared", False) else None
         self._unsettled: dict[int, float] = {}  # user -> units counted here, not yet in Redis
         self._shared_wait_until: dict[int, float] = {}  # user -> until when Redis said to wait
+        self._turns: dict[int, Semaphore] = {}  # user -> held while one of their catch-ups runs here
+
+    @contextlib.contextmanager
+    def turn(self, user_id: int):
+        """One catch-up of a user at a time in this worker: the budget bounds their rate, this what
+        stands between a turn of the loop and everyone else's (49 sockets replaying at once
+        would otherwise put 49 pages of rendering ahead of every other request)."""
+        turn = self._turns.get(user_id)
+        if turn is None:
+            turn = self._turns[user_id] = Semaphore()
+        try:
+            with turn:
+                yield
+        finally:
+            if not turn.locked() and not turn.linkcount() and self._turns.get(user_id) is turn:
+                del self._turns[user_id]
 
     def charge(self, user_id: int, units: float) -> float:
         """Take units of work done (or about to be); the seconds to wait before doing more."""

@@ -276,28 +276,30 @@ class TabSession:
         if chat_id is not None:
             self._membership(chat_id)
             self.open_chat = chat_id  # subscribed already: live messages may overlap the replay
-            while True:
-                page = messaging.messages_after(chat_id, db.session.get(User, self.user_id), after, REPLAY_PAGE)
-                text = messaging.render_message_frame(page) if page else ""
-                if page:
-                    self.conn.write(_frame(text))
-                    after = page[-1].id
-                if not self._spend(work_budget.cost(messages=len(page), chars=len(text)),
-                                   frames=len(page) / REPLAY_MESSAGES_PER_FRAME) or len(page) < REPLAY_PAGE:
-                    break
-            # Then the edits, deletions and reactions the page missed, newest version of each.
-            cursor = _int(frame, "changes", optional=True)
-            if changes.far_behind(chat_id, cursor):
-                self.conn.write(_frame(changes.render_reload(chat_id)))
-                cursor = None
-            while cursor is not None and not self.conn.closed:
-                caught_up = changes.catch_up_changes(chat_id, cursor, changes.CATCH_UP_PAGE)
-                if caught_up.html:
-                    self.conn.write(_frame(caught_up.html))
-                cursor = caught_up.more_from
-                if not self._spend(work_budget.cost(messages=caught_up.count, chars=len(caught_up.html)),
-                                   frames=caught_up.count / REPLAY_MESSAGES_PER_FRAME):
-                    break
+            db.session.remove()  # no pooled connection held while waiting for the turn
+            with self.budget.turn(self.user_id):
+                while True:
+                    page = messaging.messages_after(chat_id, db.session.get(User, self.user_id), after, REPLAY_PAGE)
+                    text = messaging.render_message_frame(page) if page else ""
+                    if page:
+                        self.conn.write(_frame(text))
+                        after = page[-1].id
+                    if not self._spend(work_budget.cost(messages=len(page), chars=len(text)),
+                                       frames=len(page) / REPLAY_MESSAGES_PER_FRAME) or len(page) < REPLAY_PAGE:
+                        break
+                # Then the edits, deletions and reactions the page missed, newest version of each.
+                cursor = _int(frame, "changes", optional=True)
+                if changes.far_behind(chat_id, cursor):
+                    self.conn.write(_frame(changes.render_reload(chat_id)))
+                    cursor = None
+                while cursor is not None and not self.conn.closed:
+                    caught_up = changes.catch_up_changes(chat_id, cursor, changes.CATCH_UP_PAGE)
+                    if caught_up.html:
+                        self.conn.write(_frame(caught_up.html))
+                    cursor = caught_up.more_from
+                    if not self._spend(work_budget.cost(messages=caught_up.count, chars=len(caught_up.html)),
+                                       frames=caught_up.count / REPLAY_MESSAGES_PER_FRAME):
+                        break
         # The chat list as of now, for unread counts and order missed while away.
         chat_list = render_chat_list(db.session.get(User, self.user_id), oob=True)
         self.conn.write(_frame(chat_list))

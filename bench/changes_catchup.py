@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.checkout_server import HERE, CheckoutServer, percentile  # noqa: E402
-from tests.support.wsclient import Person, is_chat_list, message_ids  # noqa: E402
+from tests.support.wsclient import Closed, Person, is_chat_list, message_ids  # noqa: E402
 
 CHANGES = re.compile(r"<template data-message-changes\b[^>]*>(.*?)</template>", re.S)
 FILLER = "lorem ipsum dolor sit amet, consectetur adipiscing elit " * 4
@@ -77,10 +77,23 @@ def seed_changes(database: Path, chat: int, author: int, count: int) -> None:
         db.execute("UPDATE chats SET last_seq = ?, last_change_seq = ? WHERE id = ?", (last_seq + count, count, chat))
 
 
+def catch_up(tab, frame: dict) -> list[str]:
+    """Send the frame and read until the answer ends (the chat list) or the server cuts the socket
+    (a reader more than 1 MiB behind is cut: the frames got until then)."""
+    start = len(tab.frames)
+    tab.send_json(frame)
+    try:
+        tab.wait_for(is_chat_list, timeout=300)
+    except Closed as closed:
+        tab.frames.append(f"cut by the server ({closed.code})")
+    return tab.frames[start:]
+
+
 def sent_to_page(frames: list[str]) -> str:
     changed = sum(len(message_ids(m.group(1))) for f in frames for m in CHANGES.finditer(f))
     reload = sum("data-reload-view" in f for f in frames)
-    return f"{changed} changed messages" + (f", {reload} reload" if reload else "")
+    cut = [f for f in frames if f.startswith("cut by the server")]
+    return f"{changed} changed messages" + (f", {reload} reload" if reload else "") + (f", {cut[0]}" if cut else "")
 
 
 def main() -> None:
@@ -117,8 +130,7 @@ def main() -> None:
 
         def one_view():
             tab = bob.open_tab()
-            tab.send_json(view)
-            frames = tab.collect_until(is_chat_list, timeout=120)
+            frames = catch_up(tab, view)
             tab.close()
             return sent_to_page(frames)
         scenario("one view", one_view)
@@ -127,9 +139,13 @@ def main() -> None:
             notes = []
             for _ in range(args.cuts):
                 tabs = [bob.open_tab() for _ in range(10)]
-                for tab in tabs:
-                    tab.send_json(view)
-                got = [tab.collect_until(is_chat_list, timeout=300) for tab in tabs]
+                got = [[] for _ in tabs]
+                readers = [threading.Thread(target=lambda tab=tab, into=into: into.extend(catch_up(tab, view)))
+                           for tab, into in zip(tabs, got, strict=True)]
+                for reader in readers:
+                    reader.start()
+                for reader in readers:
+                    reader.join()
                 for tab in tabs:
                     tab.close()
                 notes.append(sent_to_page(got[0]))

@@ -5,6 +5,7 @@ The module's server runs the shipped socket pace and work budget (webchat/config
 limit stays raised so the tests can fill chats quickly.
 """
 import html
+import os
 import re
 import threading
 import time
@@ -218,3 +219,25 @@ def test_in_chromium_a_page_far_behind_on_changes_reloads_its_view_and_shows_wha
         assert errors == []
     finally:
         people.close()
+
+
+def test_with_redis_two_workers_spend_one_budget_for_a_user_and_other_users_are_untouched():
+    import random
+
+    from webchat.chats.work_budget import SETTLE_UNITS, WorkBudget
+    from webchat.realtime.redis_hub import RedisLiveState
+
+    url = os.environ.get("WEBCHAT_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+    problem = services.redis_reachable(url)
+    if problem:
+        services.unavailable(f"Redis at {url} is not reachable: {problem}")
+    first, second = (WorkBudget(RedisLiveState(url), WORK_PER_SECOND, WORK_BURST) for _ in range(2))
+    user, other = random.randrange(10**9, 10**10), random.randrange(10**10, 10**11)
+    # Half the burst in each worker: within either one's own count, but the whole budget together.
+    for _ in range(WORK_BURST // 2 // SETTLE_UNITS):
+        assert first.charge(user, SETTLE_UNITS) == 0 and second.charge(user, SETTLE_UNITS) == 0
+    assert first.charge(user, SETTLE_UNITS) > 0 and second.charge(user, SETTLE_UNITS) > 0
+    assert first.wait_before(user, 1) > 0
+    assert second.charge(other, SETTLE_UNITS) == 0
+    ttl = first.shared.redis.pttl(f"webchat:work:user:{user}")
+    assert 0 < ttl <= 1000 * (WORK_BURST + 2 * SETTLE_UNITS) / WORK_PER_SECOND + 1

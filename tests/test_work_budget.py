@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from .conftest import _TMP
 from .support import services
-from .support.browser import BrowserPeople, open_shared_chat
+from .support.browser import BrowserPeople, SocketCut, open_shared_chat
 from .support.wsclient import Closed, Person, Reader, message_ids
 
 # The shipped defaults (webchat/config.py, chats/work_budget.py, chats/changes.py).
@@ -241,3 +241,40 @@ def test_with_redis_two_workers_spend_one_budget_for_a_user_and_other_users_are_
     assert second.charge(other, SETTLE_UNITS) == 0
     ttl = first.shared.redis.pttl(f"webchat:work:user:{user}")
     assert 0 < ttl <= 1000 * (WORK_BURST + 2 * SETTLE_UNITS) / WORK_PER_SECOND + 1
+
+
+@pytest.mark.browser
+def test_in_chromium_a_polling_page_told_429_waits_and_asks_again_and_shows_no_error(chromium, server):
+    people = BrowserPeople(chromium, server.url)
+    try:
+        alice, bob = people(), people()
+        chat_id = open_shared_chat(alice, bob)
+        cut = SocketCut(bob)
+        cut.cut()
+        expect(bob.locator("#connection")).to_have_attribute("data-state", "polling", timeout=15_000)
+        refused = []
+        bob.on("response", lambda r: refused.append(r.url) if r.status == 429 else None)
+        # bob's own script, elsewhere, spends his budget: his page's polls meet 429 meanwhile.
+        script, stop = Person(server.url, bob.username).login(), threading.Event()
+
+        def spend():
+            while not stop.is_set():
+                script.get(f"/chats/{chat_id}/messages?after=0")
+        spender = threading.Thread(target=spend, daemon=True)
+        spender.start()
+        try:
+            deadline = time.monotonic() + 20
+            while not refused and time.monotonic() < deadline:
+                bob.wait_for_timeout(200)
+            assert refused, "the page's poll was never refused"
+            assert alice.request.post(f"/chats/{chat_id}/messages", form={
+                "body": "after the wait", "client_id": "00000000-0000-4000-8000-000000000001",
+                "csrf_token": alice.input_value("#composer input[name=csrf_token]")}).ok
+        finally:
+            stop.set()
+            spender.join(10)
+        expect(bob.locator("#messages .msg", has_text="after the wait")).to_have_count(1, timeout=20_000)
+        expect(bob.locator("#flash .flash--error")).to_have_count(0)
+        expect(bob.locator("#messages .flash")).to_have_count(0)
+    finally:
+        people.close()

@@ -83,8 +83,9 @@ def main() -> None:
 
     workdir = tempfile.mkdtemp(prefix="webchat-send-cost-")
     url = args.database or f"sqlite:///{workdir}/bench.db"
+    # The work budget is counted for every frame (its cost is in the figures) but never runs out.
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SEND_LIMIT": "1000000 per 1 second",
-                      "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1"})
+                      "WORK_PER_SECOND": 1e9, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1"})
     with app.app_context():
         if args.database:
             db.drop_all()
@@ -130,6 +131,7 @@ def main() -> None:
         event.listen(db.engine, "before_cursor_execute", count)
         tab = TabSession.__new__(TabSession)  # the frame handlers only, without a socket
         tab.user_id, tab.live = sender_id, app.extensions["webchat.live_state"]
+        tab.budget = app.extensions.get("webchat.work_budget")
         tab.typist, tab.app = "member00000|Member 0", app
         tab._environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "", "wsgi.url_scheme": "http",
                         "HTTP_HOST": "127.0.0.1:8000", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000"}

@@ -64,7 +64,49 @@
   }
 
   document.addEventListener("htmx:afterRequest", function (evt) {
-    if (evt.detail.successful && evt.detail.elt && evt.detail.elt.id === "poller") synced();
+    var ok = evt.detail.successful && evt.detail.xhr && evt.detail.xhr.status < 300;
+    if (ok && evt.detail.elt && evt.detail.elt.id === "poller") synced();
+  });
+
+  // The server asks the page to slow down (429: this user's work budget is spent, by other tabs
+  // or a script): keep what the page shows, and ask again once it said to (Retry-After).
+  var RETRY_LATER = { poller: "poll", "chat-list": "poll" };
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var elt = evt.detail.requestConfig && evt.detail.requestConfig.elt;
+    if (evt.detail.xhr.status !== 429 || !elt) return;
+    var again = elt === reloadSource ? function () { reloadView(); } : RETRY_LATER[elt.id] &&
+      function () { if (document.body.contains(elt)) htmx.trigger(elt, RETRY_LATER[elt.id]); };
+    if (!again) return; // anything else shows its refusal as usual
+    evt.detail.shouldSwap = false;
+    if (elt === reloadSource) reloadSource = null;
+    setTimeout(again, (parseInt(evt.detail.xhr.getResponseHeader("Retry-After"), 10) || 5) * 1000);
+  });
+
+  // ----- reloading the view of a chat the page is too far behind on (webchat.takeReloads) ----
+  // Its messages are fetched afresh as a fresh load shows them; the lines still being sent stay,
+  // and the socket then catches up from the new cursors, so nothing that arrived meanwhile is lost.
+  var reloadSource = null; // #messages while its reload is on its way
+  function reloadView() {
+    var messages = document.getElementById("messages");
+    var chat = webchat.openChatId();
+    if (!messages || !chat || reloadSource) return;
+    reloadSource = messages;
+    htmx.ajax("GET", "/chats/" + chat, {
+      source: messages, target: "#messages", swap: "outerHTML", select: "#messages",
+      headers: { "HX-Target": "chat-pane" }, // the pane alone, not the whole page around it
+    }).then(function () {
+      var fresh = document.getElementById("messages");
+      var swapped = reloadSource === messages && fresh !== messages;
+      if (reloadSource === messages) reloadSource = null;
+      if (!swapped) return;
+      messages.querySelectorAll(":scope > .pending").forEach(function (el) { fresh.appendChild(el); });
+      webchat.scrollToBottom();
+      view();
+      markRead();
+    });
+  }
+  document.addEventListener("webchat:reload-view", function (evt) {
+    if (evt.detail.chatId === webchat.openChatId()) reloadView();
   });
 
   // ----- the socket ----------------------------------------------------------------------

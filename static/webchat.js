@@ -102,11 +102,27 @@
     return holder.innerHTML;
   };
 
+  // A page too far behind on a chat's changes is told to fetch its view afresh instead of being
+  // sent each changed message (connection.js does it): take the request out of the response.
+  webchat.takeReloads = function (html) {
+    if (html.indexOf("data-reload-view") < 0) return html;
+    var holder = document.createElement("template");
+    holder.innerHTML = html;
+    holder.content.querySelectorAll("template[data-reload-view]").forEach(function (reload) {
+      var chatId = parseInt(reload.dataset.chat, 10);
+      if (chatId === webchat.openChatId()) {
+        document.dispatchEvent(new CustomEvent("webchat:reload-view", { detail: { chatId: chatId } }));
+      }
+      reload.remove();
+    });
+    return holder.innerHTML;
+  };
+
   // Filters what arrives for #messages: socket frames, polling and sending answers. Other
   // responses (a whole chat pane, say) pass untouched, but for message changes in them.
   htmx.defineExtension("webchat", {
     transformResponse: function (text, xhr, elt) {
-      text = webchat.applyChanges(text);
+      text = webchat.takeReloads(webchat.applyChanges(text));
       if (elt && (elt.hasAttribute("ws-connect") || elt.closest("[data-after-from]"))) {
         return webchat.filterMessages(text);
       }

@@ -63,6 +63,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["webchat.hub"] = create_hub(app)
     app.extensions["webchat.live_state"] = create_live_state(app)
     app.extensions["webchat.send_queue"] = SendQueue()
+    from .chats.work_budget import create_work_budget
+    app.extensions["webchat.work_budget"] = create_work_budget(app)
 
     from . import cli, errors, routing, templating
     routing.init_app(app)

@@ -110,5 +110,10 @@ def from_environment(instance: Path) -> dict:
         # a page sends a handful, a flood is read no faster than this.
         "SOCKET_FRAMES_PER_SECOND": float(os.environ.get("WEBCHAT_SOCKET_FRAMES_PER_SECOND", "20")),
         "SOCKETS_PER_USER": int(os.environ.get("WEBCHAT_SOCKETS_PER_USER", "50")),
+        # Work one user may ask of the server, all tabs, sockets and HTTP together, in frames a
+        # second after a burst (chats/work_budget.py: 20 messages replayed or 16 KiB rendered
+        # count as one frame more). Pages stay far below it; a flood is held to it.
+        "WORK_PER_SECOND": float(os.environ.get("WEBCHAT_WORK_PER_SECOND", "40")),
+        "WORK_BURST": float(os.environ.get("WEBCHAT_WORK_BURST", "200")),
         "SOCK_SERVER_OPTIONS": {"thread_class": NoThread, "max_message_size": 16 * 1024},
     }

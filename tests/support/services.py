@@ -93,6 +93,7 @@ class LiveServer:
             "WEBCHAT_PUT_INTO_CHATS_LIMIT": "1000000 per minute",
             "WEBCHAT_USERNAME_LOOKUP_LIMIT": "1000000 per minute",
             "WEBCHAT_SOCKET_FRAMES_PER_SECOND": "0",
+            "WEBCHAT_WORK_PER_SECOND": "0",  # tests/test_throttling.py runs the shipped budget
             "WEBCHAT_POLL_INTERVAL": "1",
             **(extra_env or {}),
         }

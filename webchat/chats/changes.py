@@ -9,9 +9,10 @@ sends "messages after id N", and gets every message changed since, newest versio
 """
 import logging
 from datetime import timedelta
+from typing import NamedTuple
 
 from flask import current_app, render_template
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ..extensions import db
 from ..models import Chat, Membership, Message, utcnow
@@ -21,6 +22,14 @@ from .errors import ChatError
 from .messaging import MAX_ID, record_mentions, render_body, validate_body, with_parts
 
 log = logging.getLogger(__name__)
+
+# A page with more changed messages than this to catch up on reloads its view of the chat (the
+# newest page of messages, as a fresh load shows it) rather than be sent each one rendered again:
+# a busy chat has thousands, and rendering them all at once would hold up everyone on the worker.
+RELOAD_AFTER = 500
+# Changes caught up on per query and render; between pages the worker serves others.
+CATCH_UP_PAGE = 50
+
 
 def record_change(message: Message) -> None:
     """Give the message the chat's next change number, in the caller's transaction."""
@@ -46,16 +55,39 @@ def changes_after(chat_id: int, cursor: int, limit: int) -> list[Message]:
         .order_by(Message.change_seq).limit(limit)))
 
 
-def render_catch_up_changes(chat_id: int, cursor: int | None, limit: int) -> tuple[str, int | None]:
-    """The changes a catching-up page asks for, and the cursor to ask again from when more are left."""
+class CatchUp(NamedTuple):
+    html: str  # the changed messages, wrapped (render_changes), or "" when none
+    count: int  # how many
+    more_from: int | None  # the cursor to ask again from when more are left
+
+
+def changed_count_after(chat_id: int, cursor: int, limit: int) -> int:
+    """How many of the chat's messages changed after change number `cursor`, counting up to `limit`."""
+    return db.session.scalar(select(func.count()).select_from(
+        select(Message.id).where(Message.chat_id == chat_id, Message.change_seq > min(cursor, MAX_ID))
+        .limit(limit).subquery()))
+
+
+def far_behind(chat_id: int, cursor: int | None) -> bool:
+    """More changed messages than a page is sent one by one: it reloads its view instead."""
+    return cursor is not None and changed_count_after(chat_id, cursor, RELOAD_AFTER + 1) > RELOAD_AFTER
+
+
+def catch_up_changes(chat_id: int, cursor: int | None, limit: int) -> CatchUp:
+    """One page of the changes a catching-up page asks for, in change order."""
     if cursor is None:
-        return "", None
+        return CatchUp("", 0, None)
     changed = changes_after(chat_id, cursor, limit)
     if not changed:
-        return "", None
+        return CatchUp("", 0, None)
     newest = changed[-1].change_seq
-    return render_changes(changed, chat_id, cursor=newest), newest if len(changed) == limit else None
+    return CatchUp(render_changes(changed, chat_id, cursor=newest), len(changed),
+                   newest if len(changed) == limit else None)
 
+
+def render_reload(chat_id: int) -> str:
+    """Tells a page to fetch its view of the chat afresh (static/webchat.js), as a fresh load shows it."""
+    return render_template("chats/_reload_view.html", chat_id=chat_id)
 
 
 def check_editable(membership: Membership, message: Message) -> None:

@@ -2,10 +2,11 @@
 from flask import current_app, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..errors import render_error
 from ..extensions import db
 from ..htmx import is_htmx, retarget, vary_on_htmx, wants_fragment
 from ..realtime import signals
-from . import bp, changes, messaging, read_state, service
+from . import bp, changes, messaging, read_state, service, work_budget
 from .errors import ChatError
 from .fragments import render_chat_list
 from .presence import Presence
@@ -17,6 +18,20 @@ PANE = "chat-pane"
 @login_required
 def require_login():
     """Every chat URL needs a signed-in user."""
+
+
+@bp.errorhandler(work_budget.RetryLater)
+def retry_later(e: work_budget.RetryLater):
+    """The user's work budget is spent (polling, pages): say when to come back (connection.js waits)."""
+    response = make_response(render_error(e.status, e.message))
+    response.headers["Retry-After"] = str(e.retry_after)
+    return response
+
+
+def _charge(html: str, items: int = 0) -> str:
+    """Count what a request rendered (items: messages and changes) to the user's work budget."""
+    work_budget.current_budget().charge(current_user.id, work_budget.cost(messages=items, chars=len(html)))
+    return html
 
 
 def _page_or_pane(pane_template: str, status: int = 200, refresh_list: bool = False, **context):
@@ -45,7 +60,8 @@ def dashboard():
 @bp.get("/chats/list")
 def chat_list():
     """The chat list fragment, polled to refresh order, previews and unread counts."""
-    return render_chat_list(current_user)
+    work_budget.spend_request(current_user.id)
+    return _charge(render_chat_list(current_user))
 
 
 @bp.post("/chats")
@@ -132,6 +148,7 @@ def _composer(chat, body: str = "", error: str | None = None, client_id: str | N
 def show_chat(chat_id: int):
     """A chat: its newest messages (or a page before ?before=) and the composer."""
     membership = service.membership_or_404(chat_id, current_user)
+    work_budget.spend_request(current_user.id)
     before = request.args.get("before", type=int)
     context = _chat_context(membership, before=before)
     return _page_or_pane("chats/_chat_pane.html", refresh_list=True, composer=_composer(membership.chat),
@@ -142,20 +159,26 @@ def show_chat(chat_id: int):
 def list_messages(chat_id: int):
     """Message fragments after ?after= (polling, catch-up) or before ?before= (history)."""
     membership = service.membership_or_404(chat_id, current_user)
+    work_budget.spend_request(current_user.id)
     limit = current_app.config["PAGE_SIZE"]
     after = request.args.get("after", type=int)
     before = request.args.get("before", type=int)
     if before is not None:
         messages = messaging.messages_before(chat_id, current_user, before, limit)
         older = messages and messaging.has_older(chat_id, current_user, messages[0].id)
-        return render_template("chats/_older.html", chat=membership.chat, messages=messages,
-                               hide_system=current_user.hide_system_messages,
-                               older_than=messages[0].id if older else None)
+        return _charge(render_template("chats/_older.html", chat=membership.chat, messages=messages,
+                                       hide_system=current_user.hide_system_messages,
+                                       older_than=messages[0].id if older else None), len(messages))
     cap = limit * 4
     messages = messaging.messages_after(chat_id, current_user, after or 0, cap)
-    changed, more_from = changes.render_catch_up_changes(chat_id, request.args.get("changes", type=int), cap)
-    response = make_response(messaging.render_messages(messages, current_user) + changed)
-    if len(messages) == cap or more_from is not None:
+    cursor = request.args.get("changes", type=int)
+    if changes.far_behind(chat_id, cursor):
+        caught_up = changes.CatchUp(changes.render_reload(chat_id), 0, None)
+    else:
+        caught_up = changes.catch_up_changes(chat_id, cursor, changes.CATCH_UP_PAGE)
+    response = make_response(_charge(messaging.render_messages(messages, current_user) + caught_up.html,
+                                     len(messages) + caught_up.count))
+    if len(messages) == cap or caught_up.more_from is not None:
         response.headers["HX-Trigger"] = "messages-behind"  # the page asks again at once
     return response
 

@@ -36,6 +36,11 @@ class LiveState(Protocol):
         """Count `amount` uses of key in its current window of `seconds`: 0 while within budget,
         else the seconds until the window ends and the budget is whole again."""
 
+    def spend_work(self, key: str, cost: float, rate: float, burst: float) -> float:
+        """Take `cost` from a budget refilled at `rate` a second up to `burst`, going into debt if
+        need be: 0 while the budget covers it, else the seconds until the debt is repaid (the
+        caller waits that long, or refuses; later callers queue behind it)."""
+
 
 TAB_LEASE_SECONDS = 90  # a tab's worker refreshes it on every ping (25 s); a dead worker's tabs lapse
 TYPING_SECONDS = 6  # a receiver's indicator lasts as long; the typist signals every 3 s
@@ -51,6 +56,7 @@ class InProcessLiveState:
         self._typing: dict[int, dict[str, float]] = {}
         self._throttles: dict[str, float] = {}
         self._budgets: dict[str, tuple[int, float]] = {}  # key -> (uses, window end)
+        self._work = WorkLedger(clock)
 
     def _live(self, leases: dict[str, float]) -> dict[str, float]:
         now = self._clock()
@@ -115,6 +121,32 @@ class InProcessLiveState:
                     self._budgets = {k: v for k, v in self._budgets.items() if v[1] > now}
             self._budgets[key] = (used + amount, until)
             return 0.0 if used + amount <= budget else until - now
+
+    def spend_work(self, key, cost, rate, burst):
+        with self._lock:
+            return self._work.spend(key, cost, rate, burst)
+
+
+class WorkLedger:
+    """Token buckets kept as the moment each key's budget is whole again (GCRA): one float per
+    key, and a cost taken now is repaid at `rate`; what is beyond the burst is waited for."""
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self._clock = clock
+        self._whole_at: dict[str, float] = {}
+
+    def spend(self, key: str, cost: float, rate: float, burst: float) -> float:
+        now = self._clock()
+        whole_at = max(self._whole_at.get(key, now), now) + cost / rate
+        if len(self._whole_at) > 100_000:  # forget budgets that are whole again now and then
+            self._whole_at = {k: v for k, v in self._whole_at.items() if v > now}
+        self._whole_at[key] = whole_at
+        return max(0.0, whole_at - now - burst / rate)
+
+    def wait(self, key: str, cost: float, rate: float, burst: float) -> float:
+        """What spend() would answer, without spending."""
+        now = self._clock()
+        return max(0.0, max(self._whole_at.get(key, now), now) + cost / rate - now - burst / rate)
 
 
 def create_live_state(app) -> LiveState:

@@ -117,8 +117,11 @@ def _or_nothing_known(default):
 class RedisLiveState:
     """Presence leases, typing and throttles in Redis, with expiry, shared by all workers."""
 
+    shared = True  # several workers and hosts count together (chats.work_budget settles in batches)
+
     def __init__(self, url: str) -> None:
         self.redis = connect(url)
+        self._spend_work = None
 
     @_or_nothing_known(False)
     def tab_opened(self, user_id, tab_id):
@@ -177,6 +180,23 @@ class RedisLiveState:
     @_or_nothing_known(False)
     def allow(self, key, seconds):
         return bool(self.redis.set(f"{PREFIX}throttle:{key}", 1, nx=True, px=int(seconds * 1000)))
+
+    # spend_work's bucket (live_state.WorkLedger) in one round trip: the moment the budget is
+    # whole again, on Redis's clock so every host agrees, expiring once it is.
+    _SPEND_WORK = """
+    local now = redis.call('TIME')
+    now = tonumber(now[1]) + tonumber(now[2]) / 1000000
+    local cost, rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+    local whole_at = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now) + cost / rate
+    redis.call('SET', KEYS[1], tostring(whole_at), 'PX', math.ceil((whole_at - now) * 1000) + 1)
+    return tostring(math.max(0, whole_at - now - burst / rate))
+    """
+
+    @_or_nothing_known(0.0)
+    def spend_work(self, key, cost, rate, burst):
+        if self._spend_work is None:
+            self._spend_work = self.redis.register_script(self._SPEND_WORK)
+        return float(self._spend_work(keys=[f"{PREFIX}work:{key}"], args=[cost, rate, burst]))
 
     @_or_nothing_known(0.0)
     def spend(self, key, budget, seconds, amount=1):

@@ -24,7 +24,7 @@ from flask.sessions import SecureCookieSession
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from ..chats import changes, messaging, read_state
+from ..chats import changes, messaging, read_state, work_budget
 from ..chats.errors import ChatError
 from ..chats.fragments import render_chat_list
 from ..chats.group_commit import SendRequest
@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 REPLAY_PAGE = 200
 # A replay costs the socket's frame pace one frame per 20 messages: a page 1,000 messages behind
 # catches up at once, a socket asking for the whole chat again and again gets it 2 pages a second.
-REPLAY_MESSAGES_PER_FRAME = 20
+# (The user's work budget counts the same, and the rendered size, over all their sockets.)
+REPLAY_MESSAGES_PER_FRAME = work_budget.MESSAGES_PER_UNIT
 SEND_KEYS = {"type", "chat", "body", "client_id", "after", "csrf_token", "HEADERS"}
 VIEW_KEYS = {"type", "chat", "after", "changes"}
 READ_KEYS = {"type", "chat", "upto"}
@@ -107,13 +108,14 @@ class TabSession:
     """The server side of one tab: subscriptions, the open chat, and the frames it handles."""
 
     # Thousands of idle tabs per worker: no per-instance dict.
-    __slots__ = ("hub", "app", "live", "user", "user_id", "typist", "tab_id", "session_token", "sid",
+    __slots__ = ("hub", "app", "live", "budget", "user", "user_id", "typist", "tab_id", "session_token", "sid",
                  "open_chat", "chat_ids", "conn", "_control", "_environ", "__weakref__")
 
     def __init__(self, hub, user: User, session_token: str, sid: str | None, ws, config) -> None:
         self.hub = hub
         self.app = current_app._get_current_object()
         self.live = current_app.extensions["webchat.live_state"]
+        self.budget = current_app.extensions["webchat.work_budget"]
         # The presence signal's fields only: a detached ORM row would cost ~1 KB per idle socket.
         self.user = TabUser(user.id, user.username, user.hide_presence, user.last_seen_at)
         self.user_id = user.id
@@ -197,6 +199,13 @@ class TabSession:
     # ----- frames from the browser -----------------------------------------------------------
 
     def on_text(self, text: str) -> None:
+        # Every frame costs the user's work budget one unit: their sockets together are read
+        # no faster than it allows (this socket's reading waits meanwhile).
+        wait = self.budget.charge(self.user_id, 1)
+        if wait:
+            gevent.sleep(wait)
+            if self.conn.closed:
+                return
         with self.context():
             self._on_text(text)
 
@@ -253,33 +262,57 @@ class TabSession:
         return chat_id
 
     def _view(self, frame: dict) -> None:
-        """Show a chat: replay everything after the page's newest message, then stay live."""
+        """Show a chat: replay everything after the page's newest message, then stay live.
+
+        Page by page, each charged to the user's work budget and this socket's pace, with a turn
+        of the loop between pages for everyone else (waiting, when either is spent)."""
         self._check_keys(frame, VIEW_KEYS)
         chat_id = _int(frame, "chat", optional=True)
         after = _int(frame, "after", optional=True) or 0
         # Pages view after every reconnect and resync: a membership change whose control message
         # was lost (Redis away) is caught up here like a missed message.
         self._sync_memberships()
-        viewer = db.session.get(User, self.user_id)
         self.open_chat = None
         if chat_id is not None:
             self._membership(chat_id)
             self.open_chat = chat_id  # subscribed already: live messages may overlap the replay
-            while True:
-                page = messaging.messages_after(chat_id, viewer, after, REPLAY_PAGE)
-                if page:
-                    self.conn.write(_frame(messaging.render_message_frame(page)))
-                    after = page[-1].id
-                if not self.conn.pace(len(page) / REPLAY_MESSAGES_PER_FRAME) or len(page) < REPLAY_PAGE:
-                    break
-            # Then the edits, deletions and reactions the page missed, newest version of each.
-            cursor = _int(frame, "changes", optional=True)
-            while cursor is not None and not self.conn.closed:
-                changed, cursor = changes.render_catch_up_changes(chat_id, cursor, REPLAY_PAGE)
-                if changed:
-                    self.conn.write(_frame(changed))
+            db.session.remove()  # no pooled connection held while waiting for the turn
+            with self.budget.turn(self.user_id):
+                while True:
+                    page = messaging.messages_after(chat_id, db.session.get(User, self.user_id), after, REPLAY_PAGE)
+                    text = messaging.render_message_frame(page) if page else ""
+                    if page:
+                        self.conn.write(_frame(text))
+                        after = page[-1].id
+                    if not self._spend(work_budget.cost(messages=len(page), chars=len(text)),
+                                       frames=len(page) / REPLAY_MESSAGES_PER_FRAME) or len(page) < REPLAY_PAGE:
+                        break
+                # Then the edits, deletions and reactions the page missed, newest version of each.
+                cursor = _int(frame, "changes", optional=True)
+                if changes.far_behind(chat_id, cursor):
+                    self.conn.write(_frame(changes.render_reload(chat_id)))
+                    cursor = None
+                while cursor is not None and not self.conn.closed:
+                    caught_up = changes.catch_up_changes(chat_id, cursor, changes.CATCH_UP_PAGE)
+                    if caught_up.html:
+                        self.conn.write(_frame(caught_up.html))
+                    cursor = caught_up.more_from
+                    if not self._spend(work_budget.cost(messages=caught_up.count, chars=len(caught_up.html)),
+                                       frames=caught_up.count / REPLAY_MESSAGES_PER_FRAME):
+                        break
         # The chat list as of now, for unread counts and order missed while away.
-        self.conn.write(_frame(render_chat_list(viewer, oob=True)))
+        chat_list = render_chat_list(db.session.get(User, self.user_id), oob=True)
+        self.conn.write(_frame(chat_list))
+        self.budget.charge(self.user_id, work_budget.cost(chars=len(chat_list)))
+
+    def _spend(self, units: float, frames: float) -> bool:
+        """Charge work done to the user's budget and `frames` to this socket's pace, then let the
+        loop serve others: at once, or after a wait while either is spent (the database
+        connection handed back meanwhile). False when the socket closed."""
+        db.session.remove()
+        wait = self.budget.charge(self.user_id, units)
+        gevent.sleep(wait)  # sleep(0): a turn for everyone else between pages
+        return self.conn.pace(frames)
 
     def _send(self, frame: dict) -> None:
         self._check_keys(frame, SEND_KEYS)

@@ -1,0 +1,280 @@
+"""One person's share of a worker: the work budget every user's sockets and polls spend together
+(chats/work_budget.py), and catching up on thousands of changed messages (chats/changes.py).
+
+The module's server runs the shipped socket pace and work budget (webchat/config.py); the send
+limit stays raised so the tests can fill chats quickly.
+"""
+import html
+import os
+import re
+import threading
+import time
+
+import pytest
+import websocket
+from playwright.sync_api import expect
+from sqlalchemy import create_engine, text
+
+from .conftest import _TMP
+from .support import services
+from .support.browser import BrowserPeople, SocketCut, open_shared_chat
+from .support.wsclient import Closed, Person, Reader, message_ids
+
+# The shipped defaults (webchat/config.py, chats/work_budget.py, chats/changes.py).
+WORK_PER_SECOND, WORK_BURST = 40, 200
+MESSAGES_PER_UNIT = 20
+RELOAD_AFTER, CATCH_UP_PAGE = 500, 50
+SHIPPED = {"WEBCHAT_SOCKET_FRAMES_PER_SECOND": "20", "WEBCHAT_WORK_PER_SECOND": str(WORK_PER_SECOND),
+           "WEBCHAT_WORK_BURST": str(WORK_BURST)}
+RELOAD = re.compile(r'<template data-reload-view data-chat="(\d+)">')
+CHANGES = re.compile(r"<template data-message-changes\b[^>]*>(.*?)</template>", re.S)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with services.module_server("work_budget", _TMP, extra_env=SHIPPED) as live:
+        yield live
+
+
+@pytest.fixture
+def people(server):
+    made: list[Person] = []
+
+    def new(prefix: str = "user") -> Person:
+        made.append(Person.register(server.url, prefix))
+        return made[-1]
+    yield new
+    for person in made:
+        person.close_tabs()
+
+
+class Flooder:
+    """One socket sending a frame again and again as fast as the server reads it."""
+
+    def __init__(self, tab, frame: dict, count_if) -> None:
+        self.tab = tab
+        self.frame = frame
+        self.reader = Reader(self.tab, count_if=count_if)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self.tab.send_json(self.frame)
+        except (OSError, Closed, websocket.WebSocketException):
+            pass  # blocked past the socket's timeout: the server stopped reading it
+
+    def stop(self) -> int:
+        """Stop sending; how many answers counted."""
+        self._stop.set()
+        self.tab.close()
+        self._thread.join(10)
+        self.reader.stop()
+        return self.reader.counts
+
+
+# ----- one user flooding views on many sockets ------------------------------------------------------
+
+def test_one_user_flooding_views_on_many_sockets_is_served_within_one_budget_and_others_get_every_message(people):
+    alice, mallory = people("alice"), people("mallory")
+    carol, dave = people("carol"), people("dave")
+    chat, elsewhere = alice.create_chat("Long", [mallory]), carol.create_chat("Elsewhere", [dave])
+    alice.send_many(chat, [f"history {i}" for i in range(130)])
+    dave_tab = dave.open_tab()
+    dave_tab.view(elsewhere)
+
+    view_all = {"type": "view", "chat": chat, "after": 0}
+    tabs = [mallory.open_tab() for _ in range(20)]
+    started = time.monotonic()
+    flooders = [Flooder(tab, view_all, lambda frame: "history 0<" in frame) for tab in tabs]
+    try:
+        time.sleep(1)  # the flood is on
+        sent = [carol.send(elsewhere, f"meanwhile {i}") for i in range(10)]
+        for message_id in sent:  # dave gets every message while mallory floods
+            dave_tab.wait_for_message(message_id, timeout=10)
+        assert dave.get(f"/chats/{elsewhere}/messages?after={sent[0]}").status == 200
+        # mallory's own poll waits its turn: 429, when to come back, and why.
+        refused = mallory.get(f"/chats/{chat}/messages?after=0", headers={"HX-Request": "true"})
+        assert refused.status == 429
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert "You're asking webchat for a lot at once" in html.unescape(refused.text)
+        time.sleep(max(0.0, 6 - (time.monotonic() - started)))
+    finally:
+        replays = sum(f.stop() for f in flooders)
+    elapsed = time.monotonic() - started
+    # Every full replay costs at least 1 frame + 130 messages / 20: all of mallory's sockets
+    # together get no more than her budget allows in the time (the burst, then 40 units a second).
+    allowed = (WORK_BURST + WORK_PER_SECOND * elapsed) / (1 + 130 / MESSAGES_PER_UNIT)
+    print(f"\n20 sockets flooding full replays for {elapsed:.1f} s: {replays} served (budget: {allowed:.0f})")
+    assert 1 <= replays <= allowed
+
+
+# ----- catching up on thousands of changed messages --------------------------------------------------
+
+def change_every_message(server, chat_id: int) -> list[int]:
+    """Edit every message of the chat in the database itself, as if each had been edited (its change
+    number is its id); the change numbers, in order."""
+    engine = create_engine(server.env["DATABASE_URL"])
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE messages SET change_seq = id, body = 'edited ' || id, "
+                              "html = '<p>edited ' || id || '</p>', edited_at = CURRENT_TIMESTAMP "
+                              "WHERE chat_id = :chat AND kind = 'user'"), {"chat": chat_id})
+            conn.execute(text("UPDATE chats SET last_change_seq = (SELECT max(change_seq) FROM messages "
+                              "WHERE chat_id = :chat) WHERE id = :chat"), {"chat": chat_id})
+            return list(conn.scalars(text("SELECT change_seq FROM messages WHERE chat_id = :chat AND kind = 'user' "
+                                          "ORDER BY change_seq"), {"chat": chat_id}))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def busy_chat(server):
+    """A chat of 600 messages, every one edited since a page loaded it (change cursor 0)."""
+    alice, bob = Person.register(server.url, "alice"), Person.register(server.url, "bob")
+    chat = alice.create_chat("Busy", [bob])
+    alice.send_many(chat, [f"message {i}" for i in range(600)])
+    return alice, bob, chat, change_every_message(server, chat)
+
+
+def test_a_page_thousands_of_changes_behind_is_told_to_reload_its_view_instead_of_sent_each_one(busy_chat):
+    _, bob, chat, change_numbers = busy_chat
+    assert len(change_numbers) > RELOAD_AFTER
+    newest = bob.stored_ids(chat)[-1]
+    tab = bob.open_tab()
+    tab.send_json({"type": "view", "chat": chat, "after": newest, "changes": 0})
+    frames = tab.collect_until(lambda frame: '<nav id="chat-list"' in frame, timeout=10)
+    assert [int(c) for f in frames for c in RELOAD.findall(f)] == [chat]
+    assert not [f for f in frames if CHANGES.search(f)], "changed messages were sent one by one"
+
+    polled = bob.get(f"/chats/{chat}/messages?after={newest}&changes=0", headers={"HX-Request": "true"})
+    assert polled.status == 200
+    assert RELOAD.findall(polled.text) == [str(chat)] and not CHANGES.search(polled.text)
+
+
+def test_a_page_a_hundred_changes_behind_gets_them_all_in_pages_of_fifty(busy_chat):
+    _, bob, chat, change_numbers = busy_chat
+    newest = bob.stored_ids(chat)[-1]
+    cursor = change_numbers[-101]
+    tab = bob.open_tab()
+    tab.send_json({"type": "view", "chat": chat, "after": newest, "changes": cursor})
+    frames = tab.collect_until(lambda frame: '<nav id="chat-list"' in frame, timeout=10)
+    pages = [message_ids(m.group(1)) for f in frames for m in CHANGES.finditer(f)]
+    assert [len(p) for p in pages] == [CATCH_UP_PAGE, CATCH_UP_PAGE]
+    assert [i for p in pages for i in p] == change_numbers[-100:]  # change number = id here
+    assert not any(RELOAD.search(f) for f in frames)
+
+    got = []
+    while True:  # over HTTP: a page at a time, each answer saying whether more are left
+        polled = bob.get(f"/chats/{chat}/messages?after={newest}&changes={cursor}", headers={"HX-Request": "true"})
+        assert polled.status == 200
+        page = [m for c in CHANGES.finditer(polled.text) for m in message_ids(c.group(1))]
+        assert len(page) <= CATCH_UP_PAGE
+        got += page
+        if polled.headers.get("HX-Trigger") != "messages-behind":
+            break
+        cursor = int(re.search(r'data-changes="(\d+)"', polled.text).group(1))
+    assert got == change_numbers[-100:]
+
+
+@pytest.mark.browser
+def test_in_chromium_a_page_far_behind_on_changes_reloads_its_view_and_shows_what_a_fresh_load_shows(
+        chromium, server):
+    people = BrowserPeople(chromium, server.url)
+    try:
+        alice, bob = people(), people()
+        chat_id = open_shared_chat(alice, bob)
+        token = alice.input_value("#composer input[name=csrf_token]")
+        for i in range(RELOAD_AFTER + 20):
+            assert alice.request.post(f"/chats/{chat_id}/messages", form={
+                "body": f"message {i}", "client_id": f"00000000-0000-4000-8000-{i:012d}", "csrf_token": token}).ok
+        expect(bob.locator("#messages .msg", has_text=f"message {RELOAD_AFTER + 19}")).to_have_count(1)
+        errors = []
+        bob.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        bob.on("pageerror", lambda e: errors.append(str(e)))
+        bob.evaluate("window.notReloaded = true")
+        bob.fill("#composer textarea", "a draft bob is still writing")
+
+        server.stop()  # every page loses its socket while every message is edited
+        change_every_message(server, chat_id)
+        server.start()
+        bob.wait_for_timeout(500)  # Playwright hands over the page's events while we wait
+        errors.clear()  # those of the outage: failed polls and reconnects
+
+        expect(bob.locator("#connection")).to_have_attribute("data-state", "live", timeout=30_000)
+        expect(bob.locator("#messages .msg", has_text="edited")).not_to_have_count(0, timeout=15_000)
+        fresh = bob.context.new_page()
+        fresh.goto(f"/chats/{chat_id}")
+
+        def shown(page):
+            return page.eval_on_selector_all("#messages > .msg", "els => els.map(e => [e.id, e.dataset.rev, "
+                                                                 "e.querySelector('.msg-body').textContent.trim()])")
+        expect(bob.locator("#messages > .msg")).to_have_count(len(shown(fresh)))
+        assert shown(bob) == shown(fresh)
+        assert bob.get_attribute("#messages", "data-changes") == fresh.get_attribute("#messages", "data-changes")
+        assert bob.evaluate("window.notReloaded") is True  # the view, not the whole page
+        expect(bob.locator("#composer textarea")).to_have_value("a draft bob is still writing")
+        assert errors == []
+    finally:
+        people.close()
+
+
+def test_with_redis_two_workers_spend_one_budget_for_a_user_and_other_users_are_untouched():
+    import random
+
+    from webchat.chats.work_budget import SETTLE_UNITS, WorkBudget
+    from webchat.realtime.redis_hub import RedisLiveState
+
+    url = os.environ.get("WEBCHAT_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+    problem = services.redis_reachable(url)
+    if problem:
+        services.unavailable(f"Redis at {url} is not reachable: {problem}")
+    first, second = (WorkBudget(RedisLiveState(url), WORK_PER_SECOND, WORK_BURST) for _ in range(2))
+    user, other = random.randrange(10**9, 10**10), random.randrange(10**10, 10**11)
+    # Half the burst in each worker: within either one's own count, but the whole budget together.
+    for _ in range(WORK_BURST // 2 // SETTLE_UNITS):
+        assert first.charge(user, SETTLE_UNITS) == 0 and second.charge(user, SETTLE_UNITS) == 0
+    assert first.charge(user, SETTLE_UNITS) > 0 and second.charge(user, SETTLE_UNITS) > 0
+    assert first.wait_before(user, 1) > 0
+    assert second.charge(other, SETTLE_UNITS) == 0
+    ttl = first.shared.redis.pttl(f"webchat:work:user:{user}")
+    assert 0 < ttl <= 1000 * (WORK_BURST + 2 * SETTLE_UNITS) / WORK_PER_SECOND + 1
+
+
+@pytest.mark.browser
+def test_in_chromium_a_polling_page_told_429_waits_and_asks_again_and_shows_no_error(chromium, server):
+    people = BrowserPeople(chromium, server.url)
+    try:
+        alice, bob = people(), people()
+        chat_id = open_shared_chat(alice, bob)
+        cut = SocketCut(bob)
+        cut.cut()
+        expect(bob.locator("#connection")).to_have_attribute("data-state", "polling", timeout=15_000)
+        refused = []
+        bob.on("response", lambda r: refused.append(r.url) if r.status == 429 else None)
+        # bob's own script, elsewhere, spends his budget: his page's polls meet 429 meanwhile.
+        script, stop = Person(server.url, bob.username).login(), threading.Event()
+
+        def spend():
+            while not stop.is_set():
+                script.get(f"/chats/{chat_id}/messages?after=0")
+        spender = threading.Thread(target=spend, daemon=True)
+        spender.start()
+        try:
+            deadline = time.monotonic() + 20
+            while not refused and time.monotonic() < deadline:
+                bob.wait_for_timeout(200)
+            assert refused, "the page's poll was never refused"
+            assert alice.request.post(f"/chats/{chat_id}/messages", form={
+                "body": "after the wait", "client_id": "00000000-0000-4000-8000-000000000001",
+                "csrf_token": alice.input_value("#composer input[name=csrf_token]")}).ok
+        finally:
+            stop.set()
+            spender.join(10)
+        expect(bob.locator("#messages .msg", has_text="after the wait")).to_have_count(1, timeout=20_000)
+        expect(bob.locator("#flash .flash--error")).to_have_count(0)
+        expect(bob.locator("#messages .flash")).to_have_count(0)
+    finally:
+        people.close()

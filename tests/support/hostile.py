@@ -95,6 +95,12 @@ def name_as_kept(typed: str) -> str:
     return " ".join(kept.split())
 
 
+def body_as_kept(typed: str) -> str:
+    """A message's text as the app keeps it (its rule is webchat.text_rules.body_without_controls):
+    C0 controls and DEL go, but tab and line breaks; search marks its matches with two of them."""
+    return "".join(ch for ch in typed if not (ch < " " or ch == "\x7f") or ch in "\t\n\r")
+
+
 def text_of(el) -> str:
     return "".join(el.itertext())
 

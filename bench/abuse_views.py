@@ -49,6 +49,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 LATENCY_MARK = re.compile(r"lat-(\w+)-(\d+)\b")
+MESSAGE_ID = re.compile(r'<article id="m-(\d+)"')
 
 
 class Flooder:
@@ -93,17 +94,22 @@ def victim(bob: Person, carol: Person, tab, chat: int, newest: int, label: str, 
     """Poll latencies and socket delivery latencies (seconds) of bob while carol sends, and how
     many of carol's messages never reached bob (or were not sent: a POST that timed out)."""
     polls: list[float] = []
+    refused: list[object] = []  # polls answered otherwise than 200 (kept out of the latencies)
     sent_at: dict[int, float] = {}
     stop = threading.Event()
     poller = bob.clone()
 
     def poll() -> None:
+        after = newest
         while not stop.is_set():
-            took, response = timed(poller, lambda: poller.get(f"/chats/{chat}/messages?after={newest}",
-                                                              headers={"HX-Request": "true"}))
-            polls.append(took)
-            if getattr(response, "status", None) != 200:
-                print(f"  bob's poll: {getattr(response, 'status', response)!r} after {took:.1f} s")
+            # As a page polls: after the newest message it shows, so an answer holds what is new.
+            took, response = timed(poller, lambda a=after: poller.get(f"/chats/{chat}/messages?after={a}",
+                                                                      headers={"HX-Request": "true"}))
+            if getattr(response, "status", None) == 200:
+                polls.append(took)
+                after = max([after, *map(int, MESSAGE_ID.findall(response.text))])
+            else:
+                refused.append(getattr(response, "status", response))
             time.sleep(0.1)
 
     reader = Reader(tab, count_if=lambda frame: f"lat-{label}-" in frame)
@@ -126,15 +132,18 @@ def victim(bob: Person, carol: Person, tab, chat: int, newest: int, label: str, 
     got = {int(m.group(2)): stamp for stamp, frame in reader.stop() for m in LATENCY_MARK.finditer(frame)
            if m.group(1) == label}
     deliveries = [stamp - sent_at[n] for n, stamp in got.items()]
-    return polls, deliveries, i - len(got)
+    return polls, deliveries, i - len(got), refused
 
 
-def attack(url: str, cookie: str, chat: int, sockets: int) -> None:
+def attack(url: str, cookie: str, chat: int, sockets: int, pin: bool) -> None:
     """The attacker's process: open the sockets, say "ready", flood until SIGINT, then print the
     full replays received and the seconds flooded."""
     from tests.support.wsclient import Tab, connect
-    # A real attacker's client runs on a machine of its own: here it takes only CPU nobody else wants.
+    # A real attacker's client runs on a machine of its own: here it takes only CPU nobody else wants,
+    # and with --pin only the last CPU, which the server and the victim's client do not use.
     os.nice(19)
+    if pin:
+        os.sched_setaffinity(0, {os.cpu_count() - 1})
     tabs = [Tab(connect(url, cookie=cookie, timeout=60)) for _ in range(sockets)]
     for tab in tabs:
         tab.ready(timeout=60)
@@ -157,13 +166,15 @@ def attack(url: str, cookie: str, chat: int, sockets: int) -> None:
 
 def main() -> None:
     if sys.argv[1:2] == ["--attack"]:
-        url, cookie, chat, sockets = sys.argv[2:6]
-        return attack(url, cookie, int(chat), int(sockets))
+        url, cookie, chat, sockets, pin = sys.argv[2:7]
+        return attack(url, cookie, int(chat), int(sockets), pin == "pin")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkout", type=Path, default=HERE, help="the webchat checkout to serve (default: this one)")
     parser.add_argument("--seconds", type=float, default=20, help="seconds measured per phase (default 20)")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of attack before measuring (default 3)")
     parser.add_argument("--sockets", type=int, default=49, help="attacking sockets (default 49)")
+    parser.add_argument("--pin", action="store_true",
+                        help="the attacker's client alone on the last CPU, as if on a machine of its own")
     parser.add_argument("--messages", type=int, default=130, help="messages in the attacked chat (default 130)")
     args = parser.parse_args()
 
@@ -181,36 +192,40 @@ def main() -> None:
 
         rows = []
         (worker,) = server_worker_pids(server.process.pid)
+        if args.pin:  # the server and this client on the other CPUs, in both phases alike
+            others = set(range(os.cpu_count() - 1))
+            for pid in (0, server.process.pid, worker):
+                os.sched_setaffinity(pid, others)
         cpu, wall = cpu_seconds(worker), time.monotonic()
-        polls, deliveries, missing = victim(bob, carol, bob_tab, chat, newest, "idle", args.seconds)
-        rows.append(("idle", polls, deliveries, missing,
+        polls, deliveries, missing, refused = victim(bob, carol, bob_tab, chat, newest, "idle", args.seconds)
+        rows.append(("idle", polls, deliveries, missing, refused,
                      f"worker CPU {100 * (cpu_seconds(worker) - cpu) / (time.monotonic() - wall):.0f}%"))
 
         # The attacker in a process of its own, so the victim's client is not starved of the GIL.
         attacker = subprocess.Popen(
             [sys.executable, __file__, "--attack", server.url, mallory.session_cookie, str(long_chat),
-             str(args.sockets)], stdout=subprocess.PIPE, text=True)
+             str(args.sockets), "pin" if args.pin else "shared"], stdout=subprocess.PIPE, text=True)
         assert attacker.stdout.readline().strip() == "ready"
         time.sleep(args.warmup)
         cpu, started = cpu_seconds(worker), time.monotonic()
-        polls, deliveries, missing = victim(bob, carol, bob_tab, chat, newest, "attack", args.seconds)
+        polls, deliveries, missing, refused = victim(bob, carol, bob_tab, chat, newest, "attack", args.seconds)
         busy = 100 * (cpu_seconds(worker) - cpu) / (time.monotonic() - started)
         attacker.send_signal(signal.SIGINT)
         received, attacker_cpu, flooded = (float(word) for word in attacker.stdout.read().split()[-3:])
         attacker.wait(30)
         replays = received / flooded
-        rows.append((f"attack ({args.sockets} sockets)", polls, deliveries, missing,
+        rows.append((f"attack ({args.sockets} sockets)", polls, deliveries, missing, refused,
                      f"worker CPU {busy:.0f}%; mallory got {replays:.1f} full replays/s of {args.messages} messages; "
                      f"her client's CPU {100 * attacker_cpu / flooded:.0f}%"))
 
         print(f"\n{args.seconds:.0f} s per phase; bob polls every 100 ms, carol sends every 200 ms\n")
         print(f"{'phase':22} {'poll p50':>9} {'p99':>8} {'max':>8} {'deliv p50':>10} {'p99':>8} {'max':>8} "
-              f"{'lost':>4}  notes")
-        for name, polls, deliveries, missing, note in rows:
+              f"{'lost':>4} {'refused':>7}  notes")
+        for name, polls, deliveries, missing, refused, note in rows:
             p = [percentile(polls, f) * 1000 for f in (0.5, 0.99, 1)]
             d = [percentile(deliveries, f) * 1000 for f in (0.5, 0.99, 1)]
             print(f"{name:22} {p[0]:7.1f}ms {p[1]:6.1f}ms {p[2]:6.1f}ms {d[0]:8.1f}ms {d[1]:6.1f}ms {d[2]:6.1f}ms "
-                  f"{missing:4d}  {note}")
+                  f"{missing:4d} {len(refused):7d}  {note}")
         restarts = server.log_path.read_text().count("WORKER TIMEOUT")  # CPU nan%: it was one of them
         print(f"\nload average {os.getloadavg()[0]:.2f} at the end; gunicorn killed {restarts} stuck worker(s)")
 

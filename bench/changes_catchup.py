@@ -66,7 +66,11 @@ class HealthProbe:
 
 def seed_changes(database: Path, chat: int, author: int, count: int) -> None:
     """count messages in the chat, each edited once (change numbers 1..count), as the app stores them."""
+    from webchat.database import register_search_words
+
     with sqlite3.connect(database) as db:
+        # Since migration 0009 the search index's triggers call it (harmless for an older checkout).
+        register_search_words(db)
         (last_seq,) = db.execute("SELECT last_seq FROM chats WHERE id = ?", (chat,)).fetchone()
         db.execute(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "

@@ -38,9 +38,11 @@ from .hub import Delivery, chat_channel, control_channel, user_channel
 
 log = logging.getLogger(__name__)
 
-REPLAY_PAGE = 200
+# Messages rendered per step of a replay; between steps the worker serves everyone else, so one
+# step is the longest anyone waits behind a catch-up (bench/README.md, abuse_views.py).
+REPLAY_PAGE = 50
 # A replay costs the socket's frame pace one frame per 20 messages: a page 1,000 messages behind
-# catches up at once, a socket asking for the whole chat again and again gets it 2 pages a second.
+# catches up at once, a socket asking for the whole chat again and again is slowed to its pace.
 # (The user's work budget counts the same, and the rendered size, over all their sockets.)
 REPLAY_MESSAGES_PER_FRAME = work_budget.MESSAGES_PER_UNIT
 SEND_KEYS = {"type", "chat", "body", "client_id", "after", "csrf_token", "HEADERS"}

@@ -1,7 +1,7 @@
 """gunicorn -k gevent serving a given checkout of webchat (its own .venv), with the shipped
 defaults but for registration and sending, raised so a benchmark can set up quickly.
 
-Used by abuse_views.py and changes_catchup.py, which take --checkout to measure an older commit
+Used by abuse_views.py, changes_catchup.py and image_bomb.py, which take --checkout to measure an older commit
 (a worktree with its own `python3 dev.py test --collect-only` run, for its .venv) with the same
 client as this one.
 """
@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent.parent
 
 
 class CheckoutServer:
-    def __init__(self, checkout: Path, tmp: Path, extra_env: dict | None = None) -> None:
+    def __init__(self, checkout: Path, tmp: Path, extra_env: dict | None = None, gunicorn_args=()) -> None:
         self.checkout = Path(checkout).resolve()
         self.bin = self.checkout / ".venv" / "bin"
         if not (self.bin / "gunicorn").exists():
@@ -32,6 +32,7 @@ class CheckoutServer:
                     "WEBCHAT_REGISTER_LIMIT": "10000 per hour", "WEBCHAT_SEND_LIMIT": "1000000 per minute",
                     **(extra_env or {})}
         self.env.pop("REDIS_URL", None)
+        self.gunicorn_args = list(gunicorn_args)
         self.process = None
 
     def __enter__(self) -> "CheckoutServer":
@@ -40,7 +41,7 @@ class CheckoutServer:
         self.log = open(self.log_path, "a")  # noqa: SIM115 - open while gunicorn writes to it
         self.process = subprocess.Popen(
             [str(self.bin / "gunicorn"), "-k", "gevent", "-w", "1", "--no-control-socket", "--graceful-timeout", "2",
-             "--worker-connections", "2000", "-b", f"127.0.0.1:{self.port}", "wsgi:app"],
+             "--worker-connections", "2000", *self.gunicorn_args, "-b", f"127.0.0.1:{self.port}", "wsgi:app"],
             cwd=self.checkout, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + 120
         while time.time() < deadline:

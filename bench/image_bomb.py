@@ -17,14 +17,11 @@ Not a test: nothing asserts. tests/test_attachments.py checks the bounds against
 import argparse
 import http.client
 import io
-import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import Image  # noqa: E402
 
-from tests.support.services import free_port  # noqa: E402
+from bench.checkout_server import CheckoutServer  # noqa: E402
 from tests.support.wsclient import Person, server_worker_pids  # noqa: E402
 
 HERE = Path(__file__).resolve().parent.parent
@@ -50,45 +47,6 @@ def pictures() -> dict[str, tuple[str, bytes]]:
         "JPEG 9248x6936 photo": ("photo.jpg", encode(Image.linear_gradient("L").resize((9248, 6936)).convert("RGB"),
                                                      "JPEG", quality=85)),
     }
-
-
-class Server:
-    """gunicorn serving the checkout's app with the checkout's own virtualenv."""
-
-    def __init__(self, checkout: Path, tmp: Path) -> None:
-        self.checkout, self.port = checkout, free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
-                    "WEBCHAT_INSTANCE_PATH": str(tmp / "instance"), "SECRET_KEY": "bench-secret",
-                    "WEBCHAT_REGISTER_LIMIT": "10000 per hour", "WEBCHAT_SEND_LIMIT": "1000000 per minute"}
-        self.log = open(tmp / "gunicorn.log", "w")  # noqa: SIM115 - open while gunicorn writes to it
-        self.process = None
-
-    def __enter__(self):
-        bin_dir = self.checkout / ".venv" / "bin"
-        subprocess.run([str(bin_dir / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=self.checkout, env=self.env,
-                       check=True, capture_output=True)
-        self.process = subprocess.Popen(
-            [str(bin_dir / "gunicorn"), "-k", "gevent", "-w", "1", "--no-control-socket", "--timeout", "120",
-             "-b", f"127.0.0.1:{self.port}", "wsgi:app"],
-            cwd=self.checkout, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/login", timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("gunicorn did not start")
-
-    def __exit__(self, *exc):
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        self.log.close()
 
 
 def upload(person: Person, chat: int, name: str, content: bytes) -> int:
@@ -135,7 +93,7 @@ def shown_as(page: str, name: str) -> str:
     return "download" if name in page else "not sent"
 
 
-def row(server: Server, worker: int, label: str, name: str, content: bytes, senders: int) -> None:
+def row(server: CheckoutServer, worker: int, label: str, name: str, content: bytes, senders: int) -> None:
     people = [Person.register(server.url, "bomb") for _ in range(senders)]
     chat = people[0].create_chat("bench", people[1:])
     time.sleep(0.3)
@@ -170,13 +128,13 @@ def main() -> None:
         for label, (name, content) in made.items():
             for senders in (1, 4):
                 with tempfile.TemporaryDirectory(prefix="webchat-bench-bomb-") as tmp, \
-                        Server(checkout, Path(tmp)) as server:
+                        CheckoutServer(checkout, Path(tmp), gunicorn_args=("--timeout", "120")) as server:
                     (worker,) = server_worker_pids(server.process.pid)
                     warm_up(server)
                     row(server, worker, label, name, content, senders)
 
 
-def warm_up(server: Server) -> None:
+def warm_up(server: CheckoutServer) -> None:
     """One small picture first: Pillow's plugins and libwebp loaded before anything is measured."""
     person = Person.register(server.url, "warm")
     small = io.BytesIO()

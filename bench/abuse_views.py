@@ -33,10 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import websocket  # noqa: E402
 
 from bench.checkout_server import HERE, CheckoutServer, percentile  # noqa: E402
-from tests.support.wsclient import Closed, Person, Reader, server_worker_pids  # noqa: E402
+from tests.support.wsclient import Flooder, Person, Reader, server_worker_pids  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:
@@ -50,30 +49,6 @@ def cpu_seconds(pid: int) -> float:
 
 LATENCY_MARK = re.compile(r"lat-(\w+)-(\d+)\b")
 MESSAGE_ID = re.compile(r'<article id="m-(\d+)"')
-
-
-class Flooder:
-    """One socket sending a frame again and again as fast as the server reads it, and reading."""
-
-    def __init__(self, tab, frame: dict) -> None:
-        self.tab, self.frame = tab, frame
-        self.reader = Reader(tab, count_if=lambda frame: "history 0<" in frame)  # one per full replay
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                self.tab.send_json(self.frame)
-        except (OSError, Closed, websocket.WebSocketException):
-            pass
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.tab.close()
-        self._thread.join(10)
-        self.reader.stop()
 
 
 def timed(person: Person, call) -> tuple[float, object]:
@@ -148,7 +123,9 @@ def attack(url: str, cookie: str, chat: int, sockets: int, pin: bool) -> None:
     for tab in tabs:
         tab.ready(timeout=60)
     print("ready", flush=True)
-    flooders = [Flooder(tab, {"type": "view", "chat": chat, "after": 0}) for tab in tabs]
+    # One count per full replay: the frame holding the chat's first message.
+    flooders = [Flooder(tab, {"type": "view", "chat": chat, "after": 0}, lambda frame: "history 0<" in frame)
+                for tab in tabs]
     started = time.monotonic()
     try:
         while True:

@@ -11,14 +11,13 @@ import threading
 import time
 
 import pytest
-import websocket
 from playwright.sync_api import expect
 from sqlalchemy import create_engine, text
 
 from .conftest import _TMP
 from .support import services
 from .support.browser import BrowserPeople, SocketCut, open_shared_chat
-from .support.wsclient import Closed, Person, Reader, message_ids
+from .support.wsclient import Flooder, Person, message_ids
 
 # The shipped defaults (webchat/config.py, chats/work_budget.py, chats/changes.py).
 WORK_PER_SECOND, WORK_BURST = 40, 200
@@ -46,33 +45,6 @@ def people(server):
     yield new
     for person in made:
         person.close_tabs()
-
-
-class Flooder:
-    """One socket sending a frame again and again as fast as the server reads it."""
-
-    def __init__(self, tab, frame: dict, count_if) -> None:
-        self.tab = tab
-        self.frame = frame
-        self.reader = Reader(self.tab, count_if=count_if)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                self.tab.send_json(self.frame)
-        except (OSError, Closed, websocket.WebSocketException):
-            pass  # blocked past the socket's timeout: the server stopped reading it
-
-    def stop(self) -> int:
-        """Stop sending; how many answers counted."""
-        self._stop.set()
-        self.tab.close()
-        self._thread.join(10)
-        self.reader.stop()
-        return self.reader.counts
 
 
 # ----- one user flooding views on many sockets ------------------------------------------------------

@@ -627,3 +627,30 @@ def rss_kib(pid: int) -> int:
 
 def socket_option_small_receive_buffer(size: int = 4096):
     return ((socket.SOL_SOCKET, socket.SO_RCVBUF, size),)
+
+
+class Flooder:
+    """One socket sending a frame again and again as fast as the server reads it."""
+
+    def __init__(self, tab, frame: dict, count_if) -> None:
+        self.tab = tab
+        self.frame = frame
+        self.reader = Reader(self.tab, count_if=count_if)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self.tab.send_json(self.frame)
+        except (OSError, Closed, websocket.WebSocketException):
+            pass  # blocked past the socket's timeout: the server stopped reading it
+
+    def stop(self) -> int:
+        """Stop sending; how many answers counted."""
+        self._stop.set()
+        self.tab.close()
+        self._thread.join(10)
+        self.reader.stop()
+        return self.reader.counts

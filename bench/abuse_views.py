@@ -122,11 +122,11 @@ def attack(url: str, cookie: str, chat: int, sockets: int, pin: bool) -> None:
     tabs = [Tab(connect(url, cookie=cookie, timeout=60)) for _ in range(sockets)]
     for tab in tabs:
         tab.ready(timeout=60)
-    print("ready", flush=True)
     # One count per full replay: the frame holding the chat's first message.
     flooders = [Flooder(tab, {"type": "view", "chat": chat, "after": 0}, lambda frame: "history 0<" in frame)
                 for tab in tabs]
     started = time.monotonic()
+    print("ready", flush=True)  # flooding on every socket: a SIGINT from now on finds them all
     try:
         while True:
             time.sleep(1)

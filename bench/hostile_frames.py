@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support import rawframes  # noqa: E402
 from tests.support.services import LiveServer  # noqa: E402
-from tests.support.wsclient import Closed, Person, Tab, connect, server_worker_pids  # noqa: E402
+from tests.support.wsclient import Closed, Person, Tab, connect, memory_kib, reset_peak, server_worker_pids  # noqa: E402
 
 KINDS = {
     "control: open, then close (nothing sent)": (lambda: b"", 0),
@@ -34,18 +34,8 @@ KINDS = {
 }
 
 
-def memory_kib(pid: int) -> dict[str, int]:
-    with open(f"/proc/{pid}/status") as f:
-        return {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in f) if k in ("VmRSS", "VmHWM")}
 
 
-def reset_peak(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM to the current RSS
-        return True
-    except OSError:
-        return False
 
 
 def attack(base_url: str, cookie: str, payload: bytes, sockets: int) -> collections.Counter:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PIL import Image  # noqa: E402
 
 from bench.checkout_server import CheckoutServer  # noqa: E402
-from tests.support.wsclient import Person, server_worker_pids  # noqa: E402
+from tests.support.wsclient import Person, memory_kib, reset_peak, server_worker_pids  # noqa: E402
 
 HERE = Path(__file__).resolve().parent.parent
 
@@ -71,18 +71,8 @@ def upload(person: Person, chat: int, name: str, content: bytes) -> int:
         connection.close()
 
 
-def memory_kib(pid: int) -> dict[str, int]:
-    with open(f"/proc/{pid}/status") as f:
-        return {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in f) if k in ("VmRSS", "VmHWM")}
 
 
-def reset_peak(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/clear_refs", "w") as f:
-            f.write("5")  # VmHWM back to the current RSS
-        return True
-    except OSError:
-        return False
 
 
 def shown_as(page: str, name: str) -> str:

@@ -26,7 +26,7 @@ from .conftest import _TMP
 from .support import services
 from .support.pages import chat_list, composer, parse, text_of
 from .support.records import create_group, snapshot, stored_messages
-from .support.wsclient import Person, messages_in, server_worker_pids
+from .support.wsclient import Person, memory_kib, messages_in, reset_peak, server_worker_pids
 
 FILE_POLICY = "default-src 'none'; sandbox"
 
@@ -632,9 +632,6 @@ def memory_server():
         yield live
 
 
-def memory_kib(pid: int) -> dict[str, int]:
-    with open(f"/proc/{pid}/status") as f:
-        return {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in f) if k in ("VmRSS", "VmHWM")}
 
 
 @contextmanager
@@ -642,8 +639,7 @@ def peak_growth(server):
     """How far the worker's memory rose above where it was, at its peak, during the block (MiB):
     its VmHWM is reset to its RSS first (/proc/<pid>/clear_refs, writable by the same user)."""
     (worker,) = server_worker_pids(server.process.pid)
-    with open(f"/proc/{worker}/clear_refs", "w") as f:
-        f.write("5")
+    assert reset_peak(worker), "/proc/<pid>/clear_refs is not writable here"
     before = memory_kib(worker)["VmRSS"]
     growth = {}
     yield growth

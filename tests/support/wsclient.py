@@ -587,6 +587,22 @@ class Reader:
         return self.received
 
 
+def memory_kib(pid: int) -> dict[str, int]:
+    """A process's resident memory now (VmRSS) and at its peak (VmHWM), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        return {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in f) if k in ("VmRSS", "VmHWM")}
+
+
+def reset_peak(pid: int) -> bool:
+    """Set a process's VmHWM back to its current RSS; False where /proc/<pid>/clear_refs is not writable."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def server_worker_pids(master_pid: int) -> list[int]:
     """The gunicorn workers (child processes) of a master process."""
     children = []

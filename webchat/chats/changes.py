@@ -74,12 +74,16 @@ def far_behind(chat_id: int, cursor: int | None) -> bool:
 
 
 def catch_up_changes(chat_id: int, cursor: int | None, limit: int) -> CatchUp:
-    """One page of the changes a catching-up page asks for, in change order."""
+    """One page of the changes a catching-up page asks for, in change order; or, for a page far
+    behind, the request to reload its view (counted only when the page is full: no extra query
+    for a page that is caught up or nearly)."""
     if cursor is None:
         return CatchUp("", 0, None)
     changed = changes_after(chat_id, cursor, limit)
     if not changed:
         return CatchUp("", 0, None)
+    if len(changed) == limit and far_behind(chat_id, cursor):
+        return CatchUp(render_reload(chat_id), 0, None)
     newest = changed[-1].change_seq
     return CatchUp(render_changes(changed, chat_id, cursor=newest), len(changed),
                    newest if len(changed) == limit else None)

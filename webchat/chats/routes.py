@@ -172,10 +172,7 @@ def list_messages(chat_id: int):
     cap = limit * 4
     messages = messaging.messages_after(chat_id, current_user, after or 0, cap)
     cursor = request.args.get("changes", type=int)
-    if changes.far_behind(chat_id, cursor):
-        caught_up = changes.CatchUp(changes.render_reload(chat_id), 0, None)
-    else:
-        caught_up = changes.catch_up_changes(chat_id, cursor, changes.CATCH_UP_PAGE)
+    caught_up = changes.catch_up_changes(chat_id, cursor, changes.CATCH_UP_PAGE)
     response = make_response(_charge(messaging.render_messages(messages, current_user) + caught_up.html,
                                      len(messages) + caught_up.count))
     if len(messages) == cap or caught_up.more_from is not None:

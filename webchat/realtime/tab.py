@@ -291,9 +291,6 @@ class TabSession:
                         break
                 # Then the edits, deletions and reactions the page missed, newest version of each.
                 cursor = _int(frame, "changes", optional=True)
-                if changes.far_behind(chat_id, cursor):
-                    self.conn.write(_frame(changes.render_reload(chat_id)))
-                    cursor = None
                 while cursor is not None and not self.conn.closed:
                     caught_up = changes.catch_up_changes(chat_id, cursor, changes.CATCH_UP_PAGE)
                     if caught_up.html:

@@ -68,8 +68,11 @@ def test_one_user_flooding_views_on_many_sockets_is_served_within_one_budget_and
         for message_id in sent:  # dave gets every message while mallory floods
             dave_tab.wait_for_message(message_id, timeout=10)
         assert dave.get(f"/chats/{elsewhere}/messages?after={sent[0]}").status == 200
-        # mallory's own poll waits its turn: 429, when to come back, and why.
-        refused = mallory.get(f"/chats/{chat}/messages?after=0", headers={"HX-Request": "true"})
+        # mallory's own polls wait their turn: 429, when to come back, and why. (Her sockets pay
+        # as they go, so the budget may hold a unit for an instant: a few polls in a row meet it spent.)
+        polls = [mallory.get(f"/chats/{chat}/messages?after=0", headers={"HX-Request": "true"})
+                 for _ in range(5)]
+        refused = next((poll for poll in polls if poll.status != 200), polls[0])
         assert refused.status == 429
         assert int(refused.headers["Retry-After"]) >= 1
         assert "You're asking webchat for a lot at once" in html.unescape(refused.text)

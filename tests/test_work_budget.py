@@ -14,6 +14,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import create_engine, text
 
+import webchat.database  # noqa: F401  (its connect hook gives this file's SQLite engine the search index's function)
+
 from .conftest import _TMP
 from .support import services
 from .support.browser import BrowserPeople, SocketCut, open_shared_chat

@@ -58,10 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.session_protection = "basic"
 
     from .chats.group_commit import SendQueue
-    from .realtime.hub import create_hub
-    from .realtime.live_state import create_live_state
-    app.extensions["webchat.hub"] = create_hub(app)
-    app.extensions["webchat.live_state"] = create_live_state(app)
+    app.extensions["webchat.hub"], app.extensions["webchat.live_state"] = _live_backends(app.config.get("REDIS_URL"))
     app.extensions["webchat.send_queue"] = SendQueue()
     from .chats.work_budget import create_work_budget
     app.extensions["webchat.work_budget"] = create_work_budget(app)
@@ -75,12 +72,25 @@ def create_app(config: dict | None = None) -> Flask:
     from .auth import bp as auth_bp
     from .chats import bp as chats_bp
     from .health import bp as health_bp
-    from .realtime import bp as realtime_bp
+    from .socket import bp as socket_bp
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(chats_bp)
-    app.register_blueprint(realtime_bp)
+    app.register_blueprint(socket_bp)
     return app
+
+
+def _live_backends(redis_url: str | None):
+    """The hub and the live state: through Redis when REDIS_URL is set (several workers or hosts
+    share channels, presence and budgets), else this process only."""
+    if redis_url:
+        from .realtime.redis_hub import RedisHub, RedisLiveState
+
+        return RedisHub(redis_url), RedisLiveState(redis_url)
+    from .realtime.hub import InProcessHub
+    from .realtime.live_state import InProcessLiveState
+
+    return InProcessHub(), InProcessLiveState()
 
 
 def _configure_logging() -> None:

@@ -3,8 +3,6 @@ import os
 import secrets
 from pathlib import Path
 
-from .realtime.connection import NoThread
-
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -115,5 +113,6 @@ def from_environment(instance: Path) -> dict:
         # count as one frame more). Pages stay far below it; a flood is held to it.
         "WORK_PER_SECOND": float(os.environ.get("WEBCHAT_WORK_PER_SECOND", "40")),
         "WORK_BURST": float(os.environ.get("WEBCHAT_WORK_BURST", "200")),
-        "SOCK_SERVER_OPTIONS": {"thread_class": NoThread, "max_message_size": 16 * 1024},
+        # (The socket package adds its thread_class: socket/__init__.py.)
+        "SOCK_SERVER_OPTIONS": {"max_message_size": 16 * 1024},
     }

@@ -2,9 +2,9 @@
 import click
 from sqlalchemy import select
 
+from ..core.broadcasts import publish_control
 from ..extensions import db
 from ..models import User
-from ..realtime.hub import publish_control
 from . import bp, sessions
 
 

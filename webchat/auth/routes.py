@@ -6,8 +6,8 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user, user_loaded_from_cookie
 from flask_wtf.csrf import generate_csrf
 
+from ..core.broadcasts import publish_control
 from ..extensions import db, limiter
-from ..realtime.hub import publish_control
 from . import accounts, bp, devices, sessions
 
 

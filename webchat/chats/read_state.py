@@ -6,9 +6,9 @@ does nothing more when the marker does not move.
 """
 from sqlalchemy import case, func, literal, or_, select, update
 
+from ..core import broadcasts
 from ..extensions import db
 from ..models import Chat, Membership, Mention, Message, User
-from ..realtime import signals
 from .messaging import MAX_ID
 
 # A badge counts up to this many, then shows "999+": counting reads at most one row more per
@@ -96,10 +96,10 @@ def advance_read(chat_id: int, user_id: int, upto: int) -> bool:
         return False
     counts = unread_counts(user_id, [chat_id])
     if chat_id in counts:  # not if they left the chat meanwhile
-        signals.publish_unread(user_id, chat_id, *counts[chat_id])
+        broadcasts.publish_unread(user_id, chat_id, *counts[chat_id])
     db.session.commit()
     if chat_id in counts and _shares_receipts(user_id):
-        signals.publish_receipts_soon(chat_id)
+        broadcasts.publish_receipts_soon(chat_id)
     return True
 
 
@@ -108,5 +108,5 @@ def advance_delivered(chat_id: int, user_id: int, upto: int) -> bool:
     if not _advance(chat_id, user_id, upto, read=False):
         return False
     if _shares_receipts(user_id):
-        signals.publish_receipts_soon(chat_id)
+        broadcasts.publish_receipts_soon(chat_id)
     return True

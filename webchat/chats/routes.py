@@ -2,10 +2,10 @@
 from flask import current_app, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..core import broadcasts
 from ..errors import render_error
 from ..extensions import db
 from ..htmx import is_htmx, retarget, vary_on_htmx, wants_fragment
-from ..realtime import signals
 from . import bp, changes, messaging, read_state, service, work_budget
 from .errors import ChatError
 from .fragments import render_chat_list
@@ -116,7 +116,7 @@ def _chat_context(membership, before: int | None = None, **extra):
                 messages=messages, older_than=messages[0].id if older else None,
                 paged=bool(before), first_unread=first_unread, presence=Presence(viewer, people),
                 hide_system=viewer.hide_system_messages,
-                receipts=signals.receipt_readers(chat.id), changes_cursor=changes_cursor,
+                receipts=broadcasts.receipt_readers(chat.id), changes_cursor=changes_cursor,
                 partner=next((p for p in people if p.id != viewer.id), None) if chat.is_direct else None,
                 **extra)
 

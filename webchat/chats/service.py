@@ -9,9 +9,9 @@ from flask import abort
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ..core.broadcasts import publish_control
 from ..extensions import db
 from ..models import Chat, Membership, Message, User
-from ..realtime.hub import publish_control
 from ..text_rules import unstorable, without_controls
 from . import read_state, send_budget
 from .errors import ChatError

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..auth import sessions
 from ..extensions import db
-from .connection import POLICY_VIOLATION
+from ..realtime.connection import POLICY_VIOLATION
 
 log = logging.getLogger(__name__)
 

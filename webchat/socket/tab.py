@@ -28,13 +28,13 @@ from ..chats import changes, messaging, read_state, work_budget
 from ..chats.errors import ChatError
 from ..chats.fragments import render_chat_list
 from ..chats.group_commit import SendRequest
+from ..core import broadcasts
 from ..extensions import db
 from ..models import Membership, User
+from ..realtime.connection import POLICY_VIOLATION, SocketConnection
+from ..realtime.frames import text_frame as _frame
+from ..realtime.hub import Delivery, chat_channel, control_channel, user_channel
 from ..templating import render_fragment
-from . import signals
-from .connection import POLICY_VIOLATION, SocketConnection
-from .frames import text_frame as _frame
-from .hub import Delivery, chat_channel, control_channel, user_channel
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class TabSession:
         self._sync_memberships()
         if self.live.tab_opened(self.user_id, self.tab_id):
             try:
-                signals.publish_presence(self.user, online=True)
+                broadcasts.publish_presence(self.user, online=True)
             finally:
                 db.session.remove()
 
@@ -161,15 +161,15 @@ class TabSession:
         if self.live.tab_alive(self.user_id, self.tab_id):
             with self.context():
                 try:
-                    signals.publish_presence(self.user, online=True)
+                    broadcasts.publish_presence(self.user, online=True)
                 finally:
                     db.session.remove()
 
     def stop(self) -> None:
         self.live.tab_closed(self.user_id, self.tab_id)
         if self.live.stop_typing(self.open_chat or 0, self.typist):
-            signals.publish_typing(self.open_chat)
-        gevent.spawn(signals.went_offline_later, self.app, self.user_id)
+            broadcasts.publish_typing(self.open_chat)
+        gevent.spawn(broadcasts.went_offline_later, self.app, self.user_id)
         for chat_id in self.chat_ids:
             self.hub.unsubscribe(chat_channel(chat_id), self.conn)
         self.hub.unsubscribe(user_channel(self.user_id), self.conn)
@@ -343,7 +343,7 @@ class TabSession:
                 error="webchat can't reach its database right now; retry in a moment")))
             return
         if self.live.stop_typing(chat_id, self.typist):
-            signals.publish_typing(chat_id)
+            broadcasts.publish_typing(chat_id)
         # The sender's confirmation: the stored message (again, if the broadcast came first:
         # the page drops the copy) and the end of the pending "sending…" line.
         self.conn.write(_frame((result.fragment or messaging.render_message_frame([result.message]))
@@ -362,12 +362,12 @@ class TabSession:
         chat_id = self._member_chat(frame)
         if frame.get("state") == "stop":
             if self.live.stop_typing(chat_id, self.typist):
-                signals.publish_typing(chat_id)
+                broadcasts.publish_typing(chat_id)
         elif frame.get("state") == "start":
             if self.live.allow(f"typing:{self.user_id}:{chat_id}", TYPING_THROTTLE_SECONDS):
                 self._membership(chat_id)  # it is broadcast: ask the database, not the subscriptions
                 self.live.start_typing(chat_id, self.typist)
-                signals.publish_typing(chat_id)
+                broadcasts.publish_typing(chat_id)
         else:
             raise ProtocolError("“state” must be start or stop.")
 

@@ -6,8 +6,8 @@ import uuid
 
 from sqlalchemy import select
 
-from webchat.chats import group_commit, messaging
-from webchat.chats.errors import ChatError
+from webchat.core import group_commit, messaging
+from webchat.core.errors import ChatError
 from webchat.extensions import db
 from webchat.models import Chat, Membership, Mention, Message, User
 from webchat.realtime.hub import chat_channel

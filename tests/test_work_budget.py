@@ -202,7 +202,7 @@ def test_in_chromium_a_page_far_behind_on_changes_reloads_its_view_and_shows_wha
 def test_with_redis_two_workers_spend_one_budget_for_a_user_and_other_users_are_untouched():
     import random
 
-    from webchat.chats.work_budget import SETTLE_UNITS, WorkBudget
+    from webchat.core.work_budget import SETTLE_UNITS, WorkBudget
     from webchat.realtime.redis_hub import RedisLiveState
 
     url = os.environ.get("WEBCHAT_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"

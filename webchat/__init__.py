@@ -44,7 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .database import engine_options
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
     db.init_app(app)
-    from .chats.search import include_in_autogenerate
+    from .core.search import include_in_autogenerate
     migrate.init_app(app, db, directory=str(root / "migrations"), render_as_batch=True,
                      include_name=include_in_autogenerate)
     csrf.init_app(app)
@@ -57,10 +57,10 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_message = "Sign in to continue."
     login_manager.session_protection = "basic"
 
-    from .chats.group_commit import SendQueue
+    from .core.group_commit import SendQueue
     app.extensions["webchat.hub"], app.extensions["webchat.live_state"] = _live_backends(app.config.get("REDIS_URL"))
     app.extensions["webchat.send_queue"] = SendQueue()
-    from .chats.work_budget import create_work_budget
+    from .core.work_budget import create_work_budget
     app.extensions["webchat.work_budget"] = create_work_budget(app)
 
     from . import cli, errors, routing, templating
@@ -70,12 +70,12 @@ def create_app(config: dict | None = None) -> Flask:
     templating.init_app(app)
 
     from .auth import bp as auth_bp
-    from .chats import bp as chats_bp
     from .health import bp as health_bp
+    from .pages import bp as pages_bp
     from .socket import bp as socket_bp
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
-    app.register_blueprint(chats_bp)
+    app.register_blueprint(pages_bp)
     app.register_blueprint(socket_bp)
     return app
 

@@ -2,10 +2,11 @@
 import click
 from sqlalchemy import select
 
+from ..core import sessions
 from ..core.broadcasts import publish_control
 from ..extensions import db
 from ..models import User
-from . import bp, sessions
+from . import bp
 
 
 def _user_or_fail(username: str) -> User:

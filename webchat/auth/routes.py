@@ -6,9 +6,10 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user, user_loaded_from_cookie
 from flask_wtf.csrf import generate_csrf
 
+from ..core import accounts, sessions
 from ..core.broadcasts import publish_control
 from ..extensions import db, limiter
-from . import accounts, bp, devices, sessions
+from . import bp, devices
 
 
 def start_session(user, remember: bool = False) -> None:

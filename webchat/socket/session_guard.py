@@ -12,7 +12,7 @@ import logging
 import gevent
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..auth import sessions
+from ..core import sessions
 from ..extensions import db
 from ..realtime.connection import POLICY_VIOLATION
 

@@ -24,11 +24,10 @@ from flask.sessions import SecureCookieSession
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from ..chats import changes, messaging, read_state, work_budget
-from ..chats.errors import ChatError
-from ..chats.fragments import render_chat_list
-from ..chats.group_commit import SendRequest
-from ..core import broadcasts
+from ..core import broadcasts, changes, messaging, read_state, work_budget
+from ..core.errors import ChatError
+from ..core.fragments import render_chat_list
+from ..core.group_commit import SendRequest
 from ..extensions import db
 from ..models import Membership, User
 from ..realtime.connection import POLICY_VIOLATION, SocketConnection
@@ -64,6 +63,14 @@ class TabUser(NamedTuple):
 
 class ProtocolError(Exception):
     """A frame the server cannot act on; the text is shown to the user."""
+
+
+class SendFailed(Exception):
+    """A send refused or not stored: answered on the page's pending line, named by its client id."""
+
+    def __init__(self, client_id: str, body: str, message: str) -> None:
+        super().__init__(message)
+        self.client_id, self.body, self.message = client_id, body, message
 
 
 def _int(frame: dict, key: str, *, optional: bool = False) -> int | None:
@@ -234,7 +241,12 @@ class TabSession:
                 raise ProtocolError("Unknown frame type.")
         except ProtocolError as e:
             self.conn.write(_frame(render_template("realtime/_error.html", message=str(e))))
+        except SendFailed as e:  # the page's pending line shows it, with its text kept for a retry
+            db.session.rollback()
+            self.conn.write(_frame(render_template(
+                "realtime/_send_failed.html", client_id=e.client_id, body=e.body, error=e.message)))
         except ChatError as e:
+            db.session.rollback()
             self.conn.write(_frame(render_template("realtime/_error.html", message=e.message)))
         except Exception:
             log.exception("socket frame failed")
@@ -324,24 +336,17 @@ class TabSession:
             # must not become an element id in a frame.
             raise ProtocolError("This message could not be sent: its id is malformed. Reload the page and retry.")
         try:
-            # Checked and stored with the sends that arrived in the same turn (chats.group_commit).
+            # Checked and stored with the sends that arrived in the same turn (core/group_commit.py).
             result = self.app.extensions["webchat.send_queue"].send(
                 SendRequest(chat_id, self.user_id, body, client_id))
-            if result is None:
-                raise ProtocolError("That chat is not available to you.")
         except ChatError as e:
-            db.session.rollback()
-            self.conn.write(_frame(render_template(
-                "realtime/_send_failed.html", client_id=client_id, body=body, error=e.message)))
-            return
-        except DBAPIError:
+            raise SendFailed(client_id, body, e.message) from e
+        except DBAPIError as e:
             # Nothing half-stored (the transaction rolled back); the retry reuses the client id.
-            db.session.rollback()
             log.warning("database.unavailable during socket send")
-            self.conn.write(_frame(render_template(
-                "realtime/_send_failed.html", client_id=client_id, body=body,
-                error="webchat can't reach its database right now; retry in a moment")))
-            return
+            raise SendFailed(client_id, body, "webchat can't reach its database right now; retry in a moment") from e
+        if result is None:
+            raise ProtocolError("That chat is not available to you.")
         if self.live.stop_typing(chat_id, self.typist):
             broadcasts.publish_typing(chat_id)
         # The sender's confirmation: the stored message (again, if the broadcast came first:

@@ -7,7 +7,7 @@ sign-in now gets a row here, named by a random id that both cookies carry inside
 lookup of that row (joined to its user); logging out deletes the row, so every copy of either
 cookie is dead at once, and the row's expiry ends a remember-me cookie on the server's clock.
 
-The realtime package's session_guard closes sockets whose row has gone.
+The socket package's session_guard closes sockets whose row has gone.
 """
 import secrets
 from datetime import UTC, datetime, timedelta

@@ -6,14 +6,11 @@ does nothing more when the marker does not move.
 """
 from sqlalchemy import case, func, literal, or_, select, update
 
-from ..core import broadcasts
 from ..extensions import db
 from ..models import Chat, Membership, Mention, Message, User
+from ..templating import UNREAD_SHOWN
+from . import broadcasts
 from .messaging import MAX_ID
-
-# A badge counts up to this many, then shows "999+": counting reads at most one row more per
-# chat, so a reader a million messages behind costs what one a thousand behind does.
-UNREAD_SHOWN = 999
 
 
 def _unread_of(user_id: int) -> tuple:
@@ -24,7 +21,8 @@ def _unread_of(user_id: int) -> tuple:
 
 
 def _counted(table, *where):
-    """How many rows of table match, per membership row of the outer query, up to UNREAD_SHOWN + 1."""
+    """How many rows of table match, per membership row of the outer query, up to UNREAD_SHOWN + 1
+    (one more than a badge shows): a reader a million messages behind costs what one a thousand does."""
     rows = (select(literal(1)).select_from(table).where(*where)
             .limit(UNREAD_SHOWN + 1).correlate(Membership).subquery())
     return select(func.count()).select_from(rows).scalar_subquery()

@@ -3,13 +3,13 @@ from flask import current_app, render_template, request
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from ..core import service
+from ..core.search import search_messages
 from ..extensions import db
 from ..htmx import vary_on_htmx, wants_fragment
 from ..models import Message
-from . import bp, service
-from .errors import ChatError
-from .routes import _chat_context, _composer, _page_or_pane
-from .search import search_messages
+from . import bp
+from .views import chat_context, composer, page_or_pane, refusals
 
 RESULTS_PER_PAGE = 20
 MORE = "search-more"  # the "More results" item, which the next page of results replaces
@@ -20,16 +20,19 @@ def search():
     """Messages of one's chats that contain the words of ?q=, newest first, matches marked."""
     q = request.args.get("q", "")
     before = request.args.get("before", type=int)
-    results, error, status = None, None, 200
+    results = None
     if q.strip():
-        try:
+        with refusals(page=lambda e: _search_page(q, None, e.message, e.status),
+                      fragment=lambda e: _search_page(q, None, e.message, e.status)):
             results = search_messages(current_user, q, RESULTS_PER_PAGE, before=before)
-        except ChatError as e:
-            error, status = e.message, e.status
     if results is not None and wants_fragment(MORE):
         return vary_on_htmx(current_app.make_response(render_template("search/_hits.html", results=results, q=q)))
-    return _page_or_pane("search/_search_pane.html", status=status, title=f"Search: {q}" if q.strip() else "Search",
-                         q=q, results=results, error=error, search_q=q)
+    return _search_page(q, results)
+
+
+def _search_page(q: str, results, error: str | None = None, status: int = 200):
+    return page_or_pane("search/_search_pane.html", status=status, title=f"Search: {q}" if q.strip() else "Search",
+                        q=q, results=results, error=error, search_q=q)
 
 
 @bp.get("/chats/<id:chat_id>/messages/<id:message_id>")
@@ -42,11 +45,11 @@ def show_message(chat_id: int, message_id: int):
     page_size = current_app.config["PAGE_SIZE"]
     if _newer_count(chat_id, message_id, page_size) < page_size:
         # On the chat's newest page: open the live chat, as its link in the chat list does.
-        context = _chat_context(membership, focus_id=message_id)
+        context = chat_context(membership, focus_id=message_id)
     else:
         # Older: the page of history that ends with it (not live; "Newer messages →" leads on).
-        context = _chat_context(membership, before=message_id + 1, focus_id=message_id)
-    return _page_or_pane("chats/_chat_pane.html", refresh_list=True, composer=_composer(membership.chat), **context)
+        context = chat_context(membership, before=message_id + 1, focus_id=message_id)
+    return page_or_pane("chats/_chat_pane.html", refresh_list=True, composer=composer(membership.chat), **context)
 
 
 def _newer_count(chat_id: int, message_id: int, cap: int) -> int:

@@ -14,11 +14,11 @@ from typing import NamedTuple
 from flask import current_app, render_template
 from sqlalchemy import func, select, update
 
-from ..core.broadcasts import current_hub
 from ..extensions import db
 from ..models import Chat, Membership, Message, utcnow
 from ..realtime.hub import chat_channel
 from . import attachments, send_budget
+from .broadcasts import current_hub
 from .errors import ChatError
 from .messaging import MAX_ID, record_mentions, render_body, validate_body, with_parts
 

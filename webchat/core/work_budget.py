@@ -116,5 +116,4 @@ class RetryLater(ChatError):
     """A 429 with the seconds to wait (for a Retry-After header)."""
 
     def __init__(self, message: str, seconds: int) -> None:
-        super().__init__(message, TOO_MANY_REQUESTS)
-        self.retry_after = seconds
+        super().__init__(message, TOO_MANY_REQUESTS, retry_after=seconds)

@@ -4,7 +4,7 @@ Why it is built this way:
 - The uploader's file name is only a label. Files are written and read by a random storage name
   inside UPLOAD_DIR (stored_path), never by anything a request says.
 - A file counts as an image only when Pillow decodes it as PNG, JPEG, GIF or WebP; only those are
-  ever served inline, with the type Pillow found (attachment_routes.py). Whatever the client
+  ever served inline, with the type Pillow found (pages/attachments.py). Whatever the client
   claimed (a name ending in .png, a Content-Type) is ignored.
 - Thumbnails are made once, at upload, as new WebP files: orientation applied, nothing of the
   original's metadata (location, camera) copied.

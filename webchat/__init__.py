@@ -63,10 +63,11 @@ def create_app(config: dict | None = None) -> Flask:
     from .core.work_budget import create_work_budget
     app.extensions["webchat.work_budget"] = create_work_budget(app)
 
-    from . import cli, errors, routing, templating
+    from . import cli, errors, htmx, routing, templating
     routing.init_app(app)
     cli.init_app(app)
     errors.init_app(app)
+    htmx.init_app(app)
     templating.init_app(app)
 
     from .auth import bp as auth_bp

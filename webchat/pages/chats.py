@@ -1,5 +1,5 @@
 """The chat pages: dashboard, a chat's page and its messages, sending, and member management."""
-from flask import current_app, make_response, redirect, render_template, request, url_for
+from flask import current_app, make_response, render_template, request, url_for
 from flask_login import current_user
 
 from ..core import changes, messaging, read_state, service, work_budget
@@ -7,7 +7,7 @@ from ..core.errors import ChatError
 from ..core.fragments import render_chat_list
 from ..core.presence import Presence
 from ..extensions import db
-from ..htmx import is_htmx, retarget
+from ..htmx import is_htmx, navigate, retarget, trigger, triggered_by
 from . import bp
 from .views import answer_sent, chat_context, chat_pane_refusal, composer, page_or_pane, refusals
 
@@ -55,13 +55,8 @@ def _welcome_refusal(field: str):
 
 
 def _go_to_chat(chat_id: int):
-    url = url_for("chats.show_chat", chat_id=chat_id)
-    if is_htmx():
-        # A full navigation keeps the chat list and the URL in step with the new chat.
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = url
-        return response
-    return redirect(url)
+    # A full navigation keeps the chat list and the URL in step with the new chat.
+    return navigate(url_for("chats.show_chat", chat_id=chat_id))
 
 
 @bp.get("/chats/<id:chat_id>")
@@ -96,7 +91,7 @@ def list_messages(chat_id: int):
     response = make_response(_charge(messaging.render_messages(messages, current_user) + caught_up.html,
                                      len(messages) + caught_up.count))
     if len(messages) == cap or caught_up.more_from is not None:
-        response.headers["HX-Trigger"] = "messages-behind"  # the page asks again at once
+        trigger(response, "messages-behind")  # the page asks again at once
     return response
 
 
@@ -112,7 +107,7 @@ def send_message(chat_id: int):
     with refusals(page=chat_pane_refusal(membership, body, client_id), fragment=composer_again):
         result = messaging.send_message(membership, body, client_id)
     html = answer_sent(chat_id, result.message)
-    if is_htmx() and request.headers.get("HX-Trigger") == "composer":
+    if is_htmx() and triggered_by("composer"):
         # A fresh composer (empty, new client id); a background retry must not wipe a draft.
         html += render_template("chats/_composer.html", oob=True, **composer(membership.chat))
     return html
@@ -203,8 +198,4 @@ def leave_chat(chat_id: int):
     membership = service.membership_or_404(chat_id, current_user)
     with _members_refusals(membership):
         service.leave(membership)
-    if is_htmx():
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = url_for("chats.dashboard")
-        return response
-    return redirect(url_for("chats.dashboard"))
+    return navigate(url_for("chats.dashboard"))

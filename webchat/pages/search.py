@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from ..core import service
 from ..core.search import search_messages
 from ..extensions import db
-from ..htmx import vary_on_htmx, wants_fragment
+from ..htmx import wants_fragment
 from ..models import Message
 from . import bp
 from .views import chat_context, composer, page_or_pane, refusals
@@ -26,7 +26,7 @@ def search():
                       fragment=lambda e: _search_page(q, None, e.message, e.status)):
             results = search_messages(current_user, q, RESULTS_PER_PAGE, before=before)
     if results is not None and wants_fragment(MORE):
-        return vary_on_htmx(current_app.make_response(render_template("search/_hits.html", results=results, q=q)))
+        return render_template("search/_hits.html", results=results, q=q)
     return _search_page(q, results)
 
 

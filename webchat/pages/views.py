@@ -18,7 +18,7 @@ from ..core.fragments import render_chat_list
 from ..core.presence import Presence
 from ..errors import render_error
 from ..extensions import db
-from ..htmx import is_htmx, vary_on_htmx, wants_fragment
+from ..htmx import is_htmx, wants_fragment
 from . import bp
 
 PANE = "chat-pane"
@@ -66,7 +66,7 @@ def page_or_pane(pane_template: str, status: int = 200, refresh_list: bool = Fal
         chats = service.chat_list(current_user)
         presence = context.pop("presence", None) or Presence(current_user, [e.partner for e in chats if e.partner])
         html = render_template("app.html", pane_template=pane_template, chats=chats, presence=presence, **context)
-    return vary_on_htmx(make_response(html, status))
+    return make_response(html, status)
 
 
 def chat_context(membership, before: int | None = None, **extra) -> dict:

@@ -1,4 +1,4 @@
-"""Sends that arrive together are stored together (chats.group_commit): one transaction, one
+"""Sends that arrive together are stored together (core.group_commit): one transaction, one
 frame per chat, and still every message once, in order, each sender answered with their own."""
 import threading
 import time

@@ -1,5 +1,5 @@
 """One person's share of a worker: the work budget every user's sockets and polls spend together
-(chats/work_budget.py), and catching up on thousands of changed messages (chats/changes.py).
+(core/work_budget.py), and catching up on thousands of changed messages (core/changes.py).
 
 The module's server runs the shipped socket pace and work budget (webchat/config.py); the send
 limit stays raised so the tests can fill chats quickly.
@@ -21,7 +21,7 @@ from .support import services
 from .support.browser import BrowserPeople, SocketCut, open_shared_chat
 from .support.wsclient import Flooder, Person, message_ids
 
-# The shipped defaults (webchat/config.py, chats/work_budget.py, chats/changes.py).
+# The shipped defaults (webchat/config.py, core/work_budget.py, core/changes.py).
 WORK_PER_SECOND, WORK_BURST = 40, 200
 MESSAGES_PER_UNIT = 20
 RELOAD_AFTER, CATCH_UP_PAGE = 500, 50

@@ -33,7 +33,8 @@ from ..extensions import db
 from ..models import Attachment, Membership, Message
 from ..text_rules import without_controls
 from . import messaging
-from .errors import ChatError
+from .errors import ChatError, not_found
+from .service import membership_or_404
 
 log = logging.getLogger(__name__)
 
@@ -390,6 +391,16 @@ def send_with_files(membership: Membership, body: str | None, client_id: str | N
         log.info("attachments.stored chat=%d message=%d files=%d bytes=%d", membership.chat_id,
                  result.message.id, len(attachments), sum(a.size for a in attachments))
     return result
+
+
+def attachment_or_404(chat_id: int, user, attachment_id: int) -> Attachment:
+    """An attachment of a message in this chat, for a member of it; ChatError 404 for anything else."""
+    membership_or_404(chat_id, user)
+    attachment = db.session.get(Attachment, attachment_id) if attachment_id <= messaging.MAX_ID else None
+    if (attachment is None or attachment.chat_id != chat_id or attachment.message is None
+            or attachment.message.is_deleted):
+        raise not_found()
+    return attachment
 
 
 def remove_from(message: Message) -> list[Attachment]:

@@ -377,6 +377,12 @@ def messages_after(chat_id: int, viewer: User, after_id: int, limit: int) -> lis
     ))
 
 
+def newer_count(chat_id: int, message_id: int, cap: int) -> int:
+    """How many messages of the chat came after message_id, counting at most cap."""
+    newer = select(Message.id).where(Message.chat_id == chat_id, Message.id > message_id).limit(cap).subquery()
+    return db.session.scalar(select(func.count()).select_from(newer))
+
+
 def has_older(chat_id: int, viewer: User, oldest_id: int) -> bool:
     oldest_id = min(oldest_id, MAX_ID)
     return bool(db.session.scalar(

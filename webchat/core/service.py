@@ -244,6 +244,17 @@ def leave(membership: Membership) -> None:
     announce(message)
 
 
+NOTIFY_LEVELS = ("all", "mentions", "none")
+
+
+def set_notifications(membership: Membership, level: str | None) -> None:
+    """Which of the chat's messages notify the member: all, mentions only, or none."""
+    if level not in NOTIFY_LEVELS:
+        raise ChatError("Choose all messages, mentions only, or nothing.")
+    membership.notify = level
+    db.session.commit()
+
+
 def _names(users: list[User]) -> str:
     names = [u.display_name for u in users]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

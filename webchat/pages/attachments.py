@@ -10,9 +10,8 @@ from flask import abort, current_app, make_response, request, send_file
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..core import attachments, messaging, service
+from ..core import attachments, service
 from ..errors import render_error
-from ..extensions import db
 from ..models import Attachment
 from . import bp
 from .views import answer_sent, chat_pane_refusal, refusals
@@ -70,23 +69,13 @@ def upload_attachments(chat_id: int):
     return answer_sent(chat_id, result.message)
 
 
-def _attachment_or_404(chat_id: int, attachment_id: int) -> Attachment:
-    """An attachment of a message in this chat, for a member of it; 404 for anything else."""
-    service.membership_or_404(chat_id, current_user)
-    attachment = db.session.get(Attachment, attachment_id) if attachment_id <= messaging.MAX_ID else None
-    if (attachment is None or attachment.chat_id != chat_id or attachment.message is None
-            or attachment.message.is_deleted):
-        abort(404)
-    return attachment
-
-
 @bp.get("/chats/<id:chat_id>/attachments/<id:attachment_id>/<filename>")
 def download_attachment(chat_id: int, attachment_id: int, filename: str):
     """The file as it was uploaded: an image inline, anything else as a download.
 
     The name in the URL is only for the browser's "save as"; the id decides which file it is.
     """
-    attachment = _attachment_or_404(chat_id, attachment_id)
+    attachment = attachments.attachment_or_404(chat_id, current_user, attachment_id)
     inline = attachment.has_thumbnail and attachment.content_type in attachments.IMAGE_TYPES.values()
     return _send_stored(attachments.stored_path(attachment.storage_name),
                         attachment.content_type if inline else attachments.DOWNLOAD_TYPE,
@@ -96,7 +85,7 @@ def download_attachment(chat_id: int, attachment_id: int, filename: str):
 @bp.get("/chats/<id:chat_id>/thumbnails/<id:attachment_id>")
 def attachment_thumbnail(chat_id: int, attachment_id: int):
     """The small WebP picture of an image attachment, made when it was uploaded."""
-    attachment = _attachment_or_404(chat_id, attachment_id)
+    attachment = attachments.attachment_or_404(chat_id, current_user, attachment_id)
     if not attachment.has_thumbnail:
         abort(404)
     return _send_stored(attachments.stored_path(attachment.storage_name, thumbnail=True), "image/webp",

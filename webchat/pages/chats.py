@@ -6,7 +6,6 @@ from ..core import changes, messaging, read_state, service, work_budget
 from ..core.errors import ChatError
 from ..core.fragments import render_chat_list
 from ..core.presence import Presence
-from ..extensions import db
 from ..htmx import is_htmx, navigate, retarget, trigger, triggered_by
 from . import bp
 from .views import answer_sent, chat_context, chat_pane_refusal, composer, page_or_pane, refusals
@@ -128,11 +127,7 @@ def mark_read(chat_id: int):
 def set_notifications(chat_id: int):
     """Choose which messages of this chat notify: all, mentions or none."""
     def choose(membership):
-        level = request.form.get("notify")
-        if level not in ("all", "mentions", "none"):
-            raise ChatError("Choose all messages, mentions only, or nothing.")
-        membership.notify = level
-        db.session.commit()
+        service.set_notifications(membership, request.form.get("notify"))
         return "Notification setting saved."
     return _member_action(chat_id, choose)
 

@@ -1,13 +1,10 @@
 """Search across one's chats, and a message's own address, which opens its chat at the message."""
 from flask import current_app, render_template, request
 from flask_login import current_user
-from sqlalchemy import func, select
 
-from ..core import service
+from ..core import messaging, service
 from ..core.search import search_messages
-from ..extensions import db
 from ..htmx import wants_fragment
-from ..models import Message
 from . import bp
 from .views import chat_context, composer, page_or_pane, refusals
 
@@ -43,16 +40,10 @@ def show_message(chat_id: int, message_id: int):
     """
     membership, _ = service.message_or_404(chat_id, current_user, message_id)
     page_size = current_app.config["PAGE_SIZE"]
-    if _newer_count(chat_id, message_id, page_size) < page_size:
+    if messaging.newer_count(chat_id, message_id, page_size) < page_size:
         # On the chat's newest page: open the live chat, as its link in the chat list does.
         context = chat_context(membership, focus_id=message_id)
     else:
         # Older: the page of history that ends with it (not live; "Newer messages →" leads on).
         context = chat_context(membership, before=message_id + 1, focus_id=message_id)
     return page_or_pane("chats/_chat_pane.html", refresh_list=True, composer=composer(membership.chat), **context)
-
-
-def _newer_count(chat_id: int, message_id: int, cap: int) -> int:
-    """How many messages of the chat came after message_id, counting at most cap."""
-    newer = select(Message.id).where(Message.chat_id == chat_id, Message.id > message_id).limit(cap).subquery()
-    return db.session.scalar(select(func.count()).select_from(newer))

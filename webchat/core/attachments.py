@@ -1,18 +1,9 @@
 """Files sent in a chat: checking uploads, storing them, thumbnails, erasing them with their message.
 
-Why it is built this way:
-- The uploader's file name is only a label. Files are written and read by a random storage name
-  inside UPLOAD_DIR (stored_path), never by anything a request says.
-- A file counts as an image only when Pillow decodes it as PNG, JPEG, GIF or WebP; only those are
-  ever served inline, with the type Pillow found (pages/attachments.py). Whatever the client
-  claimed (a name ending in .png, a Content-Type) is ignored.
-- Thumbnails are made once, at upload, as new WebP files: orientation applied, nothing of the
-  original's metadata (location, camera) copied.
-- A small file can claim a huge picture. Nothing is decoded before membership, the send budget,
-  the sizes and the count have passed, nor when its header says the preview would take more
-  than PREVIEW_MEMORY_MB (preview_cost): that picture is a download "too large to preview".
-  One preview at a time per worker, so many uploads at once cost no more than one.
-- Decoding happens off the gevent loop: one big image must not stall every socket of the worker.
+Invariants: files are read and written only by a random storage name inside UPLOAD_DIR; only
+what Pillow decodes as PNG, JPEG, GIF or WebP counts as an image; nothing is decoded before
+membership, budget, sizes and count have passed, nor past PREVIEW_MEMORY_MB; one preview at a
+time per worker, off the gevent loop (docs/architecture.md, "Attachments").
 """
 import functools
 import logging

@@ -143,8 +143,8 @@ def _members_page(membership, status: int = 200, error: str | None = None, notic
     chat = membership.chat
     people = sorted(chat.memberships, key=lambda m: (not m.is_admin, m.user.display_name.lower()))
     return page_or_pane("chats/_members.html", status=status, chat=chat, membership=membership,
-                         people=people, title=service.chat_title(chat, current_user),
-                         presence=Presence(current_user, [m.user for m in people]), error=error, notice=notice)
+                        people=people, title=service.chat_title(chat, current_user),
+                        presence=Presence(current_user, [m.user for m in people]), error=error, notice=notice)
 
 
 def _member_action(chat_id: int, action):

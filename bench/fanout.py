@@ -239,7 +239,7 @@ class Server:
             # One sender at --rate messages a second: far past a person's send budget.
             "WEBCHAT_SEND_LIMIT": "1000000 per minute",
             "WEBCHAT_SOCKET_FRAMES_PER_SECOND": "0",
-            # And past one user's work budget (chats/work_budget.py): the bench measures the send
+            # And past one user's work budget (core/work_budget.py): the bench measures the send
             # path, not the throttles, as it does with the send limit above.
             "WEBCHAT_WORK_PER_SECOND": "0",
             "WEBCHAT_SOCKETS_PER_USER": "100000",

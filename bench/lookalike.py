@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 
 from webchat import create_app  # noqa: E402
-from webchat.auth import accounts  # noqa: E402
+from webchat.core import accounts  # noqa: E402
 from webchat.extensions import db  # noqa: E402
 from webchat.models import User  # noqa: E402
 from webchat.text_rules import name_skeleton  # noqa: E402

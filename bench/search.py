@@ -215,7 +215,7 @@ def finish_chats(app) -> None:
 
 
 def time_searches(app, searcher_id: int, repeat: int) -> list[dict]:
-    from webchat.chats.search import search_messages
+    from webchat.core.search import search_messages
     from webchat.extensions import db
     from webchat.models import User
     results = []
@@ -253,7 +253,7 @@ def matching_counts(app, searcher_id: int) -> dict[str, tuple[int, int]]:
     """For the table: how many messages match each search in all chats and in the searcher's.
 
     A LIKE scan over the whole table (the made-up text is lower-case words and spaces)."""
-    from webchat.chats.search import parse_query
+    from webchat.core.search import parse_query
     from webchat.extensions import db
     counts = {}
     with app.app_context():

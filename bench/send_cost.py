@@ -40,7 +40,7 @@ from webchat.database import DriverStatement  # noqa: E402
 from webchat.extensions import db  # noqa: E402
 from webchat.models import Chat, Membership, User  # noqa: E402
 from webchat.realtime.hub import chat_channel  # noqa: E402
-from webchat.realtime.tab import TabSession  # noqa: E402
+from webchat.socket.tab import TabSession  # noqa: E402
 
 BODIES = {
     "rich": "Lunch at **noon**? The usual place — see https://example.com/menu and bring @member00001",

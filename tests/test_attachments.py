@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from webchat.chats.attachments import display_name, request_limit
+from webchat.core.attachments import display_name, request_limit
 from webchat.extensions import db
 from webchat.models import Attachment, Message
 

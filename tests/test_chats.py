@@ -616,6 +616,19 @@ def test_a_chat_opened_by_htmx_into_the_pane_is_just_the_pane(private_chat):
     assert {"HX-Request", "HX-Target"} <= vary
 
 
+def test_refusals_and_404s_that_htmx_gets_as_fragments_say_they_vary_by_hx_request(private_chat):
+    chat_id, alice = private_chat
+
+    refused = alice.send(chat_id, "   ", htmx=True)
+    missing = alice.get("/chats/999999999", htmx=True)
+
+    assert refused.status_code == 422
+    assert missing.status_code == 404
+    for response in (refused, missing):
+        assert "<html" not in response.get_data(as_text=True)
+        assert "HX-Request" in {v.strip() for v in response.headers.get("Vary", "").split(",")}
+
+
 @pytest.mark.parametrize("target", [None, "messages"])
 def test_an_htmx_request_for_another_target_still_gets_the_full_page(private_chat, target):
     chat_id, alice = private_chat

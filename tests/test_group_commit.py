@@ -1,4 +1,4 @@
-"""Sends that arrive together are stored together (chats.group_commit): one transaction, one
+"""Sends that arrive together are stored together (core.group_commit): one transaction, one
 frame per chat, and still every message once, in order, each sender answered with their own."""
 import threading
 import time
@@ -6,8 +6,8 @@ import uuid
 
 from sqlalchemy import select
 
-from webchat.chats import group_commit, messaging
-from webchat.chats.errors import ChatError
+from webchat.core import group_commit, messaging
+from webchat.core.errors import ChatError
 from webchat.extensions import db
 from webchat.models import Chat, Membership, Mention, Message, User
 from webchat.realtime.hub import chat_channel

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from webchat.chats.service import parse_usernames
+from webchat.core.service import parse_usernames
 
 from .support.hostile import (
     HTMX_PAYLOADS,

@@ -22,8 +22,8 @@ from .support.wsclient import (
     unread_signal,
 )
 
-GRACE = 5  # webchat.realtime.signals.PRESENCE_GRACE_SECONDS
-TYPING_THROTTLE = 2.5  # webchat.realtime.tab.TYPING_THROTTLE_SECONDS
+GRACE = 5  # webchat.core.broadcasts.PRESENCE_GRACE_SECONDS
+TYPING_THROTTLE = 2.5  # webchat.socket.tab.TYPING_THROTTLE_SECONDS
 
 
 

@@ -9,7 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
 
 from webchat import create_app
-from webchat.chats.search import include_in_autogenerate
+from webchat.core.search import include_in_autogenerate
 from webchat.extensions import db
 from webchat.models import Chat, Message, User
 

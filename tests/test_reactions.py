@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select
 
-from webchat.chats.reactions import MAX_DISTINCT_EMOJI, QUICK_REACTIONS, ReactionGroup
+from webchat.core.reactions import MAX_DISTINCT_EMOJI, QUICK_REACTIONS, ReactionGroup
 from webchat.extensions import db
 from webchat.models import Chat, Message, Reaction, User
 

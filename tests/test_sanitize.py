@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from webchat.chats import formatting
-from webchat.chats.formatting import render_message, render_plain
+from webchat.core import formatting
+from webchat.core.formatting import render_message, render_plain
 from webchat.sanitize import LINK_REL, clean
 
 from .support.pages import parse

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import update
 
-from webchat.chats.search import fts5_expression, parse_query
+from webchat.core.search import fts5_expression, parse_query
 from webchat.extensions import db
 from webchat.models import Message, utcnow
 

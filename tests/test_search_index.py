@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import event, inspect, select, text
 
 from webchat import create_app
-from webchat.chats.search import search_messages
+from webchat.core.search import search_messages
 from webchat.extensions import db
 from webchat.models import User
 from webchat.search_words import index_text

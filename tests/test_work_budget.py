@@ -1,5 +1,5 @@
 """One person's share of a worker: the work budget every user's sockets and polls spend together
-(chats/work_budget.py), and catching up on thousands of changed messages (chats/changes.py).
+(core/work_budget.py), and catching up on thousands of changed messages (core/changes.py).
 
 The module's server runs the shipped socket pace and work budget (webchat/config.py); the send
 limit stays raised so the tests can fill chats quickly.
@@ -14,12 +14,14 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import create_engine, text
 
+import webchat.database  # noqa: F401  (its connect hook gives this file's SQLite engine the search index's function)
+
 from .conftest import _TMP
 from .support import services
 from .support.browser import BrowserPeople, SocketCut, open_shared_chat
 from .support.wsclient import Flooder, Person, message_ids
 
-# The shipped defaults (webchat/config.py, chats/work_budget.py, chats/changes.py).
+# The shipped defaults (webchat/config.py, core/work_budget.py, core/changes.py).
 WORK_PER_SECOND, WORK_BURST = 40, 200
 MESSAGES_PER_UNIT = 20
 RELOAD_AFTER, CATCH_UP_PAGE = 500, 50
@@ -200,7 +202,7 @@ def test_in_chromium_a_page_far_behind_on_changes_reloads_its_view_and_shows_wha
 def test_with_redis_two_workers_spend_one_budget_for_a_user_and_other_users_are_untouched():
     import random
 
-    from webchat.chats.work_budget import SETTLE_UNITS, WorkBudget
+    from webchat.core.work_budget import SETTLE_UNITS, WorkBudget
     from webchat.realtime.redis_hub import RedisLiveState
 
     url = os.environ.get("WEBCHAT_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"

@@ -44,7 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .database import engine_options
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
     db.init_app(app)
-    from .chats.search import include_in_autogenerate
+    from .core.search import include_in_autogenerate
     migrate.init_app(app, db, directory=str(root / "migrations"), render_as_batch=True,
                      include_name=include_in_autogenerate)
     csrf.init_app(app)
@@ -57,30 +57,41 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_message = "Sign in to continue."
     login_manager.session_protection = "basic"
 
-    from .chats.group_commit import SendQueue
-    from .realtime.hub import create_hub
-    from .realtime.live_state import create_live_state
-    app.extensions["webchat.hub"] = create_hub(app)
-    app.extensions["webchat.live_state"] = create_live_state(app)
+    from .core.group_commit import SendQueue
+    app.extensions["webchat.hub"], app.extensions["webchat.live_state"] = _live_backends(app.config.get("REDIS_URL"))
     app.extensions["webchat.send_queue"] = SendQueue()
-    from .chats.work_budget import create_work_budget
+    from .core.work_budget import create_work_budget
     app.extensions["webchat.work_budget"] = create_work_budget(app)
 
-    from . import cli, errors, routing, templating
+    from . import cli, errors, htmx, routing, templating
     routing.init_app(app)
     cli.init_app(app)
     errors.init_app(app)
+    htmx.init_app(app)
     templating.init_app(app)
 
     from .auth import bp as auth_bp
-    from .chats import bp as chats_bp
     from .health import bp as health_bp
-    from .realtime import bp as realtime_bp
+    from .pages import bp as pages_bp
+    from .socket import bp as socket_bp
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
-    app.register_blueprint(chats_bp)
-    app.register_blueprint(realtime_bp)
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(socket_bp)
     return app
+
+
+def _live_backends(redis_url: str | None):
+    """The hub and the live state: through Redis when REDIS_URL is set (several workers or hosts
+    share channels, presence and budgets), else this process only."""
+    if redis_url:
+        from .realtime.redis_hub import RedisHub, RedisLiveState
+
+        return RedisHub(redis_url), RedisLiveState(redis_url)
+    from .realtime.hub import InProcessHub
+    from .realtime.live_state import InProcessLiveState
+
+    return InProcessHub(), InProcessLiveState()
 
 
 def _configure_logging() -> None:

@@ -28,7 +28,7 @@ DIRECT_HISTORY = [
 
 def seed_demo() -> bool:
     """Create the demo users and chats unless they exist; True when something was created."""
-    from .chats import messaging, service  # imported late: they need the app's models bound
+    from .core import messaging, service  # imported late: they need the app's models bound
 
     if db.session.scalar(select(User.id).where(User.username == "alice")):
         return False

@@ -3,8 +3,6 @@ import os
 import secrets
 from pathlib import Path
 
-from .realtime.connection import NoThread
-
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -63,7 +61,7 @@ def from_environment(instance: Path) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": secure_cookies,
-        # Sign-ins end on the server's clock too (auth/sessions.py), whatever a cookie says.
+        # Sign-ins end on the server's clock too (core/sessions.py), whatever a cookie says.
         "PERMANENT_SESSION_LIFETIME": _seconds("WEBCHAT_SESSION_LIFETIME", 60 * 60 * 24 * 31),
         "REMEMBER_COOKIE_DURATION": _seconds("WEBCHAT_REMEMBER_LIFETIME", 60 * 60 * 24 * 30),
         # Open tabs fetch a fresh token before theirs expires (static/csrf.js).
@@ -75,11 +73,11 @@ def from_environment(instance: Path) -> dict:
         "PAGE_SIZE": 50,
         "MAX_MESSAGE_LENGTH": 4000,
         # Attachments are stored here by random names and only ever read from here; one send may
-        # carry this much (MAX_CONTENT_LENGTH follows it: chats/attachment_routes.py).
+        # carry this much (MAX_CONTENT_LENGTH follows it: pages/attachments.py).
         "UPLOAD_DIR": os.environ.get("WEBCHAT_UPLOAD_DIR") or str(instance / "uploads"),
         "MAX_UPLOAD_MB": float(os.environ.get("WEBCHAT_MAX_UPLOAD_MB", "10")),
         # Memory making one picture's thumbnail may take (a worker makes one at a time); a picture
-        # that would need more is a plain download, "too large to preview" (chats/attachments.py).
+        # that would need more is a plain download, "too large to preview" (core/attachments.py).
         "PREVIEW_MEMORY_MB": float(os.environ.get("WEBCHAT_PREVIEW_MEMORY_MB", "64")),
         # Seconds after sending during which the author may edit a message; unset: always.
         "MESSAGE_EDIT_WINDOW_SECONDS": int(os.environ.get("WEBCHAT_EDIT_WINDOW_SECONDS", "0")) or None,
@@ -93,7 +91,7 @@ def from_environment(instance: Path) -> dict:
         "REGISTER_LIMIT": os.environ.get("WEBCHAT_REGISTER_LIMIT", "20 per hour"),
         # Messages one user may send, over all their tabs and sockets and HTTP together.
         "SEND_LIMIT": os.environ.get("WEBCHAT_SEND_LIMIT", "20 per 10 seconds"),
-        # What else one user may do how fast (chats/send_budget.py; README "Hostile clients" says why).
+        # What else one user may do how fast (core/send_budget.py; README "Hostile clients" says why).
         "REACTION_LIMIT": os.environ.get("WEBCHAT_REACTION_LIMIT", "30 per 10 seconds"),
         "CHAT_CREATE_LIMIT": os.environ.get("WEBCHAT_CHAT_CREATE_LIMIT", "10 per minute; 100 per day"),
         "MEMBER_ADD_LIMIT": os.environ.get("WEBCHAT_MEMBER_ADD_LIMIT", "300 per 10 minutes; 2000 per day"),
@@ -111,9 +109,10 @@ def from_environment(instance: Path) -> dict:
         "SOCKET_FRAMES_PER_SECOND": float(os.environ.get("WEBCHAT_SOCKET_FRAMES_PER_SECOND", "20")),
         "SOCKETS_PER_USER": int(os.environ.get("WEBCHAT_SOCKETS_PER_USER", "50")),
         # Work one user may ask of the server, all tabs, sockets and HTTP together, in frames a
-        # second after a burst (chats/work_budget.py: 20 messages replayed or 16 KiB rendered
+        # second after a burst (core/work_budget.py: 20 messages replayed or 16 KiB rendered
         # count as one frame more). Pages stay far below it; a flood is held to it.
         "WORK_PER_SECOND": float(os.environ.get("WEBCHAT_WORK_PER_SECOND", "40")),
         "WORK_BURST": float(os.environ.get("WEBCHAT_WORK_BURST", "200")),
-        "SOCK_SERVER_OPTIONS": {"thread_class": NoThread, "max_message_size": 16 * 1024},
+        # (The socket package adds its thread_class: socket/__init__.py.)
+        "SOCK_SERVER_OPTIONS": {"max_message_size": 16 * 1024},
     }

@@ -5,6 +5,7 @@ from flask_wtf.csrf import CSRFError, generate_csrf
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from .core.errors import NOT_FOUND
 from .extensions import db, login_manager
 from .htmx import is_htmx, retarget
 
@@ -12,7 +13,7 @@ TITLES = {
     400: ("Bad request", "The request could not be understood."),
     401: ("Sign in required", "Sign in to continue."),
     403: ("Not allowed", "You don't have access to that."),
-    404: ("Not found", "There is nothing here, or you don't have access to it."),
+    404: ("Not found", NOT_FOUND),
     405: ("Not allowed", "That action isn't available here."),
     413: ("Too large", "That was larger than webchat accepts."),
     429: ("Slow down", "Too many attempts. Wait a few minutes and try again."),

@@ -35,7 +35,7 @@ class User(UserMixin, db.Model):
     username: Mapped[str] = mapped_column(String(32), unique=True)
     display_name: Mapped[str] = mapped_column(String(64))
     # What each name looks like (text_rules.name_skeleton), set whenever the name is: a new name
-    # that looks like another person's is found by index (auth/accounts.py). NULL never stays: the
+    # that looks like another person's is found by index (core/accounts.py). NULL never stays: the
     # migration that added them filled them for the names stored before.
     username_skeleton: Mapped[str | None] = mapped_column(Text, index=True)
     display_skeleton: Mapped[str | None] = mapped_column(Text, index=True)

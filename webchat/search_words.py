@@ -1,7 +1,7 @@
 """The words of a message as search sees them, each tied to its chat: the index's own tokens.
 
 Changes together with migrations/versions/0009_search_by_chat.py (which indexes these tokens) and
-webchat/chats/search.py (which queries them). A token is the chat's id in CHAT_KEY_DIGITS digits
+webchat/core/search.py (which queries them). A token is the chat's id in CHAT_KEY_DIGITS digits
 followed by a word ("0000000005deploy"), so the index keeps each chat's words apart: a search
 looks up its words in the searcher's chats only, and what it costs cannot depend on words used in
 other chats. The same functions read the message, the query and the snippet, so they agree.

@@ -76,10 +76,12 @@ def iso_time(value: datetime) -> str:
     return _utc(value).isoformat(timespec="seconds")
 
 
+# A badge counts up to this many, then shows "999+" (core/read_state.py counts at most one more).
+UNREAD_SHOWN = 999
+
+
 def badge_count(count: int) -> str:
     """An unread count as a badge shows it: beyond what read_state counts exactly, "999+"."""
-    from .chats.read_state import UNREAD_SHOWN  # not at import: read_state imports messaging, which imports us
-
     return f"{UNREAD_SHOWN}+" if count > UNREAD_SHOWN else str(count)
 
 

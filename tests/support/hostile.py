@@ -200,7 +200,7 @@ def markdown_text(source: str) -> str:
 
     Markdown never emits raw HTML here, so cleaning must not take any of this text away.
     """
-    from webchat.chats.formatting import _markdown
+    from webchat.core.formatting import _markdown
 
     return squash(text_of(parse_fragment(_markdown.render(source, {"members": set()}))))
 

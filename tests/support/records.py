@@ -62,7 +62,7 @@ def snapshot(app) -> dict[str, list[tuple]]:
 
 def post_messages(app, chat_id: int, username: str, texts) -> list[int]:
     """Send texts as username through the app's message service (fast setup for long histories)."""
-    from webchat.chats import messaging, service
+    from webchat.core import messaging, service
 
     with app.test_request_context():
         user = db.session.scalar(select(User).where(User.username == username))

@@ -2,10 +2,10 @@
 import click
 from sqlalchemy import select
 
+from ..core import accounts
 from ..extensions import db
 from ..models import User
-from ..realtime.hub import publish_control
-from . import bp, sessions
+from . import bp
 
 
 def _user_or_fail(username: str) -> User:
@@ -20,12 +20,7 @@ def _user_or_fail(username: str) -> User:
 def deactivate_user(username: str) -> None:
     """Deactivate USERNAME: signed out everywhere, sockets closed, sign-in refused."""
     user = _user_or_fail(username)
-    user.is_active_account = False
-    sessions.end_all(user.id)
-    db.session.commit()
-    # With Redis the user's sockets close at once; without it (one process, in-process hub) this
-    # command cannot reach them, and each worker's session check closes them within seconds.
-    publish_control([user.id], "credentials-changed")
+    accounts.set_active(user, False)
     click.echo(f"Deactivated {user.username}: signed out everywhere; signing in is refused until "
                f"`flask activate-user {user.username}`.")
 
@@ -35,6 +30,5 @@ def deactivate_user(username: str) -> None:
 def activate_user(username: str) -> None:
     """Reactivate USERNAME: they can sign in again (no earlier sign-in comes back)."""
     user = _user_or_fail(username)
-    user.is_active_account = True
-    db.session.commit()
+    accounts.set_active(user, True)
     click.echo(f"Activated {user.username}: they can sign in again.")

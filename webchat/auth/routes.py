@@ -6,9 +6,9 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user, user_loaded_from_cookie
 from flask_wtf.csrf import generate_csrf
 
-from ..extensions import db, limiter
-from ..realtime.hub import publish_control
-from . import accounts, bp, devices, sessions
+from ..core import accounts, sessions
+from ..extensions import limiter
+from . import bp, devices
 
 
 def start_session(user, remember: bool = False) -> None:
@@ -131,9 +131,7 @@ def logout():
     """Sign out of this browser; its open sockets close."""
     sid = session.get("sid")
     if current_user.is_authenticated and sid:
-        sessions.end(sid)
-        db.session.commit()
-        publish_control([current_user.id], f"session-ended {sid}")
+        accounts.sign_out(current_user.id, sid)
     logout_user()
     return redirect(url_for("auth.login"))
 
@@ -153,23 +151,19 @@ def settings():
                 flash("Display name saved.")
                 return redirect(url_for("auth.settings"))
         if request.form.get("action") == "preferences":
-            current_user.hide_system_messages = bool(request.form.get("hide_system_messages"))
-            current_user.hide_presence = bool(request.form.get("hide_presence"))
-            current_user.send_read_receipts = bool(request.form.get("send_read_receipts"))
-            db.session.commit()
+            accounts.save_preferences(current_user._get_current_object(),
+                                      hide_system_messages=bool(request.form.get("hide_system_messages")),
+                                      hide_presence=bool(request.form.get("hide_presence")),
+                                      send_read_receipts=bool(request.form.get("send_read_receipts")))
             flash("Preferences saved.")
             return redirect(url_for("auth.settings"))
         if request.form.get("action") == "password":
-            if not current_user.check_password(request.form.get("current_password", "")):
-                errors["current_password"] = "That is not your current password."
-            elif problem := accounts.password_error(request.form.get("new_password", "")):
-                errors["new_password"] = problem
+            try:
+                accounts.change_password(current_user._get_current_object(), request.form.get("current_password"),
+                                         request.form.get("new_password"))
+            except accounts.AccountError as e:
+                errors = e.errors
             else:
-                # A new session token signs out every other browser and remember-me cookie.
-                current_user.set_password(request.form["new_password"])
-                sessions.end_all(current_user.id)
-                db.session.commit()
-                publish_control([current_user.id], "credentials-changed")
                 start_session(current_user._get_current_object())
                 flash("Password changed. Other browsers have been signed out.")
                 return redirect(url_for("auth.settings"))

@@ -1,6 +1,7 @@
-"""Real-time delivery: the socket route, each tab's session, and the hub that moves rendered HTML."""
-from flask import Blueprint
+"""Transport, the bottom layer: sockets (connection, event_loop, frames), the hub that moves
+rendered strings between them, and short-lived shared state (live_state), each in-process or
+through Redis (redis_hub).
 
-bp = Blueprint("realtime", __name__)
-
-from . import routes  # noqa: E402,F401  (registers the socket route on bp)
+Contract: nothing here imports webchat outside realtime/ (lint-imports checks it); settings
+arrive as arguments, never from the app.
+"""

@@ -16,10 +16,10 @@ development server reads in the request's thread instead (serve()).
 
 What a peer can make it hold is bounded: one 64 KiB read, and one message of at most
 max_message_size characters in at most MAX_FRAGMENTS frames. permessage-deflate is never
-negotiated (see routes.admit_socket), so a compressed frame (RSV1) is a protocol error (1002)
-rather than a zip bomb. Frames are handled at most frames_per_second (after a burst): a flooding
-peer is simply read more slowly, its TCP window fills and it waits, while the worker serves
-everyone else.
+negotiated (the socket's admission declines it), so a compressed frame (RSV1) is a protocol
+error (1002) rather than a zip bomb. Frames are handled at most frames_per_second (after a
+burst): a flooding peer is simply read more slowly, its TCP window fills and it waits, while
+the worker serves everyone else.
 """
 import _socket
 import contextlib

@@ -1,18 +1,14 @@
-"""The hub: publish an already-rendered HTML string to a channel; connections subscribe to channels.
+"""The hub: publish an already-rendered string to a channel; connections subscribe to channels.
 
-The hub never renders and never touches the database: a message is rendered once, by its
-partial, and the same string goes to every subscriber. Channels are "chat:<id>" (a chat's
-timeline) and "user:<id>" (one user's dashboard and account events).
-
-InProcessHub serves one process (the embedded default). A Redis implementation with the same
-three methods lets several workers and hosts share channels.
+Contract: the hub moves strings and never renders, reads the database or knows the app (it
+imports nothing of webchat outside realtime/). Channels are "chat:<id>", "user:<id>" and
+"control:<id>". InProcessHub serves one process; redis_hub.RedisHub has the same three methods
+for several workers. The app factory picks one (webchat/__init__.py).
 """
 import threading
 from collections import defaultdict
 from functools import cached_property
 from typing import Protocol
-
-from flask import current_app
 
 from .frames import text_frame
 
@@ -87,23 +83,3 @@ class InProcessHub:
         """Every connection subscribed to anything here (to ask them all to resync)."""
         with self._lock:
             return set().union(*self._subscribers.values()) if self._subscribers else set()
-
-
-def create_hub(app) -> Hub:
-    """Redis when REDIS_URL is set (several workers or hosts), else this process only."""
-    if app.config.get("REDIS_URL"):
-        from .redis_hub import RedisHub
-
-        return RedisHub(app.config["REDIS_URL"])
-    return InProcessHub()
-
-
-def current_hub() -> Hub:
-    return current_app.extensions["webchat.hub"]
-
-
-def publish_control(user_ids, command: str) -> None:
-    """Tell the sockets of these users to act (after commit): e.g. "memberships" to re-subscribe."""
-    hub = current_hub()
-    for user_id in set(user_ids):
-        hub.publish(control_channel(user_id), command)

@@ -1,8 +1,9 @@
 """Short-lived shared state: who is online, who is typing where, and throttles.
 
-Behind one small interface so several workers can share it (Redis with expiry) while the
-embedded default keeps it in this process. Nothing here is the source of truth for anything
-stored: losing it costs a moment of "typing…" or an online dot, never a message.
+Behind one small interface so several workers can share it (redis_hub.RedisLiveState, with
+expiry) while the embedded default keeps it in this process; the app factory picks one.
+Nothing here is the source of truth for anything stored: losing it costs a moment of
+"typing…" or an online dot, never a message.
 """
 import threading
 import time
@@ -147,12 +148,3 @@ class WorkLedger:
         """What spend() would answer, without spending."""
         now = self._clock()
         return max(0.0, max(self._whole_at.get(key, now), now) + cost / rate - now - burst / rate)
-
-
-def create_live_state(app) -> LiveState:
-    """Redis when REDIS_URL is set, so every worker sees the same presence and typing."""
-    if app.config.get("REDIS_URL"):
-        from .redis_hub import RedisLiveState
-
-        return RedisLiveState(app.config["REDIS_URL"])
-    return InProcessLiveState()

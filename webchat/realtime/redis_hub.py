@@ -117,7 +117,7 @@ def _or_nothing_known(default):
 class RedisLiveState:
     """Presence leases, typing and throttles in Redis, with expiry, shared by all workers."""
 
-    shared = True  # several workers and hosts count together (chats.work_budget settles in batches)
+    shared = True  # several workers and hosts count together (core/work_budget.py settles in batches)
 
     def __init__(self, url: str) -> None:
         self.redis = connect(url)

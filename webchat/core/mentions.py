@@ -1,16 +1,13 @@
 """The composer's @ suggestions: the chat's members whose name starts with what follows the "@".
 
-static/mentions.js asks as the person types "@bo" and shows the answer under the composer; the
-list is rendered by templates/chats/_mention_suggestions.html. Mentions themselves are found at
-send time (formatting.MENTION, messaging.mentionable) and counted in read_state.
+static/mentions.js asks as the person types "@bo" (pages/mentions.py) and shows the answer
+under the composer (templates/chats/_mention_suggestions.html). Mentions themselves are found
+at send time (formatting.MENTION, messaging.mentionable) and counted in read_state.
 """
-from flask import render_template, request
-from flask_login import current_user
 from sqlalchemy import case, func, or_, select
 
 from ..extensions import db
 from ..models import Membership, User
-from . import bp, service
 
 SUGGESTIONS = 8
 MAX_QUERY = 32  # the longest username; a longer query matches nobody anyway
@@ -31,12 +28,3 @@ def suggest(chat_id: int, viewer: User, typed: str, limit: int = SUGGESTIONS) ->
                                 display.contains(" " + prefix, autoescape=True)))
     return list(db.session.scalars(
         query.order_by(case((by_username, 0), else_=1), User.username).limit(limit)))
-
-
-@bp.get("/chats/<id:chat_id>/mentions")
-def mention_suggestions(chat_id: int):
-    """Members to mention whose name starts with ?q= (the composer's @ list); 404 to non-members."""
-    service.membership_or_404(chat_id, current_user)
-    typed = (request.args.get("q") or "").strip().removeprefix("@")[:MAX_QUERY]
-    people = suggest(chat_id, current_user, typed)
-    return render_template("chats/_mention_suggestions.html", people=people, typed=typed)

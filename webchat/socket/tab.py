@@ -24,17 +24,16 @@ from flask.sessions import SecureCookieSession
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from ..chats import changes, messaging, read_state, work_budget
-from ..chats.errors import ChatError
-from ..chats.fragments import render_chat_list
-from ..chats.group_commit import SendRequest
+from ..core import broadcasts, changes, messaging, read_state, work_budget
+from ..core.errors import ChatError
+from ..core.fragments import render_chat_list
+from ..core.group_commit import SendRequest
 from ..extensions import db
 from ..models import Membership, User
+from ..realtime.connection import POLICY_VIOLATION, SocketConnection
+from ..realtime.frames import text_frame as _frame
+from ..realtime.hub import Delivery, chat_channel, control_channel, user_channel
 from ..templating import render_fragment
-from . import signals
-from .connection import POLICY_VIOLATION, SocketConnection
-from .frames import text_frame as _frame
-from .hub import Delivery, chat_channel, control_channel, user_channel
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +63,14 @@ class TabUser(NamedTuple):
 
 class ProtocolError(Exception):
     """A frame the server cannot act on; the text is shown to the user."""
+
+
+class SendFailed(Exception):
+    """A send refused or not stored: answered on the page's pending line, named by its client id."""
+
+    def __init__(self, client_id: str, body: str, message: str) -> None:
+        super().__init__(message)
+        self.client_id, self.body, self.message = client_id, body, message
 
 
 def _int(frame: dict, key: str, *, optional: bool = False) -> int | None:
@@ -152,7 +159,7 @@ class TabSession:
         self._sync_memberships()
         if self.live.tab_opened(self.user_id, self.tab_id):
             try:
-                signals.publish_presence(self.user, online=True)
+                broadcasts.publish_presence(self.user, online=True)
             finally:
                 db.session.remove()
 
@@ -161,15 +168,15 @@ class TabSession:
         if self.live.tab_alive(self.user_id, self.tab_id):
             with self.context():
                 try:
-                    signals.publish_presence(self.user, online=True)
+                    broadcasts.publish_presence(self.user, online=True)
                 finally:
                     db.session.remove()
 
     def stop(self) -> None:
         self.live.tab_closed(self.user_id, self.tab_id)
         if self.live.stop_typing(self.open_chat or 0, self.typist):
-            signals.publish_typing(self.open_chat)
-        gevent.spawn(signals.went_offline_later, self.app, self.user_id)
+            broadcasts.publish_typing(self.open_chat)
+        gevent.spawn(broadcasts.went_offline_later, self.app, self.user_id)
         for chat_id in self.chat_ids:
             self.hub.unsubscribe(chat_channel(chat_id), self.conn)
         self.hub.unsubscribe(user_channel(self.user_id), self.conn)
@@ -234,7 +241,12 @@ class TabSession:
                 raise ProtocolError("Unknown frame type.")
         except ProtocolError as e:
             self.conn.write(_frame(render_template("realtime/_error.html", message=str(e))))
+        except SendFailed as e:  # the page's pending line shows it, with its text kept for a retry
+            db.session.rollback()
+            self.conn.write(_frame(render_template(
+                "realtime/_send_failed.html", client_id=e.client_id, body=e.body, error=e.message)))
         except ChatError as e:
+            db.session.rollback()
             self.conn.write(_frame(render_template("realtime/_error.html", message=e.message)))
         except Exception:
             log.exception("socket frame failed")
@@ -324,26 +336,19 @@ class TabSession:
             # must not become an element id in a frame.
             raise ProtocolError("This message could not be sent: its id is malformed. Reload the page and retry.")
         try:
-            # Checked and stored with the sends that arrived in the same turn (chats.group_commit).
+            # Checked and stored with the sends that arrived in the same turn (core/group_commit.py).
             result = self.app.extensions["webchat.send_queue"].send(
                 SendRequest(chat_id, self.user_id, body, client_id))
-            if result is None:
-                raise ProtocolError("That chat is not available to you.")
         except ChatError as e:
-            db.session.rollback()
-            self.conn.write(_frame(render_template(
-                "realtime/_send_failed.html", client_id=client_id, body=body, error=e.message)))
-            return
-        except DBAPIError:
+            raise SendFailed(client_id, body, e.message) from e
+        except DBAPIError as e:
             # Nothing half-stored (the transaction rolled back); the retry reuses the client id.
-            db.session.rollback()
             log.warning("database.unavailable during socket send")
-            self.conn.write(_frame(render_template(
-                "realtime/_send_failed.html", client_id=client_id, body=body,
-                error="webchat can't reach its database right now; retry in a moment")))
-            return
+            raise SendFailed(client_id, body, "webchat can't reach its database right now; retry in a moment") from e
+        if result is None:
+            raise ProtocolError("That chat is not available to you.")
         if self.live.stop_typing(chat_id, self.typist):
-            signals.publish_typing(chat_id)
+            broadcasts.publish_typing(chat_id)
         # The sender's confirmation: the stored message (again, if the broadcast came first:
         # the page drops the copy) and the end of the pending "sending…" line.
         self.conn.write(_frame((result.fragment or messaging.render_message_frame([result.message]))
@@ -362,12 +367,12 @@ class TabSession:
         chat_id = self._member_chat(frame)
         if frame.get("state") == "stop":
             if self.live.stop_typing(chat_id, self.typist):
-                signals.publish_typing(chat_id)
+                broadcasts.publish_typing(chat_id)
         elif frame.get("state") == "start":
             if self.live.allow(f"typing:{self.user_id}:{chat_id}", TYPING_THROTTLE_SECONDS):
                 self._membership(chat_id)  # it is broadcast: ask the database, not the subscriptions
                 self.live.start_typing(chat_id, self.typist)
-                signals.publish_typing(chat_id)
+                broadcasts.publish_typing(chat_id)
         else:
             raise ProtocolError("“state” must be start or stop.")
 

@@ -1,17 +1,9 @@
 """Searching the messages of the chats a person is in: SQLite FTS5 or PostgreSQL full-text search.
 
-Changes together with migrations/versions/0009_search_by_chat.py, which builds the index, and
-webchat/search_words.py, which says what its tokens are: each word of a message is indexed with
-its chat's key in front (a contentless FTS5 table kept in step by triggers on SQLite, a stored
-tsvector messages.search_vector with a GIN index on PostgreSQL). A search asks the index for its
-words in the searcher's chats only, so the index never reads, and the search never pays for, the
-words of chats the searcher is not in.
-
-What a person types never reaches the database as query syntax: each word becomes a quoted FTS5
-phrase or tsquery lexeme; only a last word made of letters and digits becomes a prefix (so "secr"
-finds "secret" while typing). Snippets come back with two control characters around each match
-(text_rules.SNIPPET_MARK_START/END, which message text cannot contain); the text is HTML-escaped
-first and only then are those turned into <mark>, so nothing a person wrote ever becomes markup.
+Changes together with migrations/versions/0009_search_by_chat.py (the index) and
+webchat/search_words.py (its tokens: each word keyed by its chat). Invariants: a search reads
+the index for the searcher's chats only; typed text never reaches the database as query syntax;
+snippets are escaped before matches become <mark> (docs/architecture.md, "Search").
 """
 import re
 import unicodedata

@@ -12,9 +12,9 @@ import logging
 import gevent
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..auth import sessions
+from ..core import sessions
 from ..extensions import db
-from .connection import POLICY_VIOLATION
+from ..realtime.connection import POLICY_VIOLATION
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
-"""Live signals besides messages: presence, typing, read receipts and unread counts.
+"""Publishing what the core changed: each thing rendered once by its one partial, the string
+handed to the hub (as Campfire's model broadcasts do).
 
-Each is rendered once and published like a message: presence and receipts to the chat channels
-concerned (only members are subscribed), unread counts to the user's own channel. The page's
-JS (connection.js, presence.js) turns the data attributes into words for its viewer.
+Contract: called after commit; the hub only moves the strings. Presence and receipts go to
+the chat channels concerned (only members are subscribed), unread counts to the user's own
+channel, commands for a user's sockets to their control channel (publish_control).
 """
 from datetime import UTC, datetime
 
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Membership, User
-from .hub import chat_channel, current_hub, user_channel
+from ..realtime.hub import Hub, chat_channel, control_channel, user_channel
 
 PRESENCE_GRACE_SECONDS = 5  # a reload reconnects within this, so nobody flickers offline
 # Presence goes live to direct chats and to groups up to this size. In bigger rooms every member
@@ -26,8 +27,20 @@ _receipts_due: dict[int, gevent.Greenlet] = {}
 _offline_due: dict[int, gevent.Greenlet] = {}  # per user: the grace timer of their latest closed tab
 
 
+def current_hub() -> Hub:
+    """The app's hub (in-process or Redis, chosen in create_app)."""
+    return current_app.extensions["webchat.hub"]
+
+
 def live_state():
     return current_app.extensions["webchat.live_state"]
+
+
+def publish_control(user_ids, command: str) -> None:
+    """Tell the sockets of these users to act (after commit): e.g. "memberships" to re-subscribe."""
+    hub = current_hub()
+    for user_id in set(user_ids):
+        hub.publish(control_channel(user_id), command)
 
 
 def presence_chat_ids(user_id: int) -> list[int]:

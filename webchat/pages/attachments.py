@@ -6,17 +6,15 @@ anything else as application/octet-stream to download; always with nosniff and a
 Content-Security-Policy. An uploaded HTML or SVG file opened from its link is a download, and
 would run no script even if a browser showed it.
 """
-from flask import abort, current_app, make_response, redirect, request, send_file, url_for
+from flask import abort, current_app, make_response, request, send_file
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..core import attachments, service
 from ..errors import render_error
-from ..extensions import db
-from ..htmx import is_htmx
 from ..models import Attachment
-from . import attachments, bp, messaging, service
-from .errors import ChatError
-from .routes import _chat_context, _composer, _page_or_pane, answer_sent
+from . import bp
+from .views import answer_sent, chat_pane_refusal, refusals
 
 FILE_POLICY = "default-src 'none'; sandbox"
 
@@ -64,29 +62,11 @@ def upload_attachments(chat_id: int):
     """Send files (and an optional caption) as one message; every open page of the chat shows it."""
     membership = service.membership_or_404(chat_id, current_user)
     body, client_id = request.form.get("body", ""), request.form.get("client_id")
-    try:
+    # With htmx the refusal goes to the flash: the page's uploader shows it under the composer,
+    # files and text kept.
+    with refusals(page=chat_pane_refusal(membership, body, client_id)):
         result = attachments.send_with_files(membership, body, client_id, request.files.getlist("files"))
-    except ChatError as e:
-        db.session.rollback()
-        if is_htmx():  # the page's uploader shows the words under the composer, files and text kept
-            return render_error(e.status, e.message)
-        composer = _composer(membership.chat, body=body, error=e.message, client_id=client_id)
-        return _page_or_pane("chats/_chat_pane.html", status=e.status, composer=composer,
-                             **_chat_context(membership))
-    message = result.message
-    if not is_htmx():
-        return redirect(url_for("chats.show_chat", chat_id=chat_id, _anchor=f"m-{message.id}"))
-    return answer_sent(chat_id, message)
-
-
-def _attachment_or_404(chat_id: int, attachment_id: int) -> Attachment:
-    """An attachment of a message in this chat, for a member of it; 404 for anything else."""
-    service.membership_or_404(chat_id, current_user)
-    attachment = db.session.get(Attachment, attachment_id) if attachment_id <= messaging.MAX_ID else None
-    if (attachment is None or attachment.chat_id != chat_id or attachment.message is None
-            or attachment.message.is_deleted):
-        abort(404)
-    return attachment
+    return answer_sent(chat_id, result.message)
 
 
 @bp.get("/chats/<id:chat_id>/attachments/<id:attachment_id>/<filename>")
@@ -95,7 +75,7 @@ def download_attachment(chat_id: int, attachment_id: int, filename: str):
 
     The name in the URL is only for the browser's "save as"; the id decides which file it is.
     """
-    attachment = _attachment_or_404(chat_id, attachment_id)
+    attachment = attachments.attachment_or_404(chat_id, current_user, attachment_id)
     inline = attachment.has_thumbnail and attachment.content_type in attachments.IMAGE_TYPES.values()
     return _send_stored(attachments.stored_path(attachment.storage_name),
                         attachment.content_type if inline else attachments.DOWNLOAD_TYPE,
@@ -105,7 +85,7 @@ def download_attachment(chat_id: int, attachment_id: int, filename: str):
 @bp.get("/chats/<id:chat_id>/thumbnails/<id:attachment_id>")
 def attachment_thumbnail(chat_id: int, attachment_id: int):
     """The small WebP picture of an image attachment, made when it was uploaded."""
-    attachment = _attachment_or_404(chat_id, attachment_id)
+    attachment = attachments.attachment_or_404(chat_id, current_user, attachment_id)
     if not attachment.has_thumbnail:
         abort(404)
     return _send_stored(attachments.stored_path(attachment.storage_name, thumbnail=True), "image/webp",

@@ -2,12 +2,10 @@
 from flask import make_response, render_template, request
 from flask_login import current_user
 
-from ..errors import render_error
-from ..extensions import db
+from ..core import reactions, service
 from ..htmx import is_htmx
-from . import bp, reactions, service
-from .errors import ChatError
-from .message_routes import answer_change
+from . import bp
+from .views import answer_change, refusals
 
 bp.add_app_template_filter(reactions.group_reactions, "reaction_groups")
 bp.add_app_template_global(reactions.QUICK_REACTIONS, "quick_reactions")
@@ -31,13 +29,9 @@ def reaction_picker(chat_id: int, message_id: int):
     """The reaction picker: in a message's React menu with htmx, else a page (?emoji= chosen already)."""
     membership, message = service.message_or_404(chat_id, current_user, message_id)
     raw = request.args.get("emoji")
-    try:
+    with refusals(page=lambda e: _reaction_page(message, status=e.status, error=e.message, typed=raw)):
         reactions.check_reactable(message)
         choice = reactions.normalize_emoji(raw) if raw is not None else None
-    except ChatError as e:
-        if is_htmx():
-            return render_error(e.status, e.message)
-        return _reaction_page(message, status=e.status, error=e.message, typed=raw)
     if is_htmx():
         return render_template("chats/_reaction_choices.html", m=message, chosen=_chosen(message))
     return _reaction_page(message, choice=choice)
@@ -48,11 +42,6 @@ def toggle_reaction(chat_id: int, message_id: int):
     """Add one's reaction with the posted emoji, or take it back; every open page of the chat shows it."""
     membership, message = service.message_or_404(chat_id, current_user, message_id)
     raw = request.form.get("emoji", "")
-    try:
+    with refusals(page=lambda e: _reaction_page(message, status=e.status, error=e.message, typed=raw)):
         reactions.toggle_reaction(membership, message, raw)
-    except ChatError as e:
-        db.session.rollback()
-        if is_htmx():
-            return render_error(e.status, e.message)
-        return _reaction_page(message, status=e.status, error=e.message, typed=raw)
     return answer_change(message)

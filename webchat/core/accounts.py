@@ -9,6 +9,7 @@ from ..extensions import db, login_manager
 from ..models import User
 from ..text_rules import name_skeleton, unstorable, without_controls
 from . import sessions
+from .broadcasts import publish_control
 
 USERNAME = re.compile(r"^[a-z0-9_-]{3,32}$")
 MIN_PASSWORD = 8
@@ -113,6 +114,46 @@ def change_display_name(user: User, typed: str | None) -> str:
     user.display_name = name
     db.session.commit()
     return name
+
+
+def save_preferences(user: User, *, hide_system_messages: bool, hide_presence: bool,
+                     send_read_receipts: bool) -> None:
+    user.hide_system_messages = hide_system_messages
+    user.hide_presence = hide_presence
+    user.send_read_receipts = send_read_receipts
+    db.session.commit()
+
+
+def change_password(user: User, current: str | None, new: str | None) -> None:
+    """A new password for user, given the current one; AccountError (nothing changed) otherwise.
+    Its new session token signs out every browser and remember-me cookie, and the open sockets close."""
+    if not user.check_password(current or ""):
+        raise AccountError({"current_password": "That is not your current password."})
+    if problem := password_error(new or ""):
+        raise AccountError({"new_password": problem})
+    user.set_password(new)
+    sessions.end_all(user.id)
+    db.session.commit()
+    publish_control([user.id], "credentials-changed")
+
+
+def sign_out(user_id: int, sid: str) -> None:
+    """End one sign-in: every copy of its cookies stops working and its sockets close."""
+    sessions.end(sid)
+    db.session.commit()
+    publish_control([user_id], f"session-ended {sid}")
+
+
+def set_active(user: User, active: bool) -> None:
+    """Take an account out of service (signed out everywhere, sockets closed) or back in."""
+    user.is_active_account = active
+    if not active:
+        sessions.end_all(user.id)
+    db.session.commit()
+    if not active:
+        # With Redis the user's sockets close at once; without it (one process, in-process hub) a
+        # command cannot reach them, and each worker's session check closes them within seconds.
+        publish_control([user.id], "credentials-changed")
 
 
 _DUMMY_HASH = generate_password_hash("not a real password")

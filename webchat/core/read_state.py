@@ -8,12 +8,9 @@ from sqlalchemy import case, func, literal, or_, select, update
 
 from ..extensions import db
 from ..models import Chat, Membership, Mention, Message, User
-from ..realtime import signals
+from ..templating import UNREAD_SHOWN
+from . import broadcasts
 from .messaging import MAX_ID
-
-# A badge counts up to this many, then shows "999+": counting reads at most one row more per
-# chat, so a reader a million messages behind costs what one a thousand behind does.
-UNREAD_SHOWN = 999
 
 
 def _unread_of(user_id: int) -> tuple:
@@ -24,7 +21,8 @@ def _unread_of(user_id: int) -> tuple:
 
 
 def _counted(table, *where):
-    """How many rows of table match, per membership row of the outer query, up to UNREAD_SHOWN + 1."""
+    """How many rows of table match, per membership row of the outer query, up to UNREAD_SHOWN + 1
+    (one more than a badge shows): a reader a million messages behind costs what one a thousand does."""
     rows = (select(literal(1)).select_from(table).where(*where)
             .limit(UNREAD_SHOWN + 1).correlate(Membership).subquery())
     return select(func.count()).select_from(rows).scalar_subquery()
@@ -96,10 +94,10 @@ def advance_read(chat_id: int, user_id: int, upto: int) -> bool:
         return False
     counts = unread_counts(user_id, [chat_id])
     if chat_id in counts:  # not if they left the chat meanwhile
-        signals.publish_unread(user_id, chat_id, *counts[chat_id])
+        broadcasts.publish_unread(user_id, chat_id, *counts[chat_id])
     db.session.commit()
     if chat_id in counts and _shares_receipts(user_id):
-        signals.publish_receipts_soon(chat_id)
+        broadcasts.publish_receipts_soon(chat_id)
     return True
 
 
@@ -108,5 +106,5 @@ def advance_delivered(chat_id: int, user_id: int, upto: int) -> bool:
     if not _advance(chat_id, user_id, upto, read=False):
         return False
     if _shares_receipts(user_id):
-        signals.publish_receipts_soon(chat_id)
+        broadcasts.publish_receipts_soon(chat_id)
     return True

@@ -1,20 +1,10 @@
-"""How much work one person may make the server do: one budget per user, spent by every socket
-frame, every message or change replayed to a page (by count and by rendered size) and every
-HTTP poll, catch-up and chat page, over all their tabs together.
+"""How much work one person may make the server do: one budget per user over all their tabs,
+sockets and HTTP requests, in units of one frame (a replayed message costs 1/MESSAGES_PER_UNIT,
+every CHARS_PER_UNIT rendered one more).
 
-Each socket is paced on its own (realtime/connection.py), but one user may hold dozens of
-sockets, each asking for the whole chat again and again: together they could keep a worker busy
-rendering for them alone. With this budget spent, the user's sockets wait before reading more
-(their peer waits on its own TCP window) and their HTTP requests get 429 with Retry-After.
-
-The unit is one frame; a message or change sent costs 1/MESSAGES_PER_UNIT of one and every
-CHARS_PER_UNIT characters rendered one more. A page opening chats, several tabs reconnecting
-after a cut and catching up stay within the burst; a flood gets WORK_PER_SECOND units a second.
-
-Counting is in this worker first (no round trip per frame). With Redis (REDIS_URL), every
-SETTLE_UNITS a worker has counted for a user are also taken from a bucket in Redis that all
-workers and hosts share, and its answer holds for that user in this worker until the next one:
-a user spread over workers gets the one budget, give or take SETTLE_UNITS per worker.
+Contract: socket frames wait while it is spent, HTTP requests get RetryLater (429, retry_after).
+Counted in this worker first; with Redis every SETTLE_UNITS are settled in a bucket all
+workers share (docs/architecture.md, "Work budget").
 """
 import contextlib
 import math
@@ -116,5 +106,4 @@ class RetryLater(ChatError):
     """A 429 with the seconds to wait (for a Retry-After header)."""
 
     def __init__(self, message: str, seconds: int) -> None:
-        super().__init__(message, TOO_MANY_REQUESTS)
-        self.retry_after = seconds
+        super().__init__(message, TOO_MANY_REQUESTS, retry_after=seconds)

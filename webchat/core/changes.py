@@ -16,8 +16,9 @@ from sqlalchemy import func, select, update
 
 from ..extensions import db
 from ..models import Chat, Membership, Message, utcnow
-from ..realtime.hub import chat_channel, current_hub
+from ..realtime.hub import chat_channel
 from . import attachments, send_budget
+from .broadcasts import current_hub
 from .errors import ChatError
 from .messaging import MAX_ID, record_mentions, render_body, validate_body, with_parts
 

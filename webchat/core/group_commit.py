@@ -1,19 +1,10 @@
-"""Group commit: socket sends that arrive together are checked and stored together.
+"""Group commit: socket sends that arrive in one turn of the event loop are checked and stored
+together (one transaction, one sequence bump, one insert and one publication per chat).
 
-Under load, several senders' frames arrive in one turn of the event loop. Handled one by one,
-each pays its own transaction, its chat's sequence bump, a commit and a publication to every
-member's socket. Here the first send of a turn leads: it yields once, so that the sends that
-arrived with it can join, then looks up each sender's membership, checks and renders each
-message, and stores them in one transaction (one sequence bump, one insert and one publication
-per chat), commits once and wakes the others with their outcomes.
-A send alone takes the path it took before, plus one greenlet switch.
-
-What holds as before: one batch at a time per process, and chat rows locked in id order (so
-PostgreSQL serialises writers of a chat across processes without deadlocks between batches);
-ids and sequence numbers follow arrival; each send is refused, answered as a repeat or stored
-on its own merits, and each sender's confirmation carries its own message. If storing a batch
-fails (a client id stored meanwhile by another tab, the database away), nothing of it is kept
-and each message is stored alone, answered as it would have been without batching.
+Invariants: one batch at a time per process; chat rows locked in id order; ids and sequence
+numbers follow arrival; each send is refused, answered as a repeat or stored on its own merits;
+if storing a batch fails, each message is stored alone, answered as without batching
+(docs/architecture.md, "Group commit").
 """
 import logging
 from collections import defaultdict

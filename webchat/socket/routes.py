@@ -11,12 +11,12 @@ import gevent
 from flask import abort, current_app, request, session
 from flask_login import current_user
 
+from ..core.broadcasts import current_hub
 from ..errors import render_error
 from ..extensions import db, sock
+from ..realtime.connection import GOING_AWAY_RECONNECT
+from ..realtime.event_loop import under_gevent
 from . import bp, session_guard
-from .connection import GOING_AWAY_RECONNECT
-from .event_loop import under_gevent
-from .hub import current_hub
 from .tab import TabSession
 
 log = logging.getLogger(__name__)

@@ -1,13 +1,9 @@
 """Login sessions kept on the server: a signed cookie alone no longer proves a live sign-in.
 
-Flask's session and flask-login's remember-me cookie are signed, not stored: a copy taken before
-"log out" used to keep working afterwards, and a remember-me cookie had no server-side end. Each
-sign-in now gets a row here, named by a random id that both cookies carry inside the login id
-("<user id>:<credential generation>:<login session id>"). Loading the user is one primary-key
-lookup of that row (joined to its user); logging out deletes the row, so every copy of either
-cookie is dead at once, and the row's expiry ends a remember-me cookie on the server's clock.
-
-The realtime package's session_guard closes sockets whose row has gone.
+Each sign-in is a row named by a random id that the session and remember-me cookies carry in
+the login id ("<user id>:<credential generation>:<login session id>"). Invariant: no row, no
+sign-in: logging out deletes it, its expiry ends a remember-me cookie on the server's clock,
+and socket/session_guard.py closes sockets whose row has gone.
 """
 import secrets
 from datetime import UTC, datetime, timedelta

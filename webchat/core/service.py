@@ -5,16 +5,15 @@ Each operation that changes a chat records a system message in the same transact
 import re
 from dataclasses import dataclass
 
-from flask import abort
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Chat, Membership, Message, User
-from ..realtime.hub import publish_control
 from ..text_rules import unstorable, without_controls
 from . import read_state, send_budget
-from .errors import ChatError
+from .broadcasts import publish_control
+from .errors import ChatError, not_found
 from .messaging import MAX_ID, add_system_message, announce
 
 MAX_CHAT_NAME = 80
@@ -22,22 +21,22 @@ MAX_MEMBERS_PER_REQUEST = 100
 
 
 def membership_or_404(chat_id: int, user: User) -> Membership:
-    """The user's membership of the chat; 404 when the chat does not exist or the user is not in it."""
+    """The user's membership of the chat; ChatError 404 when the chat does not exist or the user is not in it."""
     membership = db.session.scalar(
         select(Membership).where(Membership.chat_id == chat_id, Membership.user_id == user.id)
     )
     if membership is None:
-        abort(404)
+        raise not_found()
     return membership
 
 
 def message_or_404(chat_id: int, user: User, message_id: int) -> tuple[Membership, Message]:
-    """The user's membership of the chat and one message of that chat; 404 when either is missing
+    """The user's membership of the chat and one message of that chat; ChatError 404 when either is missing
     (a message of another chat looks the same as one that does not exist)."""
     membership = membership_or_404(chat_id, user)
     message = db.session.get(Message, message_id) if message_id <= MAX_ID else None
     if message is None or message.chat_id != chat_id:
-        abort(404)
+        raise not_found()
     return membership, message
 
 
@@ -243,6 +242,17 @@ def leave(membership: Membership) -> None:
     db.session.commit()
     publish_control([user.id], f"left {chat.id}")
     announce(message)
+
+
+NOTIFY_LEVELS = ("all", "mentions", "none")
+
+
+def set_notifications(membership: Membership, level: str | None) -> None:
+    """Which of the chat's messages notify the member: all, mentions only, or none."""
+    if level not in NOTIFY_LEVELS:
+        raise ChatError("Choose all messages, mentions only, or nothing.")
+    membership.notify = level
+    db.session.commit()
 
 
 def _names(users: list[User]) -> str:

@@ -163,7 +163,7 @@ def send_message(membership: "Membership | Sender", body: str | None, client_id:
     """Validate, render, store and announce a user's message; a repeated client id stores nothing new.
 
     membership: a Membership, or a Sender (the socket's cheaper lookup).
-    attachments: rows for files already written (chats.attachments); with them the text may be empty.
+    attachments: rows for files already written (core/attachments.py); with them the text may be empty.
     """
     draft = draft_message(membership, body, client_id, has_attachments=bool(attachments))
     if isinstance(draft, SendResult):
@@ -294,7 +294,7 @@ def add_system_message(chat: Chat, text: str) -> Message:
     """Record an event (created, joined, renamed…) in the chat's timeline; the caller commits.
 
     No request handler passes user input here as a kind: system messages exist only through
-    the chat operations in chats.service.
+    the chat operations in core/service.py.
     """
     db.session.flush()  # a new chat gets its id, new members their rows, before the Core statements
     # The names in it are given without bidi controls now, but a name stored before may hold one:
@@ -375,6 +375,12 @@ def messages_after(chat_id: int, viewer: User, after_id: int, limit: int) -> lis
         _visible(viewer).where(Message.chat_id == chat_id, Message.id > after_id)
         .order_by(Message.id).limit(limit)
     ))
+
+
+def newer_count(chat_id: int, message_id: int, cap: int) -> int:
+    """How many messages of the chat came after message_id, counting at most cap."""
+    newer = select(Message.id).where(Message.chat_id == chat_id, Message.id > message_id).limit(cap).subquery()
+    return db.session.scalar(select(func.count()).select_from(newer))
 
 
 def has_older(chat_id: int, viewer: User, oldest_id: int) -> bool:

@@ -1,13 +1,9 @@
 """How fast one person may act: named budgets per user, spent by every tab, socket and HTTP post.
 
-A script or a stuck key can send hundreds of messages a second; each one is stored and fanned
-out to every member. Edits and renames cost the same (rendered, stored, broadcast), reactions
-nearly so, and a burst of new chats or added members lands in other people's chat lists. Each
-kind of act spends from a budget of its own (edits and renames from the send budget: to the
-members they are messages). Budgets live in the live state (Redis when REDIS_URL is set, so
-every worker and host spends from the same one) and are spent only for what would be stored:
-a retry of an already stored client id, or a refused body, costs nothing. While Redis is away
-the budgets are not enforced rather than refuse everything.
+Each kind of act (send, react, create chat, add members, ...) spends from a budget of its own,
+kept in the live state (Redis when REDIS_URL is set: one budget over every worker). Invariants:
+only what would be stored is counted (a repeat or a refusal is free); a spent budget raises
+ChatError 429; while Redis is away budgets are not enforced (README, "Hostile clients").
 """
 import math
 from dataclasses import dataclass

@@ -1,18 +1,9 @@
 """Files sent in a chat: checking uploads, storing them, thumbnails, erasing them with their message.
 
-Why it is built this way:
-- The uploader's file name is only a label. Files are written and read by a random storage name
-  inside UPLOAD_DIR (stored_path), never by anything a request says.
-- A file counts as an image only when Pillow decodes it as PNG, JPEG, GIF or WebP; only those are
-  ever served inline, with the type Pillow found (attachment_routes.py). Whatever the client
-  claimed (a name ending in .png, a Content-Type) is ignored.
-- Thumbnails are made once, at upload, as new WebP files: orientation applied, nothing of the
-  original's metadata (location, camera) copied.
-- A small file can claim a huge picture. Nothing is decoded before membership, the send budget,
-  the sizes and the count have passed, nor when its header says the preview would take more
-  than PREVIEW_MEMORY_MB (preview_cost): that picture is a download "too large to preview".
-  One preview at a time per worker, so many uploads at once cost no more than one.
-- Decoding happens off the gevent loop: one big image must not stall every socket of the worker.
+Invariants: files are read and written only by a random storage name inside UPLOAD_DIR; only
+what Pillow decodes as PNG, JPEG, GIF or WebP counts as an image; nothing is decoded before
+membership, budget, sizes and count have passed, nor past PREVIEW_MEMORY_MB; one preview at a
+time per worker, off the gevent loop (docs/architecture.md, "Attachments").
 """
 import functools
 import logging
@@ -33,7 +24,8 @@ from ..extensions import db
 from ..models import Attachment, Membership, Message
 from ..text_rules import without_controls
 from . import messaging
-from .errors import ChatError
+from .errors import ChatError, not_found
+from .service import membership_or_404
 
 log = logging.getLogger(__name__)
 
@@ -390,6 +382,16 @@ def send_with_files(membership: Membership, body: str | None, client_id: str | N
         log.info("attachments.stored chat=%d message=%d files=%d bytes=%d", membership.chat_id,
                  result.message.id, len(attachments), sum(a.size for a in attachments))
     return result
+
+
+def attachment_or_404(chat_id: int, user, attachment_id: int) -> Attachment:
+    """An attachment of a message in this chat, for a member of it; ChatError 404 for anything else."""
+    membership_or_404(chat_id, user)
+    attachment = db.session.get(Attachment, attachment_id) if attachment_id <= messaging.MAX_ID else None
+    if (attachment is None or attachment.chat_id != chat_id or attachment.message is None
+            or attachment.message.is_deleted):
+        raise not_found()
+    return attachment
 
 
 def remove_from(message: Message) -> list[Attachment]:

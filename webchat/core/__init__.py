@@ -1,0 +1,1 @@
+"""The core: what users do, one function per operation, for every front door (pages, socket, API)."""

@@ -1,0 +1,196 @@
+"""The chat pages: dashboard, a chat's page and its messages, sending, and member management."""
+from flask import current_app, make_response, render_template, request, url_for
+from flask_login import current_user
+
+from ..core import changes, messaging, read_state, service, work_budget
+from ..core.errors import ChatError
+from ..core.fragments import render_chat_list
+from ..core.presence import Presence
+from ..htmx import is_htmx, navigate, retarget, trigger, triggered_by
+from . import bp
+from .views import answer_sent, chat_context, chat_pane_refusal, composer, page_or_pane, refusals
+
+
+def _charge(html: str, items: int = 0) -> str:
+    """Count what a request rendered (items: messages and changes) to the user's work budget."""
+    work_budget.current_budget().charge(current_user.id, work_budget.cost(messages=items, chars=len(html)))
+    return html
+
+
+@bp.get("/")
+def dashboard():
+    """The user's chats, with a welcome pane and forms to start a chat."""
+    return page_or_pane("chats/_welcome.html")
+
+
+@bp.get("/chats/list")
+def chat_list():
+    """The chat list fragment, polled to refresh order, previews and unread counts."""
+    work_budget.spend_request(current_user.id)
+    return _charge(render_chat_list(current_user))
+
+
+@bp.post("/chats")
+def create_chat():
+    """Create a group chat from a name and a list of usernames."""
+    welcome = _welcome_refusal("create_error")
+    with refusals(page=welcome, fragment=welcome):
+        chat = service.create_group(current_user, request.form.get("name"), request.form.get("members"))
+    return _go_to_chat(chat.id)
+
+
+@bp.post("/dm")
+def open_direct():
+    """Open (or create) the direct message with one user."""
+    welcome = _welcome_refusal("dm_error")
+    with refusals(page=welcome, fragment=welcome):
+        chat = service.open_direct(current_user, request.form.get("username"))
+    return _go_to_chat(chat.id)
+
+
+def _welcome_refusal(field: str):
+    """The welcome pane again, the form as typed and the refusal beside the form that failed."""
+    return lambda e: page_or_pane("chats/_welcome.html", status=e.status, form=request.form, **{field: e.message})
+
+
+def _go_to_chat(chat_id: int):
+    # A full navigation keeps the chat list and the URL in step with the new chat.
+    return navigate(url_for("chats.show_chat", chat_id=chat_id))
+
+
+@bp.get("/chats/<id:chat_id>")
+def show_chat(chat_id: int):
+    """A chat: its newest messages (or a page before ?before=) and the composer."""
+    membership = service.membership_or_404(chat_id, current_user)
+    work_budget.spend_request(current_user.id)
+    before = request.args.get("before", type=int)
+    context = chat_context(membership, before=before)
+    return page_or_pane("chats/_chat_pane.html", refresh_list=True, composer=composer(membership.chat),
+                        **context)
+
+
+@bp.get("/chats/<id:chat_id>/messages")
+def list_messages(chat_id: int):
+    """Message fragments after ?after= (polling, catch-up) or before ?before= (history)."""
+    membership = service.membership_or_404(chat_id, current_user)
+    work_budget.spend_request(current_user.id)
+    limit = current_app.config["PAGE_SIZE"]
+    after = request.args.get("after", type=int)
+    before = request.args.get("before", type=int)
+    if before is not None:
+        messages = messaging.messages_before(chat_id, current_user, before, limit)
+        older = messages and messaging.has_older(chat_id, current_user, messages[0].id)
+        return _charge(render_template("chats/_older.html", chat=membership.chat, messages=messages,
+                                       hide_system=current_user.hide_system_messages,
+                                       older_than=messages[0].id if older else None), len(messages))
+    cap = limit * 4
+    messages = messaging.messages_after(chat_id, current_user, after or 0, cap)
+    cursor = request.args.get("changes", type=int)
+    caught_up = changes.catch_up_changes(chat_id, cursor, changes.CATCH_UP_PAGE)
+    response = make_response(_charge(messaging.render_messages(messages, current_user) + caught_up.html,
+                                     len(messages) + caught_up.count))
+    if len(messages) == cap or caught_up.more_from is not None:
+        trigger(response, "messages-behind")  # the page asks again at once
+    return response
+
+
+@bp.post("/chats/<id:chat_id>/messages")
+def send_message(chat_id: int):
+    """Send a message; answers with every message after the page's newest, the new one included."""
+    membership = service.membership_or_404(chat_id, current_user)
+    body, client_id = request.form.get("body", ""), request.form.get("client_id")
+    def composer_again(e: ChatError):  # the text kept, the refusal under it
+        html = render_template("chats/_composer.html", **composer(membership.chat, body, e.message, client_id))
+        return retarget(make_response(html, e.status), "#composer")
+
+    with refusals(page=chat_pane_refusal(membership, body, client_id), fragment=composer_again):
+        result = messaging.send_message(membership, body, client_id)
+    html = answer_sent(chat_id, result.message)
+    if is_htmx() and triggered_by("composer"):
+        # A fresh composer (empty, new client id); a background retry must not wipe a draft.
+        html += render_template("chats/_composer.html", oob=True, **composer(membership.chat))
+    return html
+
+
+@bp.post("/chats/<id:chat_id>/read")
+def mark_read(chat_id: int):
+    """The page says the chat is read up to ?upto= (used while the socket is down)."""
+    service.membership_or_404(chat_id, current_user)
+    upto = request.form.get("upto", type=int)
+    if upto is None or upto < 0:
+        return make_response("Say up to which message the chat is read.", 400)
+    read_state.advance_read(chat_id, current_user.id, upto)
+    return "", 204
+
+
+@bp.post("/chats/<id:chat_id>/notifications")
+def set_notifications(chat_id: int):
+    """Choose which messages of this chat notify: all, mentions or none."""
+    def choose(membership):
+        service.set_notifications(membership, request.form.get("notify"))
+        return "Notification setting saved."
+    return _member_action(chat_id, choose)
+
+
+@bp.get("/chats/<id:chat_id>/members")
+def members(chat_id: int):
+    """The chat's members, with forms to add, remove, rename and leave."""
+    membership = service.membership_or_404(chat_id, current_user)
+    return _members_page(membership)
+
+
+def _members_page(membership, status: int = 200, error: str | None = None, notice: str | None = None):
+    chat = membership.chat
+    people = sorted(chat.memberships, key=lambda m: (not m.is_admin, m.user.display_name.lower()))
+    return page_or_pane("chats/_members.html", status=status, chat=chat, membership=membership,
+                        people=people, title=service.chat_title(chat, current_user),
+                        presence=Presence(current_user, [m.user for m in people]), error=error, notice=notice)
+
+
+def _member_action(chat_id: int, action):
+    """Run action(membership) and show the members page with its notice, or with the refusal."""
+    membership = service.membership_or_404(chat_id, current_user)
+    with _members_refusals(membership):
+        notice = action(membership)
+    return _members_page(membership, notice=notice)
+
+
+def _members_refusals(membership):
+    def again(e: ChatError):
+        return _members_page(membership, status=e.status, error=e.message)
+    return refusals(page=again, fragment=again)
+
+
+@bp.post("/chats/<id:chat_id>/members")
+def add_members(chat_id: int):
+    """Add members by username."""
+    def add(membership):
+        added = service.add_members(membership, request.form.get("usernames"))
+        return "Added " + ", ".join(u.display_name for u in added) + "."
+    return _member_action(chat_id, add)
+
+
+@bp.post("/chats/<id:chat_id>/members/<username>/remove")
+def remove_member(chat_id: int, username: str):
+    """Remove a member (admins only)."""
+    def remove(membership):
+        return f"Removed {service.remove_member(membership, username).display_name}."
+    return _member_action(chat_id, remove)
+
+
+@bp.post("/chats/<id:chat_id>/rename")
+def rename_chat(chat_id: int):
+    """Rename a group chat."""
+    def do_rename(membership):
+        service.rename(membership, request.form.get("name"))
+        return "Renamed."
+    return _member_action(chat_id, do_rename)
+
+
+@bp.post("/chats/<id:chat_id>/leave")
+def leave_chat(chat_id: int):
+    """Leave a group chat; back to the dashboard."""
+    membership = service.membership_or_404(chat_id, current_user)
+    with _members_refusals(membership):
+        service.leave(membership)
+    return navigate(url_for("chats.dashboard"))

@@ -33,6 +33,7 @@ COMPILED_TEMPLATES = jinja2.FileSystemBytecodeCache(str(_TMP))
 
 # The names in tests/support/services.py that start a process or need a service beyond the test
 # database: a test that calls one, itself or through any fixture it uses, is marked `server`.
+# (A helper it calls is not looked into: mark such a test by hand; the fast run fails it if not.)
 SERVICE_STARTERS = {"LiveServer", "module_server", "chromium_browser", "PrivateRedis", "redis_reachable"}
 # In-process tests that take seconds each (see `--durations`); the fast run leaves them out too.
 SLOW = {
@@ -56,7 +57,8 @@ def _names(code: types.CodeType) -> set[str]:
 def _starts_a_service(item) -> bool:
     functions = [item.function] + [fixturedef.func for fixturedefs in item._fixtureinfo.name2fixturedefs.values()
                                    for fixturedef in fixturedefs]
-    return any(_names(function.__code__) & SERVICE_STARTERS for function in functions)
+    codes = [function.__code__ for function in functions if hasattr(function, "__code__")]
+    return any(_names(code) & SERVICE_STARTERS for code in codes)
 
 
 def pytest_collection_modifyitems(config, items):

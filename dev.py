@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Set up and run webchat, or its test suite, from a fresh clone with nothing but Python 3.11+.
 
-    python3 dev.py run     virtualenv, install, migrate, demo data, serve on http://127.0.0.1:8000
-    python3 dev.py test    virtualenv, install with test extras, Chromium if missing, pytest
-    python3 dev.py test --fast    only the in-process tests: no server, browser or Redis (under a minute)
+    python3 dev.py run            virtualenv, install, migrate, demo data, serve on http://127.0.0.1:8000
+    python3 dev.py test           virtualenv, install with test extras, Chromium if missing, pytest
+    python3 dev.py test --fast    only the in-process tests: no server, browser or Redis
 
 Both are safe to run again: installs are skipped when pyproject.toml is unchanged, migrations
 only apply what is new, and demo data is created once.

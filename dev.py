@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Set up and run webchat, or its test suite, from a fresh clone with nothing but Python 3.11+.
 
-    python3 dev.py run     virtualenv, install, migrate, demo data, serve on http://127.0.0.1:8000
-    python3 dev.py test    virtualenv, install with test extras, Chromium if missing, pytest
+    python3 dev.py run            virtualenv, install, migrate, demo data, serve on http://127.0.0.1:8000
+    python3 dev.py test           virtualenv, install with test extras, Chromium if missing, pytest
+    python3 dev.py test --fast    only the in-process tests: no server, browser or Redis
 
 Both are safe to run again: installs are skipped when pyproject.toml is unchanged, migrations
 only apply what is new, and demo data is created once.
@@ -74,7 +75,17 @@ def ensure_chromium() -> None:
 
 
 def test(args: list[str]) -> None:
+    fast = "--fast" in args
+    args = [arg for arg in args if arg != "--fast"]
     ensure_environment("test")
+    if fast:
+        # The tests marked neither `server` nor `slow` (tests/conftest.py marks them); one that
+        # starts gunicorn, Chromium or Redis anyway fails (tests/support/services.py).
+        os.environ["WEBCHAT_TESTS_WITHOUT_SERVERS"] = "1"
+        step(f"Running the fast tests on {os.environ.get('WEBCHAT_TEST_DATABASE_URL', 'SQLite').split('@')[-1]}")
+        os.chdir(ROOT)
+        args = ["-m", "not server and not slow", *(args or ["-n", "2", "--durations=5"])]
+        os.execv(BIN / "python", [str(BIN / "python"), "-m", "pytest", *args])
     ensure_chromium()
     database = os.environ.get("WEBCHAT_TEST_DATABASE_URL", "SQLite")
     step(f"Running the test suite on {database.split('@')[-1]}")

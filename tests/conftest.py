@@ -4,9 +4,11 @@ live gunicorn server for browser and socket tests."""
 import os
 import re
 import tempfile
+import types
 import uuid
 from pathlib import Path
 
+import jinja2
 import pytest
 
 _TMP = Path(tempfile.mkdtemp(prefix="webchat-tests-"))
@@ -23,6 +25,48 @@ from .support.stored import LiveDatabase  # noqa: E402
 from .support.wsclient import People  # noqa: E402
 
 FAST_HASH = "pbkdf2:sha256:1000"
+# Every test makes an app, and with it a Jinja environment that would compile each template again.
+COMPILED_TEMPLATES = jinja2.FileSystemBytecodeCache(str(_TMP))
+
+
+# ----- markers: what `python3 dev.py test --fast` leaves out --------------------------------
+
+# The names in tests/support/services.py that start a process or need a service beyond the test
+# database: a test that calls one, itself or through any fixture it uses, is marked `server`.
+# (A helper it calls is not looked into: mark such a test by hand; the fast run fails it if not.)
+SERVICE_STARTERS = {"LiveServer", "module_server", "chromium_browser", "PrivateRedis", "redis_reachable"}
+# In-process tests that take seconds each (see `--durations`); the fast run leaves them out too.
+SLOW = {
+    "test_every_naughty_string_sent_as_a_message_is_stored_as_typed_and_shown_only_as_text",
+    "test_naughty_display_names_are_shown_as_text_on_every_page_that_names_the_person",
+    "test_naughty_chat_names_are_shown_as_text_in_the_title_heading_list_forms_and_timeline",
+    "test_naughty_usernames_are_refused_at_registration_with_a_clear_message_and_change_nothing",
+    "test_beyond_999_unread_messages_the_badges_say_999_plus_and_reading_counts_down_exactly",
+}
+
+
+def _names(code: types.CodeType) -> set[str]:
+    """The global and attribute names a function's code uses, nested functions included."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
+
+
+def _starts_a_service(item) -> bool:
+    functions = [item.function] + [fixturedef.func for fixturedefs in item._fixtureinfo.name2fixturedefs.values()
+                                   for fixturedef in fixturedefs]
+    codes = [function.__code__ for function in functions if hasattr(function, "__code__")]
+    return any(_names(code) & SERVICE_STARTERS for code in codes)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("browser") or _starts_a_service(item):
+            item.add_marker(pytest.mark.server)
+        if item.originalname in SLOW:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +100,7 @@ def app(_schema):
         "RATELIMIT_ENABLED": False,
         "PASSWORD_HASH_METHOD": FAST_HASH,
     })
+    app.jinja_env.bytecode_cache = COMPILED_TEMPLATES
     yield app
     with app.app_context():
         db.session.remove()

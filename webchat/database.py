@@ -35,7 +35,7 @@ class DriverStatement:
     """A Core statement run on the database driver's own cursor, in the caller's transaction.
 
     On the path every message takes, SQLAlchemy's execution of a statement (an execution context,
-    parameter and result processing, events) cost ~20 µs of CPU on top of the driver's call: more
+    parameter and result processing, events) cost more CPU on top of the driver's call
     than SQLite's own work for a small statement. The statement is still written in Core and
     compiled by SQLAlchemy, once per dialect; running it is one cursor call on the Session's
     connection, with the column types' own bind processors (SQLite keeps datetimes as text), and

@@ -25,6 +25,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def no_servers_here(what: str) -> None:
+    """`dev.py test --fast` promises a run without servers: fail a test that starts one there."""
+    if os.environ.get("WEBCHAT_TESTS_WITHOUT_SERVERS"):
+        pytest.fail(f"{what} in a run without servers: mark the test `server` (tests/conftest.py)")
+
+
 def unavailable(reason: str):
     """Skip on a developer's machine; fail in CI."""
     if os.environ.get("CI"):
@@ -100,6 +106,7 @@ class LiveServer:
         self.process = None
 
     def __enter__(self):
+        no_servers_here("gunicorn started")
         bin_dir = Path(sys.executable).parent
         subprocess.run([str(bin_dir / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env,
                        check=True, capture_output=True)
@@ -167,6 +174,7 @@ def module_server(purpose: str, tmp: Path, extra_env: dict | None = None):
 
 @contextlib.contextmanager
 def chromium_browser():
+    no_servers_here("Chromium started")
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
         unavailable(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
@@ -181,6 +189,7 @@ def chromium_browser():
 
 def redis_reachable(url: str) -> str | None:
     """None when Redis at url answers PING, else why not."""
+    no_servers_here("Redis asked for")
     import redis
 
     client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
@@ -214,6 +223,7 @@ class PrivateRedis:
         return self
 
     def start(self, timeout: float = 10) -> None:
+        no_servers_here("redis-server started")
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "a") as log:
             self.process = subprocess.Popen(

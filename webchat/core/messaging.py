@@ -37,11 +37,9 @@ class SendResult:
     fragment: str | None = None  # the announced frame (render_message_frame), when created
 
 
-# Sending is the hot path, so it runs prebuilt Core statements on the tables: the ORM spends
-# ~150 µs of CPU on each statement here (compiling, identity map, refreshing after commit),
-# Core ~20 µs, and the three every message takes run on the driver's cursor (DriverStatement),
-# ~5 µs. With the fragment rendered once, storing and announcing a message went from 5.3 ms to
-# ~0.75 ms of CPU on SQLite (bench/send_cost.py).
+# Sending is the hot path: prebuilt Core statements, since the ORM's work per statement (compiling,
+# identity map, refreshing after commit) outweighs the statement's, and the three every message
+# takes on the driver's cursor (DriverStatement). Figures: bench/README.md, "Measured history".
 _chats, _messages, _memberships, _users = (Chat.__table__, Message.__table__, Membership.__table__,
                                            User.__table__)
 _EXISTING = select(_messages.c.id).where(_messages.c.author_id == bindparam("author"),
@@ -283,7 +281,7 @@ def detached_message(message_id: int, values: dict, author: User | None) -> Mess
 def detached(model: type, **values):
     """An instance of model holding values as loaded from the database, and detached. Built as
     SQLAlchemy's loader builds one (a new instance's dict filled, not __init__ with an attribute
-    event per value), at half the cost, on the path every message takes twice (author, message)."""
+    event per value), more cheaply, on the path every message takes twice (author, message)."""
     instance = model.__mapper__.class_manager.new_instance()
     instance.__dict__.update(values)
     make_transient_to_detached(instance)

@@ -193,8 +193,8 @@ def _chat_tsquery(query: SearchQuery, chat_ids: list[int]) -> str | None:
 
 
 # PostgreSQL's planner cannot know that a word common in other chats may be rare in the searcher's:
-# it would read the table backwards by id, testing every row, until 20 matches came (a second and
-# more over a million messages). So it searches the newest messages first, where a common word is
+# it would read the table backwards by id, testing every row, until 20 matches came (slow over a
+# long history). So it searches the newest messages first, where a common word is
 # found at once; only when they hold too few matches does it look further back, by the index
 # alone (ORDER BY id + 0 rules out the backward walk). The index keeps each chat's words apart,
 # so a word common in the searcher's chats has a long list there, which the planner may not

@@ -46,7 +46,7 @@ LOOKUP = Budget("USERNAME_LOOKUP_LIMIT", "lookups",
 
 @lru_cache(maxsize=16)
 def _parsed(limits: str):
-    """The limits in the same "N per period" syntax as the login limits, parsed once (6 µs a message)."""
+    """The limits in the same "N per period" syntax as the login limits, parsed once, not per message."""
     return tuple(parse_many(limits))
 
 

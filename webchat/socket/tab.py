@@ -86,7 +86,7 @@ def _int(frame: dict, key: str, *, optional: bool = False) -> int | None:
 
 class FrameContext(RequestContext):
     """A request context that, once popped, goes back to a pool for the next frame from any tab on
-    the same host: making one (a Request, a URL adapter, matching "/") was half of the ~25 µs a
+    the same host: making one (a Request, a URL adapter, matching "/") was much of what a
     context cost per frame. One greenlet holds a context at a time, from push to pop; one that
     ends with an error, or with anything in its session, is not reused."""
 
@@ -125,7 +125,7 @@ class TabSession:
         self.app = current_app._get_current_object()
         self.live = current_app.extensions["webchat.live_state"]
         self.budget = current_app.extensions["webchat.work_budget"]
-        # The presence signal's fields only: a detached ORM row would cost ~1 KB per idle socket.
+        # The presence signal's fields only: a detached ORM row would weigh on every idle socket.
         self.user = TabUser(user.id, user.username, user.hide_presence, user.last_seen_at)
         self.user_id = user.id
         self.typist = f"{user.username}|{user.display_name}"

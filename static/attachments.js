@@ -100,15 +100,6 @@
     }
   }
 
-  // What a chat list preview or a notification says of a message of files without a caption
-  // (as the server's attachment_summary says it).
-  webchat.attachmentSummary = function (msg) {
-    var names = Array.from(msg.querySelectorAll(".attachment-name, .attachment-image img"), function (el) {
-      return el.getAttribute("alt") || el.textContent.trim();
-    });
-    return names.length ? "📎 " + names.join(", ") : "";
-  };
-
   // fromPaste: clipboard pictures get a name of their own (see named()).
   webchat.stageFiles = function (files, fromPaste) {
     var form = composer();

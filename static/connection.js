@@ -176,6 +176,15 @@
     });
   });
 
+  // The preview is markup rendered (and escaped) by the server, carried in an attribute.
+  function placePreview(preview, html) {
+    if (preview.dataset.shown === html) return;
+    var holder = document.createElement("template");
+    holder.innerHTML = html;
+    preview.replaceChildren(holder.content);
+    preview.dataset.shown = html;
+  }
+
   function updateChatList(msg) {
     var chatId = parseInt(msg.dataset.chat, 10);
     var item = document.getElementById("chat-item-" + chatId);
@@ -184,23 +193,14 @@
       if (list) htmx.trigger(list, "poll"); // a chat this page has not listed yet
       return;
     }
+    // The server words the line (templating.message_preview, the message's data-preview).
     var preview = item.querySelector(".preview");
-    var body = msg.querySelector(".msg-body, .msg-system");
-    var author = msg.querySelector(".msg-author");
-    if (preview && body) {
-      var words = body.cloneNode(true);
-      words.querySelectorAll("time").forEach(function (t) { t.remove(); }); // a system line ends in its time
-      var said = words.textContent.trim() || (webchat.attachmentSummary ? webchat.attachmentSummary(msg) : "");
-      var text = (author ? author.textContent + ": " : "") + said.replace(/\s+/g, " ");
-      // The rule of the server's list (templating.preview_line): 80 characters, else 79 and "…".
-      var chars = Array.from(text); // whole characters: cutting UTF-16 units could halve an emoji
-      preview.textContent = chars.length > 80 ? chars.slice(0, 79).join("") + "…" : text;
-    }
+    if (preview && msg.dataset.preview !== undefined) placePreview(preview, msg.dataset.preview);
     var ul = item.parentElement;
     if (ul && ul.firstElementChild !== item) ul.insertBefore(item, ul.firstElementChild);
     var id = parseInt(msg.dataset.id, 10);
-    if (preview && (!livePreviews[chatId] || livePreviews[chatId].id < id)) {
-      livePreviews[chatId] = { id: id, text: preview.textContent };
+    if (preview && msg.dataset.preview !== undefined && (!livePreviews[chatId] || livePreviews[chatId].id < id)) {
+      livePreviews[chatId] = { id: id, html: msg.dataset.preview };
     }
     var seenHere = chatId === webchat.openChatId() && document.visibilityState === "visible";
     var mine = msg.dataset.author === document.body.dataset.user;
@@ -230,7 +230,7 @@
     });
     newer.sort(function (a, b) { return a.live.id - b.live.id; }).forEach(function (stale) {
       var preview = stale.item.querySelector(".preview");
-      if (preview && preview.textContent !== stale.live.text) preview.textContent = stale.live.text;
+      if (preview) placePreview(preview, stale.live.html);
       var ul = stale.item.parentElement;
       if (ul && ul.firstElementChild !== stale.item) ul.insertBefore(stale.item, ul.firstElementChild);
     });

@@ -38,8 +38,8 @@
     var chatName = item ? item.querySelector(".chat-title").textContent : "webchat";
     var author = msg.querySelector(".msg-author");
     var body = msg.querySelector(".msg-body");
-    var text = ((body && body.textContent.trim()) || (webchat.attachmentSummary ? webchat.attachmentSummary(msg) : ""))
-      .replace(/\s+/g, " ");
+    var files = msg.querySelector(".msg-attachments[data-summary]"); // worded by the server
+    var text = ((body && body.textContent.trim()) || (files ? files.dataset.summary : "")).replace(/\s+/g, " ");
     var chars = Array.from(text); // whole characters: cutting UTF-16 units could halve an emoji
     var notification = new Notification((author ? author.textContent + " in " : "") + chatName, {
       body: chars.length > 140 ? chars.slice(0, 139).join("") + "…" : text,

@@ -92,6 +92,21 @@ def test_a_long_preview_is_one_line_of_80_characters_cut_on_whole_emoji(trio):
     assert entry_for(alice.get("/"), chat_id)["preview"] == "Bob: " + "\U0001f600" * 74 + "…"
 
 
+def test_every_message_carries_the_preview_line_the_chat_list_shows_for_it(trio):
+    alice, bob, _ = trio
+    chat_id = create_group(alice, "Alpha", "bob")
+    bob.send(chat_id, "`a < b` & " + "\U0001f600" * 100)
+
+    # The page places a live message's data-preview as it is: the server words it, once.
+    page = alice.get(f"/chats/{chat_id}")
+    newest = parse(page).find_all("article", cls="msg")[-1]
+    system = parse(page).find_all("article", cls="msg--system")[-1]
+    listed = entry_for(page, chat_id)["preview"]
+    assert listed == "Bob: a < b & " + "\U0001f600" * (79 - len("Bob: a < b & ")) + "…"
+    assert text_of(newest.get("data-preview")) == listed
+    assert system.get("data-preview") == "<em>Alice added Bob</em>"
+
+
 def mark_read(actor, chat_id, upto):
     """What a visible tab reports once the messages up to `upto` are on screen."""
     return actor.post(f"/chats/{chat_id}/read", {"upto": str(upto)})

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from flask import current_app, request, url_for
 from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 
 from .sanitize import plain_text
 from .security import add_security_headers, style_nonce
@@ -88,11 +89,27 @@ PREVIEW_LENGTH = 80
 
 def preview_line(said: str, who: str = "") -> str:
     """A chat list preview: "Who: what they said" on one line, cut to 80 characters (79 and "…").
-    connection.js applies the same rule to a message that arrives live; where the two differed,
-    a preview changed length when the list was next refreshed. Characters are code points, as
-    Array.from counts them, so an emoji is never halved."""
+    Characters are code points, so an emoji is never halved."""
     line = who + " ".join(said.split())
     return line if len(line) <= PREVIEW_LENGTH else line[:PREVIEW_LENGTH - 1] + "…"
+
+
+def attachment_summary(message) -> str:
+    """What a message of files without a caption says in a preview: "📎 a.png, b.pdf"."""
+    if message.is_deleted or not message.attachments:
+        return ""
+    return "📎 " + ", ".join(a.filename for a in message.attachments)
+
+
+def message_preview(m) -> Markup:
+    """The chat list's line for a message, as the list shows it and as the message carries it
+    (data-preview) for a page to place when it arrives live: the rule lives only here."""
+    if m.is_system:
+        return Markup("<em>{}</em>").format(preview_line(plain_text(m.html)))
+    who = (m.author.display_name if m.author else "Deleted user") + ": "
+    if m.is_deleted:
+        return Markup("{}<em>message deleted</em>").format(who)
+    return escape(preview_line(plain_text(m.html) or attachment_summary(m), who))
 
 
 def init_app(app) -> None:
@@ -100,7 +117,8 @@ def init_app(app) -> None:
     app.jinja_env.filters["short_time"] = short_time
     app.jinja_env.filters["badge_count"] = badge_count
     app.jinja_env.filters["iso_time"] = iso_time
-    app.jinja_env.filters["preview_line"] = preview_line
+    app.jinja_env.globals["message_preview"] = message_preview
+    app.jinja_env.globals["attachment_summary"] = attachment_summary
     app.jinja_env.filters["plain_text"] = plain_text
     app.jinja_env.globals["message_url"] = message_url
     app.extensions["webchat.message_url_shapes"] = {}

@@ -110,8 +110,8 @@
   function renderTitle() {
     if (baseTitle === null) baseTitle = document.title.replace(/^\([^)]*\) /, "");
     var counts = [sum("#chat-list .badge"), sum("#chat-list .mention-badge")];
-    var words = [counts[0] ? webchat.badgeText(counts[0]) : "", counts[1] ? "@" + webchat.badgeText(counts[1]) : ""]
-      .filter(Boolean).join(", ");
+    var words = [counts[0] ? webchat.badgeWords("unread", counts[0]).text : "",
+                 counts[1] ? webchat.badgeWords("mentions", counts[1]).text : ""].filter(Boolean).join(", ");
     document.title = (words ? "(" + words + ") " : "") + baseTitle;
   }
   webchat.renderTitle = renderTitle;
@@ -129,15 +129,10 @@
     var ids = liveIds[prefix][badge.id.slice(prefix.length)];
     if (ids) ids.forEach(function (id) { if (id > upto) count += 1; else ids.delete(id); });
     if (String(count) === badge.dataset.count) return;
-    var text = webchat.badgeText(count);
+    var words = webchat.badgeWords(prefix === "mentions-" ? "mentions" : "unread", count);
     badge.dataset.count = String(count);
-    if (prefix === "mentions-") {
-      badge.textContent = "@" + text;
-      badge.title = text + " unread mention" + (count === 1 ? "" : "s") + " of you";
-    } else {
-      badge.textContent = text;
-      badge.title = text + " unread";
-    }
+    badge.textContent = words.text;
+    badge.title = words.title;
   }
   function showCounts() {
     document.querySelectorAll("#chat-list .badge[data-server], #chat-list .mention-badge[data-server]")

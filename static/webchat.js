@@ -6,10 +6,17 @@
 
   var webchat = (window.webchat = window.webchat || {});
 
-  // A badge's text for a count: the server counts unread messages up to 1,000 (read_state.py's
-  // UNREAD_SHOWN + 1) and shows "999+" beyond 999; counting up here keeps to the same rule.
-  webchat.badgeText = function (count) {
-    return count > 999 ? "999+" : String(count);
+  // The one namespace: configuration from the server (templating.page_config).
+  var meta = document.querySelector('meta[name="webchat-config"]');
+  webchat.config = meta ? JSON.parse(meta.content) : {};
+
+  // A badge for a count the page worked out (the server's plus those counted live), in the
+  // server's words (templating.badge_words): this fills in the count and picks the form.
+  webchat.badgeWords = function (kind, count) {
+    var badges = webchat.config.badges;
+    var shown = count >= badges.capped ? badges.cappedText : String(count);
+    var words = badges.words[kind];
+    return { text: words.text.replace("#", shown), title: words.title[count === 1 ? 0 : 1].replace("#", shown) };
   };
 
   function messageId(el) {

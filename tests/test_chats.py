@@ -1,5 +1,6 @@
 """Chats: the dashboard list, groups, direct messages, members, and who may see what."""
 import io
+import json
 import uuid
 
 import pytest
@@ -126,6 +127,27 @@ def test_the_unread_count_is_others_messages_after_your_read_marker(trio):
     assert entry_for(alice.get("/"), chat_id)["unread"] == 2
     assert entry_for(bob.get("/"), chat_id)["unread"] == 1
     assert entry_for(carol.get("/chats/list"), chat_id)["unread"] == 0  # she wrote the newest one
+
+
+def test_a_page_words_the_counts_it_adds_up_live_with_the_servers_badge_words(trio):
+    alice, bob, _ = trio
+    chat_id = create_group(alice, "Alpha", "bob")
+    bob.send(chat_id, "@alice one")
+    page = alice.get("/")
+    [meta] = parse(page).find_all("meta", name="webchat-config")
+    badges = json.loads(meta.get("content"))["badges"]
+    assert (badges["capped"], badges["cappedText"]) == (1000, "999+")
+
+    def worded(kind, count):  # what the page's script does with them (webchat.js, badgeWords)
+        shown = badges["cappedText"] if count >= badges["capped"] else str(count)
+        words = badges["words"][kind]
+        return words["text"].replace("#", shown), words["title"][count != 1].replace("#", shown)
+
+    for kind, badge in (("unread", f"unread-{chat_id}"), ("mentions", f"mentions-{chat_id}")):
+        shown = parse(page).by_id(badge)
+        assert worded(kind, 1) == (shown.text, shown.get("title"))
+    assert worded("mentions", 2) == ("@2", "2 unread mentions of you")
+    assert worded("unread", 1000) == ("999+", "999+ unread")
 
 
 def test_reading_a_chat_clears_its_unread_count(trio):

@@ -84,6 +84,29 @@ def badge_count(count: int) -> str:
     return f"{UNREAD_SHOWN}+" if count > UNREAD_SHOWN else str(count)
 
 
+# A badge's text and title, "#" standing for its count as badge_count words it; title[0] is for 1.
+BADGE_WORDS = {
+    "unread": {"text": "#", "title": ["# unread", "# unread"]},
+    "mentions": {"text": "@#", "title": ["# unread mention of you", "# unread mentions of you"]},
+}
+
+
+def badge_words(kind: str, count: int) -> tuple[str, str]:
+    """The text and title of an unread ("unread") or "@" ("mentions") badge for a count."""
+    words, shown = BADGE_WORDS[kind], badge_count(count)
+    return words["text"].replace("#", shown), words["title"][count != 1].replace("#", shown)
+
+
+def page_config() -> str:
+    """window.webchat.config: what the page's scripts word with. A page adds the messages it
+    counts live to the server's count, so it words counts the server never saw; it does so from
+    these words and the count from which badge_count says "999+", so the rule stays here."""
+    from .chats.read_state import UNREAD_SHOWN
+
+    return json.dumps({"badges": {"words": BADGE_WORDS, "capped": UNREAD_SHOWN + 1,
+                                  "cappedText": badge_count(UNREAD_SHOWN + 1)}})
+
+
 PREVIEW_LENGTH = 80
 
 
@@ -121,6 +144,8 @@ def init_app(app) -> None:
     app.jinja_env.globals["attachment_summary"] = attachment_summary
     app.jinja_env.filters["plain_text"] = plain_text
     app.jinja_env.globals["message_url"] = message_url
+    app.jinja_env.globals["badge_words"] = badge_words
+    app.jinja_env.globals["page_config"] = page_config
     app.extensions["webchat.message_url_shapes"] = {}
 
     @app.context_processor

@@ -1,6 +1,6 @@
 // What the page shows of other people, live: presence, "… is typing", "Seen by …", delivery
 // marks on one's own messages, and the unread total in the tab title. The server sends data
-// (rendered once for everyone); this file words it for the viewer.
+// (rendered once for everyone, presence with its words); this file places it for the viewer.
 (function () {
   "use strict";
 
@@ -8,25 +8,23 @@
   var me = function () { return document.body.dataset.user; };
 
   // ----- presence ------------------------------------------------------------------------
-  function lastSeenWords(iso) {
-    if (!iso) return "offline";
-    var minutes = Math.floor((Date.now() - new Date(iso).getTime()) / 60000);
-    if (minutes < 1) return "last seen just now";
-    if (minutes < 60) return "last seen " + minutes + " min ago";
-    if (minutes < 48 * 60) return "last seen " + Math.floor(minutes / 60) + " h ago";
-    return "last seen " + new Date(iso).toLocaleDateString([], { month: "short", day: "numeric" });
-  }
-
+  // The words come from the server: "online" and hidden from the page config, "last seen …" as
+  // [[minutes since last seen, words], …] from when it was rendered on (presence_schedule);
+  // shown are the last ones reached. Only the server knows how presence reads, so a fresh page
+  // and one left open say the same.
   function renderPresence(el) {
-    var hidden = el.dataset.hidden === "1" || document.body.dataset.presenceHidden === "1";
-    var state = hidden ? "hidden" : el.dataset.online === "1" ? "online" : "offline";
+    var state = el.dataset.hidden === "1" ? "hidden" : el.dataset.online === "1" ? "online" : "offline";
+    var words = state === "offline" ? JSON.parse(el.dataset.words || "[]") : [];
+    var since = el.dataset.lastSeen ? (Date.now() - new Date(el.dataset.lastSeen).getTime()) / 60000 : 0;
+    var shown = webchat.config.presence[state] || "";
+    words.forEach(function (w) { if (w[0] <= since) shown = w[1]; else if (!shown) shown = w[1]; });
     el.className = "presence presence--" + state;
-    el.textContent = hidden ? "last seen recently" : state === "online" ? "online" : lastSeenWords(el.dataset.lastSeen);
+    if (shown && el.textContent !== shown) el.textContent = shown;
   }
 
   function applyPresenceSignal(signal) {
     document.querySelectorAll('.presence[data-presence-user="' + signal.dataset.user + '"]').forEach(function (el) {
-      ["hidden", "online", "lastSeen"].forEach(function (key) {
+      ["hidden", "online", "lastSeen", "words"].forEach(function (key) {
         if (signal.dataset[key] === undefined) delete el.dataset[key];
         else el.dataset[key] = signal.dataset[key];
       });

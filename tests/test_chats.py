@@ -2,6 +2,7 @@
 import io
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -24,6 +25,7 @@ from .support.records import (
     create_group,
     members_of,
     post_messages,
+    set_user,
     snapshot,
     stored_messages,
 )
@@ -325,6 +327,19 @@ def test_there_is_one_direct_chat_per_pair_whoever_opens_it(trio):
     assert entry_for(alice.get("/"), first)["title"] == "Bob"
     assert entry_for(bob.get("/"), first)["title"] == "Alice"
     assert system_messages(bob.get(f"/chats/{first}")) == ["Alice started a conversation with Bob"]
+
+
+def test_a_dm_header_says_when_the_partner_was_last_seen_and_how_it_will_read_as_time_passes(trio, app):
+    alice, bob, _ = trio
+    chat_id = chat_id_from(alice.post("/dm", {"username": "bob"}))
+    set_user(app, "bob", last_seen_at=datetime.now(UTC) - timedelta(minutes=57, seconds=30))
+
+    presence = parse(alice.get(f"/chats/{chat_id}")).find("header", cls="chat-header").find("span", cls="presence")
+    assert presence.text == "last seen 57 min ago"
+    # An open page keeps it true from the server's own words (live.js picks the ones reached).
+    assert json.loads(presence.get("data-words"))[:5] == [
+        [57, "last seen 57 min ago"], [58, "last seen 58 min ago"], [59, "last seen 59 min ago"],
+        [60, "last seen 1 h ago"], [120, "last seen 2 h ago"]]
 
 
 @pytest.mark.parametrize(("username", "message"), [

@@ -1,6 +1,6 @@
 """What every template can use: the htmx settings, the CSRF token, the viewer's style nonce."""
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app, request, url_for
 from flask_wtf.csrf import generate_csrf
@@ -98,13 +98,53 @@ def badge_words(kind: str, count: int) -> tuple[str, str]:
 
 
 def page_config() -> str:
-    """window.webchat.config: what the page's scripts word with. A page adds the messages it
+    """window.webchat.config: what the page's scripts word with. Presence that comes online or
+    hides arrives as bare state (a signal is the same for every viewer), worded from here. A page adds the messages it
     counts live to the server's count, so it words counts the server never saw; it does so from
     these words and the count from which badge_count says "999+", so the rule stays here."""
     from .chats.read_state import UNREAD_SHOWN
 
     return json.dumps({"badges": {"words": BADGE_WORDS, "capped": UNREAD_SHOWN + 1,
-                                  "cappedText": badge_count(UNREAD_SHOWN + 1)}})
+                                  "cappedText": badge_count(UNREAD_SHOWN + 1)},
+                       "presence": PRESENCE_WORDS})
+
+
+# How presence reads: the words for "online" and for a hidden presence (see chats.presence).
+PRESENCE_WORDS = {"online": "online", "hidden": "last seen recently"}
+# A page shows "last seen …" ticking on; it is given the words of the next this many changes.
+PRESENCE_CHANGES_AHEAD = 12
+
+
+def last_seen_words(when: datetime | None, now: datetime | None = None) -> str:
+    if when is None:
+        return "offline"
+    minutes = int(((now or datetime.now(UTC)) - _utc(when)).total_seconds() // 60)
+    if minutes < 1:
+        return "last seen just now"
+    if minutes < 60:
+        return f"last seen {minutes} min ago"
+    if minutes < 48 * 60:
+        return f"last seen {minutes // 60} h ago"
+    return f"last seen {_utc(when):%b %d}"
+
+
+def presence_words(state: str, last_seen: datetime | None = None, now: datetime | None = None) -> str:
+    """What a presence says: "online", "last seen recently" (hidden), "last seen 5 min ago"."""
+    return PRESENCE_WORDS.get(state) or last_seen_words(last_seen, now)
+
+
+def presence_schedule(state: str, last_seen: datetime | None = None, now: datetime | None = None) -> list:
+    """The words a presence shows from now on, for the page to keep true while it stays open:
+    [[minutes since last seen, words], …], the words now first, then each of the next changes.
+    The page picks the last entry it has reached, so the wording rule stays in this module."""
+    if PRESENCE_WORDS.get(state) or last_seen is None:
+        return [[0, presence_words(state, last_seen, now)]]
+    last_seen = _utc(last_seen)
+    minutes = max(0, int(((now or datetime.now(UTC)) - last_seen).total_seconds() // 60))
+    changes = [*range(60), *range(60, 48 * 60, 60), 48 * 60]  # the words change at these minutes
+    start = max(i for i, at in enumerate(changes) if at <= minutes)
+    return [[at, last_seen_words(last_seen, last_seen + timedelta(minutes=at))]
+            for at in changes[start:start + PRESENCE_CHANGES_AHEAD + 1]]
 
 
 PREVIEW_LENGTH = 80
@@ -146,6 +186,7 @@ def init_app(app) -> None:
     app.jinja_env.globals["message_url"] = message_url
     app.jinja_env.globals["badge_words"] = badge_words
     app.jinja_env.globals["page_config"] = page_config
+    app.jinja_env.globals["presence_schedule"] = presence_schedule
     app.extensions["webchat.message_url_shapes"] = {}
 
     @app.context_processor

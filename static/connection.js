@@ -211,7 +211,8 @@
     webchat.countLive("unread-", chatId, id); // live.js: the server's count as of its id, plus these
     item.classList.add("chat-item--unread");
     document.dispatchEvent(new CustomEvent("webchat:unread-changed"));
-    document.dispatchEvent(new CustomEvent("webchat:incoming", { detail: { msg: msg, chatId: chatId } }));
+    // Announced on the chat's item (bubbling): notify.js, on the list, and mentions.js hear it.
+    item.dispatchEvent(new CustomEvent("webchat:incoming", { bubbles: true, detail: { msg: msg, chatId: chatId } }));
   }
 
   // A list made before a live message can land after it (the answer to a socket's "view", a

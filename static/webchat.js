@@ -228,34 +228,17 @@
     else webchat.showFlash("Something went wrong on our side. Nothing you typed was lost; try again.");
   });
 
-  // Editing a message: the saved version replaces the message and the editor with it (a change
-  // that lands while typing keeps the editor); Cancel or Esc closes it and shows the text again.
-  document.addEventListener("htmx:beforeRequest", function (evt) {
-    if (evt.detail.elt.classList.contains("msg-editor")) evt.detail.elt.classList.add("msg-editor--saving");
-  });
-  document.addEventListener("htmx:afterRequest", function (evt) {
-    evt.detail.elt.classList.remove("msg-editor--saving");
-  });
   // A reaction stored closes its React menu (a refused one keeps it open, with what was typed).
   document.addEventListener("htmx:afterRequest", function (evt) {
     var picker = evt.detail.elt.tagName === "FORM" && evt.detail.elt.closest(".reaction-picker");
     if (picker && evt.detail.xhr && evt.detail.xhr.status < 300) picker.open = false;
   });
-  document.addEventListener("click", function (evt) {
-    var cancel = evt.target.closest("[data-edit-cancel]");
-    if (cancel) cancel.closest(".msg-editor").remove();
-  });
-  document.addEventListener("keydown", function (evt) {
-    var editor = evt.key === "Escape" && evt.target.closest && evt.target.closest(".msg-editor");
-    if (editor) editor.remove();
-  });
-
-  // Enter sends (or saves an edit), Shift+Enter (or an IME composition) adds a line.
+  // Enter sends, Shift+Enter (or an IME composition) adds a line (editor.js does it for an edit).
   document.addEventListener("keydown", function (evt) {
     var box = evt.target;
     // defaultPrevented: someone else took the key (mentions.js chooses a name with it).
     if (evt.key !== "Enter" || evt.shiftKey || evt.isComposing || evt.defaultPrevented || box.name !== "body") return;
-    var form = box.closest("#composer, .msg-editor");
+    var form = box.closest("#composer");
     if (!form) return;
     evt.preventDefault();
     if (box.value.trim()) form.requestSubmit();

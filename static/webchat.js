@@ -228,11 +228,6 @@
     else webchat.showFlash("Something went wrong on our side. Nothing you typed was lost; try again.");
   });
 
-  // A reaction stored closes its React menu (a refused one keeps it open, with what was typed).
-  document.addEventListener("htmx:afterRequest", function (evt) {
-    var picker = evt.detail.elt.tagName === "FORM" && evt.detail.elt.closest(".reaction-picker");
-    if (picker && evt.detail.xhr && evt.detail.xhr.status < 300) picker.open = false;
-  });
   // Enter sends, Shift+Enter (or an IME composition) adds a line (editor.js does it for an edit).
   document.addEventListener("keydown", function (evt) {
     var box = evt.target;

@@ -209,6 +209,9 @@
     }
     counted.add(id);
     webchat.countLive("unread-", chatId, id); // live.js: the server's count as of its id, plus these
+    if ((msg.dataset.mentions || "").split(" ").indexOf(document.body.dataset.user) >= 0) {
+      webchat.countLive("mentions-", chatId, id); // the chat's "@" badge
+    }
     item.classList.add("chat-item--unread");
     document.dispatchEvent(new CustomEvent("webchat:unread-changed"));
     // Announced on the chat's item (bubbling): notify.js, on the list, and mentions.js hear it.

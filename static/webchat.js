@@ -198,7 +198,7 @@
   };
 
   document.addEventListener("htmx:configRequest", function (evt) {
-    var source = evt.detail.elt.closest("[data-after-from]");
+    var source = evt.detail.elt.hasAttribute("data-after-from") ? evt.detail.elt : null; // not the @ list in the composer
     if (source) evt.detail.parameters.after = webchat.resumeAfterId();
     if (source && source.id === "poller") evt.detail.parameters.changes = webchat.changesCursor();
   });

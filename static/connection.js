@@ -302,7 +302,7 @@
     var chat = webchat.openChatId();
     if (chat) sendFrame({ type: "typing", chat: chat, state: state });
   }
-  document.addEventListener("input", function (evt) {
+  function typingOnInput(evt) {
     if (evt.target.name !== "body" || !evt.target.closest("#composer")) return;
     var now = Date.now();
     if (evt.target.value.trim() && now - typingSentAt > 3000) {
@@ -314,10 +314,10 @@
       if (typingSentAt) typingFrame("stop");
       typingSentAt = 0;
     }, 5000);
-  });
-  document.addEventListener("submit", function (evt) {
+  }
+  function typingOnSubmit(evt) {
     if (evt.target.id === "composer") { clearTimeout(typingIdle); typingSentAt = 0; } // the server stops it on send
-  });
+  }
 
   // A new pane (another chat, the dashboard): tell the socket what this tab shows now, and
   // a chat just opened is read up to what it shows.
@@ -396,7 +396,8 @@
     });
   }
 
-  document.addEventListener("click", function (evt) {
+  // Retry or Edit on a line that was not sent.
+  function pendingAction(evt) {
     var button = evt.target.closest("[data-pending-action]");
     if (!button) return;
     var el = button.closest(".pending");
@@ -410,6 +411,22 @@
     el.querySelector(".pending-status").textContent = "Sending…";
     if (isLive()) sendFrame(pendingFrame(el));
     else sendPendingOverHttp(el);
+  }
+
+  // What the page's own elements do is attached to the element this file governs, the one that
+  // holds the socket (hx-ext="ws, connection" on .layout); the lines still being sent and the
+  // composer are inside it.
+  var api;
+  htmx.defineExtension("connection", {
+    init: function (htmxApi) { api = htmxApi; },
+    onEvent: function (name, evt) {
+      var el = evt.detail.elt;
+      if (name !== "htmx:afterProcessNode" || !el.hasAttribute("ws-connect") || api.getInternalData(el).connection) return;
+      api.getInternalData(el).connection = true;
+      el.addEventListener("click", pendingAction);
+      el.addEventListener("input", typingOnInput);
+      el.addEventListener("submit", typingOnSubmit);
+    },
   });
 
   window.addEventListener("offline", function () { if (!isLive()) setState("offline"); });

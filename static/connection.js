@@ -157,24 +157,25 @@
     if (state === "polling") markRead(); // over HTTP now
   });
 
-  // The server lost its bell (Redis reconnected): catch up from the database like a reconnect.
-  document.addEventListener("htmx:wsBeforeMessage", function (evt) {
-    if (evt.detail.message.indexOf("<template data-resync") === 0) {
+  // Before a frame is swapped in (the ws extension's htmx:wsBeforeMessage, heard by this file's
+  // extension on .layout). The server lost its bell (Redis reconnected): catch up from the
+  // database like a reconnect. Each message that arrives keeps the chat list true: preview,
+  // order, unread badge.
+  function beforeFrame(evt) {
+    var text = evt.detail.message;
+    if (text.indexOf("<template data-resync") === 0) {
       evt.preventDefault();
       view();
+      return;
     }
-  });
-
-  // Each message that arrives keeps the chat list true: preview, order, unread badge.
-  document.addEventListener("htmx:wsBeforeMessage", function (evt) {
-    if (evt.detail.message.indexOf('class="msg') < 0) return;
+    if (text.indexOf('class="msg') < 0) return;
     var template = document.createElement("template");
-    template.innerHTML = evt.detail.message;
+    template.innerHTML = text;
     template.content.querySelectorAll(".msg[data-chat]").forEach(function (msg) {
       updateChatList(msg);
       noteDelivered(msg);
     });
-  });
+  }
 
   // The preview is markup rendered (and escaped) by the server, carried in an attribute.
   function placePreview(preview, html) {
@@ -421,6 +422,7 @@
     init: function (htmxApi) { api = htmxApi; },
     onEvent: function (name, evt) {
       var el = evt.detail.elt;
+      if (name === "htmx:wsBeforeMessage") return beforeFrame(evt);
       if (name !== "htmx:afterProcessNode" || !el.hasAttribute("ws-connect") || api.getInternalData(el).connection) return;
       api.getInternalData(el).connection = true;
       el.addEventListener("click", pendingAction);

@@ -33,13 +33,17 @@
   }
 
   // Presence signals carry data only: apply them here and keep htmx from looking for a target.
-  document.addEventListener("htmx:wsBeforeMessage", function (evt) {
-    var text = evt.detail.message;
-    if (text.indexOf("<template data-presence-signal") !== 0) return;
-    var holder = document.createElement("template");
-    holder.innerHTML = text;
-    holder.content.querySelectorAll("[data-presence-signal]").forEach(applyPresenceSignal);
-    evt.preventDefault();
+  // Heard through this file's extension on the socket's element (hx-ext="… live" on .layout).
+  htmx.defineExtension("live", {
+    onEvent: function (name, evt) {
+      if (name !== "htmx:wsBeforeMessage") return;
+      var text = evt.detail.message;
+      if (text.indexOf("<template data-presence-signal") !== 0) return;
+      var holder = document.createElement("template");
+      holder.innerHTML = text;
+      holder.content.querySelectorAll("[data-presence-signal]").forEach(applyPresenceSignal);
+      evt.preventDefault();
+    },
   });
 
   // ----- typing --------------------------------------------------------------------------

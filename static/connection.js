@@ -82,7 +82,7 @@
     setTimeout(again, (parseInt(evt.detail.xhr.getResponseHeader("Retry-After"), 10) || 5) * 1000);
   });
 
-  // ----- reloading the view of a chat the page is too far behind on (webchat.takeReloads) ----
+  // ----- reloading the view of a chat the page is too far behind on (webchat.js, takeReloads) ----
   // Its messages are fetched afresh as a fresh load shows them; the lines still being sent stay,
   // and the socket then catches up from the new cursors, so nothing that arrived meanwhile is lost.
   var reloadSource = null; // #messages while its reload is on its way
@@ -209,13 +209,8 @@
       return;
     }
     counted.add(id);
-    webchat.countLive("unread-", chatId, id); // live.js: the server's count as of its id, plus these
-    if ((msg.dataset.mentions || "").split(" ").indexOf(document.body.dataset.user) >= 0) {
-      webchat.countLive("mentions-", chatId, id); // the chat's "@" badge
-    }
     item.classList.add("chat-item--unread");
-    document.dispatchEvent(new CustomEvent("webchat:unread-changed"));
-    // Announced on the chat's item (bubbling): notify.js, on the list, and mentions.js hear it.
+    // Announced on the chat's item (bubbling): live.js counts it in the badges, notify.js notifies.
     item.dispatchEvent(new CustomEvent("webchat:incoming", { bubbles: true, detail: { msg: msg, chatId: chatId } }));
   }
 

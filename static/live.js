@@ -6,6 +6,7 @@
 
   var webchat = (window.webchat = window.webchat || {});
   var me = function () { return document.body.dataset.user; };
+  var api;
 
   // ----- presence ------------------------------------------------------------------------
   // The words come from the server: "online" and hidden from the page config, "last seen …" as
@@ -35,7 +36,13 @@
   // Presence signals carry data only: apply them here and keep htmx from looking for a target.
   // Heard through this file's extension on the socket's element (hx-ext="… live" on .layout).
   htmx.defineExtension("live", {
+    init: function (htmxApi) { api = htmxApi; },
     onEvent: function (name, evt) {
+      var el = evt.detail.elt;
+      if (name === "htmx:afterProcessNode" && el.hasAttribute("ws-connect") && !api.getInternalData(el).live) {
+        api.getInternalData(el).live = true;
+        el.addEventListener("webchat:incoming", countIncoming);
+      }
       if (name !== "htmx:wsBeforeMessage") return;
       var text = evt.detail.message;
       if (text.indexOf("<template data-presence-signal") !== 0) return;
@@ -97,10 +104,10 @@
     }
     line.textContent = words;
   }
-  webchat.renderReceipts = function () {
-    var chat = webchat.openChatId && webchat.openChatId();
+  function renderOpenReceipts() {
+    var chat = webchat.openChatId();
     if (chat) renderReceipts(chat);
-  };
+  }
 
   // ----- unread total in the title: "(3) webchat", with mentions of me "(3, @1) webchat" ----
   var baseTitle = null;
@@ -112,11 +119,19 @@
   function renderTitle() {
     if (baseTitle === null) baseTitle = document.title.replace(/^\([^)]*\) /, "");
     var counts = [sum("#chat-list .badge"), sum("#chat-list .mention-badge")];
-    var words = [counts[0] ? webchat.badgeWords("unread", counts[0]).text : "",
-                 counts[1] ? webchat.badgeWords("mentions", counts[1]).text : ""].filter(Boolean).join(", ");
+    var words = [counts[0] ? badgeWords("unread", counts[0]).text : "",
+                 counts[1] ? badgeWords("mentions", counts[1]).text : ""].filter(Boolean).join(", ");
     document.title = (words ? "(" + words + ") " : "") + baseTitle;
   }
-  webchat.renderTitle = renderTitle;
+
+  // A badge for a count the page worked out (the server's plus those counted live), in the
+  // server's words (templating.badge_words): this fills in the count and picks the form.
+  function badgeWords(kind, count) {
+    var badges = webchat.config.badges;
+    var shown = count >= badges.capped ? badges.cappedText : String(count);
+    var words = badges.words[kind];
+    return { text: words.text.replace("#", shown), title: words.title[count === 1 ? 0 : 1].replace("#", shown) };
+  }
 
   // ----- unread and @ counts: the server's, plus what arrived live since it counted ----------
   // A count from the server (the list, a poll, a catch-up, a read) is as of message id
@@ -131,7 +146,7 @@
     var ids = liveIds[prefix][badge.id.slice(prefix.length)];
     if (ids) ids.forEach(function (id) { if (id > upto) count += 1; else ids.delete(id); });
     if (String(count) === badge.dataset.count) return;
-    var words = webchat.badgeWords(prefix === "mentions-" ? "mentions" : "unread", count);
+    var words = badgeWords(prefix === "mentions-" ? "mentions" : "unread", count);
     badge.dataset.count = String(count);
     badge.textContent = words.text;
     badge.title = words.title;
@@ -140,13 +155,22 @@
     document.querySelectorAll("#chat-list .badge[data-server], #chat-list .mention-badge[data-server]")
       .forEach(showCount);
   }
-  // A message counted live: kind "unread-" or "mentions-" (the badge's id prefix).
-  webchat.countLive = function (prefix, chatId, messageId) {
+  function countLive(prefix, chatId, messageId) {
     var ids = liveIds[prefix][chatId] || (liveIds[prefix][chatId] = new Set());
     ids.add(messageId);
     var badge = document.getElementById(prefix + chatId);
     if (badge && badge.dataset.server !== undefined) showCount(badge);
-  };
+  }
+
+  // A message connection.js counts as unread here ("webchat:incoming", on its chat's item): one
+  // more for the chat's badge, and for its "@" badge when it names me.
+  function countIncoming(evt) {
+    var msg = evt.detail.msg;
+    var id = parseInt(msg.dataset.id, 10);
+    countLive("unread-", evt.detail.chatId, id);
+    if ((msg.dataset.mentions || "").split(" ").indexOf(me()) >= 0) countLive("mentions-", evt.detail.chatId, id);
+    renderTitle();
+  }
 
   document.addEventListener("htmx:load", function (evt) {
     var el = evt.detail.elt;
@@ -155,7 +179,7 @@
     boxes.forEach(renderTyping);
     (el.classList && el.classList.contains("presence") ? [el] : el.querySelectorAll(".presence")).forEach(renderPresence);
     if ((el.classList && (el.classList.contains("receipts") || el.classList.contains("msg"))) || el.querySelector(".receipts")) {
-      webchat.renderReceipts();
+      renderOpenReceipts();
     }
     if (el.classList && el.classList.contains("badge") && el.closest(".chat-item")) {
       // A new count from the server (read elsewhere, or here): the item's highlight follows it.
@@ -177,16 +201,15 @@
     });
   }
   document.addEventListener("htmx:afterSettle", function () {
-    webchat.renderReceipts();
+    renderOpenReceipts();
     showCounts();
     renderUnreadMarks();
     renderTitle();
   });
-  document.addEventListener("webchat:unread-changed", renderTitle);
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll(".presence").forEach(renderPresence);
-    webchat.renderReceipts();
+    renderOpenReceipts();
     renderTitle();
     // Relative times stay true: "last seen 5 min ago" becomes "6 min ago".
     setInterval(function () { document.querySelectorAll(".presence").forEach(renderPresence); }, 30000);

@@ -7,7 +7,7 @@
 // Enter or Tab chooses (and so does not send), Escape closes; a click chooses. Choosing puts
 // "@username " in place of what was typed.
 //
-// The "@2" badges: connection.js counts a live message naming me, live.js shows the counts.
+// The "@2" badges are live.js's: it counts a live message naming me (from connection.js).
 (function () {
   "use strict";
   var api;

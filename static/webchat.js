@@ -10,15 +10,6 @@
   var meta = document.querySelector('meta[name="webchat-config"]');
   webchat.config = meta ? JSON.parse(meta.content) : {};
 
-  // A badge for a count the page worked out (the server's plus those counted live), in the
-  // server's words (templating.badge_words): this fills in the count and picks the form.
-  webchat.badgeWords = function (kind, count) {
-    var badges = webchat.config.badges;
-    var shown = count >= badges.capped ? badges.cappedText : String(count);
-    var words = badges.words[kind];
-    return { text: words.text.replace("#", shown), title: words.title[count === 1 ? 0 : 1].replace("#", shown) };
-  };
-
   function messageId(el) {
     return parseInt(el.dataset.id, 10) || 0;
   }
@@ -111,7 +102,7 @@
 
   // A page too far behind on a chat's changes is told to fetch its view afresh instead of being
   // sent each changed message (connection.js does it): take the request out of the response.
-  webchat.takeReloads = function (html) {
+  function takeReloads(html) {
     if (html.indexOf("data-reload-view") < 0) return html;
     var holder = document.createElement("template");
     holder.innerHTML = html;
@@ -123,13 +114,13 @@
       reload.remove();
     });
     return holder.innerHTML;
-  };
+  }
 
   // Filters what arrives for #messages: socket frames, polling and sending answers. Other
   // responses (a whole chat pane, say) pass untouched, but for message changes in them.
   htmx.defineExtension("webchat", {
     transformResponse: function (text, xhr, elt) {
-      text = webchat.takeReloads(webchat.applyChanges(text));
+      text = takeReloads(webchat.applyChanges(text));
       if (elt && (elt.hasAttribute("ws-connect") || elt.closest("[data-after-from]"))) {
         return webchat.filterMessages(text);
       }

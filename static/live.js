@@ -32,6 +32,19 @@
       renderPresence(el);
     });
   }
+  // The server's words reach a dozen changes ahead. The chat list is fetched afresh every minute
+  // or so with new ones: a presence elsewhere (a DM's header) of the same last seen takes them.
+  // (Only words: a list made before a signal may arrive after it, and must not undo it.)
+  function presenceFromList() {
+    document.querySelectorAll("#chat-list .presence[data-words]").forEach(function (listed) {
+      var user = listed.dataset.presenceUser;
+      document.querySelectorAll('.presence[data-presence-user="' + user + '"]').forEach(function (el) {
+        if (el === listed || el.dataset.lastSeen !== listed.dataset.lastSeen || el.dataset.online !== "0") return;
+        el.dataset.words = listed.dataset.words;
+        renderPresence(el);
+      });
+    });
+  }
 
   // Presence signals carry data only: apply them here and keep htmx from looking for a target.
   // Heard through this file's extension on the socket's element (hx-ext="… live" on .layout).
@@ -187,6 +200,7 @@
     }
     var isBadge = el.classList && (el.classList.contains("badge") || el.classList.contains("mention-badge"));
     if (el.id === "chat-list" || isBadge || el.querySelector("#chat-list")) {
+      presenceFromList();
       showCounts();
       renderTitle();
     }

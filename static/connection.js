@@ -126,12 +126,12 @@
 
   // Open is not yet live: the tab counts as live once the server has answered its "view"
   // (a proxy or a broken server can accept a socket and say nothing).
-  document.addEventListener("htmx:wsOpen", function (evt) {
+  function onOpen(evt) {
     socket = evt.detail.socketWrapper;
     socket.send(JSON.stringify(viewFrame()));
-  });
+  }
 
-  document.addEventListener("htmx:wsAfterMessage", function () {
+  function onAfterMessage() {
     if (!isLive() && socket) {
       failures = 0;
       downSince = null;
@@ -140,9 +140,9 @@
       markRead(); // the chat this tab shows is read; said after "view", so the list it answered is updated
     }
     synced();
-  });
+  }
 
-  document.addEventListener("htmx:wsClose", function (evt) {
+  function onClose(evt) {
     socket = null;
     var code = evt.detail.event.code;
     if (code === 1008) {
@@ -155,7 +155,7 @@
     if (!navigator.onLine) setState("offline");
     else setState(failures >= POLLING_AFTER_FAILURES ? "polling" : "reconnecting");
     if (state === "polling") markRead(); // over HTTP now
-  });
+  }
 
   // Before a frame is swapped in (the ws extension's htmx:wsBeforeMessage, heard by this file's
   // extension on .layout). The server lost its bell (Redis reconnected): catch up from the
@@ -417,7 +417,11 @@
     init: function (htmxApi) { api = htmxApi; },
     onEvent: function (name, evt) {
       var el = evt.detail.elt;
+      // The socket's own events, triggered on this element by the ws extension.
+      if (name === "htmx:wsOpen") return onOpen(evt);
       if (name === "htmx:wsBeforeMessage") return beforeFrame(evt);
+      if (name === "htmx:wsAfterMessage") return onAfterMessage();
+      if (name === "htmx:wsClose") return onClose(evt);
       if (name !== "htmx:afterProcessNode" || !el.hasAttribute("ws-connect") || api.getInternalData(el).connection) return;
       api.getInternalData(el).connection = true;
       el.addEventListener("click", pendingAction);

@@ -253,7 +253,7 @@
       upload(form);
     }, true);
 
-    // webchat.js sends on Enter only when there is text; files alone go too.
+    // composer.js sends on Enter only when there is text; files alone go too.
     form.addEventListener("keydown", function (evt) {
       var box = evt.target;
       if (evt.key !== "Enter" || evt.shiftKey || evt.isComposing || box.name !== "body") return;

@@ -104,7 +104,7 @@
       if (p && evt.target === p.box) close(p, true);
     });
 
-    // Captured before webchat.js's Enter-to-send (which listens on the way back up): while the
+    // Captured before composer.js's Enter-to-send (which listens on the way back up): while the
     // list offers people, Enter and Tab choose one and the message is not sent.
     form.addEventListener("keydown", function (evt) {
       var p = picker();

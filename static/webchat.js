@@ -1,5 +1,5 @@
 // webchat's page behaviour on top of htmx: messages in id order and never twice, the "newest id
-// shown" cursor, Enter-to-send, scrolling, local times. connection.js adds the socket side.
+// shown" cursor, scrolling, local times. connection.js adds the socket side.
 // Plain script, no build step; loaded after htmx with `defer`.
 (function () {
   "use strict";
@@ -217,17 +217,6 @@
   document.addEventListener("htmx:responseError", function (evt) {
     if (evt.detail.xhr.status === 404) webchat.showFlash("That chat is no longer available to you.");
     else webchat.showFlash("Something went wrong on our side. Nothing you typed was lost; try again.");
-  });
-
-  // Enter sends, Shift+Enter (or an IME composition) adds a line (editor.js does it for an edit).
-  document.addEventListener("keydown", function (evt) {
-    var box = evt.target;
-    // defaultPrevented: someone else took the key (mentions.js chooses a name with it).
-    if (evt.key !== "Enter" || evt.shiftKey || evt.isComposing || evt.defaultPrevented || box.name !== "body") return;
-    var form = box.closest("#composer");
-    if (!form) return;
-    evt.preventDefault();
-    if (box.value.trim()) form.requestSubmit();
   });
 
   document.addEventListener("DOMContentLoaded", function () {

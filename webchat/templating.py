@@ -98,10 +98,10 @@ def badge_words(kind: str, count: int) -> tuple[str, str]:
 
 
 def page_config() -> str:
-    """window.webchat.config: what the page's scripts word with. Presence that comes online or
-    hides arrives as bare state (a signal is the same for every viewer), worded from here. A page adds the messages it
-    counts live to the server's count, so it words counts the server never saw; it does so from
-    these words and the count from which badge_count says "999+", so the rule stays here."""
+    """window.webchat.config: the words the page's scripts place. A page adds the messages it
+    counts live to the server's count, so it shows counts the server never rendered: from these
+    words and the count from which badge_count says "999+", so the rule stays here. Presence
+    that comes online or hides arrives as bare state (one signal for every viewer), worded here."""
     from .chats.read_state import UNREAD_SHOWN
 
     return json.dumps({"badges": {"words": BADGE_WORDS, "capped": UNREAD_SHOWN + 1,

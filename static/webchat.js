@@ -118,7 +118,22 @@
 
   // Filters what arrives for #messages: socket frames, polling and sending answers. Other
   // responses (a whole chat pane, say) pass untouched, but for message changes in them.
+  // It also hears every request of the page (hx-ext="webchat" is on <body>): the cursors the
+  // message requests carry, and the words for a request that failed.
   htmx.defineExtension("webchat", {
+    onEvent: function (name, evt) {
+      if (name === "htmx:configRequest") {
+        var source = evt.detail.elt;
+        if (!source.hasAttribute("data-after-from")) return; // not, say, the @ list in the composer
+        evt.detail.parameters.after = webchat.resumeAfterId();
+        if (source.id === "poller") evt.detail.parameters.changes = webchat.changesCursor();
+      } else if (name === "htmx:sendError") {
+        webchat.showFlash("Couldn't reach webchat. Check your connection; anything you typed is still there.");
+      } else if (name === "htmx:responseError") {
+        if (evt.detail.xhr.status === 404) webchat.showFlash("That chat is no longer available to you.");
+        else webchat.showFlash("Something went wrong on our side. Nothing you typed was lost; try again.");
+      }
+    },
     transformResponse: function (text, xhr, elt) {
       text = takeReloads(webchat.applyChanges(text));
       if (elt && (elt.hasAttribute("ws-connect") || elt.closest("[data-after-from]"))) {
@@ -188,12 +203,6 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   };
 
-  document.addEventListener("htmx:configRequest", function (evt) {
-    var source = evt.detail.elt.hasAttribute("data-after-from") ? evt.detail.elt : null; // not the @ list in the composer
-    if (source) evt.detail.parameters.after = webchat.resumeAfterId();
-    if (source && source.id === "poller") evt.detail.parameters.changes = webchat.changesCursor();
-  });
-
   document.addEventListener("htmx:afterSettle", function (evt) {
     if (evt.detail.target && evt.detail.target.id === "chat-pane") webchat.scrollToBottom();
     markActiveChat();
@@ -209,14 +218,6 @@
       document.dispatchEvent(new CustomEvent("webchat:message-shown", { detail: { elt: el } }));
     }
     localTimes(el);
-  });
-
-  document.addEventListener("htmx:sendError", function () {
-    webchat.showFlash("Couldn't reach webchat. Check your connection; anything you typed is still there.");
-  });
-  document.addEventListener("htmx:responseError", function (evt) {
-    if (evt.detail.xhr.status === 404) webchat.showFlash("That chat is no longer available to you.");
-    else webchat.showFlash("Something went wrong on our side. Nothing you typed was lost; try again.");
   });
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -4,6 +4,7 @@
 // back (and to everyone else over the socket) like any other. A refusal (too big, empty, not a
 // member) is shown under the composer and the files and the text stay.
 // Without JavaScript the composer's own "Upload files" button posts the same form.
+// One behaviour, attached by hx-ext="attachments" on the composer (chats/_composer.html).
 (function () {
   "use strict";
 
@@ -100,17 +101,8 @@
     }
   }
 
-  // What a chat list preview or a notification says of a message of files without a caption
-  // (as the server's attachment_summary says it).
-  webchat.attachmentSummary = function (msg) {
-    var names = Array.from(msg.querySelectorAll(".attachment-name, .attachment-image img"), function (el) {
-      return el.getAttribute("alt") || el.textContent.trim();
-    });
-    return names.length ? "📎 " + names.join(", ") : "";
-  };
-
   // fromPaste: clipboard pictures get a name of their own (see named()).
-  webchat.stageFiles = function (files, fromPaste) {
+  function stageFiles(files, fromPaste) {
     var form = composer();
     if (!form || !attachArea(form) || !files || !files.length) return;
     prepare(form);
@@ -119,7 +111,7 @@
     render(form);
     var box = form.querySelector("textarea[name=body]");
     if (box) box.focus();
-  };
+  }
 
   function refusal(form, files) {
     var max = parseInt(attachArea(form).dataset.maxBytes, 10) || 0;
@@ -226,13 +218,50 @@
     htmx.swap(messages, html, { swapStyle: "beforeend", swapDelay: 0, settleDelay: 0, ignoreTitle: true });
   }
 
-  // ----- where files come from -------------------------------------------------------------
-  document.addEventListener("change", function (evt) {
-    var input = evt.target;
-    if (input.type !== "file" || !input.closest("#composer .attach")) return;
-    webchat.stageFiles(input.files);
-    input.value = ""; // choosing the same file again is a change again
-  });
+  // ----- where files come from, and sending -------------------------------------------------
+  function connect(form) {
+    prepare(form);
+    form.addEventListener("change", function (evt) {
+      var input = evt.target;
+      if (input.type !== "file" || !input.closest(".attach")) return;
+      stageFiles(input.files);
+      input.value = ""; // choosing the same file again is a change again
+    });
+
+    // A pasted picture (a screenshot, say) is a file to send; pasted text stays text.
+    form.addEventListener("paste", function (evt) {
+      var files = evt.clipboardData && evt.clipboardData.files;
+      if (!files || !files.length || evt.clipboardData.getData("text/plain")) return;
+      evt.preventDefault();
+      stageFiles(files, true);
+    });
+
+    form.addEventListener("click", function (evt) {
+      var remove = evt.target.closest("[data-attach-remove]");
+      if (!remove) return;
+      staged.splice(parseInt(remove.dataset.attachRemove, 10), 1);
+      showError(form, null);
+      render(form);
+    });
+
+    // Captured, so before htmx's own submit handler on the form and connection.js's socket
+    // routing: with files waiting, this send is an upload.
+    form.addEventListener("submit", function (evt) {
+      if (!staged.length || !attachArea(form)) return;
+      evt.preventDefault();
+      evt.stopImmediatePropagation();
+      upload(form);
+    }, true);
+
+    // composer.js sends on Enter only when there is text; files alone go too.
+    form.addEventListener("keydown", function (evt) {
+      var box = evt.target;
+      if (evt.key !== "Enter" || evt.shiftKey || evt.isComposing || box.name !== "body") return;
+      if (!staged.length || box.value.trim()) return;
+      evt.preventDefault();
+      upload(form);
+    });
+  }
 
   function carriesFiles(evt) {
     return evt.dataTransfer && Array.from(evt.dataTransfer.types || []).indexOf("Files") >= 0;
@@ -242,8 +271,8 @@
     return evt.target.closest && evt.target.closest("#chat-pane");
   }
 
-  // Files dragged anywhere else on a chat page are refused rather than opened by the browser,
-  // which would navigate away from the chat.
+  // Files dragged anywhere on a chat page are taken by the pane or refused, rather than opened
+  // by the browser, which would navigate away from the chat: so these listen on the document.
   document.addEventListener("dragover", function (evt) {
     if (!carriesFiles(evt) || !attachArea(composer())) return;
     evt.preventDefault();
@@ -261,51 +290,17 @@
     var pane = dropZone(evt);
     if (!pane) return;
     pane.classList.remove("chat--drop");
-    webchat.stageFiles(evt.dataTransfer.files);
+    stageFiles(evt.dataTransfer.files);
   });
 
-  // A pasted picture (a screenshot, say) is a file to send; pasted text stays text.
-  document.addEventListener("paste", function (evt) {
-    var box = evt.target;
-    if (!box.closest || !box.closest("#composer") || !evt.clipboardData) return;
-    var files = evt.clipboardData.files;
-    if (!files || !files.length || evt.clipboardData.getData("text/plain")) return;
-    evt.preventDefault();
-    webchat.stageFiles(files, true);
-  });
-
-  document.addEventListener("click", function (evt) {
-    var remove = evt.target.closest && evt.target.closest("[data-attach-remove]");
-    if (!remove) return;
-    staged.splice(parseInt(remove.dataset.attachRemove, 10), 1);
-    var form = composer();
-    showError(form, null);
-    render(form);
-  });
-
-  // ----- sending ---------------------------------------------------------------------------
-  // Captured on the way down, before htmx's own submit handler on the form and connection.js's
-  // socket routing: with files waiting, this send is an upload.
-  document.addEventListener("submit", function (evt) {
-    var form = evt.target;
-    if (form.id !== "composer" || !staged.length || !attachArea(form)) return;
-    evt.preventDefault();
-    evt.stopPropagation();
-    upload(form);
-  }, true);
-
-  // webchat.js sends on Enter only when there is text; files alone go too.
-  document.addEventListener("keydown", function (evt) {
-    var box = evt.target;
-    if (evt.key !== "Enter" || evt.shiftKey || evt.isComposing || box.name !== "body") return;
-    var form = box.closest("#composer");
-    if (!form || !staged.length || box.value.trim()) return;
-    evt.preventDefault();
-    upload(form);
-  });
-
-  htmx.onLoad(function (elt) {
-    var form = elt.id === "composer" ? elt : elt.querySelector && elt.querySelector("#composer");
-    if (form) prepare(form);
+  var api;
+  htmx.defineExtension("attachments", {
+    init: function (htmxApi) { api = htmxApi; },
+    onEvent: function (name, evt) {
+      var form = evt.detail.elt;
+      if (name !== "htmx:afterProcessNode" || form.id !== "composer" || api.getInternalData(form).attachments) return;
+      api.getInternalData(form).attachments = true;
+      connect(form);
+    },
   });
 })();

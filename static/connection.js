@@ -82,7 +82,7 @@
     setTimeout(again, (parseInt(evt.detail.xhr.getResponseHeader("Retry-After"), 10) || 5) * 1000);
   });
 
-  // ----- reloading the view of a chat the page is too far behind on (webchat.takeReloads) ----
+  // ----- reloading the view of a chat the page is too far behind on (webchat.js, takeReloads) ----
   // Its messages are fetched afresh as a fresh load shows them; the lines still being sent stay,
   // and the socket then catches up from the new cursors, so nothing that arrived meanwhile is lost.
   var reloadSource = null; // #messages while its reload is on its way
@@ -126,12 +126,12 @@
 
   // Open is not yet live: the tab counts as live once the server has answered its "view"
   // (a proxy or a broken server can accept a socket and say nothing).
-  document.addEventListener("htmx:wsOpen", function (evt) {
+  function onOpen(evt) {
     socket = evt.detail.socketWrapper;
     socket.send(JSON.stringify(viewFrame()));
-  });
+  }
 
-  document.addEventListener("htmx:wsAfterMessage", function () {
+  function onAfterMessage() {
     if (!isLive() && socket) {
       failures = 0;
       downSince = null;
@@ -140,9 +140,9 @@
       markRead(); // the chat this tab shows is read; said after "view", so the list it answered is updated
     }
     synced();
-  });
+  }
 
-  document.addEventListener("htmx:wsClose", function (evt) {
+  function onClose(evt) {
     socket = null;
     var code = evt.detail.event.code;
     if (code === 1008) {
@@ -155,26 +155,36 @@
     if (!navigator.onLine) setState("offline");
     else setState(failures >= POLLING_AFTER_FAILURES ? "polling" : "reconnecting");
     if (state === "polling") markRead(); // over HTTP now
-  });
+  }
 
-  // The server lost its bell (Redis reconnected): catch up from the database like a reconnect.
-  document.addEventListener("htmx:wsBeforeMessage", function (evt) {
-    if (evt.detail.message.indexOf("<template data-resync") === 0) {
+  // Before a frame is swapped in (the ws extension's htmx:wsBeforeMessage, heard by this file's
+  // extension on .layout). The server lost its bell (Redis reconnected): catch up from the
+  // database like a reconnect. Each message that arrives keeps the chat list true: preview,
+  // order, unread badge.
+  function beforeFrame(evt) {
+    var text = evt.detail.message;
+    if (text.indexOf("<template data-resync") === 0) {
       evt.preventDefault();
       view();
+      return;
     }
-  });
-
-  // Each message that arrives keeps the chat list true: preview, order, unread badge.
-  document.addEventListener("htmx:wsBeforeMessage", function (evt) {
-    if (evt.detail.message.indexOf('class="msg') < 0) return;
+    if (text.indexOf('class="msg') < 0) return;
     var template = document.createElement("template");
-    template.innerHTML = evt.detail.message;
+    template.innerHTML = text;
     template.content.querySelectorAll(".msg[data-chat]").forEach(function (msg) {
       updateChatList(msg);
       noteDelivered(msg);
     });
-  });
+  }
+
+  // The preview is markup rendered (and escaped) by the server, carried in an attribute.
+  function placePreview(preview, html) {
+    if (preview.dataset.shown === html) return;
+    var holder = document.createElement("template");
+    holder.innerHTML = html;
+    preview.replaceChildren(holder.content);
+    preview.dataset.shown = html;
+  }
 
   function updateChatList(msg) {
     var chatId = parseInt(msg.dataset.chat, 10);
@@ -184,23 +194,14 @@
       if (list) htmx.trigger(list, "poll"); // a chat this page has not listed yet
       return;
     }
+    // The server words the line (templating.message_preview, the message's data-preview).
     var preview = item.querySelector(".preview");
-    var body = msg.querySelector(".msg-body, .msg-system");
-    var author = msg.querySelector(".msg-author");
-    if (preview && body) {
-      var words = body.cloneNode(true);
-      words.querySelectorAll("time").forEach(function (t) { t.remove(); }); // a system line ends in its time
-      var said = words.textContent.trim() || (webchat.attachmentSummary ? webchat.attachmentSummary(msg) : "");
-      var text = (author ? author.textContent + ": " : "") + said.replace(/\s+/g, " ");
-      // The rule of the server's list (templating.preview_line): 80 characters, else 79 and "…".
-      var chars = Array.from(text); // whole characters: cutting UTF-16 units could halve an emoji
-      preview.textContent = chars.length > 80 ? chars.slice(0, 79).join("") + "…" : text;
-    }
+    if (preview && msg.dataset.preview !== undefined) placePreview(preview, msg.dataset.preview);
     var ul = item.parentElement;
     if (ul && ul.firstElementChild !== item) ul.insertBefore(item, ul.firstElementChild);
     var id = parseInt(msg.dataset.id, 10);
-    if (preview && (!livePreviews[chatId] || livePreviews[chatId].id < id)) {
-      livePreviews[chatId] = { id: id, text: preview.textContent };
+    if (preview && msg.dataset.preview !== undefined && (!livePreviews[chatId] || livePreviews[chatId].id < id)) {
+      livePreviews[chatId] = { id: id, html: msg.dataset.preview };
     }
     var seenHere = chatId === webchat.openChatId() && document.visibilityState === "visible";
     var mine = msg.dataset.author === document.body.dataset.user;
@@ -208,10 +209,9 @@
       return;
     }
     counted.add(id);
-    webchat.countLive("unread-", chatId, id); // live.js: the server's count as of its id, plus these
     item.classList.add("chat-item--unread");
-    document.dispatchEvent(new CustomEvent("webchat:unread-changed"));
-    document.dispatchEvent(new CustomEvent("webchat:incoming", { detail: { msg: msg, chatId: chatId } }));
+    // Announced on the chat's item (bubbling): live.js counts it in the badges, notify.js notifies.
+    item.dispatchEvent(new CustomEvent("webchat:incoming", { bubbles: true, detail: { msg: msg, chatId: chatId } }));
   }
 
   // A list made before a live message can land after it (the answer to a socket's "view", a
@@ -230,7 +230,7 @@
     });
     newer.sort(function (a, b) { return a.live.id - b.live.id; }).forEach(function (stale) {
       var preview = stale.item.querySelector(".preview");
-      if (preview && preview.textContent !== stale.live.text) preview.textContent = stale.live.text;
+      if (preview) placePreview(preview, stale.live.html);
       var ul = stale.item.parentElement;
       if (ul && ul.firstElementChild !== stale.item) ul.insertBefore(stale.item, ul.firstElementChild);
     });
@@ -298,7 +298,7 @@
     var chat = webchat.openChatId();
     if (chat) sendFrame({ type: "typing", chat: chat, state: state });
   }
-  document.addEventListener("input", function (evt) {
+  function typingOnInput(evt) {
     if (evt.target.name !== "body" || !evt.target.closest("#composer")) return;
     var now = Date.now();
     if (evt.target.value.trim() && now - typingSentAt > 3000) {
@@ -310,10 +310,10 @@
       if (typingSentAt) typingFrame("stop");
       typingSentAt = 0;
     }, 5000);
-  });
-  document.addEventListener("submit", function (evt) {
+  }
+  function typingOnSubmit(evt) {
     if (evt.target.id === "composer") { clearTimeout(typingIdle); typingSentAt = 0; } // the server stops it on send
-  });
+  }
 
   // A new pane (another chat, the dashboard): tell the socket what this tab shows now, and
   // a chat just opened is read up to what it shows.
@@ -392,7 +392,8 @@
     });
   }
 
-  document.addEventListener("click", function (evt) {
+  // Retry or Edit on a line that was not sent.
+  function pendingAction(evt) {
     var button = evt.target.closest("[data-pending-action]");
     if (!button) return;
     var el = button.closest(".pending");
@@ -406,6 +407,27 @@
     el.querySelector(".pending-status").textContent = "Sending…";
     if (isLive()) sendFrame(pendingFrame(el));
     else sendPendingOverHttp(el);
+  }
+
+  // What the page's own elements do is attached to the element this file governs, the one that
+  // holds the socket (hx-ext="ws, connection" on .layout); the lines still being sent and the
+  // composer are inside it.
+  var api;
+  htmx.defineExtension("connection", {
+    init: function (htmxApi) { api = htmxApi; },
+    onEvent: function (name, evt) {
+      var el = evt.detail.elt;
+      // The socket's own events, triggered on this element by the ws extension.
+      if (name === "htmx:wsOpen") return onOpen(evt);
+      if (name === "htmx:wsBeforeMessage") return beforeFrame(evt);
+      if (name === "htmx:wsAfterMessage") return onAfterMessage();
+      if (name === "htmx:wsClose") return onClose(evt);
+      if (name !== "htmx:afterProcessNode" || !el.hasAttribute("ws-connect") || api.getInternalData(el).connection) return;
+      api.getInternalData(el).connection = true;
+      el.addEventListener("click", pendingAction);
+      el.addEventListener("input", typingOnInput);
+      el.addEventListener("submit", typingOnSubmit);
+    },
   });
 
   window.addEventListener("offline", function () { if (!isLive()) setState("offline"); });

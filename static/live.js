@@ -1,47 +1,69 @@
 // What the page shows of other people, live: presence, "… is typing", "Seen by …", delivery
 // marks on one's own messages, and the unread total in the tab title. The server sends data
-// (rendered once for everyone); this file words it for the viewer.
+// (rendered once for everyone, presence with its words); this file places it for the viewer.
 (function () {
   "use strict";
 
   var webchat = (window.webchat = window.webchat || {});
   var me = function () { return document.body.dataset.user; };
+  var api;
 
   // ----- presence ------------------------------------------------------------------------
-  function lastSeenWords(iso) {
-    if (!iso) return "offline";
-    var minutes = Math.floor((Date.now() - new Date(iso).getTime()) / 60000);
-    if (minutes < 1) return "last seen just now";
-    if (minutes < 60) return "last seen " + minutes + " min ago";
-    if (minutes < 48 * 60) return "last seen " + Math.floor(minutes / 60) + " h ago";
-    return "last seen " + new Date(iso).toLocaleDateString([], { month: "short", day: "numeric" });
-  }
-
+  // The words come from the server: "online" and hidden from the page config, "last seen …" as
+  // [[minutes since last seen, words], …] from when it was rendered on (presence_schedule);
+  // shown are the last ones reached. Only the server knows how presence reads, so a fresh page
+  // and one left open say the same.
   function renderPresence(el) {
-    var hidden = el.dataset.hidden === "1" || document.body.dataset.presenceHidden === "1";
-    var state = hidden ? "hidden" : el.dataset.online === "1" ? "online" : "offline";
+    var state = el.dataset.hidden === "1" ? "hidden" : el.dataset.online === "1" ? "online" : "offline";
+    var words = state === "offline" ? JSON.parse(el.dataset.words || "[]") : [];
+    var since = el.dataset.lastSeen ? (Date.now() - new Date(el.dataset.lastSeen).getTime()) / 60000 : 0;
+    var shown = webchat.config.presence[state] || "";
+    words.forEach(function (w) { if (w[0] <= since) shown = w[1]; else if (!shown) shown = w[1]; });
     el.className = "presence presence--" + state;
-    el.textContent = hidden ? "last seen recently" : state === "online" ? "online" : lastSeenWords(el.dataset.lastSeen);
+    if (shown && el.textContent !== shown) el.textContent = shown;
   }
 
   function applyPresenceSignal(signal) {
     document.querySelectorAll('.presence[data-presence-user="' + signal.dataset.user + '"]').forEach(function (el) {
-      ["hidden", "online", "lastSeen"].forEach(function (key) {
+      ["hidden", "online", "lastSeen", "words"].forEach(function (key) {
         if (signal.dataset[key] === undefined) delete el.dataset[key];
         else el.dataset[key] = signal.dataset[key];
       });
       renderPresence(el);
     });
   }
+  // The server's words reach a dozen changes ahead. The chat list is fetched afresh every minute
+  // or so with new ones: a presence elsewhere (a DM's header) of the same last seen takes them.
+  // (Only words: a list made before a signal may arrive after it, and must not undo it.)
+  function presenceFromList() {
+    document.querySelectorAll("#chat-list .presence[data-words]").forEach(function (listed) {
+      var user = listed.dataset.presenceUser;
+      document.querySelectorAll('.presence[data-presence-user="' + user + '"]').forEach(function (el) {
+        if (el === listed || el.dataset.lastSeen !== listed.dataset.lastSeen || el.dataset.online !== "0") return;
+        el.dataset.words = listed.dataset.words;
+        renderPresence(el);
+      });
+    });
+  }
 
   // Presence signals carry data only: apply them here and keep htmx from looking for a target.
-  document.addEventListener("htmx:wsBeforeMessage", function (evt) {
-    var text = evt.detail.message;
-    if (text.indexOf("<template data-presence-signal") !== 0) return;
-    var holder = document.createElement("template");
-    holder.innerHTML = text;
-    holder.content.querySelectorAll("[data-presence-signal]").forEach(applyPresenceSignal);
-    evt.preventDefault();
+  // Heard through this file's extension on the socket's element (hx-ext="… live" on .layout).
+  htmx.defineExtension("live", {
+    init: function (htmxApi) { api = htmxApi; },
+    onEvent: function (name, evt) {
+      var el = evt.detail.elt;
+      if (name === "htmx:afterProcessNode" && el.hasAttribute("ws-connect") && !api.getInternalData(el).live) {
+        api.getInternalData(el).live = true;
+        el.addEventListener("webchat:incoming", countIncoming);
+      }
+      if (name !== "htmx:wsBeforeMessage") return;
+      var text = evt.detail.message;
+      if (text.indexOf("<template data-presence-signal") !== 0) return;
+      var holder = document.createElement("template");
+      holder.innerHTML = text;
+      holder.content.querySelectorAll("[data-presence-signal]").forEach(applyPresenceSignal);
+      evt.preventDefault();
+    },
   });
 
   // ----- typing --------------------------------------------------------------------------
@@ -95,10 +117,10 @@
     }
     line.textContent = words;
   }
-  webchat.renderReceipts = function () {
-    var chat = webchat.openChatId && webchat.openChatId();
+  function renderOpenReceipts() {
+    var chat = webchat.openChatId();
     if (chat) renderReceipts(chat);
-  };
+  }
 
   // ----- unread total in the title: "(3) webchat", with mentions of me "(3, @1) webchat" ----
   var baseTitle = null;
@@ -110,11 +132,19 @@
   function renderTitle() {
     if (baseTitle === null) baseTitle = document.title.replace(/^\([^)]*\) /, "");
     var counts = [sum("#chat-list .badge"), sum("#chat-list .mention-badge")];
-    var words = [counts[0] ? webchat.badgeText(counts[0]) : "", counts[1] ? "@" + webchat.badgeText(counts[1]) : ""]
-      .filter(Boolean).join(", ");
+    var words = [counts[0] ? badgeWords("unread", counts[0]).text : "",
+                 counts[1] ? badgeWords("mentions", counts[1]).text : ""].filter(Boolean).join(", ");
     document.title = (words ? "(" + words + ") " : "") + baseTitle;
   }
-  webchat.renderTitle = renderTitle;
+
+  // A badge for a count the page worked out (the server's plus those counted live), in the
+  // server's words (templating.badge_words): this fills in the count and picks the form.
+  function badgeWords(kind, count) {
+    var badges = webchat.config.badges;
+    var shown = count >= badges.capped ? badges.cappedText : String(count);
+    var words = badges.words[kind];
+    return { text: words.text.replace("#", shown), title: words.title[count === 1 ? 0 : 1].replace("#", shown) };
+  }
 
   // ----- unread and @ counts: the server's, plus what arrived live since it counted ----------
   // A count from the server (the list, a poll, a catch-up, a read) is as of message id
@@ -129,27 +159,31 @@
     var ids = liveIds[prefix][badge.id.slice(prefix.length)];
     if (ids) ids.forEach(function (id) { if (id > upto) count += 1; else ids.delete(id); });
     if (String(count) === badge.dataset.count) return;
-    var text = webchat.badgeText(count);
+    var words = badgeWords(prefix === "mentions-" ? "mentions" : "unread", count);
     badge.dataset.count = String(count);
-    if (prefix === "mentions-") {
-      badge.textContent = "@" + text;
-      badge.title = text + " unread mention" + (count === 1 ? "" : "s") + " of you";
-    } else {
-      badge.textContent = text;
-      badge.title = text + " unread";
-    }
+    badge.textContent = words.text;
+    badge.title = words.title;
   }
   function showCounts() {
     document.querySelectorAll("#chat-list .badge[data-server], #chat-list .mention-badge[data-server]")
       .forEach(showCount);
   }
-  // A message counted live: kind "unread-" or "mentions-" (the badge's id prefix).
-  webchat.countLive = function (prefix, chatId, messageId) {
+  function countLive(prefix, chatId, messageId) {
     var ids = liveIds[prefix][chatId] || (liveIds[prefix][chatId] = new Set());
     ids.add(messageId);
     var badge = document.getElementById(prefix + chatId);
     if (badge && badge.dataset.server !== undefined) showCount(badge);
-  };
+  }
+
+  // A message connection.js counts as unread here ("webchat:incoming", on its chat's item): one
+  // more for the chat's badge, and for its "@" badge when it names me.
+  function countIncoming(evt) {
+    var msg = evt.detail.msg;
+    var id = parseInt(msg.dataset.id, 10);
+    countLive("unread-", evt.detail.chatId, id);
+    if ((msg.dataset.mentions || "").split(" ").indexOf(me()) >= 0) countLive("mentions-", evt.detail.chatId, id);
+    renderTitle();
+  }
 
   document.addEventListener("htmx:load", function (evt) {
     var el = evt.detail.elt;
@@ -158,7 +192,7 @@
     boxes.forEach(renderTyping);
     (el.classList && el.classList.contains("presence") ? [el] : el.querySelectorAll(".presence")).forEach(renderPresence);
     if ((el.classList && (el.classList.contains("receipts") || el.classList.contains("msg"))) || el.querySelector(".receipts")) {
-      webchat.renderReceipts();
+      renderOpenReceipts();
     }
     if (el.classList && el.classList.contains("badge") && el.closest(".chat-item")) {
       // A new count from the server (read elsewhere, or here): the item's highlight follows it.
@@ -166,6 +200,7 @@
     }
     var isBadge = el.classList && (el.classList.contains("badge") || el.classList.contains("mention-badge"));
     if (el.id === "chat-list" || isBadge || el.querySelector("#chat-list")) {
+      presenceFromList();
       showCounts();
       renderTitle();
     }
@@ -180,16 +215,15 @@
     });
   }
   document.addEventListener("htmx:afterSettle", function () {
-    webchat.renderReceipts();
+    renderOpenReceipts();
     showCounts();
     renderUnreadMarks();
     renderTitle();
   });
-  document.addEventListener("webchat:unread-changed", renderTitle);
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll(".presence").forEach(renderPresence);
-    webchat.renderReceipts();
+    renderOpenReceipts();
     renderTitle();
     // Relative times stay true: "last seen 5 min ago" becomes "6 min ago".
     setInterval(function () { document.querySelectorAll(".presence").forEach(renderPresence); }, 30000);

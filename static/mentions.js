@@ -1,4 +1,5 @@
-// Mentions on the page: the composer's @ suggestions, and the "@2" badge of each chat.
+// The composer's @ suggestions: one behaviour, attached by hx-ext="mentions" on the composer
+// (chats/_composer.html), listening on the form and hearing its requests.
 //
 // Suggestions: typing "@" and the start of a name (an "@" that starts a word, as the server's
 // formatting.MENTION) fires "mention-query" on #mention-list, whose hx-get asks the server for the
@@ -6,12 +7,10 @@
 // Enter or Tab chooses (and so does not send), Escape closes; a click chooses. Choosing puts
 // "@username " in place of what was typed.
 //
-// Badge: a message that arrives over the socket naming me, in a chat not in view, adds one to the
-// chat's @ badge (connection.js counts it as unread and fires "webchat:incoming" once per message);
-// live.js shows the server's count (load, polling, catch-up, reads) plus the ones counted live since.
+// The "@2" badges are live.js's: it counts a live message naming me (from connection.js).
 (function () {
   "use strict";
-  var webchat = (window.webchat = window.webchat || {});
+  var api;
 
   var TYPED = /(^|[^\w@./-])@([a-z0-9_-]{0,32})$/i; // an "@" at a word's start, up to the caret
 
@@ -92,97 +91,85 @@
     htmx.trigger(p.list, "mention-query");
   }
 
-  document.addEventListener("input", function (evt) {
-    if (evt.target.name === "body" && evt.target.closest("#composer")) update();
-  });
-  document.addEventListener("click", function (evt) {
-    if (evt.target.name === "body" && evt.target.closest("#composer")) update();
-  });
-  document.addEventListener("keyup", function (evt) {
-    var caretKeys = ["ArrowLeft", "ArrowRight", "Home", "End"];
-    if (evt.target.name === "body" && caretKeys.indexOf(evt.key) >= 0) update();
-  });
-  document.addEventListener("focusout", function (evt) {
-    var p = picker();
-    if (p && evt.target === p.box) close(p, true);
-  });
+  function connect(form) {
+    form.addEventListener("input", function (evt) {
+      if (evt.target.name === "body") update();
+    });
+    form.addEventListener("keyup", function (evt) {
+      var caretKeys = ["ArrowLeft", "ArrowRight", "Home", "End"];
+      if (evt.target.name === "body" && caretKeys.indexOf(evt.key) >= 0) update();
+    });
+    form.addEventListener("focusout", function (evt) {
+      var p = picker();
+      if (p && evt.target === p.box) close(p, true);
+    });
 
-  // Captured before webchat.js's Enter-to-send (which listens on the way back up): while the
-  // list offers people, Enter and Tab choose one and the message is not sent.
-  document.addEventListener("keydown", function (evt) {
-    var p = picker();
-    if (!p || evt.target !== p.box || evt.isComposing || p.list.hidden) return;
-    if (evt.key === "Escape") {
-      close(p, false);
-    } else if (!choosing(p)) {
-      return;
-    } else if (evt.key === "ArrowDown" || evt.key === "ArrowUp") {
-      move(p, evt.key === "ArrowDown" ? 1 : -1);
-    } else if ((evt.key === "Enter" && !evt.shiftKey) || (evt.key === "Tab" && !evt.shiftKey)) {
-      choose(p, selected(p));
-    } else {
-      return;
-    }
-    evt.preventDefault();
-    evt.stopPropagation();
-  }, true);
+    // Captured before composer.js's Enter-to-send (which listens on the way back up): while the
+    // list offers people, Enter and Tab choose one and the message is not sent.
+    form.addEventListener("keydown", function (evt) {
+      var p = picker();
+      if (!p || evt.target !== p.box || evt.isComposing || p.list.hidden) return;
+      if (evt.key === "Escape") {
+        close(p, false);
+      } else if (!choosing(p)) {
+        return;
+      } else if (evt.key === "ArrowDown" || evt.key === "ArrowUp") {
+        move(p, evt.key === "ArrowDown" ? 1 : -1);
+      } else if ((evt.key === "Enter" && !evt.shiftKey) || (evt.key === "Tab" && !evt.shiftKey)) {
+        choose(p, selected(p));
+      } else {
+        return;
+      }
+      evt.preventDefault();
+      evt.stopPropagation();
+    }, true);
 
-  // Keep the focus in the composer while a click picks someone.
-  document.addEventListener("mousedown", function (evt) {
-    if (evt.target.closest("#mention-list")) evt.preventDefault();
-  });
-  document.addEventListener("click", function (evt) {
-    var option = evt.target.closest("#mention-list .mention-option");
-    var p = picker();
-    if (option && p) choose(p, option);
-  });
-  document.addEventListener("mousemove", function (evt) {
-    var option = evt.target.closest("#mention-list .mention-option");
-    var p = picker();
-    if (option && p && option.getAttribute("aria-selected") !== "true") select(p, option);
-  });
-
-  document.addEventListener("htmx:configRequest", function (evt) {
-    if (evt.detail.elt.id !== "mention-list") return;
-    evt.detail.parameters.q = evt.detail.elt.dataset.wanted || "";
-    delete evt.detail.parameters.after; // webchat.js adds the message cursor inside the composer
-  });
-
-  // An answer for letters no longer typed (or a list closed meanwhile) is dropped.
-  document.addEventListener("htmx:beforeSwap", function (evt) {
-    var list = evt.detail.elt;
-    if (list.id !== "mention-list") return;
-    var asked = new URL(evt.detail.xhr.responseURL).searchParams.get("q") || "";
-    if (list.dataset.wanted !== asked || evt.detail.isError) evt.detail.shouldSwap = false;
-  });
-  document.addEventListener("htmx:afterSwap", function (evt) {
-    var list = evt.detail.elt;
-    if (list.id !== "mention-list") return;
-    var p = picker();
-    if (!p || p.list !== list) return;
-    list.hidden = false;
-    select(p, options(list)[0]);
-  });
-
-  // A sent message closes the list (the socket path empties the box without an input event).
-  document.addEventListener("submit", function (evt) {
-    var p = picker();
-    if (p && evt.target.id === "composer") close(p, true);
-  });
-  document.addEventListener("htmx:wsConfigSend", function () {
-    var p = picker();
-    if (p) close(p, true);
-  });
-
-  // ----- the @ badge -------------------------------------------------------------------------
-  function mentionsMe(msg) {
-    var me = document.body.dataset.user;
-    return !!me && (msg.dataset.mentions || "").split(" ").indexOf(me) >= 0;
+    // Keep the focus in the composer while a click picks someone.
+    form.addEventListener("mousedown", function (evt) {
+      if (evt.target.closest("#mention-list")) evt.preventDefault();
+    });
+    form.addEventListener("click", function (evt) {
+      if (evt.target.name === "body") return update();
+      var option = evt.target.closest("#mention-list .mention-option");
+      var p = picker();
+      if (option && p) choose(p, option);
+    });
+    form.addEventListener("mousemove", function (evt) {
+      var option = evt.target.closest("#mention-list .mention-option");
+      var p = picker();
+      if (option && p && option.getAttribute("aria-selected") !== "true") select(p, option);
+    });
+    // A sent message closes the list (the socket path empties the box without an input event).
+    form.addEventListener("submit", function () {
+      var p = picker();
+      if (p) close(p, true);
+    });
   }
 
-  document.addEventListener("webchat:incoming", function (evt) {
-    if (!mentionsMe(evt.detail.msg)) return;
-    webchat.countLive("mentions-", evt.detail.chatId, parseInt(evt.detail.msg.dataset.id, 10));
-    document.dispatchEvent(new CustomEvent("webchat:unread-changed"));
+  htmx.defineExtension("mentions", {
+    init: function (htmxApi) { api = htmxApi; },
+    onEvent: function (name, evt) {
+      var elt = evt.detail.elt;
+      if (name === "htmx:afterProcessNode" && elt.id === "composer" && !api.getInternalData(elt).mentions) {
+        api.getInternalData(elt).mentions = true;
+        connect(elt);
+      } else if (name === "htmx:wsConfigSend") {
+        var p = picker();
+        if (p) close(p, true);
+      } else if (elt.id !== "mention-list") {
+        return;
+      } else if (name === "htmx:configRequest") {
+        evt.detail.parameters.q = elt.dataset.wanted || "";
+      } else if (name === "htmx:beforeSwap") {
+        // An answer for letters no longer typed (or a list closed meanwhile) is dropped.
+        var asked = new URL(evt.detail.xhr.responseURL).searchParams.get("q") || "";
+        if (elt.dataset.wanted !== asked || evt.detail.isError) evt.detail.shouldSwap = false;
+      } else if (name === "htmx:afterSwap") {
+        var shown = picker();
+        if (!shown || shown.list !== elt) return;
+        elt.hidden = false;
+        select(shown, options(elt)[0]);
+      }
+    },
   });
 })();

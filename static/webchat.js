@@ -1,16 +1,14 @@
 // webchat's page behaviour on top of htmx: messages in id order and never twice, the "newest id
-// shown" cursor, Enter-to-send, scrolling, local times. connection.js adds the socket side.
+// shown" cursor, scrolling, local times. connection.js adds the socket side.
 // Plain script, no build step; loaded after htmx with `defer`.
 (function () {
   "use strict";
 
   var webchat = (window.webchat = window.webchat || {});
 
-  // A badge's text for a count: the server counts unread messages up to 1,000 (read_state.py's
-  // UNREAD_SHOWN + 1) and shows "999+" beyond 999; counting up here keeps to the same rule.
-  webchat.badgeText = function (count) {
-    return count > 999 ? "999+" : String(count);
-  };
+  // The one namespace: configuration from the server (templating.page_config).
+  var meta = document.querySelector('meta[name="webchat-config"]');
+  webchat.config = meta ? JSON.parse(meta.content) : {};
 
   function messageId(el) {
     return parseInt(el.dataset.id, 10) || 0;
@@ -104,7 +102,7 @@
 
   // A page too far behind on a chat's changes is told to fetch its view afresh instead of being
   // sent each changed message (connection.js does it): take the request out of the response.
-  webchat.takeReloads = function (html) {
+  function takeReloads(html) {
     if (html.indexOf("data-reload-view") < 0) return html;
     var holder = document.createElement("template");
     holder.innerHTML = html;
@@ -116,13 +114,28 @@
       reload.remove();
     });
     return holder.innerHTML;
-  };
+  }
 
   // Filters what arrives for #messages: socket frames, polling and sending answers. Other
   // responses (a whole chat pane, say) pass untouched, but for message changes in them.
+  // It also hears every request of the page (hx-ext="webchat" is on <body>): the cursors the
+  // message requests carry, and the words for a request that failed.
   htmx.defineExtension("webchat", {
+    onEvent: function (name, evt) {
+      if (name === "htmx:configRequest") {
+        var source = evt.detail.elt;
+        if (!source.hasAttribute("data-after-from")) return; // not, say, the @ list in the composer
+        evt.detail.parameters.after = webchat.resumeAfterId();
+        if (source.id === "poller") evt.detail.parameters.changes = webchat.changesCursor();
+      } else if (name === "htmx:sendError") {
+        webchat.showFlash("Couldn't reach webchat. Check your connection; anything you typed is still there.");
+      } else if (name === "htmx:responseError") {
+        if (evt.detail.xhr.status === 404) webchat.showFlash("That chat is no longer available to you.");
+        else webchat.showFlash("Something went wrong on our side. Nothing you typed was lost; try again.");
+      }
+    },
     transformResponse: function (text, xhr, elt) {
-      text = webchat.takeReloads(webchat.applyChanges(text));
+      text = takeReloads(webchat.applyChanges(text));
       if (elt && (elt.hasAttribute("ws-connect") || elt.closest("[data-after-from]"))) {
         return webchat.filterMessages(text);
       }
@@ -190,12 +203,6 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   };
 
-  document.addEventListener("htmx:configRequest", function (evt) {
-    var source = evt.detail.elt.closest("[data-after-from]");
-    if (source) evt.detail.parameters.after = webchat.resumeAfterId();
-    if (source && source.id === "poller") evt.detail.parameters.changes = webchat.changesCursor();
-  });
-
   document.addEventListener("htmx:afterSettle", function (evt) {
     if (evt.detail.target && evt.detail.target.id === "chat-pane") webchat.scrollToBottom();
     markActiveChat();
@@ -211,47 +218,6 @@
       document.dispatchEvent(new CustomEvent("webchat:message-shown", { detail: { elt: el } }));
     }
     localTimes(el);
-  });
-
-  document.addEventListener("htmx:sendError", function () {
-    webchat.showFlash("Couldn't reach webchat. Check your connection; anything you typed is still there.");
-  });
-  document.addEventListener("htmx:responseError", function (evt) {
-    if (evt.detail.xhr.status === 404) webchat.showFlash("That chat is no longer available to you.");
-    else webchat.showFlash("Something went wrong on our side. Nothing you typed was lost; try again.");
-  });
-
-  // Editing a message: the saved version replaces the message and the editor with it (a change
-  // that lands while typing keeps the editor); Cancel or Esc closes it and shows the text again.
-  document.addEventListener("htmx:beforeRequest", function (evt) {
-    if (evt.detail.elt.classList.contains("msg-editor")) evt.detail.elt.classList.add("msg-editor--saving");
-  });
-  document.addEventListener("htmx:afterRequest", function (evt) {
-    evt.detail.elt.classList.remove("msg-editor--saving");
-  });
-  // A reaction stored closes its React menu (a refused one keeps it open, with what was typed).
-  document.addEventListener("htmx:afterRequest", function (evt) {
-    var picker = evt.detail.elt.tagName === "FORM" && evt.detail.elt.closest(".reaction-picker");
-    if (picker && evt.detail.xhr && evt.detail.xhr.status < 300) picker.open = false;
-  });
-  document.addEventListener("click", function (evt) {
-    var cancel = evt.target.closest("[data-edit-cancel]");
-    if (cancel) cancel.closest(".msg-editor").remove();
-  });
-  document.addEventListener("keydown", function (evt) {
-    var editor = evt.key === "Escape" && evt.target.closest && evt.target.closest(".msg-editor");
-    if (editor) editor.remove();
-  });
-
-  // Enter sends (or saves an edit), Shift+Enter (or an IME composition) adds a line.
-  document.addEventListener("keydown", function (evt) {
-    var box = evt.target;
-    // defaultPrevented: someone else took the key (mentions.js chooses a name with it).
-    if (evt.key !== "Enter" || evt.shiftKey || evt.isComposing || evt.defaultPrevented || box.name !== "body") return;
-    var form = box.closest("#composer, .msg-editor");
-    if (!form) return;
-    evt.preventDefault();
-    if (box.value.trim()) form.requestSubmit();
   });
 
   document.addEventListener("DOMContentLoaded", function () {

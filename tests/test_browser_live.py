@@ -224,6 +224,26 @@ def test_in_a_group_the_sender_sees_seen_by_the_reader_and_their_message_marked_
     expect(bob.locator(".seen")).to_have_text(f"Seen by {carol.name}", timeout=4_000)
 
 
+def test_last_seen_keeps_counting_in_the_servers_words_while_the_page_stays_open(person):
+    alice, bob = person(), person()
+    chat_id = open_dm(alice, bob)
+    alice.clock.install()  # the page's time, moved on below; it runs on meanwhile
+    alice.reload()
+    expect_live(alice)
+    header = alice.locator(".chat-header .presence")
+    listed = alice.locator(f"#chat-item-{chat_id} .presence")
+    expect(header).to_have_text("online")
+
+    bob.close()
+    expect(header).to_have_text("last seen just now", timeout=10_000)
+    words = header.get_attribute("data-words")
+    assert words and "last seen 1 min ago" in words  # the server's words for what comes next
+
+    alice.clock.fast_forward("02:30")
+    expect(header).to_have_text("last seen 2 min ago")
+    expect(listed).to_have_text("last seen 2 min ago")
+
+
 def test_in_a_dm_the_sender_sees_seen(person):
     alice, bob = person(), person()
     chat_id = open_dm(alice, bob)

@@ -1,6 +1,8 @@
 """Chats: the dashboard list, groups, direct messages, members, and who may see what."""
 import io
+import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -23,6 +25,7 @@ from .support.records import (
     create_group,
     members_of,
     post_messages,
+    set_user,
     snapshot,
     stored_messages,
 )
@@ -92,6 +95,21 @@ def test_a_long_preview_is_one_line_of_80_characters_cut_on_whole_emoji(trio):
     assert entry_for(alice.get("/"), chat_id)["preview"] == "Bob: " + "\U0001f600" * 74 + "…"
 
 
+def test_every_message_carries_the_preview_line_the_chat_list_shows_for_it(trio):
+    alice, bob, _ = trio
+    chat_id = create_group(alice, "Alpha", "bob")
+    bob.send(chat_id, "`a < b` & " + "\U0001f600" * 100)
+
+    # The page places a live message's data-preview as it is: the server words it, once.
+    page = alice.get(f"/chats/{chat_id}")
+    newest = parse(page).find_all("article", cls="msg")[-1]
+    system = parse(page).find_all("article", cls="msg--system")[-1]
+    listed = entry_for(page, chat_id)["preview"]
+    assert listed == "Bob: a < b & " + "\U0001f600" * (79 - len("Bob: a < b & ")) + "…"
+    assert text_of(newest.get("data-preview")) == listed
+    assert system.get("data-preview") == "<em>Alice added Bob</em>"
+
+
 def mark_read(actor, chat_id, upto):
     """What a visible tab reports once the messages up to `upto` are on screen."""
     return actor.post(f"/chats/{chat_id}/read", {"upto": str(upto)})
@@ -111,6 +129,27 @@ def test_the_unread_count_is_others_messages_after_your_read_marker(trio):
     assert entry_for(alice.get("/"), chat_id)["unread"] == 2
     assert entry_for(bob.get("/"), chat_id)["unread"] == 1
     assert entry_for(carol.get("/chats/list"), chat_id)["unread"] == 0  # she wrote the newest one
+
+
+def test_a_page_words_the_counts_it_adds_up_live_with_the_servers_badge_words(trio):
+    alice, bob, _ = trio
+    chat_id = create_group(alice, "Alpha", "bob")
+    bob.send(chat_id, "@alice one")
+    page = alice.get("/")
+    [meta] = parse(page).find_all("meta", name="webchat-config")
+    badges = json.loads(meta.get("content"))["badges"]
+    assert (badges["capped"], badges["cappedText"]) == (1000, "999+")
+
+    def worded(kind, count):  # what the page's script does with them (webchat.js, badgeWords)
+        shown = badges["cappedText"] if count >= badges["capped"] else str(count)
+        words = badges["words"][kind]
+        return words["text"].replace("#", shown), words["title"][count != 1].replace("#", shown)
+
+    for kind, badge in (("unread", f"unread-{chat_id}"), ("mentions", f"mentions-{chat_id}")):
+        shown = parse(page).by_id(badge)
+        assert worded(kind, 1) == (shown.text, shown.get("title"))
+    assert worded("mentions", 2) == ("@2", "2 unread mentions of you")
+    assert worded("unread", 1000) == ("999+", "999+ unread")
 
 
 def test_reading_a_chat_clears_its_unread_count(trio):
@@ -288,6 +327,19 @@ def test_there_is_one_direct_chat_per_pair_whoever_opens_it(trio):
     assert entry_for(alice.get("/"), first)["title"] == "Bob"
     assert entry_for(bob.get("/"), first)["title"] == "Alice"
     assert system_messages(bob.get(f"/chats/{first}")) == ["Alice started a conversation with Bob"]
+
+
+def test_a_dm_header_says_when_the_partner_was_last_seen_and_how_it_will_read_as_time_passes(trio, app):
+    alice, bob, _ = trio
+    chat_id = chat_id_from(alice.post("/dm", {"username": "bob"}))
+    set_user(app, "bob", last_seen_at=datetime.now(UTC) - timedelta(minutes=57, seconds=30))
+
+    presence = parse(alice.get(f"/chats/{chat_id}")).find("header", cls="chat-header").find("span", cls="presence")
+    assert presence.text == "last seen 57 min ago"
+    # An open page keeps it true from the server's own words (live.js picks the ones reached).
+    assert json.loads(presence.get("data-words"))[:5] == [
+        [57, "last seen 57 min ago"], [58, "last seen 58 min ago"], [59, "last seen 59 min ago"],
+        [60, "last seen 1 h ago"], [120, "last seen 2 h ago"]]
 
 
 @pytest.mark.parametrize(("username", "message"), [

@@ -1,9 +1,10 @@
 """What every template can use: the htmx settings, the CSRF token, the viewer's style nonce."""
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app, request, url_for
 from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 
 from .sanitize import plain_text
 from .security import add_security_headers, style_nonce
@@ -85,16 +86,95 @@ def badge_count(count: int) -> str:
     return f"{UNREAD_SHOWN}+" if count > UNREAD_SHOWN else str(count)
 
 
+# A badge's text and title, "#" standing for its count as badge_count words it; title[0] is for 1.
+BADGE_WORDS = {
+    "unread": {"text": "#", "title": ["# unread", "# unread"]},
+    "mentions": {"text": "@#", "title": ["# unread mention of you", "# unread mentions of you"]},
+}
+
+
+def badge_words(kind: str, count: int) -> tuple[str, str]:
+    """The text and title of an unread ("unread") or "@" ("mentions") badge for a count."""
+    words, shown = BADGE_WORDS[kind], badge_count(count)
+    return words["text"].replace("#", shown), words["title"][count != 1].replace("#", shown)
+
+
+def page_config() -> str:
+    """window.webchat.config: the words the page's scripts place. A page adds the messages it
+    counts live to the server's count, so it shows counts the server never rendered: from these
+    words and the count from which badge_count says "999+", so the rule stays here. Presence
+    that comes online or hides arrives as bare state (one signal for every viewer), worded here."""
+    from .chats.read_state import UNREAD_SHOWN
+
+    return json.dumps({"badges": {"words": BADGE_WORDS, "capped": UNREAD_SHOWN + 1,
+                                  "cappedText": badge_count(UNREAD_SHOWN + 1)},
+                       "presence": PRESENCE_WORDS})
+
+
+# How presence reads: the words for "online" and for a hidden presence (see chats.presence).
+PRESENCE_WORDS = {"online": "online", "hidden": "last seen recently"}
+# A page shows "last seen …" ticking on; it is given the words of the next this many changes.
+PRESENCE_CHANGES_AHEAD = 12
+
+
+def last_seen_words(when: datetime | None, now: datetime | None = None) -> str:
+    if when is None:
+        return "offline"
+    minutes = int(((now or datetime.now(UTC)) - _utc(when)).total_seconds() // 60)
+    if minutes < 1:
+        return "last seen just now"
+    if minutes < 60:
+        return f"last seen {minutes} min ago"
+    if minutes < 48 * 60:
+        return f"last seen {minutes // 60} h ago"
+    return f"last seen {_utc(when):%b %d}"
+
+
+def presence_words(state: str, last_seen: datetime | None = None, now: datetime | None = None) -> str:
+    """What a presence says: "online", "last seen recently" (hidden), "last seen 5 min ago"."""
+    return PRESENCE_WORDS.get(state) or last_seen_words(last_seen, now)
+
+
+def presence_schedule(state: str, last_seen: datetime | None = None, now: datetime | None = None) -> list:
+    """The words a presence shows from now on, for the page to keep true while it stays open:
+    [[minutes since last seen, words], …], the words now first, then each of the next changes.
+    The page picks the last entry it has reached, so the wording rule stays in this module."""
+    if PRESENCE_WORDS.get(state) or last_seen is None:
+        return [[0, presence_words(state, last_seen, now)]]
+    last_seen = _utc(last_seen)
+    minutes = max(0, int(((now or datetime.now(UTC)) - last_seen).total_seconds() // 60))
+    changes = [*range(60), *range(60, 48 * 60, 60), 48 * 60]  # the words change at these minutes
+    start = max(i for i, at in enumerate(changes) if at <= minutes)
+    return [[at, last_seen_words(last_seen, last_seen + timedelta(minutes=at))]
+            for at in changes[start:start + PRESENCE_CHANGES_AHEAD + 1]]
+
+
 PREVIEW_LENGTH = 80
 
 
 def preview_line(said: str, who: str = "") -> str:
     """A chat list preview: "Who: what they said" on one line, cut to 80 characters (79 and "…").
-    connection.js applies the same rule to a message that arrives live; where the two differed,
-    a preview changed length when the list was next refreshed. Characters are code points, as
-    Array.from counts them, so an emoji is never halved."""
+    Characters are code points, so an emoji is never halved."""
     line = who + " ".join(said.split())
     return line if len(line) <= PREVIEW_LENGTH else line[:PREVIEW_LENGTH - 1] + "…"
+
+
+def attachment_summary(message) -> str:
+    """What a message of files without a caption says in a preview: "📎 a.png, b.pdf"."""
+    if message.is_deleted or not message.attachments:
+        return ""
+    return "📎 " + ", ".join(a.filename for a in message.attachments)
+
+
+def message_preview(m) -> Markup:
+    """The chat list's line for a message, as the list shows it and as the message carries it
+    (data-preview) for a page to place when it arrives live: the rule lives only here."""
+    if m.is_system:
+        return Markup("<em>{}</em>").format(preview_line(plain_text(m.html)))
+    who = (m.author.display_name if m.author else "Deleted user") + ": "
+    if m.is_deleted:
+        return Markup("{}<em>message deleted</em>").format(who)
+    return escape(preview_line(plain_text(m.html) or attachment_summary(m), who))
 
 
 def init_app(app) -> None:
@@ -102,9 +182,13 @@ def init_app(app) -> None:
     app.jinja_env.filters["short_time"] = short_time
     app.jinja_env.filters["badge_count"] = badge_count
     app.jinja_env.filters["iso_time"] = iso_time
-    app.jinja_env.filters["preview_line"] = preview_line
+    app.jinja_env.globals["message_preview"] = message_preview
+    app.jinja_env.globals["attachment_summary"] = attachment_summary
     app.jinja_env.filters["plain_text"] = plain_text
     app.jinja_env.globals["message_url"] = message_url
+    app.jinja_env.globals["badge_words"] = badge_words
+    app.jinja_env.globals["page_config"] = page_config
+    app.jinja_env.globals["presence_schedule"] = presence_schedule
     app.extensions["webchat.message_url_shapes"] = {}
 
     @app.context_processor

@@ -1,10 +1,11 @@
 """How presence reads to one viewer: "online", "last seen 5 min ago", or "last seen recently"."""
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import current_app
 
 from ..models import User
+from ..templating import presence_words
 
 
 @dataclass
@@ -12,20 +13,6 @@ class PresenceView:
     state: str  # "online", "offline" or "hidden"
     last_seen: datetime | None
     words: str
-
-
-def last_seen_words(when: datetime | None, now: datetime | None = None) -> str:
-    if when is None:
-        return "offline"
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when
-    minutes = int(((now or datetime.now(UTC)) - when).total_seconds() // 60)
-    if minutes < 1:
-        return "last seen just now"
-    if minutes < 60:
-        return f"last seen {minutes} min ago"
-    if minutes < 48 * 60:
-        return f"last seen {minutes // 60} h ago"
-    return f"last seen {when:%b %d}"
 
 
 class Presence:
@@ -39,7 +26,7 @@ class Presence:
     def of(self, who: User) -> PresenceView:
         # Fair privacy: someone who hides their own presence sees nobody else's either.
         if who.hide_presence or self.viewer_hides:
-            return PresenceView("hidden", None, "last seen recently")
+            return PresenceView("hidden", None, presence_words("hidden"))
         if who.id in self.online:
-            return PresenceView("online", None, "online")
-        return PresenceView("offline", who.last_seen_at, last_seen_words(who.last_seen_at))
+            return PresenceView("online", None, presence_words("online"))
+        return PresenceView("offline", who.last_seen_at, presence_words("offline", who.last_seen_at))

@@ -38,14 +38,6 @@ def upload_limit_bytes() -> int:
 
 
 @bp.app_template_global()
-def attachment_summary(message) -> str:
-    """A preview of a message of files without a caption: "📎 a.png, b.pdf" (as attachments.js says it)."""
-    if message.is_deleted or not message.attachments:
-        return ""
-    return "📎 " + ", ".join(a.filename for a in message.attachments)
-
-
-@bp.app_template_global()
 def thumbnail_size(attachment: Attachment) -> tuple[int, int]:
     """The thumbnail's width and height (the page reserves the space before the image arrives)."""
     return attachments.thumbnail_size(attachment.width or 1, attachment.height or 1)

@@ -104,14 +104,12 @@ def page_config() -> str:
     counts live to the server's count, so it shows counts the server never rendered: from these
     words and the count from which badge_count says "999+", so the rule stays here. Presence
     that comes online or hides arrives as bare state (one signal for every viewer), worded here."""
-    from .chats.read_state import UNREAD_SHOWN
-
     return json.dumps({"badges": {"words": BADGE_WORDS, "capped": UNREAD_SHOWN + 1,
                                   "cappedText": badge_count(UNREAD_SHOWN + 1)},
                        "presence": PRESENCE_WORDS})
 
 
-# How presence reads: the words for "online" and for a hidden presence (see chats.presence).
+# How presence reads: the words for "online" and for a hidden presence (see core/presence.py).
 PRESENCE_WORDS = {"online": "online", "hidden": "last seen recently"}
 # A page shows "last seen …" ticking on; it is given the words of the next this many changes.
 PRESENCE_CHANGES_AHEAD = 12

@@ -16,8 +16,9 @@
  * Server frames are unmasked; a ping is answered with a pong (masked with a zero key, as a client
  * must mask). Compressed (RSV1) or fragmented frames are counted as REFUSED and not read: the
  * Python client uses this reader only when no socket negotiated permessage-deflate.
- * A bench body is "bench <seq> <send time ns>"; for webchat only inside a message article (a
- * chat-list preview may quote one too), for socket.io anywhere in a "42" event frame.
+ * A bench body is "bench <seq> <send time ns>"; for webchat the first inside a message article
+ * (its data-preview quotes the body, as a chat-list preview may), for socket.io anywhere in a
+ * "42" event frame.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -66,8 +67,8 @@ static void record(int64_t latency) {
     latencies[receipts++] = latency;
 }
 
-/* The bench bodies between p and end: "bench <seq> <ns>". */
-static void bodies(const unsigned char *p, const unsigned char *end, int64_t now) {
+/* The bench bodies between p and end: "bench <seq> <ns>"; at most `most` of them. */
+static void bodies(const unsigned char *p, const unsigned char *end, int64_t now, int most) {
     static const char mark[] = "bench ";
     while (p < end) {
         const unsigned char *hit = memmem(p, end - p, mark, sizeof mark - 1);
@@ -78,7 +79,10 @@ static void bodies(const unsigned char *p, const unsigned char *end, int64_t now
         int64_t sent = 0;
         const unsigned char *digits = ++q;
         while (q < end && *q >= '0' && *q <= '9') sent = sent * 10 + (*q++ - '0');
-        if (q > digits) record(now - sent);
+        if (q > digits) {
+            record(now - sent);
+            if (--most == 0) return;
+        }
         p = q;
     }
 }
@@ -88,7 +92,7 @@ static void text(const unsigned char *p, size_t len, int64_t now) {
     frames++;
     frame_bytes += len;
     if (!webchat) {
-        if (len >= 2 && p[0] == '4' && p[1] == '2') bodies(p, end, now);
+        if (len >= 2 && p[0] == '4' && p[1] == '2') bodies(p, end, now, -1);
         return;
     }
     static const char open_tag[] = "<article id=\"m-", close_tag[] = "</article>";
@@ -97,7 +101,7 @@ static void text(const unsigned char *p, size_t len, int64_t now) {
         if (!start) return;
         const unsigned char *stop = memmem(start, end - start, close_tag, sizeof close_tag - 1);
         if (!stop) return;
-        bodies(start, stop, now);
+        bodies(start, stop, now, 1); /* one message: its body, and its preview (data-preview) quoting it */
         p = stop + sizeof close_tag - 1;
     }
 }

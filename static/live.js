@@ -151,8 +151,29 @@
   // data-upto, and a message that arrives live can reach the page before or after it. Each badge
   // shows the server's count plus the messages this page counted live above that id, so neither
   // order loses or doubles one (an older list landing after a live message used to undo it).
+  // A count made before a read can also land after the read's (a chat list on its way while the
+  // chat is opened): the server's counts are ordered by (read marker, newest id), both of which
+  // only grow, and a badge swapped in with an older one gets the newest count back.
   var liveIds = { "unread-": {}, "mentions-": {} }; // badge id prefix -> chat id -> message ids
+  var newestCounts = {}; // badge id -> {server, upto, read} of the newest server count seen
+  function keepNewestCount(badge) {
+    var read = parseInt(badge.dataset.read, 10) || 0;
+    var upto = parseInt(badge.dataset.upto, 10) || 0;
+    var kept = newestCounts[badge.id];
+    if (kept && (kept.read > read || (kept.read === read && kept.upto > upto))) {
+      badge.dataset.server = kept.server;
+      badge.dataset.upto = String(kept.upto);
+      badge.dataset.read = String(kept.read);
+    } else {
+      newestCounts[badge.id] = { server: badge.dataset.server, upto: upto, read: read };
+    }
+  }
+  // A chat left is forgotten: joined again, its read marker starts afresh.
+  function forgetLeftChats() {
+    Object.keys(newestCounts).forEach(function (id) { if (!document.getElementById(id)) delete newestCounts[id]; });
+  }
   function showCount(badge) {
+    keepNewestCount(badge);
     var prefix = badge.classList.contains("mention-badge") ? "mentions-" : "unread-";
     var upto = parseInt(badge.dataset.upto, 10) || 0;
     var count = parseInt(badge.dataset.server, 10) || 0;
@@ -199,6 +220,7 @@
       el.closest(".chat-item").classList.toggle("chat-item--unread", (parseInt(el.dataset.count, 10) || 0) > 0);
     }
     var isBadge = el.classList && (el.classList.contains("badge") || el.classList.contains("mention-badge"));
+    if (el.id === "chat-list" || el.querySelector("#chat-list")) forgetLeftChats();
     if (el.id === "chat-list" || isBadge || el.querySelector("#chat-list")) {
       presenceFromList();
       showCounts();

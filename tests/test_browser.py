@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from .support.browser import HeldChatList, refresh_chat_list
+from .support.browser import HIDE_TAB, SHOW_TAB, HeldChatList, refresh_chat_list
 
 pytestmark = pytest.mark.browser
 
@@ -464,6 +464,39 @@ def test_a_chat_list_counted_before_a_live_message_but_arriving_after_it_does_no
     bob.page.locator(f"#chat-item-{chat_id}").get_by_role("link").click()
     expect(badge).to_have_attribute("data-count", "0")
     expect(mentions).to_have_attribute("data-count", "0")
+
+
+def test_a_chat_list_counted_before_the_chat_was_read_but_arriving_after_the_read_does_not_undo_it(person):
+    bob = person()
+    alice = person()
+    chat_id = alice.create_group("Race", members=bob.username)
+    expect_live(bob.page)
+    badge, mentions = bob.page.locator(f"#unread-{chat_id}"), bob.page.locator(f"#mentions-{chat_id}")
+    bob.page.locator(f"#chat-item-{chat_id}").get_by_role("link").click()
+    expect(bob.page.locator("#messages")).to_have_attribute("data-chat-id", str(chat_id))
+    bob.page.evaluate(HIDE_TAB)  # the chat is open but not seen: its messages stay unread
+    alice.send("one")
+    alice.send(f"two, @{bob.username}")
+    expect(badge).to_have_text("2")
+    expect(mentions).to_have_text("@1")
+
+    # The list is answered now (two unread, one mention) but reaches the page only after bob read them.
+    held = HeldChatList(bob.page)
+    bob.page.evaluate(SHOW_TAB)
+    expect(badge).to_have_attribute("data-count", "0")
+    expect(mentions).to_have_attribute("data-count", "0")
+    held.release()  # the older list is in
+
+    expect(badge).to_have_attribute("data-count", "0")
+    expect(badge).to_be_hidden()
+    expect(mentions).to_have_attribute("data-count", "0")
+    expect(bob.page).not_to_have_title(re.compile(r"^\("))
+    expect(bob.page.locator(f"#chat-item-{chat_id}")).not_to_have_class(re.compile("chat-item--unread"))
+    # New messages still count, on top of the read.
+    bob.page.goto("/")
+    expect_live(bob.page)
+    alice.send("three")
+    expect(badge).to_have_text("1")
 
 
 def test_a_chat_list_made_before_a_live_message_but_arriving_after_it_keeps_its_preview_and_place(person):

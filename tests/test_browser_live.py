@@ -13,20 +13,11 @@ import pytest
 from playwright.sync_api import expect
 
 from .support import pages
+from .support.browser import HIDE_TAB, SHOW_TAB
 
 pytestmark = pytest.mark.browser
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-HIDE_TAB = """() => {
-  Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
-  Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
-  document.dispatchEvent(new Event("visibilitychange"));
-}"""
-SHOW_TAB = """() => {
-  delete document.visibilityState;
-  delete document.hidden;
-  document.dispatchEvent(new Event("visibilitychange"));
-}"""
 
 
 

@@ -112,3 +112,16 @@ class SocketCut:
         self.answer = False
         self.sockets[-1].close(code=1012, reason="cut by the test")
         expect(self.page.locator("#connection")).not_to_have_attribute("data-state", "live")
+
+
+# A tab hidden and shown again (as switching tabs does), for page.evaluate.
+HIDE_TAB = """() => {
+  Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+  Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+SHOW_TAB = """() => {
+  delete document.visibilityState;
+  delete document.hidden;
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""

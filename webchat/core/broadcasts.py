@@ -129,9 +129,10 @@ def publish_receipts_soon(chat_id: int) -> None:
     _receipts_due[chat_id] = gevent.spawn(publish)
 
 
-def publish_unread(user_id: int, chat_id: int, count: int, mentions: int = 0, upto: int = 0) -> None:
+def publish_unread(user_id: int, chat_id: int, count: int, mentions: int = 0, upto: int = 0, read: int = 0) -> None:
     """Every tab and device of the user shows the chat's new unread count and "@" (mentions) count,
-    as of message id upto."""
-    html = render_template("realtime/_unread.html", chat_id=chat_id, count=count, upto=upto, oob=True)
-    html += render_template("chats/_mention_badge.html", chat_id=chat_id, count=mentions, upto=upto, oob=True)
+    as of message id upto and read marker read."""
+    html = render_template("realtime/_unread.html", chat_id=chat_id, count=count, upto=upto, read=read, oob=True)
+    html += render_template("chats/_mention_badge.html", chat_id=chat_id, count=mentions, upto=upto, read=read,
+                            oob=True)
     current_hub().publish(user_channel(user_id), html)

@@ -28,13 +28,14 @@ def _counted(table, *where):
     return select(func.count()).select_from(rows).scalar_subquery()
 
 
-def unread_counts(user_id: int, chat_ids: list[int] | None = None) -> dict[int, tuple[int, int, int]]:
+def unread_counts(user_id: int, chat_ids: list[int] | None = None) -> dict[int, tuple[int, int, int, int]]:
     """Per chat of the user's (or of chat_ids): (unread messages, unread ones that mention them,
-    the chat's newest message id as these counts saw it).
+    the chat's newest message id and the member's read marker as these counts saw them).
 
-    The newest id is read in the same statement, so from the same snapshot: a page that counted
-    a live message after it (above that id) adds it to these counts rather than losing it to a
-    count made before the message was stored (see live.js, showCounts).
+    The newest id and the marker are read in the same statement, so from the same snapshot: a
+    page that counted a live message after that id adds it to these counts rather than losing it
+    to a count made before the message was stored, and a count made before a read (a chat list
+    that arrives late) never undoes the read's (see live.js, showCounts).
 
     One query; each count reads an index from the read marker on ((chat_id, id) of messages,
     (user_id, chat_id, message_id) of mentions) and stops after UNREAD_SHOWN + 1 rows. Mentions
@@ -44,10 +45,11 @@ def unread_counts(user_id: int, chat_ids: list[int] | None = None) -> dict[int, 
                 Mention.message_id > Membership.last_read_message_id)
     newest = select(Chat.last_message_id).where(Chat.id == Membership.chat_id).correlate(Membership).scalar_subquery()
     query = (select(Membership.chat_id, _counted(Message, *_unread_of(user_id)), _counted(Mention, *mentions),
-                    newest).where(Membership.user_id == user_id))
+                    newest, Membership.last_read_message_id).where(Membership.user_id == user_id))
     if chat_ids is not None:
         query = query.where(Membership.chat_id.in_(chat_ids))
-    return {chat_id: (count, mentioned, upto or 0) for chat_id, count, mentioned, upto in db.session.execute(query)}
+    return {chat_id: (count, mentioned, upto or 0, read or 0)
+            for chat_id, count, mentioned, upto, read in db.session.execute(query)}
 
 
 def _least(a, b):

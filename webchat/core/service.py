@@ -270,6 +270,7 @@ class ChatListEntry:
     notify: str  # the viewer's notification level for the chat
     mentions: int = 0  # unread messages that mention the viewer (the "@2" beside the unread count)
     counted_upto: int = 0  # the newest message id the counts saw
+    counted_read: int = 0  # the viewer's read marker the counts saw
 
 
 def chat_list(user: User) -> list[ChatListEntry]:
@@ -293,9 +294,9 @@ def chat_list(user: User) -> list[ChatListEntry]:
     for m in memberships:
         partner = partners.get(m.chat_id)
         title = m.chat.name or (partner.display_name if partner else "Just you")
-        unread, mentions, upto = counts.get(m.chat_id, (0, 0, 0))
+        unread, mentions, upto, read = counts.get(m.chat_id, (0, 0, 0, 0))
         entries.append(ChatListEntry(m.chat, title, previews.get(m.chat_id), unread, partner, m.notify, mentions,
-                                     upto))
+                                     upto, read))
     return entries
 
 

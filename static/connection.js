@@ -103,6 +103,8 @@
       webchat.scrollToBottom();
       view();
       markRead();
+    }, function () { // not reached: the next catch-up that finds the page far behind asks again
+      if (reloadSource === messages) reloadSource = null;
     });
   }
   document.addEventListener("webchat:reload-view", function (evt) {
@@ -315,7 +317,7 @@
         .then(function () { // no socket to bring the new unread count: fetch the list
           var list = document.getElementById("chat-list");
           if (list) htmx.trigger(list, "poll");
-        });
+        }, function () {}); // not reached: said again when the page next reads (a message shown, the socket back)
     }
   }
   document.addEventListener("webchat:message-shown", markRead);

@@ -145,3 +145,30 @@ def test_tabs_on_the_dashboard_and_another_chat_follow_a_chat_live_without_a_con
     expect_as_fresh(dashboard, bob)
 
     errors.expect_none(alice, bob, carol, dashboard)
+
+
+def test_a_page_that_loses_the_server_for_a_while_throws_no_uncaught_error_and_catches_up(person, server):
+    alice, bob = person(), person()
+    chat_id = open_shared_chat(alice, bob)
+    dashboard = bob.context.new_page()
+    dashboard.goto("/")
+    dashboard.username = f"{bob.username} (dashboard)"
+    errors = ConsoleErrors()
+    errors.watch(bob, dashboard)
+
+    server.stop()
+    for tab in (bob, dashboard):
+        expect(tab.locator("#connection")).to_have_attribute("data-state", "polling")
+    bob.wait_for_timeout(5_000)  # failed polls, reads and reconnects meanwhile
+    server.start()
+    for tab in (bob, dashboard):
+        expect(tab.locator("#connection")).to_have_attribute("data-state", "live", timeout=40_000)
+    send(alice, "you are back")
+    shown(bob, "you are back")
+    expect(dashboard.locator(f"#chat-item-{chat_id} .preview")).to_contain_text("you are back")
+
+    errors.drain(bob, dashboard)
+    # The browser still says which requests failed, and htmx logs each failed request itself
+    # (htmx:sendError) before any listener hears of it; what the page's scripts throw is gone.
+    uncaught = [error for error in errors if ": uncaught " in error]
+    assert uncaught == [], f"{len(uncaught)} uncaught errors, the first: {uncaught[:5]}"

@@ -44,9 +44,12 @@ class ConsoleErrors(list):
             page.on("console", lambda m, who=who: self.append(f"{who}: {m.text}") if m.type == "error" else None)
             page.on("pageerror", lambda e, who=who: self.append(f"{who}: uncaught {e}"))
 
-    def expect_none(self, *pages) -> None:
+    def drain(self, *pages) -> None:
         for page in pages:
             page.wait_for_timeout(200)  # Playwright hands over a page's events while it waits on it
+
+    def expect_none(self, *pages) -> None:
+        self.drain(*pages)
         assert self == [], f"{len(self)} errors, the first: {self[:5]}"
 
 

@@ -103,6 +103,8 @@
       webchat.scrollToBottom();
       view();
       markRead();
+    }, function () { // not reached: the next catch-up that finds the page far behind asks again
+      if (reloadSource === messages) reloadSource = null;
     });
   }
   document.addEventListener("webchat:reload-view", function (evt) {
@@ -160,7 +162,8 @@
   // Before a frame is swapped in (the ws extension's htmx:wsBeforeMessage, heard by this file's
   // extension on .layout). The server lost its bell (Redis reconnected): catch up from the
   // database like a reconnect. Each message that arrives keeps the chat list true: preview,
-  // order, unread badge.
+  // order, unread badge; so does each that changed. Whatever chat they are of: the frame's parts
+  // for a chat this page does not show are dropped after this (webchat.js, dropUntargeted).
   function beforeFrame(evt) {
     var text = evt.detail.message;
     if (text.indexOf("<template data-resync") === 0) {
@@ -174,6 +177,9 @@
     template.content.querySelectorAll(".msg[data-chat]").forEach(function (msg) {
       updateChatList(msg);
       noteDelivered(msg);
+    });
+    template.content.querySelectorAll("template[data-message-changes]").forEach(function (changes) {
+      changes.content.querySelectorAll(".msg[data-chat]").forEach(changeInChatList);
     });
   }
 
@@ -212,6 +218,35 @@
     item.classList.add("chat-item--unread");
     // Announced on the chat's item (bubbling): live.js counts it in the badges, notify.js notifies.
     item.dispatchEvent(new CustomEvent("webchat:incoming", { bubbles: true, detail: { msg: msg, chatId: chatId } }));
+  }
+
+  // A changed message: the list's preview follows its chat's newest message (edited, deleted).
+  // A deleted one may have been counted unread here; whether it was, and that deleted messages
+  // count no more, only the server knows: a chat showing unread messages has its list asked again.
+  function changeInChatList(msg) {
+    var chatId = parseInt(msg.dataset.chat, 10);
+    var item = document.getElementById("chat-item-" + chatId);
+    if (!item) return;
+    var live = livePreviews[chatId];
+    var newest = Math.max(parseInt(item.dataset.upto, 10) || 0, live ? live.id : 0);
+    var preview = item.querySelector(".preview");
+    if (preview && msg.dataset.preview !== undefined && parseInt(msg.dataset.id, 10) === newest) {
+      placePreview(preview, msg.dataset.preview);
+      if (live) live.html = msg.dataset.preview;
+    }
+    var badge = item.querySelector(".badge");
+    if (msg.classList.contains("msg--deleted") && badge && (parseInt(badge.dataset.count, 10) || 0) > 0) {
+      refreshChatListSoon();
+    }
+  }
+
+  var listTimer = null;
+  function refreshChatListSoon() { // once for a burst of deletions
+    clearTimeout(listTimer);
+    listTimer = setTimeout(function () {
+      var list = document.getElementById("chat-list");
+      if (list) htmx.trigger(list, "poll");
+    }, 300);
   }
 
   // A list made before a live message can land after it (the answer to a socket's "view", a
@@ -282,7 +317,7 @@
         .then(function () { // no socket to bring the new unread count: fetch the list
           var list = document.getElementById("chat-list");
           if (list) htmx.trigger(list, "poll");
-        });
+        }, function () {}); // not reached: said again when the page next reads (a message shown, the socket back)
     }
   }
   document.addEventListener("webchat:message-shown", markRead);

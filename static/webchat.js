@@ -116,6 +116,35 @@
     return holder.innerHTML;
   }
 
+  // A socket frame is the same bytes for every member's every tab, so parts of it may concern
+  // what this page does not show: another chat's typing line or receipts, #messages on the
+  // dashboard. htmx would log htmx:oobErrorNoTarget for each (before any event a listener could
+  // cancel); what the page shows of them (the chat list, badges, title) connection.js took from
+  // the frame before. Each top-level element whose target this page lacks is dropped, the target
+  // found as htmx's out-of-band swap finds it: hx-swap-oob="style:selector", else the element's id.
+  function oobTarget(el) {
+    var oob = el.getAttribute("hx-swap-oob") || "true";
+    var colon = oob.indexOf(":");
+    if (colon <= 0) return el.id ? document.getElementById(el.id) : null;
+    try {
+      return document.querySelector(oob.slice(colon + 1));
+    } catch (e) {
+      return el; // not a CSS selector (htmx's "closest …" and the like): htmx decides
+    }
+  }
+  function dropUntargeted(html) {
+    var holder = document.createElement("template");
+    holder.innerHTML = html;
+    var dropped = false;
+    Array.from(holder.content.children).forEach(function (el) {
+      if (!oobTarget(el)) {
+        el.remove();
+        dropped = true;
+      }
+    });
+    return dropped ? holder.innerHTML : html;
+  }
+
   // Filters what arrives for #messages: socket frames, polling and sending answers. Other
   // responses (a whole chat pane, say) pass untouched, but for message changes in them.
   // It also hears every request of the page (hx-ext="webchat" is on <body>): the cursors the
@@ -136,9 +165,8 @@
     },
     transformResponse: function (text, xhr, elt) {
       text = takeReloads(webchat.applyChanges(text));
-      if (elt && (elt.hasAttribute("ws-connect") || elt.closest("[data-after-from]"))) {
-        return webchat.filterMessages(text);
-      }
+      if (elt && elt.hasAttribute("ws-connect")) return dropUntargeted(webchat.filterMessages(text));
+      if (elt && elt.closest("[data-after-from]")) return webchat.filterMessages(text);
       return text;
     },
   });

@@ -92,8 +92,9 @@ def shown_ids(page) -> list[int]:
 
 class SocketCut:
     """A page whose sockets go through the test. SocketCut(page) reloads it live; cut() closes
-    its socket with 1012 (the ws extension reconnects) and from then on gives new sockets no server
-    at all, as behind a broken proxy, so what the page misses can only reach it by catching up."""
+    its socket with 1012 (or the code given) and from then on gives new sockets no server at all,
+    as behind a broken proxy, so what the page misses can only reach it by catching up; restore()
+    serves new sockets again and closes the one left without a server (with the same code)."""
 
     def __init__(self, page) -> None:
         self.page = page
@@ -108,7 +109,13 @@ class SocketCut:
         if self.answer:
             ws.connect_to_server()
 
-    def cut(self) -> None:
+    def cut(self, code: int = 1012) -> None:
         self.answer = False
-        self.sockets[-1].close(code=1012, reason="cut by the test")
+        self.code = code
+        self.sockets[-1].close(code=code, reason="cut by the test")
         expect(self.page.locator("#connection")).not_to_have_attribute("data-state", "live")
+
+    def restore(self) -> None:
+        held = self.sockets[-1]
+        self.answer = True
+        held.close(code=self.code, reason="cut by the test")

@@ -70,7 +70,8 @@ class SocketConnection:
     __slots__ = ("ws", "protocol", "sock", "_raw", "ping_interval", "max_message_size", "on_text", "on_ping",
                  "skip_presence", "closed", "_backlog", "_backlog_bytes", "_writer", "_incoming",
                  "_incoming_size", "_incoming_frames", "frames_per_second", "_tokens", "_burst", "_refilled",
-                 "heard_at", "pinged_at", "heartbeat_interval", "written_at", "_pending", "_reader", "_on_end", "_working", "__weakref__")
+                 "heard_at", "pinged_at", "heartbeat_interval", "written_at", "_pending", "_reader", "_on_end",
+                 "_working", "__weakref__")
 
     def __init__(self, ws, *, ping_interval: float, max_message_size: int, on_text, on_ping=None,
                  frames_per_second: float = 0, heartbeat_interval: float = 0) -> None:

@@ -1,6 +1,7 @@
-// The socket side of a page: connection badge, resume-after-reconnect, polling as the fallback,
-// sending over the socket with a pending line, and the live chat list.
+// The socket side of a page: connection badge, reconnecting, resume-after-reconnect, polling as
+// the fallback, sending over the socket with a pending line, and the live chat list.
 // Works with htmx's ws extension (ws-connect on .layout, ws-send on the composer).
+// Says every change of state as a "webchat:connection" event on document ({state}); webchat.isLive().
 (function () {
   "use strict";
 
@@ -15,9 +16,11 @@
   var counted = new Set(); // message ids already counted as unread here
   var PENDING_HTTP_FALLBACK_MS = 6000;
 
+  // Live: the socket is open, the server answered it, and it was heard within its window.
   function isLive() {
     return state === "live";
   }
+  webchat.isLive = isLive;
 
   // ----- the badge -----------------------------------------------------------------------
   var LABELS = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…",
@@ -25,9 +28,17 @@
 
   function setState(next) {
     var wasLive = isLive();
+    if (next === state) return;
     state = next;
     renderBadge();
     if (wasLive && !isLive()) schedulePoll(); // poll sooner now; never later
+    if (isLive()) clearUnreachable();
+    document.dispatchEvent(new CustomEvent("webchat:connection", { detail: { state: state } }));
+  }
+
+  // The banner a failed request put up (webchat.js) is wrong the moment webchat answers again.
+  function clearUnreachable() {
+    document.querySelectorAll('#flash [data-kind="unreachable"]').forEach(function (el) { el.remove(); });
   }
 
   function synced() {
@@ -57,15 +68,21 @@
   }
 
   function poll() {
+    if (!navigator.onLine) return; // nowhere to go; the online event reconnects
     var poller = document.getElementById("poller");
     if (poller) htmx.trigger(poller, "poll");
     var list = document.getElementById("chat-list");
     if (list) htmx.trigger(list, "poll");
   }
 
+  // A poll answered: webchat is reachable, so a socket waiting out its backoff tries at once.
   document.addEventListener("htmx:afterRequest", function (evt) {
     var ok = evt.detail.successful && evt.detail.xhr && evt.detail.xhr.status < 300;
-    if (ok && evt.detail.elt && evt.detail.elt.id === "poller") synced();
+    var id = evt.detail.elt && evt.detail.elt.id;
+    if (!ok || (id !== "poller" && id !== "chat-list")) return;
+    if (id === "poller") synced();
+    clearUnreachable();
+    if (reconnectTimer) reconnectNow();
   });
 
   // The server asks the page to slow down (429: this user's work budget is spent, by other tabs
@@ -103,7 +120,7 @@
       webchat.scrollToBottom();
       view();
       markRead();
-    }, function () { // not reached: the next catch-up that finds the page far behind asks again
+    }, function () { // not sent (htmx:sendError put up the banner): the next reconnect catches up
       if (reloadSource === messages) reloadSource = null;
     });
   }
@@ -144,20 +161,129 @@
     synced();
   }
 
+  // Every frame shows the line is alive; the server's heartbeat (sent on a socket it had nothing
+  // else to send on) says only that, and is not swapped in.
+  function onFrame(evt) {
+    heardAt = Date.now();
+    if (evt.detail.message.indexOf("<template data-heartbeat") === 0) {
+      evt.preventDefault();
+      return;
+    }
+    beforeFrame(evt);
+  }
+
+  // Only "you may not" (1008: signed out) is final; any other close, a refused handshake or a
+  // silent line reconnects, forever.
   function onClose(evt) {
-    socket = null;
-    var code = evt.detail.event.code;
-    if (code === 1008) {
+    var ws = wrapper();
+    if (ws && evt.detail.event.target !== ws.socket) return; // a socket this file replaced already
+    if (evt.detail.event.code === 1008) {
+      socket = null;
+      clearTimeout(reconnectTimer);
+      reconnectTimer = null;
       setState("signed-out");
       webchat.showFlash("You were signed out. Sign in again to keep chatting.");
       return;
     }
+    lost();
+  }
+
+  // ----- reconnecting: capped full-jitter backoff, at once when the network is back -------
+  var heardAt = 0; // when the socket last said anything (or started)
+  var reconnectTimer = null; // set while waiting out the backoff
+  var RECONNECT_CAP_MS = 30000;
+
+  function wrapper() { // the ws extension's own socket holder on the ws-connect element
+    var el = document.querySelector("[ws-connect]");
+    return el && api ? api.getInternalData(el).webSocket : null;
+  }
+
+  function liveWindowMs() {
+    var el = document.querySelector("[ws-connect]");
+    return (parseFloat(el && el.dataset.liveWindow) || 25) * 1000;
+  }
+
+  // Full jitter over 1 s·2^n, at most 30 s: a server coming back is not met by every page at once.
+  function backoff(n) {
+    return Math.random() * Math.min(RECONNECT_CAP_MS, 1000 * Math.pow(2, Math.min(n, 5)));
+  }
+
+  function lost() {
+    socket = null;
     failures += 1;
     if (!downSince) downSince = Date.now();
-    if (!navigator.onLine) setState("offline");
-    else setState(failures >= POLLING_AFTER_FAILURES ? "polling" : "reconnecting");
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    if (!navigator.onLine) { // the online event reconnects
+      setState("offline");
+      return;
+    }
+    setState(failures >= POLLING_AFTER_FAILURES ? "polling" : "reconnecting");
     if (state === "polling") markRead(); // over HTTP now
+    reconnectTimer = setTimeout(reconnectNow, backoff(failures - 1));
   }
+
+  // A socket given up on is closed without telling the extension (its close would start the
+  // extension's own retry, and report a socket this file is done with): one socket at a time.
+  function drop(old) {
+    if (!old) return;
+    old.onopen = old.onclose = old.onerror = null;
+    if (old.readyState <= WebSocket.OPEN) old.close();
+  }
+
+  function reconnectNow() {
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    var ws = wrapper();
+    if (!ws || state === "signed-out") return;
+    drop(ws.socket);
+    socket = null;
+    ws.init(); // the extension opens a new socket on the same element, with the same listeners
+  }
+
+  // Heard nothing for its window: dead, whatever the browser says (a half-open connection
+  // stays "open" for minutes; a socket still opening counts from when it started).
+  function checkSocket() {
+    var ws = wrapper();
+    if (!ws || !ws.socket || ws.socket.readyState > WebSocket.OPEN || state === "signed-out") return;
+    if (Date.now() - heardAt <= liveWindowMs()) return;
+    drop(ws.socket);
+    lost();
+  }
+
+  window.addEventListener("offline", function () {
+    if (state === "signed-out") return;
+    var ws = wrapper();
+    if (ws) drop(ws.socket);
+    if (!downSince) downSince = Date.now();
+    socket = null;
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    setState("offline");
+  });
+  window.addEventListener("online", function () {
+    if (state === "signed-out" || isLive()) return;
+    failures = 0; // a new network: start the backoff over
+    reconnectNow();
+  });
+  // Back from sleep or a background tab: the timers may not have run; look now.
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState !== "visible") return;
+    checkSocket();
+    if (reconnectTimer && navigator.onLine) reconnectNow();
+  });
+
+  // The extension reports a socket's error event through htmx's error log ("[object Event]" in
+  // the console); the close event that always follows says all this file needs.
+  htmx.createWebSocket = function (url) {
+    var ws = new WebSocket(url, []);
+    ws.binaryType = htmx.config.wsBinaryType;
+    Object.defineProperty(ws, "onerror", { get: function () { return null; }, set: function () {} });
+    return ws;
+  };
+  // The extension retries by itself after 1006/1011/1012/1013 only, on a timer nobody can cancel:
+  // this file decides every reconnect (above), so that timer is set beyond any page's life.
+  htmx.config.wsReconnectDelay = function () { return 2147483647; };
 
   // Before a frame is swapped in (the ws extension's htmx:wsBeforeMessage, heard by this file's
   // extension on .layout). The server lost its bell (Redis reconnected): catch up from the
@@ -317,7 +443,7 @@
         .then(function () { // no socket to bring the new unread count: fetch the list
           var list = document.getElementById("chat-list");
           if (list) htmx.trigger(list, "poll");
-        }, function () {}); // not reached: said again when the page next reads (a message shown, the socket back)
+        }, function () {}); // not sent: the chat is marked read again once it shows a message or connects
     }
   }
   document.addEventListener("webchat:message-shown", markRead);
@@ -453,8 +579,9 @@
     onEvent: function (name, evt) {
       var el = evt.detail.elt;
       // The socket's own events, triggered on this element by the ws extension.
+      if (name === "htmx:wsConnecting") heardAt = Date.now(); // its window starts now
       if (name === "htmx:wsOpen") return onOpen(evt);
-      if (name === "htmx:wsBeforeMessage") return beforeFrame(evt);
+      if (name === "htmx:wsBeforeMessage") return onFrame(evt);
       if (name === "htmx:wsAfterMessage") return onAfterMessage();
       if (name === "htmx:wsClose") return onClose(evt);
       if (name !== "htmx:afterProcessNode" || !el.hasAttribute("ws-connect") || api.getInternalData(el).connection) return;
@@ -465,20 +592,12 @@
     },
   });
 
-  window.addEventListener("offline", function () { if (!isLive()) setState("offline"); });
-  window.addEventListener("online", function () { if (state === "offline") setState("reconnecting"); });
-
-  // The ws extension retries after 1006/1011/1012/1013 with full jitter over 1 s·2^n (n ≤ 6);
-  // cap the wait at 30 s and retry forever.
-  htmx.config.wsReconnectDelay = function (retries) {
-    return Math.random() * Math.min(30000, 1000 * Math.pow(2, Math.min(retries, 6)));
-  };
-
   document.addEventListener("DOMContentLoaded", function () {
-    if (!document.querySelector("[ws-connect]")) state = "polling";
+    if (!document.querySelector("[ws-connect]")) setState("polling");
     renderBadge();
     schedulePoll();
     setInterval(function () {
+      checkSocket();
       var waiting = state === "connecting" || state === "reconnecting";
       if (waiting && downSince && Date.now() - downSince > POLLING_AFTER_MS) setState("polling");
     }, 1000);

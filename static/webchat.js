@@ -157,7 +157,8 @@
         evt.detail.parameters.after = webchat.resumeAfterId();
         if (source.id === "poller") evt.detail.parameters.changes = webchat.changesCursor();
       } else if (name === "htmx:sendError") {
-        webchat.showFlash("Couldn't reach webchat. Check your connection; anything you typed is still there.");
+        webchat.showFlash("Couldn't reach webchat. Check your connection; anything you typed is still there.",
+                          "unreachable"); // connection.js takes it down once webchat answers again
       } else if (name === "htmx:responseError") {
         if (evt.detail.xhr.status === 404) webchat.showFlash("That chat is no longer available to you.");
         else webchat.showFlash("Something went wrong on our side. Nothing you typed was lost; try again.");
@@ -212,11 +213,12 @@
     });
   }
 
-  webchat.showFlash = function (text) {
+  webchat.showFlash = function (text, kind) {
     var area = document.getElementById("flash");
     if (!area) return;
     var p = document.createElement("p");
     p.className = "flash flash--error";
+    if (kind) p.dataset.kind = kind;
     p.setAttribute("role", "alert");
     p.textContent = text;
     area.replaceChildren(p);

@@ -552,19 +552,21 @@ def test_a_stopping_server_tells_every_open_socket_to_reconnect_with_1012(tmp_pa
             assert (closed.value.code, closed.value.reason) == (1012, "server restarting")
 
 
-def test_a_peer_that_stops_answering_pings_is_cut_and_one_that_answers_stays(tmp_path):
+def test_a_peer_that_stops_answering_pings_is_cut_and_one_that_answers_stays_hearing_heartbeats(tmp_path):
     """A laptop that sleeps with the page open leaves a socket nobody reads: the server pings a
-    quiet socket after one interval and hangs up after another without an answer."""
+    quiet socket after one interval and hangs up after another without an answer. A socket it
+    has nothing to send on gets a heartbeat the page can see (pings it cannot)."""
     from .support import services
 
-    with services.LiveServer(f"sqlite:///{tmp_path / 'pings.db'}", tmp_path,
-                             extra_env={"WEBCHAT_SOCKET_PING_SECONDS": "1"}) as server:
+    with services.LiveServer(f"sqlite:///{tmp_path / 'pings.db'}", tmp_path, extra_env={
+            "WEBCHAT_SOCKET_PING_SECONDS": "1", "WEBCHAT_SOCKET_HEARTBEAT_SECONDS": "1"}) as server:
         person = Person.register(server.url, "sleeper")
         asleep, awake = person.open_tab(), person.open_tab()
         deadline = time.monotonic() + 4
         while time.monotonic() < deadline:
             awake.recv(0.2)  # reading answers the server's pings
         assert not awake.closed
+        assert awake.heartbeats >= 2
         awake.ready()  # and it is still served
         with pytest.raises(Closed) as closed:
             asleep.wait_for(lambda frame: False, timeout=3)

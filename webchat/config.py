@@ -103,6 +103,9 @@ def from_environment(instance: Path) -> dict:
         "ALLOWED_ORIGINS": [o.strip().rstrip("/") for o in os.environ.get("WEBCHAT_ALLOWED_ORIGINS", "").split(",")
                             if o.strip()],
         "SOCKET_PING_SECONDS": float(os.environ.get("WEBCHAT_SOCKET_PING_SECONDS", "25")),
+        # A socket sent nothing for this long is sent a heartbeat the page sees; a page that hears
+        # nothing for 2.5 of these (templating.socket_window) reconnects: a dead line is found in 25 s.
+        "SOCKET_HEARTBEAT_SECONDS": float(os.environ.get("WEBCHAT_SOCKET_HEARTBEAT_SECONDS", "10")),
         "SOCKET_MAX_MESSAGE_BYTES": 16 * 1024,
         # Frames one socket may have read per second (a burst of three seconds' worth first);
         # a page sends a handful, a flood is read no faster than this.

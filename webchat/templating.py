@@ -109,6 +109,16 @@ def page_config() -> str:
                        "presence": PRESENCE_WORDS})
 
 
+# A page counts its socket dead after hearing nothing for this many heartbeat intervals: two
+# beats may be late or lost (a busy server, a slow tick) before it reconnects.
+SOCKET_WINDOW_BEATS = 2.5
+
+
+def socket_window() -> float:
+    """Seconds a page's socket may stay silent before the page reconnects (connection.js)."""
+    return SOCKET_WINDOW_BEATS * current_app.config["SOCKET_HEARTBEAT_SECONDS"]
+
+
 # How presence reads: the words for "online" and for a hidden presence (see core/presence.py).
 PRESENCE_WORDS = {"online": "online", "hidden": "last seen recently"}
 # A page shows "last seen …" ticking on; it is given the words of the next this many changes.
@@ -199,4 +209,5 @@ def init_app(app) -> None:
             "csrf_lifetime": current_app.config["WTF_CSRF_TIME_LIMIT"] or 0,
             "poll_seconds": current_app.config["POLL_INTERVAL_SECONDS"],
             "poll_live_seconds": current_app.config["POLL_INTERVAL_LIVE_SECONDS"],
+            "socket_window": socket_window,
         }

@@ -110,8 +110,9 @@ def shown_ids(page) -> list[int]:
 
 class SocketCut:
     """A page whose sockets go through the test. SocketCut(page) reloads it live; cut() closes
-    its socket with 1012 (the ws extension reconnects) and from then on gives new sockets no server
-    at all, as behind a broken proxy, so what the page misses can only reach it by catching up."""
+    its socket with 1012 (or the code given) and from then on gives new sockets no server at all,
+    as behind a broken proxy, so what the page misses can only reach it by catching up; restore()
+    serves new sockets again and closes the one left without a server (with the same code)."""
 
     def __init__(self, page) -> None:
         self.page = page
@@ -126,17 +127,17 @@ class SocketCut:
         if self.answer:
             ws.connect_to_server()
 
-    def cut(self) -> None:
+    def cut(self, code: int = 1012) -> None:
         self.answer = False
-        self.sockets[-1].close(code=1012, reason="cut by the test")
+        self.code = code
+        self.sockets[-1].close(code=code, reason="cut by the test")
         expect(self.page.locator("#connection")).not_to_have_attribute("data-state", "live")
 
     def restore(self) -> None:
-        """New sockets reach the server again; the one left without a server is closed (1012), so
-        the page reconnects and catches up."""
+        held = self.sockets[-1]
         self.answer = True
-        self.sockets[-1].close(code=1012, reason="restored by the test")
-        expect(self.page.locator("#connection")).to_have_attribute("data-state", "live")
+        held.close(code=self.code, reason="cut by the test")
+
 
 # A tab hidden and shown again (as switching tabs does), for page.evaluate.
 HIDE_TAB = """() => {

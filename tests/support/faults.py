@@ -3,6 +3,8 @@
 TcpProxy listens on a free port of 127.0.0.1 and forwards each connection to a target (one
 thread per direction). cut() closes every forwarded connection and stops listening, so new
 connections are refused; restore() listens again on the same port and forwards as before.
+stall() leaves every forwarded connection open but forwards nothing more on it, as a half-open
+connection does (a laptop lid, a Wi-Fi change, a NAT timeout); new connections are forwarded.
 """
 import contextlib
 import socket
@@ -16,6 +18,7 @@ class TcpProxy:
         self.accepted = 0
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
+        self._stalled: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self._stop = threading.Event()
         self._acceptor: threading.Thread | None = None
@@ -60,6 +63,11 @@ class TcpProxy:
         for sock in connections:
             _hang_up(sock)
 
+    def stall(self) -> None:
+        """Forward nothing more on the connections open now, without closing them."""
+        with self._lock:
+            self._stalled |= self._connections
+
     def _accept(self, listener: socket.socket, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
@@ -91,13 +99,16 @@ class TcpProxy:
                 data = src.recv(65536)
                 if not data:
                     break
-                dst.sendall(data)
+                if src not in self._stalled:
+                    dst.sendall(data)
         except OSError:
             pass
         finally:
             with self._lock:
                 self._connections.discard(src)
                 self._connections.discard(dst)
+                self._stalled.discard(src)
+                self._stalled.discard(dst)
             _hang_up(src)
             _hang_up(dst)
 

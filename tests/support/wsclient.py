@@ -6,7 +6,8 @@ session cookie and the app's own Origin.
 
 Tab: one open socket. recv() returns the next text frame (None on timeout) and records a close;
 the helpers below read webchat's frames: messages (<article id="m-N" data-chat="C">), the chat
-list, error flashes, the sender's "pending-<client id>" confirmation.
+list, error flashes, the sender's "pending-<client id>" confirmation. The server's heartbeat on a
+quiet socket is counted (Tab.heartbeats) and, as the page does, not returned as a frame.
 """
 import contextlib
 import http.client
@@ -30,6 +31,7 @@ ARTICLE = re.compile(r"<article\b([^>]*)>(.*?)</article>", re.S)
 ATTR = re.compile(r'([\w-]+)="([^"]*)"')
 ANCHOR = re.compile(r"#m-(\d+)$")
 CHAT_URL = re.compile(r"/chats/(\d+)$")
+HEARTBEAT = "<template data-heartbeat"
 
 
 # ----- reading frames ------------------------------------------------------------------------
@@ -431,6 +433,7 @@ class Tab:
     def __init__(self, ws: websocket.WebSocket) -> None:
         self.ws = ws
         self.frames: list[str] = []  # every text frame received, in order
+        self.heartbeats = 0
         self.close_code: int | None = None
         self.close_reason = ""
 
@@ -477,6 +480,9 @@ class Tab:
                 raise Closed(self.close_code) from None
             if frame.opcode == websocket.ABNF.OPCODE_TEXT:
                 text = frame.data.decode("utf-8")
+                if text.startswith(HEARTBEAT):
+                    self.heartbeats += 1
+                    continue
                 self.frames.append(text)
                 return text
             if frame.opcode == websocket.ABNF.OPCODE_BINARY:

@@ -34,7 +34,7 @@ from gevent.socket import wait_write
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 
 from .event_loop import Pinger, read_buffer, schedule_flush, under_gevent
-from .frames import close_frame, ping_frame, pong_frame
+from .frames import close_frame, ping_frame, pong_frame, text_frame
 from .hub import Delivery
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,9 @@ POLICY_VIOLATION = 1008  # signed out, not allowed: the page must not retry
 UNSUPPORTED_DATA = 1003  # binary frames
 INVALID_PAYLOAD = 1007
 MESSAGE_TOO_BIG = 1009
+# What a socket that was sent nothing for a while is sent: unlike a WebSocket ping, the page sees
+# it (static/connection.js), so it can tell a dead connection from a quiet one.
+HEARTBEAT = text_frame("<template data-heartbeat></template>")
 # Browsers send each message as one frame; empty continuation frames would otherwise cost a list
 # slot each without ever reaching the size limit.
 MAX_FRAGMENTS = 64
@@ -67,16 +70,18 @@ class SocketConnection:
     __slots__ = ("ws", "protocol", "sock", "_raw", "ping_interval", "max_message_size", "on_text", "on_ping",
                  "skip_presence", "closed", "_backlog", "_backlog_bytes", "_writer", "_incoming",
                  "_incoming_size", "_incoming_frames", "frames_per_second", "_tokens", "_burst", "_refilled",
-                 "heard_at", "pinged_at", "_pending", "_reader", "_on_end", "_working", "__weakref__")
+                 "heard_at", "pinged_at", "heartbeat_interval", "written_at", "_pending", "_reader", "_on_end",
+                 "_working", "__weakref__")
 
     def __init__(self, ws, *, ping_interval: float, max_message_size: int, on_text, on_ping=None,
-                 frames_per_second: float = 0) -> None:
+                 frames_per_second: float = 0, heartbeat_interval: float = 0) -> None:
         self.ws = ws  # the simple_websocket.Server that did the handshake; None once detached
         self.protocol = ws.ws  # wsproto's parser of incoming frames
         self.sock = ws.sock
         # The OS socket under gevent's wrapper: send() on it never waits, it says how much fitted.
         self._raw = getattr(ws.sock, "_sock", ws.sock)
         self.ping_interval = ping_interval
+        self.heartbeat_interval = heartbeat_interval  # 0: none
         self.max_message_size = max_message_size
         self.on_text = on_text
         self.on_ping = on_ping
@@ -96,7 +101,7 @@ class SocketConnection:
         self._incoming_frames = 0
         self.frames_per_second = frames_per_second  # 0: not paced
         self._tokens = self._burst = 3 * frames_per_second
-        self._refilled = self.heard_at = time.monotonic()
+        self._refilled = self.heard_at = self.written_at = time.monotonic()
         self.pinged_at: float | None = None
 
     def detach(self) -> None:
@@ -142,6 +147,7 @@ class SocketConnection:
             self._send_now(b"".join(pending) if type(pending) is list else pending)
 
     def _send_now(self, data: bytes) -> None:
+        self.written_at = time.monotonic()
         if self._backlog:
             self._enqueue(data)
             return
@@ -292,17 +298,22 @@ class SocketConnection:
             on_end()
 
     def check_alive(self, now: float) -> None:
-        """Pinger's call: ping after an interval of quiet; cut after another without an answer."""
+        """Pinger's call: ping after an interval of quiet; cut after another without an answer;
+        and a heartbeat when nothing was written for a heartbeat interval."""
         if self.closed:
             Pinger.forget(self)
-        elif self.pinged_at is not None:
+            return
+        if self.pinged_at is not None:
             if now - self.pinged_at >= self.ping_interval:
                 self.abort()  # no answer for a whole interval: the peer is gone
+                return
         elif now - self.heard_at >= self.ping_interval:
             self.pinged_at = now
             self.write(ping_frame())
             if self.on_ping:
                 self.on_ping()
+        if self.heartbeat_interval and now - self.written_at >= self.heartbeat_interval:
+            self.write(HEARTBEAT)
 
     def pace(self, frames: float = 1) -> bool:
         """Take `frames` tokens, waiting for them once the peer has used its burst; False if closed meanwhile.

@@ -49,36 +49,42 @@ def _flush_all() -> None:
 
 
 class Pinger:
-    """One greenlet per process and ping interval keeps every quiet socket alive, instead of a
-    timeout on each socket's every read (a timer, a Timeout and its exception per socket, and
-    their CPU on every frame). A socket quiet for an interval is pinged; one that stays quiet
-    for another is cut (its page reconnects). Checked every quarter interval."""
+    """One greenlet per process and tick keeps every quiet socket alive, instead of a timeout on
+    each socket's every read (a timer, a Timeout and its exception per socket, and their CPU on
+    every frame). A socket quiet for an interval is pinged; one that stays quiet for another is
+    cut (its page reconnects); one sent nothing for a heartbeat interval is sent a heartbeat.
+    Checked every quarter of the shorter interval."""
 
-    _by_interval: dict[float, "Pinger"] = {}
+    _by_tick: dict[float, "Pinger"] = {}
 
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
+    def __init__(self, tick: float) -> None:
+        self.tick = tick
         self.connections: set[SocketConnection] = set()
         self._greenlet = None
 
+    @staticmethod
+    def _tick(connection: "SocketConnection") -> float:
+        return min(connection.ping_interval, connection.heartbeat_interval or connection.ping_interval) / 4
+
     @classmethod
     def watch(cls, connection: "SocketConnection") -> None:
-        pinger = cls._by_interval.get(connection.ping_interval)
+        tick = cls._tick(connection)
+        pinger = cls._by_tick.get(tick)
         if pinger is None:
-            pinger = cls._by_interval[connection.ping_interval] = cls(connection.ping_interval)
+            pinger = cls._by_tick[tick] = cls(tick)
         pinger.connections.add(connection)
         if pinger._greenlet is None or pinger._greenlet.dead:
             pinger._greenlet = gevent.spawn(pinger._run)
 
     @classmethod
     def forget(cls, connection: "SocketConnection") -> None:
-        pinger = cls._by_interval.get(connection.ping_interval)
+        pinger = cls._by_tick.get(cls._tick(connection))
         if pinger is not None:
             pinger.connections.discard(connection)
 
     def _run(self) -> None:
         while self.connections:
-            gevent.sleep(self.interval / 4)
+            gevent.sleep(self.tick)
             now = time.monotonic()
             for connection in list(self.connections):
                 try:

@@ -137,7 +137,8 @@ class TabSession:
         self.conn = SocketConnection(ws, ping_interval=config["SOCKET_PING_SECONDS"],
                                      max_message_size=config["SOCKET_MAX_MESSAGE_BYTES"], on_text=self.on_text,
                                      on_ping=self._still_here,
-                                     frames_per_second=config.get("SOCKET_FRAMES_PER_SECOND", 0))
+                                     frames_per_second=config.get("SOCKET_FRAMES_PER_SECOND", 0),
+                                     heartbeat_interval=config.get("SOCKET_HEARTBEAT_SECONDS", 0))
         self.conn.skip_presence = user.hide_presence
         self._control = _ControlListener(self)
         # What a request context for rendering needs of the handshake (url_for, the host), and no

@@ -194,9 +194,16 @@
     var clientId = msg.dataset.clientId;
     if (!clientId || msg.dataset.author !== document.body.dataset.user) return;
     var line = lineOf(clientId);
-    if (line) line.remove(); // a tab that did not send it gets the message, not the server's answer
-    forget(parseInt(msg.dataset.chat, 10), clientId);
     var next = overHttp && overHttp.clientId === clientId;
+    if (line && (next || sentIn[clientId] !== undefined)) {
+      // This tab's answer is still on its way (the message to every member goes first), and
+      // it deletes the line (realtime/_sent.html): until then the line is hidden, never sent again.
+      line.hidden = true;
+      line.className = "pending";
+    } else if (line) {
+      line.remove(); // this tab did not send it: no answer will come here
+    }
+    forget(parseInt(msg.dataset.chat, 10), clientId);
     settled(clientId);
     if (next) flush();
   }

@@ -160,7 +160,16 @@
     } else if (namesLine(evt.detail.serverResponse, line)) {
       evt.detail.shouldSwap = true;
       evt.detail.isError = false;
+      if (!lineOf(line.dataset.clientId)) withoutLine(evt.detail, line); // answered twice (sent again meanwhile)
     }
+  }
+
+  function withoutLine(detail, line) {
+    var holder = document.createElement("template");
+    holder.innerHTML = detail.serverResponse;
+    var end = holder.content.getElementById("pending-" + line.dataset.clientId);
+    if (end) end.remove();
+    detail.serverResponse = holder.innerHTML;
   }
 
   function namesLine(text, line) {

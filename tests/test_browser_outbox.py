@@ -134,3 +134,37 @@ def test_a_message_the_server_refuses_says_not_sent_across_a_reload_until_delete
     expect(alice.locator("#connection")).to_have_attribute("data-state", "live")
     expect(alice.locator("#messages > .pending")).to_have_count(0)
     expect(alice.locator("#messages > .msg")).to_have_count(before)
+
+
+def test_a_second_tab_of_the_sender_sends_what_the_first_could_not_and_each_shows_it_once(person, watched):
+    alice, bob = person(), person()
+    open_shared_chat(alice, bob)
+    watched(alice)
+    watched(bob)
+    SocketCut(alice).cut()
+    held = []
+    alice.route(SENT_OVER_HTTP, lambda route: held.append(route) if route.request.method == "POST"
+                else route.continue_())
+    for text in ("first", "second"):
+        send(alice, text)
+    expect(alice.locator("#messages > .pending--sending")).to_have_count(2)
+
+    # The same person opens the chat in another tab, which can send: it shows what is waiting
+    # and sends it.
+    other = alice.context.new_page()
+    watched(other)
+    other.goto(alice.url)
+    for text in ("first", "second"):
+        expect(bob.locator("#messages > .msg .msg-body", has_text=re.compile(f"^{text}$"))).to_have_count(1)
+        expect(other.locator("#messages > .msg .msg-body", has_text=re.compile(f"^{text}$"))).to_have_count(1)
+    expect(other.locator("#messages > .pending")).to_have_count(0)
+
+    # The first tab's own sends go through after all: stored once, shown once.
+    for route in held:
+        route.continue_()
+    alice.unroute(SENT_OVER_HTTP)
+    for text in ("first", "second"):
+        expect(alice.locator("#messages > .msg .msg-body", has_text=re.compile(f"^{text}$"))).to_have_count(1)
+    expect(alice.locator("#messages > .pending")).to_have_count(0)
+    bob.reload()
+    assert [b for b in bodies(bob, "#messages > .msg .msg-body") if b in ("first", "second")] == ["first", "second"]

@@ -282,6 +282,10 @@
     var form = evt.detail.elt;
     if (form.id !== "composer" || !form.closest("[hx-ext~='outbox']")) return;
     evt.preventDefault();
+    take(form);
+  });
+
+  function take(form) {
     var box = form.querySelector("textarea[name=body]");
     var clientId = form.querySelector("input[name=client_id]");
     if (!box || !clientId || !box.value.trim()) return;
@@ -296,7 +300,7 @@
     showLine(entry);
     webchat.scrollToBottom();
     flush();
-  });
+  }
 
   document.addEventListener("webchat:connection", function (evt) {
     connection = evt.detail.state;
@@ -306,7 +310,7 @@
   document.addEventListener("htmx:wsOpen", function (evt) { socket = evt.detail.socketWrapper; });
 
   // Leaving the chat or the page keeps what the composer holds now (a send of files empties it
-  // without an input event); another tab's Delete takes the line away here too.
+  // without an input event).
   function keepDraft() {
     var composer = document.getElementById("composer");
     if (composer) saveDraft(composer);
@@ -315,6 +319,7 @@
   document.addEventListener("htmx:beforeSwap", function (evt) {
     if (evt.detail.target && evt.detail.target.id === "chat-pane") keepDraft();
   });
+  // Another tab's Delete takes the line away here too.
   window.addEventListener("storage", function (evt) {
     var chat = chatShown();
     if (!chat || evt.key !== key("outbox", chat)) return;
@@ -326,6 +331,15 @@
 
   function isLine(el) {
     return el && el.classList && el.classList.contains("pending");
+  }
+
+  function connect(pane) {
+    pane.addEventListener("click", act);
+    pane.addEventListener("input", function (evt) {
+      var form = evt.target.closest("#composer");
+      if (form) saveDraft(form);
+    });
+    restore();
   }
 
   var api;
@@ -340,13 +354,11 @@
       else if (name === "htmx:beforeSwap" && isLine(source)) beforeSwap(evt, source);
       else if (name === "htmx:afterRequest" && isLine(source)) answeredOverHttp(evt, source);
       else if (name === "htmx:afterSettle" && isLine(source)) settledOverHttp(source);
-      else if (name === "htmx:afterRequest" && el.id === "poller" && evt.detail.successful) flush(); // the server answers again
+      else if (name === "htmx:afterRequest" && el.id === "poller" && evt.detail.successful) flush(); // reachable again
       else if (name === "htmx:afterProcessNode" && el.id === "composer") restoreDraft(el);
       else if (name === "htmx:afterProcessNode" && el.id === "chat-pane" && !api.getInternalData(el).outbox) {
         api.getInternalData(el).outbox = true;
-        el.addEventListener("click", act);
-        el.addEventListener("input", function (e) { if (e.target.closest("#composer")) saveDraft(e.target.closest("#composer")); });
-        restore();
+        connect(el);
       }
     },
   });

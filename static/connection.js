@@ -1,7 +1,7 @@
 // The socket side of a page: connection badge, reconnecting, resume-after-reconnect, polling as
-// the fallback, sending over the socket with a pending line, and the live chat list.
-// Works with htmx's ws extension (ws-connect on .layout, ws-send on the composer).
-// Says every change of state as a "webchat:connection" event on document ({state}); webchat.isLive().
+// the fallback, and the live chat list. Works with htmx's ws extension (ws-connect on .layout);
+// sending is outbox.js. Says every change of state as a "webchat:connection" event on document
+// ({state}); webchat.isLive().
 (function () {
   "use strict";
 
@@ -14,7 +14,6 @@
   var POLLING_AFTER_FAILURES = 2;
   var POLLING_AFTER_MS = 5000; // a socket that is not live by then (refused, silent) means polling
   var counted = new Set(); // message ids already counted as unread here
-  var PENDING_HTTP_FALLBACK_MS = 6000;
 
   // Live: the socket is open, the server answered it, and it was heard within its window.
   function isLive() {
@@ -155,7 +154,6 @@
       failures = 0;
       downSince = null;
       setState("live");
-      resendPending();
       markRead(); // the chat this tab shows is read; said after "view", so the list it answered is updated
     }
     synced();
@@ -489,90 +487,9 @@
     }, 0);
   });
 
-  // ----- sending: over the socket when live, else the form's own HTTP post ----------------
-  // htmx runs one handler per element and event, so the form's submit belongs to hx-post; when
-  // the socket is live we cancel that request and fire the hidden ws-send element instead.
-  document.addEventListener("htmx:confirm", function (evt) {
-    var form = evt.detail.elt;
-    if (form.id !== "composer" || !isLive()) return;
-    evt.preventDefault();
-    var sender = form.querySelector("[ws-send]");
-    if (sender) htmx.trigger(sender, "send-over-socket");
-  });
-
-  document.addEventListener("htmx:wsConfigSend", function (evt) {
-    var form = evt.detail.elt.closest("#composer");
-    var params = evt.detail.parameters;
-    if (!form || !isLive() || !String(params.body || "").trim()) {
-      evt.preventDefault();
-      return;
-    }
-    params.type = "send";
-    params.chat = parseInt(form.dataset.chatId, 10);
-    delete params.csrf_token; // the socket was checked at the handshake
-    showPending(params.client_id, params.body);
-    form.querySelector("textarea[name=body]").value = "";
-    form.querySelector("input[name=client_id]").value = webchat.newClientId();
-    var error = form.querySelector(".form-error");
-    if (error) error.remove();
-  });
-
-  function showPending(clientId, body) {
-    var template = document.getElementById("pending-template");
-    var messages = document.getElementById("messages");
-    if (!template || !messages) return;
-    var el = template.content.firstElementChild.cloneNode(true);
-    el.id = "pending-" + clientId;
-    el.dataset.clientId = clientId;
-    el.dataset.chat = String(webchat.openChatId());
-    el.querySelector(".pending-body").textContent = body;
-    messages.appendChild(el);
-    webchat.scrollToBottom();
-    el.fallback = setTimeout(function () { sendPendingOverHttp(el); }, PENDING_HTTP_FALLBACK_MS);
-  }
-
-  function pendingFrame(el) {
-    return { type: "send", chat: parseInt(el.dataset.chat, 10), client_id: el.dataset.clientId,
-             body: el.querySelector(".pending-body").textContent };
-  }
-
-  // Unconfirmed sends go again with the same client id: the server stores each id once.
-  function resendPending() {
-    document.querySelectorAll(".pending--sending").forEach(function (el) {
-      sendFrame(pendingFrame(el));
-    });
-  }
-
-  function sendPendingOverHttp(el) {
-    if (!document.body.contains(el) || isLive()) return;
-    var frame = pendingFrame(el);
-    if (frame.chat !== webchat.openChatId()) return;
-    htmx.ajax("POST", "/chats/" + frame.chat + "/messages", {
-      source: document.getElementById("poller"), target: "#messages", swap: "beforeend",
-      values: { body: frame.body, client_id: frame.client_id },
-    });
-  }
-
-  // Retry or Edit on a line that was not sent.
-  function pendingAction(evt) {
-    var button = evt.target.closest("[data-pending-action]");
-    if (!button) return;
-    var el = button.closest(".pending");
-    if (button.dataset.pendingAction === "edit") {
-      var box = document.querySelector("#composer textarea[name=body]");
-      if (box) { box.value = el.querySelector(".pending-body").textContent; box.focus(); }
-      el.remove();
-      return;
-    }
-    el.classList.replace("pending--failed", "pending--sending");
-    el.querySelector(".pending-status").textContent = "Sending…";
-    if (isLive()) sendFrame(pendingFrame(el));
-    else sendPendingOverHttp(el);
-  }
-
   // What the page's own elements do is attached to the element this file governs, the one that
-  // holds the socket (hx-ext="ws, connection" on .layout); the lines still being sent and the
-  // composer are inside it.
+  // holds the socket (hx-ext="ws, connection" on .layout); the composer, whose typing it
+  // signals, is inside it.
   var api;
   htmx.defineExtension("connection", {
     init: function (htmxApi) { api = htmxApi; },
@@ -586,7 +503,6 @@
       if (name === "htmx:wsClose") return onClose(evt);
       if (name !== "htmx:afterProcessNode" || !el.hasAttribute("ws-connect") || api.getInternalData(el).connection) return;
       api.getInternalData(el).connection = true;
-      el.addEventListener("click", pendingAction);
       el.addEventListener("input", typingOnInput);
       el.addEventListener("submit", typingOnSubmit);
     },

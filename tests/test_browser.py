@@ -277,7 +277,7 @@ def test_without_javascript_a_person_logs_in_opens_a_chat_and_sends_with_the_pla
 TOO_LONG = "word " * 800 + "x"  # 4001 characters; the limit is 4000
 
 
-def test_without_the_socket_a_message_over_the_limit_shows_the_error_in_the_composer_and_keeps_the_text(person):
+def test_without_the_socket_a_message_over_the_limit_is_marked_not_sent_and_the_composer_keeps_the_next_one(person):
     alice = person()
     page = alice.page
     chat_id = alice.create_group("Too long")
@@ -288,17 +288,22 @@ def test_without_the_socket_a_message_over_the_limit_shows_the_error_in_the_comp
 
     alice.composer.fill(TOO_LONG)
     alice.composer.press("Enter")
-    expect(page.locator("#composer .form-error")).to_contain_text("4,001 characters")
-    expect(alice.composer).to_have_value(TOO_LONG)
+    alice.composer.fill("the next one, half typed")  # the refusal must not take it away
+    failed = page.locator("#messages > .pending--failed")
+    expect(failed.locator(".pending-error")).to_contain_text("Not sent — That message is 4,001 characters long")
+    expect(failed.locator(".pending-body")).to_have_text(TOO_LONG)
+    expect(alice.composer).to_have_value("the next one, half typed")
     expect(page.locator("#flash")).to_be_empty()
     expect(page.locator(MESSAGES)).to_have_count(before)
     expect(page.locator("#connection")).not_to_have_attribute("data-state", "live")  # it went over HTTP
 
-    # Shortened, it goes through and the error goes away.
+    # Shortened, it goes through and the line goes away.
+    failed.get_by_role("button", name="Edit").click()
+    expect(alice.composer).to_have_value(TOO_LONG)
     alice.composer.fill(TOO_LONG[:3990])
     alice.composer.press("Enter")
     expect(page.locator(MESSAGES)).to_have_count(before + 1)
-    expect(page.locator("#composer .form-error")).to_have_count(0)
+    expect(page.locator("#messages > .pending")).to_have_count(0)
     expect(alice.composer).to_have_value("")
 
 

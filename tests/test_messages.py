@@ -82,6 +82,48 @@ def test_an_htmx_send_not_from_the_composer_leaves_the_composer_alone(pair):
     assert parse(response).by_id("composer") is None  # a draft typed meanwhile is not wiped
 
 
+def send_from_line(actor, chat_id, body, client_id):
+    """As the page's outbox sends (static/outbox.js): its line still being sent makes the request."""
+    return actor.post(f"/chats/{chat_id}/messages", {"body": body, "client_id": client_id}, htmx=True,
+                      trigger=f"pending-{client_id}")
+
+
+def test_a_send_from_a_pending_line_answers_with_the_message_carrying_its_client_id_and_the_lines_end(pair):
+    chat_id, alice, _ = pair
+    client_id = str(uuid.uuid4())
+
+    response = send_from_line(alice, chat_id, "from the outbox", client_id)
+
+    [stored] = user_messages(alice.app, chat_id)
+    page = parse(response)
+    assert message_ids(response) == [stored.id]
+    assert page.by_id(f"m-{stored.id}").get("data-client-id") == client_id
+    assert page.by_id(f"pending-{client_id}").get("hx-swap-oob") == "delete"
+    assert page.by_id("composer") is None
+
+
+@pytest.mark.parametrize(("sender", "body", "status", "words"), [
+    ("alice", "x" * 4001, 422, "That message is 4,001 characters long"),
+    ("carol", "no longer a member", 404, "There is nothing here, or you don't have access to it."),
+], ids=["too-long", "not-a-member"])
+def test_a_send_from_a_pending_line_that_is_refused_marks_that_line_not_sent_and_leaves_the_composer(
+        pair, actor, sender, body, status, words):
+    chat_id, alice, _ = pair
+    sender = alice if sender == "alice" else actor(sender)
+    client_id = str(uuid.uuid4())
+
+    response = send_from_line(sender, chat_id, body, client_id)
+
+    assert response.status_code == status
+    line = parse(response).by_id(f"pending-{client_id}")
+    assert line.get("hx-swap-oob") == "true" and "pending--failed" in line.classes
+    assert words in line.find(cls="pending-reason").text
+    assert line.find(cls="pending-body").text == body  # kept for Retry and Edit
+    assert parse(response).by_id("composer") is None  # it may hold the next message already
+    assert "HX-Retarget" not in response.headers
+    assert user_messages(alice.app, chat_id) == []
+
+
 def test_an_htmx_send_with_after_returns_every_message_since_in_id_order(pair):
     chat_id, alice, bob = pair
     mine = message_id_from(alice.send(chat_id, "one"))

@@ -97,8 +97,10 @@ def list_messages(chat_id: int):
 @bp.post("/chats/<id:chat_id>/messages")
 def send_message(chat_id: int):
     """Send a message; answers with every message after the page's newest, the new one included."""
-    membership = service.membership_or_404(chat_id, current_user)
     body, client_id = request.form.get("body", ""), request.form.get("client_id")
+    if _from_outbox(client_id):
+        return _send_from_outbox(chat_id, body, client_id)
+    membership = service.membership_or_404(chat_id, current_user)
     def composer_again(e: ChatError):  # the text kept, the refusal under it
         html = render_template("chats/_composer.html", **composer(membership.chat, body, e.message, client_id))
         return retarget(make_response(html, e.status), "#composer")
@@ -110,6 +112,25 @@ def send_message(chat_id: int):
         # A fresh composer (empty, new client id); a background retry must not wipe a draft.
         html += render_template("chats/_composer.html", oob=True, **composer(membership.chat))
     return html
+
+
+def _from_outbox(client_id: str | None) -> bool:
+    """A send from the page's outbox (static/outbox.js) is made by its line still being sent."""
+    return (is_htmx() and client_id is not None and messaging.CLIENT_ID.fullmatch(client_id) is not None
+            and triggered_by(f"pending-{client_id}"))
+
+
+def _send_from_outbox(chat_id: int, body: str, client_id: str):
+    """As over the socket: a refusal, the chat gone from the sender's chats included, turns the
+    line into "Not sent" with the text kept; the composer, maybe holding the next message, stays."""
+    def not_sent(e: ChatError):
+        return make_response(render_template("realtime/_send_failed.html", client_id=client_id, body=body,
+                                             error=e.message), e.status)
+
+    with refusals(fragment=not_sent):
+        membership = service.membership_or_404(chat_id, current_user)
+        result = messaging.send_message(membership, body, client_id)
+    return answer_sent(chat_id, result.message)
 
 
 @bp.post("/chats/<id:chat_id>/read")

@@ -215,6 +215,7 @@
     if (!messages) return;
     if (webchat.applyChanges) html = webchat.applyChanges(html);
     if (webchat.filterMessages) html = webchat.filterMessages(html);
+    if (webchat.dropUntargeted) html = webchat.dropUntargeted(html, false); // a send with files has no "sending…" line
     htmx.swap(messages, html, { swapStyle: "beforeend", swapDelay: 0, settleDelay: 0, ignoreTitle: true });
   }
 

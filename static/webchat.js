@@ -122,6 +122,8 @@
   // cancel); what the page shows of them (the chat list, badges, title) connection.js took from
   // the frame before. Each top-level element whose target this page lacks is dropped, the target
   // found as htmx's out-of-band swap finds it: hx-swap-oob="style:selector", else the element's id.
+  // In an answer to a request only the out-of-band parts are looked at: a send's answer removes
+  // its "sending…" line, which the message itself may have removed already (outbox.js).
   function oobTarget(el) {
     var oob = el.getAttribute("hx-swap-oob") || "true";
     var colon = oob.indexOf(":");
@@ -132,12 +134,14 @@
       return el; // not a CSS selector (htmx's "closest …" and the like): htmx decides
     }
   }
-  function dropUntargeted(html) {
+  webchat.dropUntargeted = dropUntargeted; // attachments.js swaps its upload's answer itself
+  function dropUntargeted(html, isFrame) {
+    if (!isFrame && html.indexOf("hx-swap-oob") < 0) return html;
     var holder = document.createElement("template");
     holder.innerHTML = html;
     var dropped = false;
     Array.from(holder.content.children).forEach(function (el) {
-      if (!oobTarget(el)) {
+      if ((isFrame || el.hasAttribute("hx-swap-oob")) && !oobTarget(el)) {
         el.remove();
         dropped = true;
       }
@@ -166,9 +170,9 @@
     },
     transformResponse: function (text, xhr, elt) {
       text = takeReloads(webchat.applyChanges(text));
-      if (elt && elt.hasAttribute("ws-connect")) return dropUntargeted(webchat.filterMessages(text));
-      if (elt && elt.closest("[data-after-from]")) return webchat.filterMessages(text);
-      return text;
+      if (elt && elt.hasAttribute("ws-connect")) return dropUntargeted(webchat.filterMessages(text), true);
+      if (elt && elt.closest("[data-after-from]")) text = webchat.filterMessages(text);
+      return dropUntargeted(text, false);
     },
   });
 

@@ -19,6 +19,7 @@ from webchat import create_app  # noqa: E402
 from webchat.extensions import db  # noqa: E402
 from webchat.models import User  # noqa: E402
 
+from .support import page_errors as page_error_records  # noqa: E402
 from .support import services  # noqa: E402
 from .support.browser import BrowserPeople  # noqa: E402
 from .support.stored import LiveDatabase  # noqa: E402
@@ -214,7 +215,24 @@ def live_server():
 @pytest.fixture(scope="session")
 def chromium():
     with services.chromium_browser() as browser:
+        page_error_records.watch(browser)
         yield browser
+
+
+@pytest.fixture(autouse=True)
+def page_errors(request):
+    """What the test's pages reported; a test that uses Chromium fails on any page error or console
+    error it did not allow (page_errors.allow(pattern, why); tests/support/page_errors.py)."""
+    records = page_error_records.CURRENT
+    records.reset()
+    yield records
+    if "chromium" in request.fixturenames:
+        unexpected = records.unexpected()
+        if os.environ.get("WEBCHAT_PAGE_ERRORS_REPORT"):
+            with open(os.environ["WEBCHAT_PAGE_ERRORS_REPORT"], "a") as f:
+                f.write(f"{request.node.nodeid}\t{unexpected!r}\n")
+        else:
+            assert not unexpected, "The pages reported errors:\n" + "\n".join(unexpected[:20])
 
 
 @pytest.fixture

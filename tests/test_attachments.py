@@ -28,7 +28,7 @@ from .support.pages import chat_list, composer, parse, text_of
 from .support.records import create_group, snapshot, stored_messages
 from .support.wsclient import Person, memory_kib, messages_in, reset_peak, server_worker_pids
 
-FILE_POLICY = "default-src 'none'; sandbox"
+FILE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
 
 # ----- helpers -----------------------------------------------------------------------------

@@ -5,7 +5,8 @@ back is Live within 2 s, and the badge and the banner tell the truth without cov
 This module's server sends a heartbeat every 2 s on a quiet socket (so its pages give a silent
 socket 5 s), and its pages poll every 2 s while the socket is down, 120 s while it is up. Some
 pages reach it through a TCP proxy the tests cut or stall. Every test fails on a page error or
-a console error, but for the browser's and htmx's own word that a request the outage stopped failed.
+a console error (tests/conftest.py), but for the browser's and htmx's own word that a request the
+outage stopped failed.
 """
 import time
 
@@ -16,17 +17,12 @@ from .conftest import _TMP
 from .support import services
 from .support.browser import BrowserPeople, SocketCut, open_shared_chat, send
 from .support.faults import TcpProxy
+from .support.page_errors import OUTAGE_NOISE
 
 pytestmark = pytest.mark.browser
 
 DESKTOP = {"width": 1100, "height": 750}
 PHONE = {"width": 390, "height": 700}
-# Failed requests during an outage: Chromium says so, and htmx logs their htmx:sendError (which
-# the page turns into its banner) and htmx:afterRequest. Anything else in the console is a fault.
-OUTAGE_NOISE = ("Failed to load resource", "WebSocket connection to", "htmx:sendError", "htmx:afterRequest",
-                # A live update about a chat the page does not list yet: issue 20's goal 6, fixed
-                # on its own branch. Take this line out once that is merged.
-                "htmx:oobErrorNoTarget")
 
 
 @pytest.fixture(scope="module")
@@ -42,22 +38,17 @@ def proxy(server):
 
 
 @pytest.fixture
-def person(chromium, server, proxy):
-    """person(via_proxy=False) -> a page of a new signed-in user, watched for errors."""
+def person(chromium, server, proxy, page_errors):
+    """person(via_proxy=False) -> a page of a new signed-in user."""
     direct, proxied = BrowserPeople(chromium, server.url), BrowserPeople(chromium, f"http://127.0.0.1:{proxy.port}")
-    errors = []
+    page_errors.allow(OUTAGE_NOISE, "the outages these tests make")
 
     def make(via_proxy=False):
-        page = (proxied if via_proxy else direct)()
-        page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
-        page.on("console", lambda m: errors.append(f"console: {m.text}")
-                if m.type == "error" and not m.text.startswith(OUTAGE_NOISE) else None)
-        return page
+        return (proxied if via_proxy else direct)()
     yield make
     direct.close()
     proxied.close()
     proxy.restore()
-    assert not errors
 
 
 def badge(page):

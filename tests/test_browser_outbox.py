@@ -13,58 +13,24 @@ import pytest
 from playwright.sync_api import expect
 
 from .support.browser import SocketCut, open_shared_chat, send, shown_ids
+from .support.page_errors import OUTAGE_NOISE
 
 pytestmark = pytest.mark.browser
 
 SENT_OVER_HTTP = re.compile(r"/chats/\d+/messages$")
 TOO_LONG = "word " * 800 + "x"  # 4001 characters; the server's limit is 4000 (MAX_MESSAGE_LENGTH)
-# While the test holds the browser offline, the page's other requests (polls) cannot be made, and
-# the browser and htmx say so in the console; nothing else may be said.
-UNREACHABLE = re.compile(r"net::ERR_INTERNET_DISCONNECTED|^htmx:(sendError|afterRequest)\b")
-
-
-class Watched:
-    """A page's page errors and console errors; those of requests made offline are let go."""
-
-    def __init__(self, page) -> None:
-        self.page = page
-        self.offline = False
-        self.errors = []
-        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
-        page.on("console", self._console)
-
-    def _console(self, message) -> None:
-        if message.type == "error" and not (self.offline and UNREACHABLE.search(message.text)):
-            self.errors.append(f"console: {message.text}")
-
-    def set_offline(self, offline: bool) -> None:
-        self.page.context.set_offline(offline)
-        self.offline = offline
-
-
-@pytest.fixture
-def watched():
-    pages = []
-
-    def watch(page) -> Watched:
-        pages.append(Watched(page))
-        return pages[-1]
-    yield watch
-    assert [error for page in pages for error in page.errors] == []
-
-
 def bodies(page, selector: str) -> list[str]:
     return page.locator(selector).evaluate_all("els => els.map(e => e.textContent.trim())")
 
 
-def test_messages_sent_offline_show_at_once_survive_a_reload_and_arrive_once_each_in_order(person, watched):
+def test_messages_sent_offline_show_at_once_survive_a_reload_and_arrive_once_each_in_order(person, page_errors):
+    # While the browser is offline the page's polls cannot be made, and the browser and htmx say so.
+    page_errors.allow(OUTAGE_NOISE, "the browser is held offline")
     alice, bob = person(), person()
     open_shared_chat(alice, bob)
-    alice_page = watched(alice)
-    watched(bob)
     socket = SocketCut(alice)
 
-    alice_page.set_offline(True)
+    alice.context.set_offline(True)
     socket.cut()
     for text in ("one", "two", "three"):
         send(alice, text)
@@ -79,7 +45,7 @@ def test_messages_sent_offline_show_at_once_survive_a_reload_and_arrive_once_eac
     held = []
     alice.route(SENT_OVER_HTTP, lambda route: held.append(route) if route.request.method == "POST"
                 else route.continue_())
-    alice_page.set_offline(False)
+    alice.context.set_offline(False)
     alice.reload()
     expect(pending).to_have_count(3)
     assert bodies(alice, "#messages > .pending .pending-body") == ["one", "two", "three"]
@@ -108,9 +74,8 @@ def test_messages_sent_offline_show_at_once_survive_a_reload_and_arrive_once_eac
     expect(alice.locator("#composer textarea")).to_have_value("a draft, not sent yet")
 
 
-def test_a_message_the_server_refuses_says_not_sent_across_a_reload_until_deleted(person, watched):
+def test_a_message_the_server_refuses_says_not_sent_across_a_reload_until_deleted(person):
     alice = person()
-    watched(alice)
     open_shared_chat(alice)
     before = alice.locator("#messages > .msg").count()
 
@@ -136,11 +101,9 @@ def test_a_message_the_server_refuses_says_not_sent_across_a_reload_until_delete
     expect(alice.locator("#messages > .msg")).to_have_count(before)
 
 
-def test_a_second_tab_of_the_sender_sends_what_the_first_could_not_and_each_shows_it_once(person, watched):
+def test_a_second_tab_of_the_sender_sends_what_the_first_could_not_and_each_shows_it_once(person):
     alice, bob = person(), person()
     open_shared_chat(alice, bob)
-    watched(alice)
-    watched(bob)
     SocketCut(alice).cut()
     held = []
     alice.route(SENT_OVER_HTTP, lambda route: held.append(route) if route.request.method == "POST"
@@ -152,7 +115,6 @@ def test_a_second_tab_of_the_sender_sends_what_the_first_could_not_and_each_show
     # The same person opens the chat in another tab, which can send: it shows what is waiting
     # and sends it.
     other = alice.context.new_page()
-    watched(other)
     other.goto(alice.url)
     for text in ("first", "second"):
         expect(bob.locator("#messages > .msg .msg-body", has_text=re.compile(f"^{text}$"))).to_have_count(1)

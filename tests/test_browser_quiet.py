@@ -14,7 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from .support import pages
-from .support.browser import ConsoleErrors, SocketCut, open_shared_chat, send
+from .support.browser import SocketCut, open_shared_chat, send
+from .support.page_errors import OUTAGE_NOISE
 
 pytestmark = pytest.mark.browser
 
@@ -89,9 +90,8 @@ def expect_as_fresh(*tabs, timeout=10.0) -> None:
         tabs[0].wait_for_timeout(200)
 
 
-def test_tabs_on_the_dashboard_and_another_chat_follow_a_chat_live_without_a_console_error(person):
+def test_tabs_on_the_dashboard_and_another_chat_follow_a_chat_live_without_a_console_error(person, page_errors):
     alice, bob, carol = person(), person(), person()
-    errors = ConsoleErrors()
     here = open_shared_chat(bob, alice)  # the chat bob's chat tab shows
     alice.goto("/")
     there = open_shared_chat(alice, bob, carol)  # where everything happens
@@ -100,7 +100,6 @@ def test_tabs_on_the_dashboard_and_another_chat_follow_a_chat_live_without_a_con
     dashboard.goto("/")
     dashboard.username = f"{bob.username} (dashboard)"
     dashboard_socket = SocketCut(dashboard)
-    errors.watch(alice, bob, carol, dashboard)
     # Past the one poll a page makes 2 s after it loads: what follows reaches the tabs by socket.
     dashboard.wait_for_timeout(2_500)
 
@@ -144,17 +143,18 @@ def test_tabs_on_the_dashboard_and_another_chat_follow_a_chat_live_without_a_con
     expect(dashboard.locator(f"#chat-item-{there} .preview")).to_contain_text("welcome back")
     expect_as_fresh(dashboard, bob)
 
-    errors.expect_none(alice, bob, carol, dashboard)
+    page_errors.expect_none(alice, bob, carol, dashboard)
 
 
-def test_a_page_that_loses_the_server_for_a_while_throws_no_uncaught_error_and_catches_up(person, server):
+def test_a_page_that_loses_the_server_for_a_while_throws_no_uncaught_error_and_catches_up(person, server, page_errors):
+    # The browser still says which requests failed, and htmx logs each failed request itself
+    # (htmx:sendError) before any listener hears of it; what the page's scripts throw is gone.
+    page_errors.allow(OUTAGE_NOISE, "the server is stopped for a while")
     alice, bob = person(), person()
     chat_id = open_shared_chat(alice, bob)
     dashboard = bob.context.new_page()
     dashboard.goto("/")
     dashboard.username = f"{bob.username} (dashboard)"
-    errors = ConsoleErrors()
-    errors.watch(bob, dashboard)
 
     server.stop()
     for tab in (bob, dashboard):
@@ -166,9 +166,4 @@ def test_a_page_that_loses_the_server_for_a_while_throws_no_uncaught_error_and_c
     send(alice, "you are back")
     shown(bob, "you are back")
     expect(dashboard.locator(f"#chat-item-{chat_id} .preview")).to_contain_text("you are back")
-
-    errors.drain(bob, dashboard)
-    # The browser still says which requests failed, and htmx logs each failed request itself
-    # (htmx:sendError) before any listener hears of it; what the page's scripts throw is gone.
-    uncaught = [error for error in errors if ": uncaught " in error]
-    assert uncaught == [], f"{len(uncaught)} uncaught errors, the first: {uncaught[:5]}"
+    page_errors.expect_none(bob, dashboard)

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .support.browser import open_shared_chat, send, shown_ids
+from .support.page_errors import OUTAGE_NOISE
 
 pytestmark = pytest.mark.browser
 
@@ -29,7 +30,8 @@ def test_two_people_see_each_others_messages_over_the_socket_at_once(person):
         expect(sender.locator("#composer textarea")).to_have_value("")
 
 
-def test_pages_catch_up_after_a_server_restart_without_reload_duplicates_or_lost_drafts(person, server):
+def test_pages_catch_up_after_a_server_restart_without_reload_duplicates_or_lost_drafts(person, server, page_errors):
+    page_errors.allow(OUTAGE_NOISE, "the server is restarted")
     alice, bob = person(), person()
     chat_id = open_shared_chat(alice, bob)
     send(alice, "before the restart")

@@ -137,7 +137,8 @@ def test_over_https_every_cookie_is_secure_the_remember_me_cookie_too(behind_a_p
 # ----- in Chromium -----------------------------------------------------------------------------
 
 @pytest.mark.browser
-def test_in_chromium_an_injected_inline_script_or_handler_does_not_run(chromium, live_server):
+def test_in_chromium_an_injected_inline_script_or_handler_does_not_run(chromium, live_server, page_errors):
+    page_errors.allow(r"Content Security Policy", "the inline script this test injects is refused by the CSP")
     people = BrowserPeople(chromium, live_server.url)
     try:
         page = people()
@@ -161,7 +162,8 @@ def test_in_chromium_an_injected_inline_script_or_handler_does_not_run(chromium,
 
 
 @pytest.mark.browser
-def test_in_chromium_a_page_on_another_site_cannot_frame_the_app(chromium, live_server):
+def test_in_chromium_a_page_on_another_site_cannot_frame_the_app(chromium, live_server, page_errors):
+    page_errors.allow(r"Content Security Policy", "the framing this test tries is refused by the CSP")
     people = BrowserPeople(chromium, live_server.url)
     try:
         page = people()

@@ -583,7 +583,9 @@ def test_a_socket_asking_for_a_long_chat_again_and_again_is_served_slowly_and_th
 # ----- what a person sees ----------------------------------------------------------------------------
 
 @pytest.mark.browser
-def test_in_chromium_a_throttled_send_says_why_and_keeps_the_text_with_and_without_javascript(chromium, server):
+def test_in_chromium_a_throttled_send_says_why_and_keeps_the_text_with_and_without_javascript(
+        chromium, server, page_errors):
+    page_errors.allow(r"Failed to load resource: .* 429", "the sends this test makes too fast are refused")
     people = BrowserPeople(chromium, server.url)
     try:
         alice = people()

@@ -19,6 +19,7 @@ import webchat.database  # noqa: F401  (its connect hook gives this file's SQLit
 from .conftest import _TMP
 from .support import services
 from .support.browser import BrowserPeople, SocketCut, open_shared_chat
+from .support.page_errors import OUTAGE_NOISE
 from .support.wsclient import Flooder, Person, message_ids
 
 # The shipped defaults (webchat/config.py, core/work_budget.py, core/changes.py).
@@ -159,7 +160,8 @@ def test_a_page_a_hundred_changes_behind_gets_them_all_in_pages_of_fifty(busy_ch
 
 @pytest.mark.browser
 def test_in_chromium_a_page_far_behind_on_changes_reloads_its_view_and_shows_what_a_fresh_load_shows(
-        chromium, server):
+        chromium, server, page_errors):
+    page_errors.allow(OUTAGE_NOISE, "the server is stopped while every message is edited")
     people = BrowserPeople(chromium, server.url)
     try:
         alice, bob = people(), people()
@@ -169,17 +171,12 @@ def test_in_chromium_a_page_far_behind_on_changes_reloads_its_view_and_shows_wha
             assert alice.request.post(f"/chats/{chat_id}/messages", form={
                 "body": f"message {i}", "client_id": f"00000000-0000-4000-8000-{i:012d}", "csrf_token": token}).ok
         expect(bob.locator("#messages .msg", has_text=f"message {RELOAD_AFTER + 19}")).to_have_count(1)
-        errors = []
-        bob.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        bob.on("pageerror", lambda e: errors.append(str(e)))
         bob.evaluate("window.notReloaded = true")
         bob.fill("#composer textarea", "a draft bob is still writing")
 
         server.stop()  # every page loses its socket while every message is edited
         change_every_message(server, chat_id)
         server.start()
-        bob.wait_for_timeout(500)  # Playwright hands over the page's events while we wait
-        errors.clear()  # those of the outage: failed polls and reconnects
 
         expect(bob.locator("#connection")).to_have_attribute("data-state", "live", timeout=30_000)
         expect(bob.locator("#messages .msg", has_text="edited")).not_to_have_count(0, timeout=15_000)
@@ -194,7 +191,7 @@ def test_in_chromium_a_page_far_behind_on_changes_reloads_its_view_and_shows_wha
         assert bob.get_attribute("#messages", "data-changes") == fresh.get_attribute("#messages", "data-changes")
         assert bob.evaluate("window.notReloaded") is True  # the view, not the whole page
         expect(bob.locator("#composer textarea")).to_have_value("a draft bob is still writing")
-        assert errors == []
+        page_errors.expect_none(bob)
     finally:
         people.close()
 
@@ -222,7 +219,8 @@ def test_with_redis_two_workers_spend_one_budget_for_a_user_and_other_users_are_
 
 
 @pytest.mark.browser
-def test_in_chromium_a_polling_page_told_429_waits_and_asks_again_and_shows_no_error(chromium, server):
+def test_in_chromium_a_polling_page_told_429_waits_and_asks_again_and_shows_no_error(chromium, server, page_errors):
+    page_errors.allow(r"Failed to load resource: .* 429", "the polls this test makes too often are refused")
     people = BrowserPeople(chromium, server.url)
     try:
         alice, bob = people(), people()

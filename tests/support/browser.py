@@ -35,24 +35,6 @@ class BrowserPeople:
             context.close()
 
 
-class ConsoleErrors(list):
-    """The console errors and uncaught errors of the pages watched, as "username: text"."""
-
-    def watch(self, *pages) -> None:
-        for page in pages:
-            who = getattr(page, "username", page.url)
-            page.on("console", lambda m, who=who: self.append(f"{who}: {m.text}") if m.type == "error" else None)
-            page.on("pageerror", lambda e, who=who: self.append(f"{who}: uncaught {e}"))
-
-    def drain(self, *pages) -> None:
-        for page in pages:
-            page.wait_for_timeout(200)  # Playwright hands over a page's events while it waits on it
-
-    def expect_none(self, *pages) -> None:
-        self.drain(*pages)
-        assert self == [], f"{len(self)} errors, the first: {self[:5]}"
-
-
 def open_shared_chat(owner, *others) -> int:
     """owner creates a group with the others; every page opens it and is live. The chat id."""
     owner.fill("input[name=name]", f"room {uuid.uuid4().hex[:4]}")

@@ -16,7 +16,9 @@ from ..models import Attachment
 from . import bp
 from .views import answer_sent, chat_pane_refusal, refusals
 
-FILE_POLICY = "default-src 'none'; sandbox"
+# Nothing in a file runs or loads anything. Inline style only: the browser's own page around an
+# image opened by itself (centred on a dark ground) is styled so, and an image holds no markup.
+FILE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
 
 @bp.record_once

@@ -152,7 +152,7 @@ def test_a_proxy_that_stops_forwarding_for_a_while_is_shown_and_the_page_is_live
     resumed = bob.evaluate("Date.now()")  # the page's clock, as its states are
     proxy.resume()
     bob.wait_for_function("(since) => states.some(([s, at]) => s === 'live' && at >= since) && webchat.isLive()",
-                                 arg=resumed, timeout=30_000)
+                          arg=resumed, timeout=30_000)
     live_at = bob.evaluate("(since) => states.find(([s, at]) => s === 'live' && at >= since)[1]", resumed)
     assert live_at - resumed <= 2_000, f"Live {live_at - resumed} ms after the proxy forwarded again"
     expect(bob.locator("#messages .msg", has_text="while the proxy stood still")).to_have_count(1)

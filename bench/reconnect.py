@@ -7,11 +7,15 @@ signed-in page in Chromium (Playwright) that reaches it through the proxy. The p
 
   offline cuts     context.set_offline(True), 1 s, set_offline(False): network back -> Live
   proxy cuts       the proxy closes every connection and refuses new ones for --outage s, then
-                   forwards again (no online event: the backoff or the first good poll decides)
+                   forwards again (no online event: the page's probes find it)
+  proxy pauses     the proxy forwards nothing on any connection, open or new, for --pause s
+                   (nothing closes; longer than the page's 25-s window, so the page sees it),
+                   then forwards new connections again: resume -> Live
   half-open        the proxy stops forwarding on the open connections without closing them:
                    stall -> the page says it is not Live (detected), and -> Live again
 
-    .venv/bin/python bench/reconnect.py [--cuts 20] [--proxy-cuts 3] [--outage 15] [--stalls 3]
+    .venv/bin/python bench/reconnect.py [--cuts 20] [--proxy-cuts 10] [--outage 15]
+                                        [--pauses 3] [--pause 40] [--stalls 3]
 
 Not a test: nothing asserts. tests/test_browser_connection.py checks the behaviour against the
 issue's bounds; this measures it.
@@ -86,6 +90,19 @@ def proxy_cuts(page, proxy: TcpProxy, count: int, outage: float) -> list[float]:
     return seconds
 
 
+def pauses(page, proxy: TcpProxy, count: int, pause: float) -> list[float]:
+    seconds = []
+    for _ in range(count):
+        paused = now_in(page)
+        proxy.pause()
+        wait_not_live(page, pause, paused)
+        page.wait_for_timeout(max(0, paused + pause * 1000 - now_in(page)))
+        back = now_in(page)
+        proxy.resume()
+        seconds.append((wait_state(page, "live", 120, back) - back) / 1000)
+    return seconds
+
+
 def stalls(page, proxy: TcpProxy, count: int) -> list[tuple[float, float]]:
     found = []
     for _ in range(count):
@@ -104,8 +121,10 @@ def summary(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cuts", type=int, default=20)
-    parser.add_argument("--proxy-cuts", type=int, default=3)
+    parser.add_argument("--proxy-cuts", type=int, default=10)
     parser.add_argument("--outage", type=float, default=15)
+    parser.add_argument("--pauses", type=int, default=3)
+    parser.add_argument("--pause", type=float, default=40)
     parser.add_argument("--stalls", type=int, default=3)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-reconnect-"))
@@ -117,10 +136,14 @@ def main() -> None:
             page.context.add_init_script(RECORD_STATES)
             page.reload()
             wait_state(page, "live", 30, 0)
-            print(f"offline cuts, network back -> Live: {summary(offline_cuts(page, args.cuts))}")
+            if args.cuts:
+                print(f"offline cuts, network back -> Live: {summary(offline_cuts(page, args.cuts))}")
             if args.proxy_cuts:
                 back = proxy_cuts(page, proxy, args.proxy_cuts, args.outage)
                 print(f"proxy cuts of {args.outage:g} s, network back -> Live: {summary(back)}")
+            if args.pauses:
+                back = pauses(page, proxy, args.pauses, args.pause)
+                print(f"proxy pauses of {args.pause:g} s, forwarding again -> Live: {summary(back)}")
             if args.stalls:
                 found = stalls(page, proxy, args.stalls)
                 print(f"half-open line, stall -> not Live (detected): {summary([d for d, _ in found])}")

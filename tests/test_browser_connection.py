@@ -48,6 +48,7 @@ def person(chromium, server, proxy, page_errors):
     yield make
     direct.close()
     proxied.close()
+    proxy.resume()
     proxy.restore()
 
 
@@ -119,6 +120,32 @@ def test_a_quiet_line_stays_live_and_one_gone_silent_without_closing_is_replaced
     assert time.monotonic() - stalled <= 30, "the silent connection was not replaced within 30 s"
     assert bob.evaluate("states")[0] == "reconnecting"
     expect(bob.locator("#messages .msg", has_text="said into the silence")).to_have_count(1)
+
+
+def test_a_proxy_that_stops_forwarding_for_a_while_is_shown_and_the_page_is_live_within_two_seconds_of_its_return(
+        person, proxy):
+    """Nothing the browser can see: no close, no offline event; requests and sockets opened
+    meanwhile go nowhere and never end (what they sent is lost)."""
+    alice, bob = person(), person(via_proxy=True)
+    open_shared_chat(alice, bob)
+    bob.evaluate("""window.states = [];
+        document.addEventListener('webchat:connection', (e) => window.states.push([e.detail.state, Date.now()]))""")
+    proxy.pause()
+    paused = time.monotonic()
+    expect(badge(bob)).not_to_have_attribute("data-state", "live", timeout=15_000)
+    send(alice, "while the proxy stood still")
+    expect(alice.locator("#messages .msg", has_text="while the proxy stood still")).to_have_count(1)
+    bob.wait_for_timeout(max(0, 15 - (time.monotonic() - paused)) * 1000)
+    assert not bob.evaluate("webchat.isLive()")
+
+    resumed = bob.evaluate("Date.now()")  # the page's clock, as its states are
+    proxy.resume()
+    bob.wait_for_function("(since) => states.some(([s, at]) => s === 'live' && at >= since) && webchat.isLive()",
+                          arg=resumed, timeout=30_000)
+    live_at = bob.evaluate("(since) => states.find(([s, at]) => s === 'live' && at >= since)[1]", resumed)
+    assert live_at - resumed <= 2_000, f"Live {live_at - resumed} ms after the proxy forwarded again"
+    expect(bob.locator("#messages .msg", has_text="while the proxy stood still")).to_have_count(1)
+    expect(banner(bob)).to_have_count(0)
 
 
 def test_a_browser_back_online_is_live_within_two_seconds_and_shows_what_it_missed(person):

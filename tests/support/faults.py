@@ -5,6 +5,9 @@ thread per direction). cut() closes every forwarded connection and stops listeni
 connections are refused; restore() listens again on the same port and forwards as before.
 stall() leaves every forwarded connection open but forwards nothing more on it, as a half-open
 connection does (a laptop lid, a Wi-Fi change, a NAT timeout); new connections are forwarded.
+pause() does that to every connection, open or new, until resume(): a proxy that stops
+forwarding for a while (the browser sees nothing happen; what it sent meanwhile is lost), after
+which new connections are forwarded again and the stalled ones stay stalled.
 """
 import contextlib
 import socket
@@ -19,6 +22,7 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
         self._stalled: set[socket.socket] = set()
+        self._paused = False
         self._listener: socket.socket | None = None
         self._stop = threading.Event()
         self._acceptor: threading.Thread | None = None
@@ -68,6 +72,17 @@ class TcpProxy:
         with self._lock:
             self._stalled |= self._connections
 
+    def pause(self) -> None:
+        """Forward nothing more on any connection, open now or accepted until resume()."""
+        with self._lock:
+            self._paused = True
+            self._stalled |= self._connections
+
+    def resume(self) -> None:
+        """Forward new connections again (the ones stalled by pause() stay so)."""
+        with self._lock:
+            self._paused = False
+
     def _accept(self, listener: socket.socket, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
@@ -89,6 +104,8 @@ class TcpProxy:
                     _hang_up(upstream)
                     return
                 self._connections.update((client, upstream))
+                if self._paused:
+                    self._stalled.update((client, upstream))
                 self.accepted += 1
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()

@@ -39,8 +39,10 @@ class PageErrors:
 CURRENT = PageErrors()
 
 # Requests an outage stopped: Chromium says so, and htmx logs their htmx:sendError (which the page
-# turns into its banner) and htmx:afterRequest before any listener hears of them.
-OUTAGE_NOISE = r"^console: (Failed to load resource|WebSocket connection to|htmx:sendError|htmx:afterRequest)"
+# turns into its banner), htmx:timeout (a poll down a dead line) and htmx:afterRequest before any
+# listener hears of them.
+OUTAGE_NOISE = (r"^console: (Failed to load resource|WebSocket connection to|htmx:sendError|htmx:timeout"
+                r"|htmx:afterRequest)")
 
 
 def _console(message) -> None:

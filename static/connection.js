@@ -81,7 +81,7 @@
     var id = evt.detail.elt && evt.detail.elt.id;
     if (id !== "poller" && id !== "chat-list") return;
     if (ok && id === "poller") synced();
-    answered(ok, false);
+    answered(ok);
   });
 
   // The server asks the page to slow down (429: this user's work budget is spent, by other tabs
@@ -208,6 +208,7 @@
 
   function lost() {
     socket = null;
+    heardBack = false; // another socket lost: is webchat still there? (probing, below)
     failures += 1;
     if (!downSince) downSince = Date.now();
     clearTimeout(reconnectTimer);
@@ -260,6 +261,7 @@
   var probeTimer = null;
   var POLL_TIMEOUT_MS = 10000; // a poll answers in well under a second: none in 10 s is a dead line
   var unreachable = false; // the last probe or poll went unanswered
+  var heardBack = false; // answered since the socket was lost: no more probes until the next loss or failure
 
   function probeDelay() {
     var age = Date.now() - (downSince || Date.now());
@@ -268,7 +270,7 @@
   }
 
   function probing() {
-    return !isLive() && state !== "signed-out" && navigator.onLine && !!wrapper();
+    return !isLive() && !heardBack && state !== "signed-out" && navigator.onLine && !!wrapper();
   }
 
   function scheduleProbe() {
@@ -288,22 +290,24 @@
     var wait = probeDelay();
     probeTimer = setTimeout(probe, wait);
     fetch("/healthz", { method: "HEAD", cache: "no-store", credentials: "omit", signal: AbortSignal.timeout(wait) })
-      .then(function (response) { answered(response.ok, true); }, function () { answered(false, true); });
+      .then(function (response) { answered(response.ok); }, function () { answered(false); });
   }
 
   // The first answer after silence means the network is back: a socket opened meanwhile (still
   // opening, or open and unheard, through a dead line) or waiting out its backoff tries again at
-  // once, and a probe's answer is followed by a poll. Later answers leave the backoff alone, so a
-  // server that answers HTTP while its sockets fail (a proxy without WebSockets) is not asked
-  // for a socket on every probe.
-  function answered(ok, byProbe) {
+  // once, and its own catch-up brings what was missed. Any answer ends the probing until the
+  // next socket is lost or a poll goes unanswered, and later answers leave the backoff alone:
+  // a server that answers HTTP while its sockets fail (a proxy without WebSockets) is asked for
+  // one probe and one socket per backoff step, not one every probe.
+  function answered(ok) {
     var wasUnreachable = unreachable;
     unreachable = !ok;
+    heardBack = ok;
+    scheduleProbe();
     if (!ok) return;
     clearUnreachable();
     if (!wasUnreachable || isLive() || state === "signed-out") return;
     reconnectNow();
-    if (byProbe) poll();
   }
 
   // A poll while the socket is down may go down a dead line too, and would hold back every later

@@ -31,8 +31,8 @@
       // While saving, a change that lands replaces the message without keeping this editor.
       if (name === "htmx:beforeRequest") form.classList.add("msg-editor--saving");
       else if (name === "htmx:afterRequest") form.classList.remove("msg-editor--saving");
-      // htmx processes swapped-in nodes only when they settle: a refused save's editor is
-      // connected as it is swapped in, so an Esc at once still closes it.
+      // A refused save's editor is connected as it is swapped in (htmx processes it when it
+      // settles, which templating.htmx_config makes immediate), so an Esc at once closes it.
       else if ((name === "htmx:afterSwap" || name === "htmx:afterProcessNode") && !api.getInternalData(form).msgEditor) {
         api.getInternalData(form).msgEditor = true;
         connect(form);

@@ -2,8 +2,8 @@
 // permission (never on page load) and shows while there is something to ask; on the element
 // that holds the socket (.layout), it notifies of the messages connection.js announces
 // ("webchat:incoming", dispatched on the chat's item in #chat-list, bubbling). Not on the list
-// itself: a list swapped in is processed only when it settles, and a message arriving in
-// between would go unnoticed. A message notifies when its chat is not in view (another chat
+// itself, which is swapped again and again: a listener on it must be attached anew each time,
+// and a message arriving in between would go unnoticed. A message notifies when its chat is not in view (another chat
 // is open, or the tab is hidden), unless it is one's own, and as the chat's setting says: all
 // messages, mentions only, or nothing. So a mention of me notifies under "all" and "mentions"
 // and never under "none" (a muted chat stays quiet), though it still counts in the chat's "@"

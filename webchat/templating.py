@@ -53,6 +53,11 @@ def htmx_config() -> str:
         "historyCacheSize": 0,
         "includeIndicatorStyles": False,
         "scrollIntoViewOnBoost": False,
+        # htmx processes what it swapped in (hx-ext behaviours, listeners) when it settles, 20 ms
+        # later by default: an Enter typed into an editor just opened, or a message arriving for
+        # a chat list just swapped, met an element nobody listened on yet. Nothing here animates
+        # a settle, so it happens with the swap.
+        "defaultSettleDelay": 0,
         # Our own refusals (bad input, stale form, throttled) carry a fragment to show; swap it.
         "responseHandling": [
             {"code": "204", "swap": False},

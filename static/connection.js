@@ -131,6 +131,7 @@
   function sendFrame(frame) {
     if (socket && isLive()) socket.send(JSON.stringify(frame));
   }
+  webchat.sendFrame = sendFrame; // outbox.js sends its lines so
 
   function viewFrame() {
     var chat = webchat.openChatId();
@@ -196,9 +197,10 @@
     return el && api ? api.getInternalData(el).webSocket : null;
   }
 
+  // 0: the server sends no heartbeat (WEBCHAT_SOCKET_HEARTBEAT_SECONDS=0), so silence says nothing.
   function liveWindowMs() {
     var el = document.querySelector("[ws-connect]");
-    return (parseFloat(el && el.dataset.liveWindow) || 25) * 1000;
+    return (parseFloat(el && el.dataset.liveWindow) || 0) * 1000;
   }
 
   // Full jitter over 1 s·2^n, at most 30 s: a server coming back is not met by every page at once.
@@ -245,7 +247,8 @@
   function checkSocket() {
     var ws = wrapper();
     if (!ws || !ws.socket || ws.socket.readyState > WebSocket.OPEN || state === "signed-out") return;
-    if (Date.now() - heardAt <= liveWindowMs()) return;
+    var allowed = liveWindowMs();
+    if (!allowed || Date.now() - heardAt <= allowed) return;
     drop(ws.socket);
     lost();
   }

@@ -9,14 +9,13 @@
 // once with attachments.js or stay in the composer.
 // One behaviour, attached by hx-ext="outbox" on the chat pane (chats/_chat_pane.html), which holds
 // the composer and the lines. connection.js says whether the socket is live (webchat.isLive and
-// the webchat:connection event on every change of state).
+// the webchat:connection event on every change of state) and sends over it (webchat.sendFrame).
 (function () {
   "use strict";
 
   var webchat = (window.webchat = window.webchat || {});
   // A send unanswered this long may go the other way (the server keeps the first it stores).
   var ANSWER_WITHIN_MS = 6000;
-  var socket = null; // the ws extension's wrapper, from its last open
   var connection = "connecting"; // the last state connection.js announced
   var generation = 0; // how many times the socket became live
   var sentIn = {}; // client id -> the generation whose socket carried it
@@ -124,7 +123,7 @@
       waitTimer = setTimeout(flush, overHttp.since + ANSWER_WITHIN_MS - Date.now());
       return;
     }
-    if (socket && webchat.isLive && webchat.isLive()) {
+    if (webchat.isLive()) {
       lines.forEach(sendOverSocket); // one socket keeps the order; the one over HTTP, if any, again
     } else if (navigator.onLine && connection !== "signed-out") {
       sendOverHttp(lines[0]);
@@ -135,7 +134,7 @@
     var clientId = line.dataset.clientId;
     if (sentIn[clientId] === generation) return;
     sentIn[clientId] = generation;
-    socket.send(JSON.stringify({ type: "send", chat: chatShown(), client_id: clientId, body: bodyOf(line) }));
+    webchat.sendFrame({ type: "send", chat: chatShown(), client_id: clientId, body: bodyOf(line) });
     setTimeout(flush, ANSWER_WITHIN_MS); // no answer and the socket gone by then: over HTTP
   }
 
@@ -307,7 +306,6 @@
     if (connection === "live") generation += 1;
     flush();
   });
-  document.addEventListener("htmx:wsOpen", function (evt) { socket = evt.detail.socketWrapper; });
 
   // Leaving the chat or the page keeps what the composer holds now (a send of files empties it
   // without an input event).

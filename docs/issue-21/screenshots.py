@@ -28,10 +28,10 @@ CONVERSATION = [
               "webchat-1.4-release-notes-draft-with-a-rather-long-address"),
     ("bob", "Thanks @{alice}. I ran the migration on staging:"),
     ("bob", "```\nflask --app wsgi db upgrade\nINFO  [alembic] Running upgrade 0010_name_skeletons -> 0011_theme\n```"),
-    ("carol", "Dark mode looks **great** on my phone 🌙"),
+    ("carol", "Dark mode looks **great** on my phone"),
     ("alice", "Can someone check the composer with the keyboard open?"),
     ("carol", "On it — works on iOS and Android, the composer stays above the keyboard."),
-    ("bob", "Shipping it then 🚀"),
+    ("bob", "Shipping it then."),
 ]
 
 

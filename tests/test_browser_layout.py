@@ -37,11 +37,13 @@ def page_background(page) -> str:
     return page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
 
 
-@pytest.mark.parametrize("width", [320, 375, 414])
-def test_no_page_scrolls_sideways_on_a_phone_however_long_the_words_links_and_code(person, width):
+@pytest.mark.parametrize("width", [320, 375, 414, 768])
+def test_no_page_scrolls_sideways_from_phone_widths_up_however_long_the_words_links_names_and_code(person, width):
     alice, bob = person(), person()
     chat_id = open_shared_chat(alice, bob)
     post_messages(bob, chat_id, [f"see {LONG_URL}", CODE, LONG_WORD, f"searchable{LONG_WORD}"])
+    token = alice.locator("input[name=csrf_token]").first.get_attribute("value")
+    alice.request.post("/settings", form={"csrf_token": token, "action": "profile", "display_name": "W" * 64})
     alice.set_viewport_size({"width": width, "height": 700})
 
     for url in ("/", f"/chats/{chat_id}", f"/chats/{chat_id}/members", f"/search?q=searchable{LONG_WORD[:20]}",
@@ -52,6 +54,9 @@ def test_no_page_scrolls_sideways_on_a_phone_however_long_the_words_links_and_co
 
     alice.goto(f"/chats/{chat_id}")
     expect(alice.locator("#messages .msg", has_text="print(")).to_have_count(1)
+    expect(alice.get_by_role("textbox", name="Message")).to_be_in_viewport()
+    expect(alice.get_by_role("button", name="Send")).to_be_in_viewport()
+    alice.set_viewport_size({"width": width, "height": 330})  # an on-screen keyboard took the rest
     expect(alice.get_by_role("textbox", name="Message")).to_be_in_viewport()
     expect(alice.get_by_role("button", name="Send")).to_be_in_viewport()
 

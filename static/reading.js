@@ -16,7 +16,7 @@
   var pinned = true; // the reader was at the bottom when the view last moved
   var unseen = 0; // messages from others that arrived since the reader left the bottom
   var older = null; // while a page of older history goes in: the message read and its place
-  var opened = null; // the #messages positioned for its opening
+  var opened = null; // the #messages positioned when it was shown (each is, once)
 
   function box() { return document.getElementById("messages"); }
   function atBottom(messages) {
@@ -135,9 +135,10 @@
     });
   }
 
-  document.addEventListener("htmx:afterSettle", function (evt) {
+  // A chat pane swapped in, or the whole page restored from history, is a chat opened.
+  document.addEventListener("htmx:afterSettle", function () {
     keepPlace();
-    if (evt.detail.target && evt.detail.target.id === "chat-pane") open();
+    open();
     markOpenChat();
   });
   document.addEventListener("htmx:load", markOpenChat); // the list also arrives over the socket

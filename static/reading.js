@@ -99,6 +99,13 @@
     followed(messages);
   }
 
+  // The view itself shrinking (a composer grown to several lines, a phone's keyboard opening)
+  // keeps a reader who was at the bottom there.
+  var resized = window.ResizeObserver && new ResizeObserver(function () {
+    var messages = box();
+    if (messages && pinned) messages.scrollTop = messages.scrollHeight;
+  });
+
   // ----- opening a chat ---------------------------------------------------------------------
   function focused(messages) {
     var pane = document.getElementById("chat-pane");
@@ -110,6 +117,10 @@
   function open() {
     var messages = box();
     if (!messages || messages === opened) return;
+    if (resized) {
+      if (opened) resized.unobserve(opened);
+      resized.observe(messages);
+    }
     opened = messages;
     unseen = 0;
     if (!focused(messages)) { // a permalink's message is centred by search.js

@@ -216,6 +216,8 @@ def test_a_live_message_follows_a_reader_at_the_bottom_and_waits_behind_a_contro
     jump = bob.locator("#jump-latest")
     expect_at_bottom(bob)  # no unread: the chat opens at its newest message
     expect(jump).to_be_hidden()
+    bob.set_viewport_size({"width": 1100, "height": 520})  # less room (a phone's keyboard opening)
+    expect_at_bottom(bob)
 
     at_the_bottom = send(alice, "while bob is at the bottom")
     expect(bob.locator(f"#m-{at_the_bottom}")).to_be_visible()

@@ -86,7 +86,7 @@
     var messages = box();
     if (!evt.detail.shouldSwap || !evt.detail.target || evt.detail.target.id !== "older" || !messages) return;
     var anchor = topMessage(messages);
-    older = anchor ? { anchor: anchor, top: anchor.getBoundingClientRect().top } : null;
+    older = { anchor: anchor, top: anchor ? anchor.getBoundingClientRect().top : 0 };
   });
 
   // The first settle after the swap comes once every new message has been placed and shown.
@@ -94,7 +94,7 @@
     var messages = box();
     var kept = older;
     older = null;
-    if (!kept || !messages || !kept.anchor.isConnected) return;
+    if (!kept || !messages || !kept.anchor || !kept.anchor.isConnected) return;
     messages.scrollTop += kept.anchor.getBoundingClientRect().top - kept.top;
     followed(messages);
   }

@@ -123,18 +123,22 @@
   }
 
   // ----- unread total in the title: "(3) webchat", with mentions of me "(3, @1) webchat" ----
+  // The base is the page's own title; a pane swapped in brings a new one (htmx sets it from the
+  // pane's <title>), seen as a title other than the one last written here.
   var baseTitle = null;
+  var shownTitle = null;
   function sum(selector) {
     var total = 0;
     document.querySelectorAll(selector).forEach(function (b) { total += parseInt(b.dataset.count, 10) || 0; });
     return total;
   }
   function renderTitle() {
-    if (baseTitle === null) baseTitle = document.title.replace(/^\([^)]*\) /, "");
+    if (baseTitle === null || document.title !== shownTitle) baseTitle = document.title.replace(/^\([^)]*\) /, "");
     var counts = [sum("#chat-list .badge"), sum("#chat-list .mention-badge")];
     var words = [counts[0] ? badgeWords("unread", counts[0]).text : "",
                  counts[1] ? badgeWords("mentions", counts[1]).text : ""].filter(Boolean).join(", ");
     document.title = (words ? "(" + words + ") " : "") + baseTitle;
+    shownTitle = document.title;
   }
 
   // A badge for a count the page worked out (the server's plus those counted live), in the

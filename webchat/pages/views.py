@@ -53,13 +53,14 @@ def refusals(page=None, fragment=None):
 
 
 def page_or_pane(pane_template: str, status: int = 200, refresh_list: bool = False, **context):
-    """The pane alone for htmx navigation inside the app, else the full page around it.
+    """The pane alone (with its tab title) for htmx navigation inside the app, else the full
+    page around it.
 
     refresh_list: with the pane, also send the chat list (out of band), e.g. to clear the
     unread badge of the chat just opened.
     """
     if wants_fragment(PANE):
-        html = render_template(pane_template, **context)
+        html = render_template(pane_template, **context) + render_template("_pane_title.html", **context)
         if refresh_list:
             html += render_chat_list(current_user, oob=True)
     else:

@@ -187,21 +187,22 @@ def test_older_history_loaded_while_reading_in_the_middle_of_the_view_keeps_that
     assert abs(place_in_view(alice, ids[39]) - where) <= 2
 
 
-def test_a_chat_whose_unread_fill_the_page_opens_at_the_divider_which_stays_as_older_ones_load_above(person):
+def test_a_chat_with_more_unread_than_a_page_opens_at_its_first_unread_message(person):
     alice, bob = person(), person()
     chat_id = create_group(alice, bob)
     ids = post_messages(alice, chat_id, [f"unread {n}" for n in range(1, 81)])
 
-    open_chat(bob, chat_id)  # all 80 unread: the divider is at the top of the newest page
-    expect(bob.locator(USER_MESSAGES)).to_have_count(80)  # the link above it came into view
+    open_chat(bob, chat_id)  # 80 unread, more than the 50 a page holds: all of them are there
+    expect(bob.locator(USER_MESSAGES)).to_have_count(80)
     next_frames(bob)
-    assert bob.evaluate("document.getElementById('new-divider').nextElementSibling.id") == f"m-{ids[30]}"
+    assert bob.evaluate("document.getElementById('new-divider').nextElementSibling.id") == f"m-{ids[0]}"
     top, height = bob.evaluate("""() => {
       const box = document.getElementById("messages");
       return [document.getElementById("new-divider").getBoundingClientRect().top - box.getBoundingClientRect().top,
               box.clientHeight];
     }""")
     assert 0 <= top <= height / 4, (top, height)
+    expect(bob.locator("#jump-latest")).to_be_visible()
 
 
 # ----- live messages ---------------------------------------------------------------------

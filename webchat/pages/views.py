@@ -70,6 +70,12 @@ def page_or_pane(pane_template: str, status: int = 200, refresh_list: bool = Fal
     return make_response(html, status)
 
 
+# How far back a chat page reaches for its first unread message, and how many read ones it shows
+# before it.
+UNREAD_REACH = 200
+UNREAD_CONTEXT = 3
+
+
 def chat_context(membership, before: int | None = None, **extra) -> dict:
     """What the chat pane shows: the newest messages (or the page before `before`), receipts,
     presence and the change cursor for catching up."""
@@ -81,6 +87,15 @@ def chat_context(membership, before: int | None = None, **extra) -> dict:
         messages = messaging.messages_before(chat.id, viewer, before, page_size)
     else:
         messages = messaging.latest_messages(chat.id, viewer, page_size)
+        last_read = membership.last_read_message_id or 0
+        if len(messages) == page_size and messages[0].id > last_read:
+            # Every message of the page is unread: reach back to the first unread (and a few read
+            # ones before it, to show where reading stopped), so the chat opens at its divider.
+            # Further back than UNREAD_REACH it opens at the oldest loaded, the rest above it.
+            unread = messaging.newer_count(chat.id, last_read, UNREAD_REACH)
+            reach = min(unread + UNREAD_CONTEXT, UNREAD_REACH)
+            if reach > page_size:
+                messages = messaging.latest_messages(chat.id, viewer, reach)
     # Read markers move only when a visible tab says so (connection.js), never on load.
     first_unread = next((m.id for m in messages if m.id > membership.last_read_message_id
                          and m.kind == "user" and m.author_id != viewer.id), None)

@@ -80,7 +80,9 @@
     if (returnTo && returnTo.msg === lastFocusMsg && returnTo.elt.isConnected) target = returnTo.elt;
     else if (lastFocusMsg) target = document.getElementById(lastFocusMsg);
     returnTo = null;
-    if (target) target.focus({ preventScroll: true });
+    if (!target) return;
+    if (target.classList.contains("msg")) makeActive(target); // fresh from the server: no tabindex yet
+    target.focus({ preventScroll: true });
   }
 
   function watch(box) {
@@ -175,7 +177,9 @@
 
   function nextChat(down) {
     var links = Array.from(document.querySelectorAll("#chat-list a[data-chat-id]"));
-    var at = links.findIndex(function (a) { return a.getAttribute("aria-current") === "page"; });
+    var pane = document.getElementById("chat-pane");
+    var open = pane && pane.dataset.chatId;
+    var at = links.findIndex(function (a) { return open && a.dataset.chatId === open; });
     var to = at < 0 ? links[down ? 0 : links.length - 1] : links[at + (down ? 1 : -1)];
     if (to) to.click();
     return !!to;
@@ -201,7 +205,12 @@
     var box = messagesBox();
     if (!box || !plain) return;
     if (target.id === "composer-text" && evt.key === "ArrowUp" && target.value === "") return editLast(evt, box);
-    if (messageOf(target) !== target) return;
+    var msg = messageOf(target);
+    if (msg && msg !== target && evt.key === "Escape" && !target.closest(".msg-editor")) {
+      msg.focus(); // from a link or button inside a message, Esc goes back to the message
+      return evt.preventDefault();
+    }
+    if (!msg || msg !== target) return;
     var list = messages(box);
     var at = list.indexOf(target);
     if (evt.key === "ArrowDown") moveTo(list[at + 1]);

@@ -96,7 +96,11 @@
       if (name === "htmx:afterProcessNode" && elt.id === "people-form" && !api.getInternalData(elt).people) {
         api.getInternalData(elt).people = true;
         connect(elt);
-      } else if (elt.id !== "people-to") {
+        return;
+      }
+      // The field asks; the list is swapped (htmx names either as the event's element).
+      if (elt.id === "people-options") elt = elt.parentElement.querySelector("#people-to");
+      if (!elt || elt.id !== "people-to") {
         return;
       } else if (name === "htmx:configRequest") {
         delete evt.detail.parameters.people; // the field's own value: only the name being typed goes

@@ -40,16 +40,17 @@
   // ----- the roving tab stop -------------------------------------------------------------
   // Only the active message and its own controls (links in its text, reactions, actions) are in
   // the tab order; an open editor always is.
+  var takenOut = new WeakSet(); // the controls this file took out of the tab order
   function setStop(msg, on) {
     msg.tabIndex = on ? 0 : -1;
     msg.querySelectorAll(CONTROLS).forEach(function (el) {
       if (el.closest(".msg-editor")) return;
-      if (on && el.dataset.kbOff) {
+      if (on && takenOut.has(el)) {
         el.removeAttribute("tabindex");
-        delete el.dataset.kbOff;
-      } else if (!on && !el.dataset.kbOff && el.getAttribute("tabindex") !== "-1") {
+        takenOut.delete(el);
+      } else if (!on && !takenOut.has(el) && el.getAttribute("tabindex") !== "-1") {
         el.setAttribute("tabindex", "-1");
-        el.dataset.kbOff = "1";
+        takenOut.add(el);
       }
     });
   }

@@ -239,9 +239,12 @@
   document.addEventListener("click", function (evt) {
     var skip = evt.target.closest && evt.target.closest(".skip-link--composer, .skip-link--messages");
     if (skip) {
-      var box = messagesBox();
-      var msg = box && active && document.getElementById(active);
-      if (skip.classList.contains("skip-link--composer") ? focusComposer() : msg && (msg.focus(), true)) {
+      // Straight into the composer, or onto the list's active message (else the list itself).
+      var msg = active && messagesBox() && document.getElementById(active);
+      if (skip.classList.contains("skip-link--composer")) {
+        if (focusComposer()) evt.preventDefault();
+      } else if (msg) {
+        msg.focus();
         evt.preventDefault();
       }
       return;
@@ -249,7 +252,12 @@
     var copy = evt.target.closest && evt.target.closest(".msg-action--link");
     if (copy && navigator.clipboard && window.isSecureContext) {
       evt.preventDefault();
-      navigator.clipboard.writeText(copy.href).then(function () { say("Link copied."); }, function () {
+      navigator.clipboard.writeText(copy.href).then(function () {
+        var words = copy.dataset.words || (copy.dataset.words = copy.textContent);
+        say("Link copied.");
+        copy.textContent = "Copied";
+        setTimeout(function () { copy.textContent = words; }, 1500);
+      }, function () {
         location.href = copy.href; // no clipboard allowed: the message's page, its address to copy
       });
     }

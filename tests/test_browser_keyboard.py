@@ -226,6 +226,23 @@ def test_a_message_by_someone_else_offers_react_and_copy_link_but_not_edit(perso
     expect(composer(bob)).to_be_focused()
 
 
+def test_copy_link_in_the_menu_copies_the_messages_own_address(person):
+    alice, bob = person("alice"), person("bob")
+    chat_id = create_group(alice, bob)
+    send(alice, "remember this")
+    said = message(alice, "remember this")
+    mid = said.get_attribute("data-id")
+    alice.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    said.focus()
+    alice.keyboard.press("Enter")
+    alice.keyboard.press("End")
+    expect(said.get_by_role("menuitem", name="Copy link")).to_be_focused()
+    alice.keyboard.press("Enter")
+    expect(alice.locator("#announce")).to_have_text("Link copied.")
+    assert alice.evaluate("navigator.clipboard.readText()").endswith(f"/chats/{chat_id}/messages/{mid}")
+    expect(alice).to_have_url(re.compile(rf"/chats/{chat_id}$"))  # copied, not followed
+
+
 def test_up_arrow_in_an_empty_composer_edits_ones_last_message_and_esc_returns_to_the_composer(person):
     alice, bob = person("alice"), person("bob")
     chat_id = create_group(alice, bob)

@@ -345,6 +345,35 @@ def test_the_picker_starts_a_direct_message_with_someone_found_by_part_of_their_
     alice.wait_for_url(re.compile(rf"/chats/{dm}$"))
 
 
+def test_without_javascript_the_picker_page_finds_people_and_starts_a_group(person, chromium, server, page_errors):
+    page_errors.allow(r"Failed to load resource: .* 422 .*/new\b", "the unnamed group this test starts is refused")
+    alice, bob, carol = person("alice"), person("bob"), person("carol")
+    create_group(alice, bob, carol)
+    plain = chromium.new_context(base_url=server.url, java_script_enabled=False)  # alice, no scripts
+    try:
+        plain.add_cookies(alice.context.cookies())
+        tab = plain.new_page()
+        tab.goto("/")
+        find = tab.get_by_role("searchbox", name="Find people you share a chat with")
+        tab.get_by_role("link", name="New message").click()
+        find.fill(bob.display_name.split()[1])
+        tab.get_by_role("button", name="Find").click()
+        found = tab.locator(".people-found")
+        found.get_by_role("link", name=re.compile(bob.display_name)).click()
+        find.fill("carol")
+        tab.get_by_role("button", name="Find").click()
+        found.get_by_role("link", name=re.compile(carol.display_name)).click()
+        expect(tab.get_by_role("combobox", name="To")).to_have_value(f"{bob.username}, {carol.username}")
+        tab.get_by_role("button", name="Start conversation").click()
+        expect(tab.locator(".form-error")).to_contain_text("Give the group a name")
+        tab.get_by_label("Group name").fill("Plain group")
+        tab.get_by_role("button", name="Start conversation").click()
+        tab.wait_for_url(re.compile(r"/chats/\d+$"))
+        expect(tab.locator("#chat-pane .chat-title")).to_have_text("Plain group")
+    finally:
+        plain.close()
+
+
 # ----- what screen readers hear ------------------------------------------------------------------
 
 def test_the_typing_line_is_text_in_a_polite_live_region(person):

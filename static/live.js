@@ -77,7 +77,9 @@
     else if (names.length === 2) words = names[0] + " and " + names[1] + " are typing…";
     else if (names.length > 2) words = "Several people are typing…";
     box.dataset.words = words;
-    box.setAttribute("aria-label", words);
+    // Real text in the live region beside the box (which the server replaces): screen readers hear it.
+    var line = document.querySelector('.typing-words[data-typing-for="' + box.id.slice("typing-".length) + '"]');
+    if (line && line.textContent !== words) line.textContent = words;
     // A lost "stop" must not leave the indicator up: it fades 6 s after the last signal.
     clearTimeout(typingTimers[box.id]);
     if (words) typingTimers[box.id] = setTimeout(function () { box.replaceChildren(); renderTyping(box); }, 6000);

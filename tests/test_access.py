@@ -85,6 +85,8 @@ ACCESS: dict[str, list[Probe]] = {
     "chats.create_chat": [Probe("POST", "/chats", {"name": "Mallory's own", "members": ""}, outsider=OWN)],
     "chats.open_direct": [Probe("POST", "/dm", {"username": "{member}"}, outsider=OWN)],
     "chats.search": [Probe("GET", "/search?q=members", outsider=OWN)],
+    "chats.new_conversation": [Probe("GET", "/new?q={member}", outsider=OWN)],
+    "chats.start_conversation": [Probe("POST", "/new", {"people": "{member}"}, outsider=OWN)],
     # ----- one chat: members only -----------------------------------------------------------
     "chats.show_chat": [Probe("GET", "/chats/{chat}")],
     "chats.list_messages": [

@@ -108,12 +108,8 @@ def send(page, text: str) -> int:
 
 
 def typing_words(page, chat_id: int) -> str:
-    """The words the typing line shows (CSS renders data-words in ::after)."""
-    return page.evaluate(
-        """id => {
-          const content = getComputedStyle(document.getElementById("typing-" + id), "::after").content;
-          return content === "none" || content === "normal" ? "" : JSON.parse(content);
-        }""", chat_id)
+    """The words the typing line shows: text in its live region, which screen readers announce."""
+    return page.locator(f'.typing-words[aria-live="polite"][data-typing-for="{chat_id}"]').inner_text()
 
 
 def unread_from_server(page, chat_id: int) -> int:

@@ -193,13 +193,14 @@ def test_each_messages_action_links_lead_to_that_message_under_the_apps_root(tea
     page = parse(alice.get(f"/chats/{chat_id}", base_url=f"http://localhost{script_root}"))
 
     for message_id in (first_id, second_id):
-        actions = page.by_id(f"m-{message_id}").find("nav", cls="msg-actions")
+        actions = page.by_id(f"m-{message_id}").find("div", cls="msg-actions")
         base = f"{script_root}/chats/{chat_id}/messages/{message_id}"
         assert actions.find("a", cls="msg-action--edit").get("href") == f"{base}/edit"
         assert actions.find("a", cls="msg-action--edit").get("hx-get") == f"{base}/edit"
         assert actions.find("a", cls="msg-action--delete").get("hx-post") == f"{base}/delete"
         assert actions.find("div", cls="reaction-picker-panel").get("hx-get") == f"{base}/reactions"
         assert actions.find("div", cls="reaction-picker-panel").find("a").get("href") == f"{base}/reactions"
+        assert actions.find("a", cls="msg-action--link").get("href") == base
     assert bob.get(f"/chats/{chat_id}/messages/{second_id}/edit").status_code == 200
 
 # ----- deleting ----------------------------------------------------------------------------

@@ -32,8 +32,8 @@ _CHAT_MARK, _MESSAGE_MARK = 98_765_432_101, 98_765_432_102
 
 def message_url(endpoint: str, m) -> str:
     """url_for(endpoint, chat_id=m.chat_id, message_id=m.id) for a route of one message. Every
-    message renders three (edit, delete, react), too many to build through url_for every time:
-    url_for builds each route once per script root, with stand-in ids, and
+    message renders four (edit, delete, react, its own address), too many to build through
+    url_for every time: url_for builds each route once per script root, with stand-in ids, and
     the ids are filled into that shape."""
     shapes = current_app.extensions["webchat.message_url_shapes"]  # this app's routes
     key = (endpoint, request.script_root)

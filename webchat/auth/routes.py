@@ -183,7 +183,7 @@ def avatar():
             flash("Picture removed.")
         else:
             avatars.set_avatar(user, request.files.get("avatar"))
-            flash("Picture saved. Messages show it as they are shown again.")
+            flash("Picture saved.")
     except accounts.AccountError as e:
         return render_template("auth/settings.html", errors=e.errors), 422
     return redirect(url_for("auth.settings"))

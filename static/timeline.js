@@ -133,6 +133,17 @@
     }, next - now);
   }
 
+  // Messages htmx adds are arranged at once, before anything else hears of them (this listener
+  // captures): what keeps the view at the bottom, or the reader's place, measures them arranged.
+  // Once for all the messages of one swap; the observer arranges again after anything moved.
+  var arrangedNow = new Set();
+  document.addEventListener("htmx:load", function (evt) {
+    var container = evt.detail.elt.parentElement;
+    if (!container || !watched.has(container) || arrangedNow.has(container)) return;
+    arrangedNow.add(container);
+    queueMicrotask(function () { arrangedNow.delete(container); });
+    arrange(container);
+  }, true);
   document.addEventListener("htmx:load", function (evt) { watchWithin(evt.detail.elt); });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") arrangeShown();

@@ -207,8 +207,9 @@ def test_in_a_group_the_sender_sees_seen_by_the_reader_and_their_message_marked_
     expect(mine).to_have_attribute("data-delivery", "seen")
     expect(mine.locator(".msg-meta")).to_be_visible()
     mine.hover()  # its state is said once, in the words under it, not again beside its time
-    assert alice.evaluate(
-        "id => getComputedStyle(document.querySelector('#m-' + id + ' .msg-meta'), '::after').content", message) == "none"
+    mark = alice.evaluate(
+        "id => getComputedStyle(document.querySelector('#m-' + id + ' .msg-meta'), '::after').content", message)
+    assert mark == "none"
 
     open_from_list(carol, chat_id)
     both = re.compile(rf"^Seen by ({bob.name}, {carol.name}|{carol.name}, {bob.name})$")

@@ -12,6 +12,7 @@ from webchat.templating import AVATAR_COLOURS, avatar_colour, initials
 
 from .support.pages import form_error, parse
 from .support.records import create_group, stored_messages
+from .test_attachments import claimed_png
 
 FILE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
@@ -160,13 +161,18 @@ def test_what_is_not_a_usable_picture_is_refused_with_a_reason_and_nothing_chang
     assert len(files_on_disk(upload_dir)) == 1
 
 
-def test_a_picture_with_too_many_pixels_to_shrink_is_refused(team, app):
-    chat_id, message_id, alice, bob = team
-    app.config["PREVIEW_MEMORY_MB"] = 1
-    response = choose(alice, picture(2000, 2000))
+@pytest.mark.parametrize(("width", "height", "words"), [
+    (10000, 6000, "“bomb.png” has too many pixels to shrink"),
+    (30000, 30000, "“bomb.png” is not a picture webchat can show"),  # past Pillow's own bomb limit
+], ids=["over-our-limit", "over-pillows-limit"])
+def test_a_small_file_claiming_a_huge_picture_is_refused_undecoded(team, upload_dir, width, height, words):
+    _, _, alice, _ = team
+
+    response = choose(alice, claimed_png(width, height), "bomb.png")
 
     assert response.status_code == 422
-    assert "has too many pixels to shrink" in form_error(response.text)
+    assert words in form_error(response.text)
+    assert files_on_disk(upload_dir) == []
 
 
 def test_no_file_chosen_is_refused_with_a_reason(team):

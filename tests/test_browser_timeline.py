@@ -64,7 +64,7 @@ def day_words(day: datetime, now: datetime) -> str:
 def test_runs_share_a_header_and_days_are_lines_in_the_readers_zone_across_a_midnight(person, stored):
     alice = person(timezone_id=ZONE, locale="en-GB")
     bob = person(timezone_id=ZONE, locale="en-GB")
-    open_shared_chat(alice, bob)
+    chat_id = open_shared_chat(alice, bob)
     events = shown_ids(alice)  # the chat's creation and joins
     ids = {name: sent(alice if name.startswith("a") else bob, f"message {name}")
            for name in ["a-old", "a-2358", "a-0002", "a-0003", "b-0004", "a-0020", "a-0024"]}
@@ -112,6 +112,14 @@ def test_runs_share_a_header_and_days_are_lines_in_the_readers_zone_across_a_mid
     # Bob's page, in the same zone, shows the same; the messages reached it over the socket.
     expect(article(bob, again)).to_have_class(CONT)
     expect(bob.locator("#messages > .day-divider").last).to_have_text("Today")
+
+    # An edit replaces the message on both pages: it stays in its run.
+    alice.evaluate("url => htmx.ajax('POST', url, {source: document.body, swap: 'none', values: {body: 'edited'}})",
+                   f"/chats/{chat_id}/messages/{again}/edit")
+    for page in (alice, bob):
+        expect(article(page, again).locator(".msg-body")).to_have_text("edited")
+        expect(article(page, again)).to_have_class(CONT)
+    expect(article(alice, again).locator(".msg-receipt")).to_have_count(1)  # still under my latest
 
 
 def test_the_day_lines_follow_the_readers_zone(person, stored):

@@ -172,8 +172,14 @@ def settings():
     return render_template("auth/settings.html", errors=errors), (422 if errors else 200)
 
 
+def _avatar_key() -> str:
+    # Limits are checked before the view's login check: a visitor is counted by address.
+    return f"avatar:{current_user.id}" if current_user.is_authenticated else get_remote_address()
+
+
 @bp.post("/settings/avatar")
 @login_required
+@limiter.limit("30 per hour", key_func=_avatar_key)  # each picture is decoded and shrunk
 def avatar():
     """Upload a picture to show beside one's messages, or remove it (back to initials)."""
     user = current_user._get_current_object()

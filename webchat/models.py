@@ -51,6 +51,8 @@ class User(UserMixin, db.Model):
     send_read_receipts: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The storage name of the person's picture (core/avatars.py); None: initials on their colour.
+    avatar_name: Mapped[str | None] = mapped_column(String(32))
 
     @validates("username", "display_name")
     def _keep_skeleton(self, key: str, name: str) -> str:

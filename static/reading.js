@@ -24,15 +24,15 @@
   }
 
   // ----- the "N new messages ↓" / "Jump to latest" control ---------------------------------
-  // Shown while the reader is away from the bottom and something is below: messages that came
-  // since, or (opened at the divider, reading back) more than a screen of them.
+  // Shown while the reader is away from the bottom: how many messages came since, or (opened at
+  // the divider, reading back) "Jump to latest". Not by how far: runs of one author are short.
   function renderJump() {
     var jump = document.getElementById("jump-latest");
     var messages = box();
     if (!jump || !messages) return;
     var words = "";
     if (!pinned && unseen) words = unseen === 1 ? jump.dataset.one : jump.dataset.many.replace("#", unseen);
-    else if (!pinned && messages.scrollHeight - messages.scrollTop > 2 * messages.clientHeight) words = jump.dataset.latest;
+    else if (!pinned) words = jump.dataset.latest;
     jump.querySelector(".jump-latest-words").textContent = words;
     jump.hidden = !words;
   }
@@ -85,7 +85,10 @@
   document.addEventListener("htmx:beforeSwap", function (evt) {
     var messages = box();
     if (!evt.detail.shouldSwap || !evt.detail.target || evt.detail.target.id !== "older" || !messages) return;
+    // Its text, not its box: the older page may take its header (timeline.js: the same author a
+    // moment before), and what the reader reads is the text.
     var anchor = topMessage(messages);
+    anchor = anchor && (anchor.querySelector(":scope > .msg-body, :scope > .msg-system") || anchor);
     older = { anchor: anchor, top: anchor ? anchor.getBoundingClientRect().top : 0 };
   });
 

@@ -99,10 +99,12 @@ def next_frames(page) -> None:
 
 
 def place_in_view(page, message_id: int) -> float:
-    """Where message_id's top is, in px below the top of the visible part of the messages."""
+    """Where message_id's text is, in px below the top of the visible part of the messages (its
+    header may go when an older page brings a message of the same author just before it)."""
     return page.evaluate("""id => {
       const box = document.getElementById("messages").getBoundingClientRect();
-      return document.getElementById("m-" + id).getBoundingClientRect().top - box.top;
+      const msg = document.getElementById("m-" + id);
+      return (msg.querySelector(".msg-body") || msg).getBoundingClientRect().top - box.top;
     }""", message_id)
 
 

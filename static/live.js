@@ -1,6 +1,7 @@
-// What the page shows of other people, live: presence, "… is typing", "Seen by …", delivery
-// marks on one's own messages, and the unread total in the tab title. The server sends data
-// (rendered once for everyone, presence with its words); this file places it for the viewer.
+// What the page shows of other people, live: presence, "… is typing", the receipt under one's
+// latest message ("Seen by …") and the state of each of one's messages, and the unread total in
+// the tab title. The server sends data (rendered once for everyone, presence with its words);
+// this file places it for the viewer.
 (function () {
   "use strict";
 
@@ -77,45 +78,62 @@
     else if (names.length === 2) words = names[0] + " and " + names[1] + " are typing…";
     else if (names.length > 2) words = "Several people are typing…";
     box.dataset.words = words;
-    box.setAttribute("aria-label", words);
+    // Real text in the live region beside the box (which the server replaces): screen readers hear it.
+    var line = document.querySelector('.typing-words[data-typing-for="' + box.id.slice("typing-".length) + '"]');
+    if (line && line.textContent !== words) line.textContent = words;
     // A lost "stop" must not leave the indicator up: it fades 6 s after the last signal.
     clearTimeout(typingTimers[box.id]);
     if (words) typingTimers[box.id] = setTimeout(function () { box.replaceChildren(); renderTyping(box); }, 6000);
   }
 
   // ----- receipts and delivery marks -----------------------------------------------------
+  // Each of my messages carries its state (data-delivery: sent, delivered to or seen by at least
+  // one other member), which app.css shows on hover or focus; my latest one says it in words
+  // under it, once: "Sent", "Delivered", "Seen by Bob, Carol". Nothing of other people's reading
+  // shows to someone who shares none of their own (data-receipts="off").
   function renderReceipts(chatId) {
     var data = document.getElementById("receipts-" + chatId);
-    var line = document.querySelector('.seen[data-seen-for="' + chatId + '"]');
-    if (!data || !line) return;
+    var container = document.getElementById("messages");
+    if (!data || !container) return;
     var receiptsOff = document.body.dataset.receipts === "off";
-    var messages = document.querySelectorAll("#messages > .msg--user");
-    var newest = messages[messages.length - 1];
     var readers = Array.from(data.querySelectorAll("span[data-user]")).filter(function (s) {
       return s.dataset.user !== me();
     });
-    // Marks on my own messages: delivered to / seen by at least one other member.
-    messages.forEach(function (msg) {
+    function reached(id, key) {
+      return readers.filter(function (r) { return parseInt(r.dataset[key], 10) >= id; });
+    }
+    var latest = null;
+    container.querySelectorAll(":scope > .msg--user").forEach(function (msg) {
       if (msg.dataset.author !== me()) return;
       var id = parseInt(msg.dataset.id, 10);
       var state = "sent";
       if (!receiptsOff) {
-        if (readers.some(function (r) { return parseInt(r.dataset.read, 10) >= id; })) state = "seen";
-        else if (readers.some(function (r) { return parseInt(r.dataset.delivered, 10) >= id; })) state = "delivered";
+        if (reached(id, "read").length) state = "seen";
+        else if (reached(id, "delivered").length) state = "delivered";
       }
-      msg.dataset.delivery = state;
+      if (msg.dataset.delivery !== state) msg.dataset.delivery = state;
+      if (!msg.classList.contains("msg--deleted")) latest = msg;
     });
     var words = "";
-    if (newest && !receiptsOff) {
-      var id = parseInt(newest.dataset.id, 10);
-      var seenBy = readers.filter(function (r) {
-        return parseInt(r.dataset.read, 10) >= id && r.dataset.user !== newest.dataset.author;
-      }).map(function (r) { return r.textContent; });
-      if (seenBy.length && line.dataset.direct === "1") words = "Seen";
-      else if (seenBy.length > 3) words = "Seen by " + seenBy.slice(0, 3).join(", ") + " and " + (seenBy.length - 3) + " more";
+    if (latest) {
+      var seenBy = receiptsOff ? [] : reached(parseInt(latest.dataset.id, 10), "read").map(function (r) {
+        return r.textContent;
+      });
+      if (seenBy.length > 3) words = "Seen by " + seenBy.slice(0, 3).join(", ") + " and " + (seenBy.length - 3) + " more";
       else if (seenBy.length) words = "Seen by " + seenBy.join(", ");
+      else words = latest.dataset.delivery === "delivered" ? "Delivered" : "Sent";
     }
-    line.textContent = words;
+    container.querySelectorAll(":scope > .msg > .msg-receipt").forEach(function (line) {
+      if (line.parentElement !== latest) line.remove();
+    });
+    if (!latest) return;
+    var line = latest.querySelector(":scope > .msg-receipt");
+    if (!line) {
+      line = document.createElement("p");
+      line.className = "msg-receipt";
+      latest.appendChild(line);
+    }
+    if (line.textContent !== words) line.textContent = words;
   }
   function renderOpenReceipts() {
     var chat = webchat.openChatId();
@@ -123,18 +141,22 @@
   }
 
   // ----- unread total in the title: "(3) webchat", with mentions of me "(3, @1) webchat" ----
+  // The base is the page's own title; a pane swapped in brings a new one (htmx sets it from the
+  // pane's <title>), seen as a title other than the one last written here.
   var baseTitle = null;
+  var shownTitle = null;
   function sum(selector) {
     var total = 0;
     document.querySelectorAll(selector).forEach(function (b) { total += parseInt(b.dataset.count, 10) || 0; });
     return total;
   }
   function renderTitle() {
-    if (baseTitle === null) baseTitle = document.title.replace(/^\([^)]*\) /, "");
+    if (baseTitle === null || document.title !== shownTitle) baseTitle = document.title.replace(/^\([^)]*\) /, "");
     var counts = [sum("#chat-list .badge"), sum("#chat-list .mention-badge")];
     var words = [counts[0] ? badgeWords("unread", counts[0]).text : "",
                  counts[1] ? badgeWords("mentions", counts[1]).text : ""].filter(Boolean).join(", ");
     document.title = (words ? "(" + words + ") " : "") + baseTitle;
+    shownTitle = document.title;
   }
 
   // A badge for a count the page worked out (the server's plus those counted live), in the
@@ -236,6 +258,8 @@
       item.classList.toggle("chat-item--unread", !!badge && (parseInt(badge.dataset.count, 10) || 0) > 0);
     });
   }
+  // Messages added, replaced (an edit) or regrouped: the latest of mine may have changed.
+  document.addEventListener("webchat:timeline", renderOpenReceipts);
   document.addEventListener("htmx:afterSettle", function () {
     renderOpenReceipts();
     showCounts();

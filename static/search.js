@@ -1,6 +1,6 @@
 // A message's own address (/chats/<id>/messages/<mid>, where search results lead) opens its chat
-// with the pane saying data-focus="m-<mid>": scroll that message into view and mark it. Runs after
-// webchat.js (script order), whose listeners first scroll a newly shown chat to its bottom.
+// with the pane saying data-focus="m-<mid>": scroll that message into view and mark it. reading.js,
+// which places the view of every other chat opened, leaves such a pane to this.
 // Search results show the date with the time: webchat.js writes only the time into <time>.
 (function () {
   "use strict";
@@ -14,13 +14,6 @@
     target.scrollIntoView({ block: "center" });
   }
 
-  // webchat.js marks the chat whose link is the address; a message's address is inside that chat.
-  function markOpenChat() {
-    var match = location.pathname.match(/^\/chats\/(\d+)\/messages\/\d+$/);
-    var link = match && document.querySelector('#chat-list a[data-chat-id="' + match[1] + '"]');
-    if (link) link.setAttribute("aria-current", "page");
-  }
-
   function resultDates(root) {
     if (!root.querySelectorAll) return;
     root.querySelectorAll(".search-hit time[datetime]").forEach(function (t) {
@@ -31,15 +24,12 @@
 
   document.addEventListener("htmx:afterSettle", function (evt) {
     if (evt.detail.target && evt.detail.target.id === "chat-pane") focusMessage();
-    markOpenChat();
   });
   document.addEventListener("htmx:load", function (evt) {
     resultDates(evt.detail.elt);
-    markOpenChat();  // the chat list also arrives over the socket
   });
   document.addEventListener("DOMContentLoaded", function () {
     focusMessage();
-    markOpenChat();
     resultDates(document);
   });
 })();

@@ -1,5 +1,5 @@
 // webchat's page behaviour on top of htmx: messages in id order and never twice, the "newest id
-// shown" cursor, scrolling, local times. connection.js adds the socket side.
+// shown" cursor, local times. connection.js adds the socket side; reading.js, where the view scrolls.
 // Plain script, no build step; loaded after htmx with `defer`.
 (function () {
   "use strict";
@@ -191,10 +191,6 @@
     }
   }
 
-  function nearBottom(container, extra) {
-    return container.scrollHeight - container.scrollTop - container.clientHeight - (extra || 0) < 80;
-  }
-
   webchat.scrollToBottom = function () {
     var container = document.getElementById("messages");
     if (container) container.scrollTop = container.scrollHeight;
@@ -207,13 +203,6 @@
         t.textContent = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
         t.title = d.toLocaleString();
       }
-    });
-  }
-
-  function markActiveChat() {
-    document.querySelectorAll("#chat-list a[data-chat-id]").forEach(function (a) {
-      if (a.getAttribute("href") === location.pathname) a.setAttribute("aria-current", "page");
-      else a.removeAttribute("aria-current");
     });
   }
 
@@ -237,18 +226,11 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   };
 
-  document.addEventListener("htmx:afterSettle", function (evt) {
-    if (evt.detail.target && evt.detail.target.id === "chat-pane") webchat.scrollToBottom();
-    markActiveChat();
-  });
-
   document.addEventListener("htmx:load", function (evt) {
     var el = evt.detail.elt;
     if (el.classList && el.classList.contains("msg") && el.parentElement && el.parentElement.id === "messages") {
-      var container = el.parentElement;
-      var stick = nearBottom(container, el.offsetHeight) || el.dataset.author === document.body.dataset.user;
       placeInOrder(el);
-      if (stick) webchat.scrollToBottom();
+      // reading.js decides whether the view follows it (history, live, one's own)
       document.dispatchEvent(new CustomEvent("webchat:message-shown", { detail: { elt: el } }));
     }
     localTimes(el);
@@ -256,7 +238,5 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     localTimes(document);
-    markActiveChat();
-    if (!location.hash) webchat.scrollToBottom();
   });
 })();

@@ -10,8 +10,8 @@ Adding a route? Add its row:
     "chats.pin_message": [Probe("POST", "/chats/{chat}/messages/{message}/pin", {"pinned": "1"},
                                 anonymous=LOGIN, outsider=404, member=403)],
 Paths may use {chat} (a private group of alice, its admin, and bob), {message} (alice's message in
-it), {system_message} (its "created" event), {attachment} (a picture alice sent in it), {admin} and
-{member} (alice's and bob's usernames).
+it), {system_message} (its "created" event), {attachment} (a picture alice sent in it), {avatar} (the
+path of alice's picture), {admin} and {member} (alice's and bob's usernames).
 anonymous / outsider / member: the status the visitor / mallory (not in the chat) / bob (in the
 chat, not the author nor an admin) must get. LOGIN: redirected to sign in. OWN: the URL only ever
 acts on the caller's own account (any status below 400; still nothing of alice's or bob's may
@@ -86,6 +86,8 @@ ACCESS: dict[str, list[Probe]] = {
     "chats.create_chat": [Probe("POST", "/chats", {"name": "Mallory's own", "members": ""}, outsider=OWN)],
     "chats.open_direct": [Probe("POST", "/dm", {"username": "{member}"}, outsider=OWN)],
     "chats.search": [Probe("GET", "/search?q=members", outsider=OWN)],
+    "chats.new_conversation": [Probe("GET", "/new?q={member}", outsider=OWN)],
+    "chats.start_conversation": [Probe("POST", "/new", {"people": "{member}"}, outsider=OWN)],
     # ----- one chat: members only -----------------------------------------------------------
     "chats.show_chat": [Probe("GET", "/chats/{chat}")],
     "chats.list_messages": [
@@ -116,6 +118,13 @@ ACCESS: dict[str, list[Probe]] = {
                                                                              "client_id": "intruder-002"})],
     "chats.download_attachment": [Probe("GET", "/chats/{chat}/attachments/{attachment}/secret.png")],
     "chats.attachment_thumbnail": [Probe("GET", "/chats/{chat}/thumbnails/{attachment}")],
+    # alice's picture: for the people who share a chat with her (bob may, nothing to test).
+    "chats.avatar": [Probe("GET", "{avatar}")],
+    # One's own picture only; an upload without a file is refused, changing nothing.
+    "auth.avatar": [
+        Probe("POST", "/settings/avatar", {}, outsider=422),
+        Probe("POST", "/settings/avatar", {"action": "remove"}, outsider=OWN),
+    ],
     # ----- the socket ---------------------------------------------------------------------------
     "realtime.socket": [Probe("WS", "/socket", anonymous=401, outsider=REFUSED)],
 }
@@ -156,10 +165,12 @@ class Scene:
     mallory: Person
     stored: LiveDatabase
     attachment: int = 0
+    avatar: str = ""
 
     def url(self, path: str) -> str:
         return path.format(chat=self.chat, message=self.message, system_message=self.system_message,
-                           attachment=self.attachment, admin=self.alice.username, member=self.bob.username)
+                           attachment=self.attachment, avatar=self.avatar, admin=self.alice.username,
+                           member=self.bob.username)
 
     def form(self, probe: Probe) -> dict | None:
         return None if probe.form is None else {k: self.url(v) for k, v in probe.form.items()}
@@ -180,8 +191,10 @@ def scene(live_server):
     system_message = min(alice.stored_ids(chat))
     assert alice.upload(chat, [("secret.png", small_png())]).status == 302
     attachment = int(re.search(rf"/chats/{chat}/attachments/(\d+)/secret.png", alice.get(f"/chats/{chat}").text)[1])
+    assert alice.choose_avatar("me.png", small_png()).status == 302
+    avatar = re.search(r'src="(/avatars/[^"]+)"', alice.get(f"/chats/{chat}").text)[1]
     stored = LiveDatabase(live_server)
-    yield Scene(chat, message, system_message, name, secret, alice, bob, mallory, stored, attachment)
+    yield Scene(chat, message, system_message, name, secret, alice, bob, mallory, stored, attachment, avatar)
     stored.close()
     for person in (alice, bob, mallory):
         person.close_tabs()

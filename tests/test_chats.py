@@ -9,6 +9,7 @@ from sqlalchemy import update
 
 from webchat.extensions import db
 from webchat.models import User
+from webchat.pages import views
 
 from .support.pages import (
     chat_id_from,
@@ -201,6 +202,25 @@ def test_opening_a_chat_marks_where_the_unread_messages_start(trio):
     assert divider is not None and divider.text == "New messages"
     siblings = [n for n in divider.parent.children if not isinstance(n, str)]
     assert siblings[siblings.index(divider) + 1].id == f"m-{first_unread}"
+
+
+def test_a_chat_with_more_unread_than_a_page_opens_at_its_first_unread_up_to_a_reach(trio, app):
+    alice, _, _ = trio
+    chat_id = create_group(alice, "Alpha", "bob")
+    alice.send(chat_id, "seen")
+    ids = post_messages(app, chat_id, "bob", [f"unread {n}" for n in range(120)])
+
+    page = parse(alice.get(f"/chats/{chat_id}"))  # 120 unread, more than a page of 50: all shown
+    divider = page.by_id("new-divider")
+    siblings = [n for n in divider.parent.children if not isinstance(n, str)]
+    assert siblings[siblings.index(divider) + 1].id == f"m-{ids[0]}"
+    assert page.by_id(f"m-{ids[0] - 1}") is not None  # and where reading stopped, just before
+
+    more = post_messages(app, chat_id, "bob", [f"more {n}" for n in range(300)])  # 420 unread
+    page = parse(alice.get(f"/chats/{chat_id}"))
+    shown = [n for n in page.by_id("messages").children if not isinstance(n, str) and n.get("data-id")]
+    assert len(shown) == views.UNREAD_REACH and shown[-1].id == f"m-{more[-1]}"
+    assert page.by_id("new-divider").parent is not None  # at the oldest loaded; older ones above it
 
 
 @pytest.mark.parametrize("upto", ["", "-1", "soon"])

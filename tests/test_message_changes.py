@@ -200,6 +200,7 @@ def test_each_messages_action_links_lead_to_that_message_under_the_apps_root(tea
         assert actions.find("a", cls="msg-action--delete").get("hx-post") == f"{base}/delete"
         assert actions.find("div", cls="reaction-picker-panel").get("hx-get") == f"{base}/reactions"
         assert actions.find("div", cls="reaction-picker-panel").find("a").get("href") == f"{base}/reactions"
+        assert actions.find("a", cls="msg-action--link").get("href") == base
     assert bob.get(f"/chats/{chat_id}/messages/{second_id}/edit").status_code == 200
 
 # ----- deleting ----------------------------------------------------------------------------

@@ -440,6 +440,53 @@ def test_a_mention_inside_code_or_a_link_is_not_highlighted(pair):
     assert body.find_all("span", cls="mention") == []
 
 
+@pytest.mark.parametrize(("source", "shown"), [
+    ("party :tada:", "party 🎉"),
+    (":+1: and :thumbsup: and :THUMBSUP:", "👍 and 👍 and 👍"),
+    ("**:heart:** :tada::tada:", "❤️ 🎉🎉"),
+    ("[:wave:](https://example.com)", "👋"),
+], ids=["tada", "aliases", "in-emphasis-and-a-run", "link-words"])
+def test_shortcodes_become_emoji(pair, source, shown):
+    chat_id, alice, _ = pair
+
+    alice.send(chat_id, source)
+
+    [stored] = user_messages(alice.app, chat_id)
+    assert message_body(alice.get(f"/chats/{chat_id}"), stored.id).text.strip() == shown
+    assert stored.body == source  # what the editor shows: as typed
+
+
+def test_shortcodes_in_code_urls_and_other_words_stay_as_typed(pair):
+    chat_id, alice, _ = pair
+    source = ("`:tada:` https://example.com/:tada:/x a:b:c 10:30:00 :no_such_emoji:\n"
+              "```\n:tada:\n```")
+
+    alice.send(chat_id, source)
+
+    [stored] = user_messages(alice.app, chat_id)
+    body = message_body(alice.get(f"/chats/{chat_id}"), stored.id)
+    assert "🎉" not in body.text and "🅱" not in body.text
+    assert body.find("code").text == ":tada:"
+    assert body.find("a").get("href") == "https://example.com/:tada:/x"
+    assert body.find("a").text == "https://example.com/:tada:/x"
+    assert "a:b:c 10:30:00 :no_such_emoji:" in body.text
+    assert body.find("pre").text == ":tada:\n"
+
+
+def test_an_edit_turns_shortcodes_into_emoji_and_keeps_the_text_as_typed(pair):
+    chat_id, alice, _ = pair
+    alice.send(chat_id, "first")
+    [stored] = user_messages(alice.app, chat_id)
+
+    alice.post(f"/chats/{chat_id}/messages/{stored.id}/edit", {"body": "done :white_check_mark:"})
+
+    [edited] = user_messages(alice.app, chat_id)
+    assert message_body(alice.get(f"/chats/{chat_id}"), stored.id).text.strip() == "done ✅"
+    assert edited.body == "done :white_check_mark:"
+    edit_form = alice.get(f"/chats/{chat_id}/messages/{stored.id}/edit").get_data(as_text=True)
+    assert "done :white_check_mark:" in edit_form
+
+
 # ----- hostile input -------------------------------------------------------------------------
 
 HOSTILE = [
@@ -491,7 +538,7 @@ def test_a_page_full_of_hostile_messages_has_only_the_apps_own_scripts(pair):
     assert page.find_all("img") == []
     stored = {m.id for m in user_messages(alice.app, chat_id)}
     own_urls = {f"/chats/{chat_id}/members", "/chats/list", f"/chats/{chat_id}/messages", f"/chats/{chat_id}",
-                f"/chats/{chat_id}/mentions", "/search", "/"}
+                f"/chats/{chat_id}/mentions", "/search", "/new", "/"}
     own_urls |= {f"/chats/{chat_id}/messages/{mid}/{action}" for mid in stored for action in ("edit", "reactions")}
     assert {el.get("hx-get") for el in page.find_all(hx_get=True)} <= own_urls
 

@@ -54,6 +54,8 @@ class User(UserMixin, db.Model):
     theme: Mapped[str] = mapped_column(String(8), default="system", server_default="system")
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The storage name of the person's picture (core/avatars.py); None: initials on their colour.
+    avatar_name: Mapped[str | None] = mapped_column(String(32))
 
     @validates("username", "display_name")
     def _keep_skeleton(self, key: str, name: str) -> str:

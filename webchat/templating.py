@@ -32,8 +32,8 @@ _CHAT_MARK, _MESSAGE_MARK = 98_765_432_101, 98_765_432_102
 
 def message_url(endpoint: str, m) -> str:
     """url_for(endpoint, chat_id=m.chat_id, message_id=m.id) for a route of one message. Every
-    message renders three (edit, delete, react), too many to build through url_for every time:
-    url_for builds each route once per script root, with stand-in ids, and
+    message renders four (edit, delete, react, its own address), too many to build through
+    url_for every time: url_for builds each route once per script root, with stand-in ids, and
     the ids are filled into that shape."""
     shapes = current_app.extensions["webchat.message_url_shapes"]  # this app's routes
     key = (endpoint, request.script_root)
@@ -190,6 +190,29 @@ def message_preview(m) -> Markup:
     return escape(preview_line(plain_text(m.html) or attachment_summary(m), who))
 
 
+# A person without a picture shows as their initials on one of this many colours (app.css,
+# .avatar--0 to --11), picked by their id: one person has one colour, on every page and for everyone.
+AVATAR_COLOURS = 12
+
+
+def avatar_colour(user_id: int) -> int:
+    return user_id % AVATAR_COLOURS
+
+
+def initials(name: str) -> str:
+    """At most two letters for a name: "Ada Lovelace" AL, "bob" B; words opening with a letter or
+    digit first ("🎉 Party People" PP)."""
+    words = name.split()
+    words = [w for w in words if w[0].isalnum()] or words
+    return "".join(w[0] for w in words[:1] + words[1:][-1:]).upper() or "?"
+
+
+def avatar_url(user) -> str:
+    """A person's picture (core/avatars.py); its URL changes with it, so a page rendered after a
+    change shows the new one."""
+    return url_for("chats.avatar", user_id=user.id, version=user.avatar_name[:8])
+
+
 def init_app(app) -> None:
     app.after_request(add_security_headers)
     app.jinja_env.filters["short_time"] = short_time
@@ -202,6 +225,9 @@ def init_app(app) -> None:
     app.jinja_env.globals["badge_words"] = badge_words
     app.jinja_env.globals["page_config"] = page_config
     app.jinja_env.globals["presence_schedule"] = presence_schedule
+    app.jinja_env.globals["avatar_colour"] = avatar_colour
+    app.jinja_env.globals["avatar_url"] = avatar_url
+    app.jinja_env.filters["initials"] = initials
     app.extensions["webchat.message_url_shapes"] = {}
 
     @app.context_processor

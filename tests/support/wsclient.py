@@ -225,10 +225,18 @@ class Person:
                htmx: bool = False) -> Response:
         """Send files (name, content) and a caption as one multipart POST, as the composer does: like a
         page without JavaScript (a redirect to the message), or with htmx=True like the page's uploader."""
-        boundary = uuid.uuid4().hex
-        fields = [("csrf_token", None, self.csrf().encode()), ("body", None, body.encode()),
-                  ("client_id", None, (client_id or new_client_id()).encode())]
+        fields = [("body", None, body.encode()), ("client_id", None, (client_id or new_client_id()).encode())]
         fields += [("files", name, content) for name, content in files]
+        return self.post_multipart(f"/chats/{chat_id}/attachments", fields, htmx)
+
+    def choose_avatar(self, name: str, content: bytes) -> Response:
+        """Upload a picture as the settings page's form does."""
+        return self.post_multipart("/settings/avatar", [("avatar", name, content)])
+
+    def post_multipart(self, path: str, fields: list[tuple[str, str | None, bytes]], htmx: bool = False) -> Response:
+        """POST fields (name, file name or None, content) and the CSRF token as multipart/form-data."""
+        boundary = uuid.uuid4().hex
+        fields = [("csrf_token", None, self.csrf().encode()), *fields]
 
         def part(field, filename, content):
             disposition = f'form-data; name="{field}"' + (f'; filename="{filename}"' if filename else "")
@@ -240,7 +248,7 @@ class Person:
             headers["HX-Request"] = "true"
         connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
         try:
-            connection.request("POST", f"/chats/{chat_id}/attachments", body=payload, headers=headers)
+            connection.request("POST", path, body=payload, headers=headers)
             raw = connection.getresponse()
             return Response(raw.status, raw.headers, raw.read().decode("utf-8", "replace"))
         finally:

@@ -5,8 +5,10 @@ from flask import after_this_request, current_app, flash, jsonify, redirect, ren
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user, user_loaded_from_cookie
 from flask_wtf.csrf import generate_csrf
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..core import accounts, sessions
+from ..core import accounts, attachments, avatars, sessions
+from ..errors import render_error
 from ..extensions import limiter
 from . import bp, devices
 
@@ -176,6 +178,44 @@ def settings():
                 flash("Password changed. Other browsers have been signed out.")
                 return redirect(url_for("auth.settings"))
     return render_template("auth/settings.html", errors=errors, themes=accounts.THEMES), (422 if errors else 200)
+
+
+def _avatar_key() -> str:
+    # Limits are checked before the view's login check: a visitor is counted by address.
+    return f"avatar:{current_user.id}" if current_user.is_authenticated else get_remote_address()
+
+
+@bp.post("/settings/avatar")
+@login_required
+@limiter.limit("30 per hour", key_func=_avatar_key)  # each picture is decoded and shrunk
+def avatar():
+    """Upload a picture to show beside one's messages, or remove it (back to initials)."""
+    user = current_user._get_current_object()
+    try:
+        if request.form.get("action") == "remove":
+            avatars.remove_avatar(user)
+            flash("Picture removed.")
+        else:
+            avatars.set_avatar(user, request.files.get("avatar"))
+            flash("Picture saved.")
+    except accounts.AccountError as e:
+        return render_template("auth/settings.html", errors=e.errors), 422
+    return redirect(url_for("auth.settings"))
+
+
+@bp.app_template_global()
+def max_avatar_bytes() -> int:
+    return avatars.MAX_AVATAR_BYTES
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def upload_too_large(e):
+    """A body past MAX_CONTENT_LENGTH is cut off unread: say so where the picture was chosen."""
+    if request.endpoint != "auth.avatar":
+        return render_error(413)
+    limit = attachments.human_size(avatars.MAX_AVATAR_BYTES)
+    errors = {"avatar": f"That picture is larger than {limit}. Your picture was not changed."}
+    return render_template("auth/settings.html", errors=errors), 413
 
 
 @bp.get("/csrf-token")

@@ -125,7 +125,7 @@ def check_uploads(files: list[FileStorage]) -> list[FileStorage]:
         raise ChatError(f"You can send up to {MAX_FILES} files at a time. Nothing was sent.")
     limit, total = upload_limit(), 0
     for upload in chosen:
-        size = _size_of(upload)
+        size = size_of(upload)
         if size == 0:
             raise ChatError(f"“{display_name(upload.filename)}” is empty (0 bytes). Nothing was sent — "
                             "choose the file again.")
@@ -152,7 +152,7 @@ def store_uploads(chosen: list[FileStorage]) -> list[Attachment]:
     return stored
 
 
-def _size_of(upload: FileStorage) -> int:
+def size_of(upload: FileStorage) -> int:
     stream = upload.stream
     stream.seek(0, 2)
     size = stream.tell()
@@ -170,7 +170,7 @@ def _store_one(upload: FileStorage) -> Attachment:
     attachment = Attachment(filename=display_name(upload.filename), content_type=DOWNLOAD_TYPE,
                             size=path.stat().st_size, storage_name=storage_name, has_thumbnail=False)
     try:
-        facts = _off_the_loop(make_thumbnail, path, stored_path(storage_name, thumbnail=True),
+        facts = off_the_loop(make_thumbnail, path, stored_path(storage_name, thumbnail=True),
                               preview_memory_limit())
     except BaseException:
         discard([attachment])
@@ -281,7 +281,7 @@ def make_thumbnail(source: Path, target: Path, memory_limit: int) -> ImageFacts 
                 thumbnail.save(out, "WEBP", quality=80)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError, EOFError,
             MemoryError):
-        _unlink(target)
+        unlink(target)
         return None
     return ImageFacts(IMAGE_TYPES[kind], *upright)
 
@@ -307,7 +307,7 @@ def _shrink(image: Image.Image, plan: ShrinkPlan) -> Image.Image:
     return reduced.resize(plan.final, Image.Resampling.LANCZOS)
 
 
-def _off_the_loop(function, *args):
+def off_the_loop(function, *args):
     """Run function in gevent's thread pool when the worker is gevent's, else right here; one at
     a time per process.
 
@@ -344,10 +344,10 @@ def discard(attachments: list[Attachment]) -> None:
     """Remove the files of attachments that were not (or are no longer) kept."""
     for attachment in attachments:
         for thumbnail in (False, True):
-            _unlink(stored_path(attachment.storage_name, thumbnail=thumbnail))
+            unlink(stored_path(attachment.storage_name, thumbnail=thumbnail))
 
 
-def _unlink(path: Path) -> None:
+def unlink(path: Path) -> None:
     try:
         path.unlink(missing_ok=True)
     except OSError as e:  # the row is gone either way; an orphan file is logged, not fatal

@@ -1,9 +1,11 @@
-"""Message text to HTML: a Markdown subset, auto-links and @mentions, cleaned by sanitize.clean.
+"""Message text to HTML: a Markdown subset, auto-links, :shortcode: emoji and @mentions, cleaned by
+sanitize.clean.
 
 Runs once per message, at write time; the stored HTML is what every page and socket shows.
 """
 import re
 
+import emoji
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import escape
@@ -11,6 +13,10 @@ from markupsafe import escape
 from .. import sanitize
 
 MENTION = re.compile(r"(?<![\w@./-])@([a-z0-9_-]{3,32})(?![\w-])", re.IGNORECASE)
+# :tada:, :+1:, :thumbs_up: (or a run, ":tada::tada:") standing on their own: not "a:b:c" or a time
+# like "10:30:00", whose parts could be names too (":b:" is 🅱️).
+SHORTCODES = re.compile(r"(?<![\w:])(?::[a-z0-9_+-]{1,64}:)+(?![\w:])", re.IGNORECASE)
+SHORTCODE = re.compile(r":[a-z0-9_+-]{1,64}:", re.IGNORECASE)
 
 
 def _build_markdown() -> MarkdownIt:
@@ -18,8 +24,31 @@ def _build_markdown() -> MarkdownIt:
     # The subset a chat needs; headings, tables, images and raw HTML stay plain text.
     md.enable(["emphasis", "backticks", "strikethrough", "escape", "entity", "newline",
                "fence", "code", "list", "blockquote", "link", "autolink", "linkify"])
+    md.core.ruler.push("emoji", _emoji_rule)
     md.core.ruler.push("mentions", _mentions_rule)
     return md
+
+
+def _emoji_rule(state) -> None:
+    """Turn :shortcode: (the emoji package's names and GitHub/Slack aliases) into the emoji, in
+    text only: code spans and blocks are other tokens, and an auto-linked URL is left as written
+    (a link's own words are text like any other)."""
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        in_url = 0
+        for tok in block.children:
+            if tok.type == "link_open" and tok.markup in ("linkify", "autolink"):
+                in_url += 1
+            elif tok.type == "link_close" and in_url:
+                in_url -= 1
+            elif tok.type == "text" and not in_url and ":" in tok.content:
+                tok.content = SHORTCODES.sub(_emoji_run, tok.content)
+
+
+def _emoji_run(match: re.Match) -> str:
+    # A name the package does not know comes back as typed.
+    return SHORTCODE.sub(lambda name: emoji.emojize(name.group(0).lower(), language="alias"), match.group(0))
 
 
 def _mentions_rule(state) -> None:

@@ -84,13 +84,14 @@ class Sender:
     """What send_message needs of a membership, read in one Core query (sender_in)."""
 
     chat_id: int
-    user: User  # detached, with id, username and display_name loaded (all the message partial reads)
+    user: User  # detached, with id, username, display_name and avatar_name (all the message partial reads)
     client_id: str | None = None  # the id sender_in looked up, and the user's message under it
     repeat_of: int | None = None
 
 
 _SENDER = DriverStatement(
-    select(_users.c.username, _users.c.display_name, _EXISTING.scalar_subquery().label("repeat_of"))
+    select(_users.c.username, _users.c.display_name, _users.c.avatar_name,
+           _EXISTING.scalar_subquery().label("repeat_of"))
     .select_from(_memberships).join(_users, _users.c.id == _memberships.c.user_id)
     .where(_memberships.c.chat_id == bindparam("chat"), _memberships.c.user_id == bindparam("user")))
 
@@ -102,8 +103,8 @@ def sender_in(chat_id: int, user_id: int, client_id: str | None = None) -> Sende
                         {"chat": chat_id, "user": user_id, "author": user_id, "client_id": client_id})
     if not rows:
         return None
-    username, display_name, repeat_of = rows[0]
-    user = detached(User, id=user_id, username=username, display_name=display_name)
+    username, display_name, avatar_name, repeat_of = rows[0]
+    user = detached(User, id=user_id, username=username, display_name=display_name, avatar_name=avatar_name)
     return Sender(chat_id, user, client_id, repeat_of)
 
 

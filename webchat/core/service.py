@@ -130,6 +130,19 @@ def create_group(creator: User, name: str | None, member_names: str | None) -> C
     return chat
 
 
+def start_conversation(user: User, people: str | None, name: str | None) -> Chat:
+    """The people picker's one button: one person and no name opens the direct message with them
+    (the existing one if there is one); several people, or a name, start a group."""
+    names = [n for n in parse_usernames(people) if n != user.username]
+    if not names:
+        raise ChatError("Choose someone to message: type a name and pick them from the list.")
+    if len(names) == 1 and not (name or "").strip():
+        return open_direct(user, names[0])
+    if not (name or "").strip():
+        raise ChatError("Give the group a name: it has more than one other person.")
+    return create_group(user, name, " ".join(names))
+
+
 def open_direct(user: User, username: str | None) -> Chat:
     """The one direct chat between user and the named user, created on first use."""
     names = parse_usernames(username)

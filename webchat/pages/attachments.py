@@ -10,7 +10,7 @@ from flask import abort, current_app, make_response, request, send_file
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..core import attachments, service
+from ..core import attachments, avatars, service
 from ..errors import render_error
 from ..models import Attachment
 from . import bp
@@ -84,6 +84,13 @@ def attachment_thumbnail(chat_id: int, attachment_id: int):
         abort(404)
     return _send_stored(attachments.stored_path(attachment.storage_name, thumbnail=True), "image/webp",
                         inline=True, name=attachment.filename.rsplit(".", 1)[0] + ".webp")
+
+
+@bp.get("/avatars/<id:user_id>/<version>.webp")
+def avatar(user_id: int, version: str):
+    """A person's picture, for those who share a chat with them. The version (a new one with each
+    picture) only makes a page rendered after a change ask afresh: the current picture is sent."""
+    return _send_stored(avatars.avatar_path(current_user, user_id), "image/webp", inline=True, name="avatar.webp")
 
 
 def _send_stored(path, mimetype: str, inline: bool, name: str):

@@ -53,13 +53,14 @@ def refusals(page=None, fragment=None):
 
 
 def page_or_pane(pane_template: str, status: int = 200, refresh_list: bool = False, **context):
-    """The pane alone for htmx navigation inside the app, else the full page around it.
+    """The pane alone (with its tab title) for htmx navigation inside the app, else the full
+    page around it.
 
     refresh_list: with the pane, also send the chat list (out of band), e.g. to clear the
     unread badge of the chat just opened.
     """
     if wants_fragment(PANE):
-        html = render_template(pane_template, **context)
+        html = render_template(pane_template, **context) + render_template("_pane_title.html", **context)
         if refresh_list:
             html += render_chat_list(current_user, oob=True)
     else:
@@ -67,6 +68,12 @@ def page_or_pane(pane_template: str, status: int = 200, refresh_list: bool = Fal
         presence = context.pop("presence", None) or Presence(current_user, [e.partner for e in chats if e.partner])
         html = render_template("app.html", pane_template=pane_template, chats=chats, presence=presence, **context)
     return make_response(html, status)
+
+
+# How far back a chat page reaches for its first unread message, and how many read ones it shows
+# before it.
+UNREAD_REACH = 200
+UNREAD_CONTEXT = 3
 
 
 def chat_context(membership, before: int | None = None, **extra) -> dict:
@@ -80,6 +87,15 @@ def chat_context(membership, before: int | None = None, **extra) -> dict:
         messages = messaging.messages_before(chat.id, viewer, before, page_size)
     else:
         messages = messaging.latest_messages(chat.id, viewer, page_size)
+        last_read = membership.last_read_message_id or 0
+        if len(messages) == page_size and messages[0].id > last_read:
+            # Every message of the page is unread: reach back to the first unread (and a few read
+            # ones before it, to show where reading stopped), so the chat opens at its divider.
+            # Further back than UNREAD_REACH it opens at the oldest loaded, the rest above it.
+            unread = messaging.newer_count(chat.id, last_read, UNREAD_REACH)
+            reach = min(unread + UNREAD_CONTEXT, UNREAD_REACH)
+            if reach > page_size:
+                messages = messaging.latest_messages(chat.id, viewer, reach)
     # Read markers move only when a visible tab says so (connection.js), never on load.
     first_unread = next((m.id for m in messages if m.id > membership.last_read_message_id
                          and m.kind == "user" and m.author_id != viewer.id), None)

@@ -31,6 +31,7 @@ PAGES = {
     "members": ("/chats/{chat}/members", True, False),
     "search": ("/search?q=deploy", True, False),
     "settings": ("/settings", True, False),
+    "new message": ("/new?q=bob", True, True),
     "edit message": ("/chats/{chat}/messages/{mine}/edit", True, True),
     "delete message": ("/chats/{chat}/messages/{mine}/delete", True, True),
     "react to a message": ("/chats/{chat}/messages/{theirs}/reactions", True, True),

@@ -48,7 +48,7 @@ def test_no_page_scrolls_sideways_from_phone_widths_up_however_long_the_words_li
     alice.set_viewport_size({"width": width, "height": 700})
 
     for url in ("/", f"/chats/{chat_id}", f"/chats/{chat_id}/members", f"/search?q=searchable{LONG_WORD[:20]}",
-                "/search", "/settings"):
+                "/search", "/settings", f"/new?q={bob.username}"):
         alice.goto(url)
         expect(alice.locator("body")).to_be_visible()
         assert wide_by(alice) <= 0, f"{url} at {width} px is {wide_by(alice)} px too wide"

@@ -79,6 +79,7 @@ ACCESS: dict[str, list[Probe]] = {
         Probe("GET", "/settings", outsider=OWN),
         Probe("POST", "/settings", {"action": "preferences", "hide_presence": "1"}, outsider=OWN),
         Probe("POST", "/settings", {"action": "profile", "display_name": "Mallory Mask"}, outsider=OWN),
+        Probe("POST", "/settings", {"action": "theme", "theme": "dark"}, outsider=OWN),
     ],
     "chats.dashboard": [Probe("GET", "/", outsider=OWN)],
     "chats.chat_list": [Probe("GET", "/chats/list", outsider=OWN)],

@@ -287,6 +287,42 @@ def test_hiding_system_messages_is_saved_and_takes_effect(actor):
     assert system_messages(alice.get(f"/chats/{chat_id}")) == ["Alice created the chat “Team”"]
 
 
+def test_the_chosen_theme_is_kept_and_named_on_every_page_before_its_styles_load(actor):
+    alice = actor("alice")
+    page = parse(alice.get("/"))
+    assert page.find("html").get("data-theme") == "system"  # follows the device until chosen
+    assert page.find("meta", name="color-scheme").get("content") == "light dark"
+    assert "checked" in parse(alice.get("/settings")).find("input", name="theme", value="system").attrs
+
+    assert alice.post("/settings", {"action": "theme", "theme": "dark"}).status_code == 302
+    settings = alice.get("/settings")
+    assert "Theme saved." in text_of(settings)
+    assert "checked" in parse(settings).find("input", name="theme", value="dark").attrs
+    for url in ("/", "/settings", "/search"):
+        page = parse(alice.get(url))
+        assert page.find("html").get("data-theme") == "dark", url
+        assert page.find("meta", name="color-scheme").get("content") == "dark", url
+
+
+@pytest.mark.parametrize("theme", ["sepia", "", None])
+def test_a_theme_not_offered_is_refused_with_a_clear_message_and_the_old_one_kept(actor, theme):
+    alice = actor("alice")
+    alice.post("/settings", {"action": "theme", "theme": "light"})
+    form = {"action": "theme"} if theme is None else {"action": "theme", "theme": theme}
+
+    response = alice.post("/settings", form)
+
+    assert response.status_code == 422
+    assert "Pick one of the themes shown." in text_of(response)
+    assert parse(alice.get("/")).find("html").get("data-theme") == "light"
+
+
+def test_a_signed_out_page_follows_the_device_theme(anonymous):
+    page = parse(anonymous.get("/login"))
+    assert page.find("html").get("data-theme") == "system"
+    assert page.find("meta", name="color-scheme").get("content") == "light dark"
+
+
 # ----- names that look like someone else's ----------------------------------------------------
 
 LOOKALIKE = "That name looks too much like another person's (@alice). Choose another."

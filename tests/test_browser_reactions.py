@@ -13,7 +13,7 @@ from .support.browser import SocketCut, open_shared_chat, send
 
 pytestmark = pytest.mark.browser
 
-MINE_BORDER = "rgb(47, 111, 235)"  # --accent: base.html's rule for one's own reactions
+MINE_BORDER = "rgb(26, 95, 209)"  # --accent (light theme): base.html's rule for one's own reactions
 
 
 

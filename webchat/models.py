@@ -49,6 +49,9 @@ class User(UserMixin, db.Model):
     # no read receipts means others don't see this user's reads (and this user sees none).
     hide_presence: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     send_read_receipts: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
+    # Colours: "system" follows the device's light or dark setting; "light" or "dark" fix them
+    # (core/accounts.py: THEMES; base.html renders it on <html>, static/app.css picks the colours).
+    theme: Mapped[str] = mapped_column(String(8), default="system", server_default="system")
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # The storage name of the person's picture (core/avatars.py); None: initials on their colour.

@@ -1,7 +1,7 @@
 """avatars: a person's uploaded picture, by the storage name of its file (core/avatars.py)
 
 Revision ID: 0012_avatars
-Revises: 0010_name_skeletons
+Revises: 0011_theme
 Create Date: 2026-12-07 08:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0012_avatars'
-down_revision = '0010_name_skeletons'
+down_revision = '0011_theme'
 branch_labels = None
 depends_on = None
 

@@ -148,7 +148,7 @@ def name_problems(el, allowed_children=("span",)) -> list[str]:
     return problems
 
 
-SAFE_META = {"charset", "viewport", "htmx-config", "webchat-config"}  # ours: fixed words, no user text
+SAFE_META = {"charset", "viewport", "htmx-config", "webchat-config", "color-scheme"}  # ours: fixed words, no user text
 
 
 def page_problems(doc) -> list[str]:

@@ -141,7 +141,7 @@ def logout():
 @bp.route("/settings", methods=["GET", "POST"])
 @login_required
 def settings():
-    """Account settings: display name, system messages on or off, password change."""
+    """Account settings: display name, chat preferences, colour theme, password change."""
     errors = {}
     if request.method == "POST":
         if request.form.get("action") == "profile":
@@ -159,6 +159,14 @@ def settings():
                                       send_read_receipts=bool(request.form.get("send_read_receipts")))
             flash("Preferences saved.")
             return redirect(url_for("auth.settings"))
+        if request.form.get("action") == "theme":
+            try:
+                accounts.save_theme(current_user._get_current_object(), request.form.get("theme"))
+            except accounts.AccountError as e:
+                errors = e.errors
+            else:
+                flash("Theme saved.")
+                return redirect(url_for("auth.settings"))
         if request.form.get("action") == "password":
             try:
                 accounts.change_password(current_user._get_current_object(), request.form.get("current_password"),
@@ -169,7 +177,7 @@ def settings():
                 start_session(current_user._get_current_object())
                 flash("Password changed. Other browsers have been signed out.")
                 return redirect(url_for("auth.settings"))
-    return render_template("auth/settings.html", errors=errors), (422 if errors else 200)
+    return render_template("auth/settings.html", errors=errors, themes=accounts.THEMES), (422 if errors else 200)
 
 
 def _avatar_key() -> str:

@@ -124,6 +124,18 @@ def save_preferences(user: User, *, hide_system_messages: bool, hide_presence: b
     db.session.commit()
 
 
+# The colour themes a user may pick, with the words the settings page shows for each.
+THEMES = {"system": "Same as this device", "light": "Light", "dark": "Dark"}
+
+
+def save_theme(user: User, theme: str | None) -> None:
+    """Keep user's colour theme, one of THEMES; AccountError (nothing changed) for anything else."""
+    if theme not in THEMES:
+        raise AccountError({"theme": "Pick one of the themes shown."})
+    user.theme = theme
+    db.session.commit()
+
+
 def change_password(user: User, current: str | None, new: str | None) -> None:
     """A new password for user, given the current one; AccountError (nothing changed) otherwise.
     Its new session token signs out every browser and remember-me cookie, and the open sockets close."""

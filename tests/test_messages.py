@@ -265,6 +265,7 @@ def test_hidden_system_messages_are_absent_from_the_page_polling_and_history(app
     post_messages(app, chat_id, "bob", [f"early {i}" for i in range(60)])
     alice.post(f"/chats/{chat_id}/rename", {"name": "Renamed"})
     bob.send(chat_id, "late")
+    alice.post(f"/chats/{chat_id}/read", {"upto": str(stored_messages(app, chat_id)[-1].id)})  # newest page
     assert system_messages(alice.get(f"/chats/{chat_id}"))  # shown by default
     set_user(app, "alice", hide_system_messages=True)
 
@@ -301,6 +302,7 @@ def long_chat(app, pair):
 
 def test_a_long_chat_shows_the_newest_50_and_a_link_to_older_ones(long_chat):
     chat_id, alice, ids = long_chat
+    alice.post(f"/chats/{chat_id}/read", {"upto": str(ids[-1])})  # all read: the chat opens at its newest page
 
     page = alice.get(f"/chats/{chat_id}")
 

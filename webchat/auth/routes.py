@@ -177,7 +177,12 @@ def settings():
                 start_session(current_user._get_current_object())
                 flash("Password changed. Other browsers have been signed out.")
                 return redirect(url_for("auth.settings"))
-    return render_template("auth/settings.html", errors=errors, themes=accounts.THEMES), (422 if errors else 200)
+    return _settings_page(errors, 422 if errors else 200)
+
+
+def _settings_page(errors: dict, status: int):
+    """The settings page, with the refusal of whichever of its forms was sent."""
+    return render_template("auth/settings.html", errors=errors, themes=accounts.THEMES), status
 
 
 def _avatar_key() -> str:
@@ -199,7 +204,7 @@ def avatar():
             avatars.set_avatar(user, request.files.get("avatar"))
             flash("Picture saved.")
     except accounts.AccountError as e:
-        return render_template("auth/settings.html", errors=e.errors), 422
+        return _settings_page(e.errors, 422)
     return redirect(url_for("auth.settings"))
 
 
@@ -215,7 +220,7 @@ def upload_too_large(e):
         return render_error(413)
     limit = attachments.human_size(avatars.MAX_AVATAR_BYTES)
     errors = {"avatar": f"That picture is larger than {limit}. Your picture was not changed."}
-    return render_template("auth/settings.html", errors=errors), 413
+    return _settings_page(errors, 413)
 
 
 @bp.get("/csrf-token")

@@ -39,7 +39,7 @@ def scene(live_server):
     assert alice.upload(chat, [("dot.png", _png())]).status == 302
     attachment = int(re.search(rf"/chats/{chat}/attachments/(\d+)/", alice.get(f"/chats/{chat}").text)[1])
     yield alice, {"chat_id": str(chat), "message_id": str(message), "attachment_id": str(attachment),
-                  "filename": "dot.png", "username": bob.username}
+                  "filename": "dot.png", "username": bob.username, "version": "00000000"}
     alice.close_tabs()
     bob.close_tabs()
 

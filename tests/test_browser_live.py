@@ -13,46 +13,18 @@ import pytest
 from playwright.sync_api import expect
 
 from .support import pages
-from .support.browser import HIDE_TAB, SHOW_TAB
+from .support.browser import HIDE_TAB, SHOW_TAB, BrowserPeople, expect_live
 
 pytestmark = pytest.mark.browser
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 
 @pytest.fixture
 def person(chromium, server):
-    """person(**context options) -> a page signed in as a newly registered user, on the dashboard.
-
-    page.username is the username; the display name is its upper-case form (page.name).
-    """
-    contexts = []
-
-    def make(**options):
-        context = chromium.new_context(base_url=server.url, viewport={"width": 1100, "height": 750}, **options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        username = f"u{uuid.uuid4().hex[:8]}"
-        # The register form, posted with the context's cookies (cheaper than filling it in).
-        form = context.request.get("/register")
-        token = CSRF.search(form.text()).group(1)
-        registered = context.request.post("/register", max_redirects=0, form={
-            "username": username, "display_name": username.upper(), "password": "password123",
-            "csrf_token": token})
-        assert registered.status == 302, registered.text()[:300]
-        page = context.new_page()
-        page.goto("/")
-        page.username, page.name = username, username.upper()
-        expect_live(page)
-        return page
-    yield make
-    for context in contexts:
-        context.close()
-
-
-def expect_live(page) -> None:
-    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    """person() or person("bob", **context options) -> a page of a new signed-in user, live."""
+    made = BrowserPeople(chromium, server.url, live=True, timeout=10_000)
+    yield made
+    made.close()
 
 
 def another_tab(page, path: str = "/"):

@@ -7,50 +7,25 @@ while the socket is up (every 2 s while it is down), so whatever appears within 
 page is live came over the socket.
 """
 import re
-import uuid
 
 import pytest
 from playwright.sync_api import expect
 
 from .support import pages
+from .support.browser import BrowserPeople, expect_live
 
 pytestmark = pytest.mark.browser
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 MENTION_BG = "rgb(255, 247, 219)"  # --mention-bg in app.css
 NO_BG = "rgba(0, 0, 0, 0)"
 
 
-
 @pytest.fixture
 def person(chromium, server):
-    """person("bob", **context options) -> a page signed in as a new user "bob<hex>", on the dashboard."""
-    contexts = []
-
-    def make(prefix: str, **options):
-        context = chromium.new_context(base_url=server.url, viewport={"width": 1100, "height": 750}, **options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        username = f"{prefix}{uuid.uuid4().hex[:6]}"
-        form = context.request.get("/register")
-        registered = context.request.post("/register", max_redirects=0, form={
-            # Each its own display name: a second "Bob" would be refused as a lookalike of the first.
-            "username": username, "display_name": f"{prefix.title()} {username[len(prefix):]}",
-            "password": "password123",
-            "csrf_token": CSRF.search(form.text()).group(1)})
-        assert registered.status == 302, registered.text()[:300]
-        page = context.new_page()
-        page.goto("/")
-        page.username = username
-        expect_live(page)
-        return page
-    yield make
-    for context in contexts:
-        context.close()
-
-
-def expect_live(page) -> None:
-    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    """person() or person("bob", **context options) -> a page of a new signed-in user, live."""
+    made = BrowserPeople(chromium, server.url, live=True, timeout=10_000)
+    yield made
+    made.close()
 
 
 def create_group(owner, *others, name: str) -> int:

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from .support.browser import BrowserPeople, expect_live
+
 pytestmark = pytest.mark.browser
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -21,31 +23,10 @@ USER_MESSAGES = "#messages > .msg--user"
 
 @pytest.fixture
 def person(chromium, server):
-    """person() -> a page signed in as a newly registered user, on the dashboard, live."""
-    contexts = []
-
-    def make():
-        context = chromium.new_context(base_url=server.url, viewport={"width": 1100, "height": 750})
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        username = f"u{uuid.uuid4().hex[:8]}"
-        form = context.request.get("/register")
-        registered = context.request.post("/register", max_redirects=0, form={
-            "username": username, "display_name": username.upper(), "password": "password123",
-            "csrf_token": CSRF.search(form.text()).group(1)})
-        assert registered.status == 302, registered.text()[:300]
-        page = context.new_page()
-        page.goto("/")
-        page.username = username
-        expect_live(page)
-        return page
-    yield make
-    for context in contexts:
-        context.close()
-
-
-def expect_live(page) -> None:
-    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    """person() or person("bob", **context options) -> a page of a new signed-in user, live."""
+    made = BrowserPeople(chromium, server.url, live=True, timeout=10_000)
+    yield made
+    made.close()
 
 
 def create_group(owner, *others, name: str | None = None) -> int:

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from .support.browser import open_shared_chat
+from .support.browser import SocketCut, open_shared_chat
 
 pytestmark = pytest.mark.browser
 
@@ -96,6 +96,27 @@ def test_on_a_phone_the_chat_list_and_the_chat_are_two_screens_with_a_way_back(p
     expect(chats).to_be_visible()
     expect(alice.get_by_role("textbox", name="Message")).to_be_visible()
     expect(alice.get_by_role("link", name="Chats", exact=True)).to_be_hidden()
+
+
+def test_on_a_phone_a_chat_shows_the_connection_only_while_it_is_not_live(person):
+    alice, bob = person(), person()
+    chat_id = open_shared_chat(alice, bob)
+    alice.set_viewport_size(PHONE)
+    alice.goto(f"/chats/{chat_id}")
+    cut = SocketCut(alice)
+    connection = alice.locator("#connection")
+    expect(connection).to_be_hidden()  # live: the chat has the whole screen
+    expect(alice.get_by_role("navigation", name="Your chats")).to_be_hidden()
+
+    cut.cut()
+    expect(connection).to_be_visible()  # above the chat, saying what it is doing
+    expect(connection).not_to_have_text(re.compile("^Live"))
+    assert alice.evaluate("document.scrollingElement.scrollWidth <= innerWidth")
+    expect(alice.get_by_role("textbox", name="Message")).to_be_in_viewport()
+
+    cut.restore()
+    expect(connection).to_have_attribute("data-state", "live")
+    expect(connection).to_be_hidden()
 
 
 def test_on_a_phone_search_is_an_icon_that_opens_the_search_box(person):

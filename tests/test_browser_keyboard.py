@@ -13,10 +13,9 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from .support.browser import BrowserPeople, expect_live, send
+from .support.browser import BrowserPeople, expect_live, post_messages, send
 
 pytestmark = pytest.mark.browser
-
 
 
 @pytest.fixture
@@ -35,15 +34,6 @@ def create_group(owner, *others, name: str = "room") -> int:
     owner.wait_for_url("**/chats/*")
     expect_live(owner)
     return int(owner.url.rsplit("/", 1)[1])
-
-
-def post_messages(page, chat_id: int, texts) -> None:
-    """Send texts as the page's user over HTTP with its cookies (quicker than typing them)."""
-    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
-    for text in texts:
-        response = page.request.post(f"/chats/{chat_id}/messages", form={
-            "csrf_token": token, "body": text, "client_id": str(uuid.uuid4())}, max_redirects=0)
-        assert response.status == 302, response.text()
 
 
 def composer(page):

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from .support.browser import SocketCut, open_shared_chat
+from .support.browser import SocketCut, open_shared_chat, post_messages
 
 pytestmark = pytest.mark.browser
 
@@ -17,15 +17,6 @@ CODE = "```\n" + "print('" + "x" * 200 + "')\n```"
 LONG_WORD = "Supercalifragilisticexpialidocious" * 6
 # Computed background colours of the page (static/app.css: --bg on <html>).
 LIGHT_BG, DARK_BG = "rgb(246, 247, 249)", "rgb(15, 18, 22)"
-
-
-def post_messages(page, chat_id: int, texts) -> None:
-    """Send texts as the page's user over HTTP with its cookies (as a page without JavaScript)."""
-    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
-    for text in texts:
-        response = page.request.post(f"/chats/{chat_id}/messages", form={
-            "csrf_token": token, "body": text, "client_id": str(uuid.uuid4())}, max_redirects=0)
-        assert response.status == 302, response.text()
 
 
 def wide_by(page) -> int:

@@ -13,11 +13,10 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from .support.browser import BrowserPeople, expect_live
+from .support.browser import BrowserPeople, expect_live, post_messages
 
 pytestmark = pytest.mark.browser
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 USER_MESSAGES = "#messages > .msg--user"
 
 
@@ -39,19 +38,6 @@ def create_group(owner, *others, name: str | None = None) -> int:
     owner.wait_for_url("**/chats/*")
     expect_live(owner)
     return int(owner.url.rsplit("/", 1)[1])
-
-
-def post_messages(page, chat_id: int, texts) -> list[int]:
-    """Send texts as the page's user, as a page without JavaScript does (quicker than typing
-    150 messages); their ids, from where each send leads back to."""
-    token = CSRF.search(page.context.request.get("/settings").text()).group(1)
-    ids = []
-    for text in texts:
-        response = page.context.request.post(f"/chats/{chat_id}/messages", max_redirects=0, form={
-            "csrf_token": token, "body": text, "client_id": str(uuid.uuid4())})
-        assert response.status == 302, response.text()[:300]
-        ids.append(int(response.headers["location"].rsplit("#m-", 1)[1]))
-    return ids
 
 
 def open_chat(page, chat_id: int) -> None:

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from .support.browser import BrowserPeople, open_shared_chat
+from .support.browser import BrowserPeople, open_shared_chat, post_messages
 
 pytestmark = pytest.mark.browser
 
@@ -16,15 +16,6 @@ def person(chromium, live_server):
     people = BrowserPeople(chromium, live_server.url)
     yield people
     people.close()
-
-
-def post_messages(page, chat_id: int, texts) -> None:
-    """Send texts as the page's user over HTTP with its cookies (quicker than typing 60 messages)."""
-    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
-    for text in texts:
-        response = page.request.post(f"/chats/{chat_id}/messages", form={
-            "csrf_token": token, "body": text, "client_id": str(uuid.uuid4())}, max_redirects=0)
-        assert response.status == 302, response.text()
 
 
 def search_box(page):

@@ -62,7 +62,7 @@ def _greatest(a, b):
 
 
 
-def _advance(chat_id: int, user_id: int, upto: int, *, read: bool, commit: bool = True) -> bool:
+def _advance(chat_id: int, user_id: int, upto: int, *, read: bool) -> bool:
     """Move the marker(s) forward, never back and never past the chat's newest message."""
     upto = min(upto, MAX_ID)  # before PostgreSQL would refuse it as out of range
     newest = select(Chat.last_message_id).where(Chat.id == chat_id).scalar_subquery()
@@ -76,8 +76,7 @@ def _advance(chat_id: int, user_id: int, upto: int, *, read: bool, commit: bool 
         .where(Membership.chat_id == chat_id, Membership.user_id == user_id, marker < target)
         .values(values)
     ).rowcount
-    if commit:
-        db.session.commit()
+    db.session.commit()
     return bool(moved)
 
 
@@ -88,12 +87,16 @@ def _shares_receipts(user_id: int) -> bool:
 def advance_read(chat_id: int, user_id: int, upto: int) -> bool:
     """Every tab and device of the member gets the new unread count; the chat's members get
     fresh receipts unless this member keeps their reading private."""
-    # Counted and published before the commit, while the UPDATE holds the membership row: two
-    # reads of one member at once (a tab's socket and the chat it opens) then publish in the
-    # order they moved the marker, and an older count can never land after a newer one.
-    if not _advance(chat_id, user_id, upto, read=True, commit=False):
-        db.session.commit()
+    if not _advance(chat_id, user_id, upto, read=True):
         return False
+    # The marker is committed before anyone is told, so whatever a tab then fetches agrees with
+    # the count it was sent. The count is made and published holding the membership row (an
+    # UPDATE that changes nothing), so two reads of one member at once (a tab's socket and the
+    # chat it opens) publish in turn, each counting from every marker committed before it: an
+    # older count never lands after a newer one.
+    db.session.execute(update(Membership)
+                       .where(Membership.chat_id == chat_id, Membership.user_id == user_id)
+                       .values(last_read_message_id=Membership.last_read_message_id))
     counts = unread_counts(user_id, [chat_id])
     if chat_id in counts:  # not if they left the chat meanwhile
         broadcasts.publish_unread(user_id, chat_id, *counts[chat_id])

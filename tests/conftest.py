@@ -22,7 +22,7 @@ from webchat.models import User  # noqa: E402
 from .support import page_errors as page_error_records  # noqa: E402
 from .support import services  # noqa: E402
 from .support.browser import BrowserPeople  # noqa: E402
-from .support.stored import LiveDatabase  # noqa: E402
+from .support.stored import LiveDatabase, audit_log_writable  # noqa: E402
 from .support.wsclient import People  # noqa: E402
 
 FAST_HASH = "pbkdf2:sha256:1000"
@@ -100,12 +100,13 @@ def app(_schema):
         "SQLALCHEMY_DATABASE_URI": _schema,
         "RATELIMIT_ENABLED": False,
         "PASSWORD_HASH_METHOD": FAST_HASH,
+        "REGISTRATION_MODE": "open",
     })
     app.jinja_env.bytecode_cache = COMPILED_TEMPLATES
     yield app
     with app.app_context():
         db.session.remove()
-        with db.engine.begin() as conn:
+        with db.engine.begin() as conn, audit_log_writable(conn):
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
         db.engine.dispose()

@@ -7,18 +7,21 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
+from sqlalchemy.exc import DBAPIError
 
 from webchat import create_app
 from webchat.core.search import include_in_autogenerate
 from webchat.extensions import db
-from webchat.models import Chat, Message, User
+from webchat.models import AuditEvent, Chat, Message, User, Workspace
+from webchat.text_rules import name_skeleton
 
 from .conftest import Actor
 from .support import services
 from .support.pages import chat_list
 from .support.records import members_of, stored_messages, user_names
 
-TABLES = {"users", "chats", "memberships", "messages", "reactions", "attachments", "login_sessions", "mentions"}
+TABLES = {"users", "chats", "memberships", "messages", "reactions", "attachments", "login_sessions", "mentions",
+          "workspace", "invitations", "audit_events"}
 
 
 @pytest.fixture
@@ -120,16 +123,13 @@ def test_upgrading_counts_the_mentions_of_messages_stored_before_mention_rows(em
     """Messages from before migration 0007 named their mentions only in messages.mentions: the
     upgrade makes their rows, so an "@" badge keeps counting them."""
     flask_db(empty_app, "upgrade", "0006_login_sessions_guard")
-    with empty_app.app_context():  # chats and messages are as the models say; users had fewer columns
+    with empty_app.app_context():  # messages are as the models say; users and chats had fewer columns
         bob_x, bobax, carol = (insert_old_user(name, name) for name in ("bob_x", "bobax", "carol"))
-        chat = Chat(kind="group", name="Old")
-        db.session.add(chat)
-        db.session.flush()
+        chat_id = insert_old_chat("Old")
         for seq, mentions in enumerate(("bob_x carol", "", "carol"), start=1):
-            db.session.add(Message(chat_id=chat.id, seq=seq, author_id=bobax, body="x", html="x",
+            db.session.add(Message(chat_id=chat_id, seq=seq, author_id=bobax, body="x", html="x",
                                    mentions=mentions))
         db.session.commit()
-        chat_id = chat.id
         first, _, third = db.session.scalars(select(Message.id).order_by(Message.id)).all()
 
     flask_db(empty_app, "upgrade")
@@ -166,6 +166,65 @@ def insert_old_user(username: str, display_name: str) -> int:
         "INSERT INTO users (username, display_name, password_hash, session_token, is_active_account, "
         "hide_system_messages, created_at) VALUES (:u, :d, '-', 'token', :t, :f, :now) RETURNING id"),
         {"u": username, "d": display_name, "t": True, "f": False, "now": datetime.now(UTC)}).scalar_one()
+
+
+def insert_old_chat(name: str | None, kind: str = "group") -> int:
+    """A chat row as the revisions before 0013 had them (no channels); its id."""
+    return db.session.execute(text(
+        "INSERT INTO chats (kind, name, last_message_id, last_activity_at, created_at) "
+        "VALUES (:kind, :name, 0, :now, :now) RETURNING id"),
+        {"kind": kind, "name": name, "now": datetime.now(UTC)}).scalar_one()
+
+
+def insert_old_membership(chat_id: int, user_id: int, role: str) -> None:
+    db.session.execute(text(
+        "INSERT INTO memberships (chat_id, user_id, role, last_read_message_id, joined_at) "
+        "VALUES (:chat, :user, :role, 0, :now)"), {"chat": chat_id, "user": user_id, "role": role,
+                                                   "now": datetime.now(UTC)})
+
+
+def test_upgrading_makes_group_chats_private_channels_people_members_and_the_first_account_the_owner(empty_app):
+    """Migration 0013 on a workspace in use: nothing anyone could see changes, the first account
+    runs it, registration stays open as it was, and each group chat keeps its members, privately."""
+    flask_db(empty_app, "upgrade", "0012_avatars")
+    with empty_app.app_context():
+        alice, bob, carol = (insert_old_user(name, name.title()) for name in ("alice", "bob", "carol"))
+        design = insert_old_chat("Design")
+        for user, role in ((bob, "member"), (carol, "admin"), (alice, "admin")):
+            insert_old_membership(design, user, role)
+        direct = insert_old_chat(None, kind="direct")
+        for user in (alice, bob):
+            insert_old_membership(direct, user, "admin")
+        db.session.commit()
+
+    flask_db(empty_app, "upgrade")
+
+    with empty_app.app_context():
+        assert {u.username: u.role for u in db.session.scalars(select(User))} == \
+            {"alice": "owner", "bob": "member", "carol": "member"}
+        chats = {c.id: c for c in db.session.scalars(select(Chat))}
+        assert (chats[design].is_public, chats[design].owner_id, chats[design].is_archived) == (False, carol, False)
+        assert chats[design].name_skeleton == name_skeleton("Design")
+        assert (chats[direct].kind, chats[direct].is_public, chats[direct].owner_id) == ("direct", False, None)
+        settings = db.session.get(Workspace, 1)
+        assert (settings.registration, settings.channel_creators) == ("open", "members")
+    with empty_app.app_context():  # everyone stays in the chats they were in, with the roles they had
+        members = db.session.execute(text("SELECT chat_id, user_id, role FROM memberships ORDER BY 1, 2")).all()
+    assert [tuple(m) for m in members] == sorted([(design, bob, "member"), (design, carol, "admin"),
+                                                  (design, alice, "admin"), (direct, alice, "admin"),
+                                                  (direct, bob, "admin")])
+
+
+def test_the_audit_log_refuses_to_change_or_lose_a_line(empty_app):
+    flask_db(empty_app, "upgrade")
+    with empty_app.app_context():
+        db.session.add(AuditEvent(action="user.deactivate", target="@bob", detail=""))
+        db.session.commit()
+        for statement in ("UPDATE audit_events SET target = '@carol'", "DELETE FROM audit_events"):
+            with pytest.raises(DBAPIError, match="append-only"):
+                db.session.execute(text(statement))
+            db.session.rollback()
+        assert [(e.action, e.target) for e in db.session.scalars(select(AuditEvent))] == [("user.deactivate", "@bob")]
 
 
 def names(app) -> list[tuple[str, str]]:

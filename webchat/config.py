@@ -80,6 +80,9 @@ def from_environment(instance: Path) -> dict:
         # that would need more is a plain download, "too large to preview" (core/attachments.py).
         "PREVIEW_MEMORY_MB": float(os.environ.get("WEBCHAT_PREVIEW_MEMORY_MB", "64")),
         # Seconds after sending during which the author may edit a message; unset: always.
+        # Who may register in a new workspace (its administrators change it later): "invite"
+        # (with an invitation link), "open" or "closed". The first account may always register.
+        "REGISTRATION_MODE": os.environ.get("WEBCHAT_REGISTRATION", "invite"),
         "MESSAGE_EDIT_WINDOW_SECONDS": int(os.environ.get("WEBCHAT_EDIT_WINDOW_SECONDS", "0")) or None,
         "RATELIMIT_ENABLED": _bool("WEBCHAT_RATELIMIT", True),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,

@@ -7,12 +7,14 @@ from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.sql.expression import false as sa_false
@@ -56,6 +58,9 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # The storage name of the person's picture (core/avatars.py); None: initials on their colour.
     avatar_name: Mapped[str | None] = mapped_column(String(32))
+    # The person's place in the workspace (core/workspace.py: ROLES): "owner" and "admin" run it,
+    # "member" is everyone else, and a "guest" sees only the chats they were put into.
+    role: Mapped[str] = mapped_column(String(8), default="member", server_default="member")
 
     @validates("username", "display_name")
     def _keep_skeleton(self, key: str, name: str) -> str:
@@ -78,16 +83,42 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:
         return self.is_active_account
 
+    @property
+    def is_workspace_admin(self) -> bool:
+        return self.role in ("owner", "admin")
+
+    @property
+    def is_guest(self) -> bool:
+        return self.role == "guest"
+
     def __repr__(self) -> str:
         return f"<User {self.username}>"
 
 
 class Chat(db.Model):
     __tablename__ = "chats"
+    __table_args__ = (
+        # Public channels are found by name: no two may look alike (text_rules.name_skeleton).
+        Index("uq_chats_public_name", "name_skeleton", unique=True,
+              sqlite_where=text("is_public"), postgresql_where=text("is_public")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(8))  # "group" or "direct"
+    kind: Mapped[str] = mapped_column(String(8))  # "group" (a channel) or "direct"
     name: Mapped[str | None] = mapped_column(String(80))
+    name_skeleton: Mapped[str | None] = mapped_column(Text)
+    # A public channel anyone in the workspace but a guest can find, preview and join; a private
+    # one (every group chat before channels) is seen by its members only.
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    topic: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    description: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    # Archived: read-only, out of the directory, still found by its members' search.
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Every new member of the workspace joins the default channels (#general).
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # Who answers for the channel (an administrator can hand it on). No foreign key: people are
+    # deactivated, never deleted, and SQLite adds a column with one only by copying the table.
+    owner_id: Mapped[int | None] = mapped_column(Integer)
     # "<low user id>:<high user id>" for direct chats: the unique index makes one DM per pair.
     direct_key: Mapped[str | None] = mapped_column(String(32), unique=True)
     # Set by the database as each new message is inserted (migration 0008's trigger, which also
@@ -108,9 +139,18 @@ class Chat(db.Model):
         back_populates="chat", cascade="all, delete-orphan"
     )
 
+    @validates("name")
+    def _keep_skeleton(self, key: str, name: str | None) -> str | None:
+        self.name_skeleton = name_skeleton(name) if name else None
+        return name
+
     @property
     def is_direct(self) -> bool:
         return self.kind == "direct"
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
 
     def __repr__(self) -> str:
         return f"<Chat {self.id} {self.kind} {self.name!r}>"
@@ -237,3 +277,60 @@ class Mention(db.Model):
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+
+
+class Workspace(db.Model):
+    """The workspace's settings: one row (id 1), made with the defaults when first read
+    (core/workspace.py: settings)."""
+
+    __tablename__ = "workspace"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), default="webchat")
+    # Who may register: "open" (anyone), "invite" (with an invitation link) or "closed".
+    registration: Mapped[str] = mapped_column(String(8), default="invite")
+    # Who may create public channels: "members" (everyone but guests) or "admins".
+    channel_creators: Mapped[str] = mapped_column(String(8), default="members")
+    # Seconds after sending during which a message may be edited; NULL: the server's setting.
+    edit_window_seconds: Mapped[int | None] = mapped_column(Integer)
+    # Megabytes one send may carry; NULL: the server's setting (WEBCHAT_MAX_UPLOAD_MB).
+    max_upload_mb: Mapped[float | None] = mapped_column(Float)
+
+
+class Invitation(db.Model):
+    """A link that lets people register while registration is by invitation: it expires, is used
+    up after max_uses registrations, can be revoked, and may be for one e-mail address only. Only
+    the hash of its token is stored: the link is shown once, to the administrator who made it."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    email: Mapped[str | None] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(8), default="member")  # "member" or "guest"
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    max_uses: Mapped[int] = mapped_column(Integer, default=1)
+    uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    created_by: Mapped[User | None] = relationship()
+
+
+class AuditEvent(db.Model):
+    """One administrative action: who did what to whom, when. Append-only: the database refuses
+    to change or delete a row (migration 0013's triggers)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The actor's @username as it was (None: the command line).
+    actor_name: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(40))  # e.g. "user.deactivate", "channel.archive"
+    # What the action was done to, as shown then: "@bob", "#design", "registration".
+    target: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="")  # e.g. "member → admin"
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -101,6 +101,7 @@ class LiveServer:
             "WEBCHAT_SOCKET_FRAMES_PER_SECOND": "0",
             "WEBCHAT_WORK_PER_SECOND": "0",  # tests/test_throttling.py runs the shipped budget
             "WEBCHAT_POLL_INTERVAL": "1",
+            "WEBCHAT_REGISTRATION": "open",  # tests register whom they need (test_workspace.py: the modes)
             **(extra_env or {}),
         }
         self.process = None

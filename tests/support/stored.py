@@ -6,14 +6,32 @@ later are covered by their columns (chat_id, message_id, user_id) without change
 """
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import MetaData, create_engine, select
+from sqlalchemy import MetaData, create_engine, select, text
 
 from .services import ROOT
 
 # Columns that move without anyone doing anything (a socket closing sets last seen).
 VOLATILE = {("users", "last_seen_at")}
+
+
+@contextmanager
+def audit_log_writable(conn):
+    """Lift the audit log's append-only triggers (migration 0013) for this connection's transaction,
+    so a test's tables can be emptied for the next test."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL session_replication_role = replica"))  # triggers off (superuser)
+        yield
+        return
+    triggers = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                                 "AND tbl_name = 'audit_events'")).all()
+    for name, _ in triggers:
+        conn.execute(text(f"DROP TRIGGER {name}"))
+    yield
+    for _, sql in triggers:
+        conn.execute(text(sql))
 
 
 class LiveDatabase:

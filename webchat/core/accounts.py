@@ -8,7 +8,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..extensions import db, login_manager
 from ..models import User
 from ..text_rules import name_skeleton, unstorable, without_controls
-from . import sessions
+from . import sessions, workspace
 from .broadcasts import publish_control
 
 USERNAME = re.compile(r"^[a-z0-9_-]{3,32}$")
@@ -92,7 +92,8 @@ def register(username: str | None, display_name: str | None, password: str | Non
         errors["password"] = problem
     if errors:
         raise AccountError(errors)
-    user = User(username=username, display_name=display_name)
+    role = "owner" if workspace.is_first_account() else "member"  # the first account runs the workspace
+    user = User(username=username, display_name=display_name, role=role)
     user.set_password(password)
     db.session.add(user)
     try:

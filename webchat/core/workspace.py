@@ -1,0 +1,89 @@
+"""The workspace: its settings, who holds which role, and the audit log of what administrators did.
+
+Every rule about roles is here, asked by name (may_browse, may_create_channel, require_admin), so a
+page, the socket and an API answer alike.
+"""
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import AuditEvent, User, Workspace
+from .errors import ChatError, not_found
+
+# Workspace roles, most powerful first. The owner is an administrator who cannot be demoted or
+# deactivated by another administrator; a guest sees only the chats they were put into.
+ROLES = ("owner", "admin", "member", "guest")
+ROLE_NAMES = {"owner": "Owner", "admin": "Administrator", "member": "Member", "guest": "Guest"}
+REGISTRATION_MODES = ("open", "invite", "closed")
+CHANNEL_CREATORS = ("members", "admins")
+
+
+def settings() -> Workspace:
+    """The workspace's settings, made with the defaults the first time they are read. A new
+    workspace starts with the registration mode WEBCHAT_REGISTRATION names (invitation only
+    unless set)."""
+    workspace = db.session.get(Workspace, 1)
+    if workspace is None:
+        workspace = Workspace(id=1, name="webchat", registration=current_app.config["REGISTRATION_MODE"],
+                              channel_creators="members")
+        db.session.add(workspace)
+        try:
+            db.session.commit()
+        except IntegrityError:  # made by another request at the same moment
+            db.session.rollback()
+            workspace = db.session.get(Workspace, 1)
+    return workspace
+
+
+def is_first_account() -> bool:
+    """No one has an account yet: whoever registers now becomes the owner, whatever the mode."""
+    return db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def may_browse(user: User) -> bool:
+    """The directory of public channels and people, and previews of public channels: everyone but guests."""
+    return not user.is_guest
+
+
+def may_create_channel(user: User, public: bool) -> bool:
+    """Guests create nothing; public channels are for members too unless the workspace keeps them
+    to administrators."""
+    if user.is_guest:
+        return False
+    if public and settings().channel_creators == "admins":
+        return user.is_workspace_admin
+    return True
+
+
+def require_admin(user: User) -> None:
+    """Administration is for owners and administrators; to anyone else it does not exist (404)."""
+    if not user.is_authenticated or not user.is_workspace_admin:
+        raise not_found()
+
+
+def check_may_manage(actor: User, target: User) -> None:
+    """An administrator manages people, but not the owner, and no one changes their own role or
+    deactivates themselves here (the workspace must keep someone who runs it)."""
+    require_admin(actor)
+    if target.id == actor.id:
+        raise ChatError("You can't change your own account here: ask another administrator.", 403)
+    if target.role == "owner" and actor.role != "owner":
+        raise ChatError("Only the owner can change the owner's account.", 403)
+
+
+def record(actor: User | None, action: str, target: str = "", detail: str = "") -> AuditEvent:
+    """Add one line to the audit log, in the caller's transaction (it commits with the change it
+    describes, or not at all). actor None: the command line."""
+    event = AuditEvent(actor_id=actor.id if actor else None, actor_name=actor.username if actor else None,
+                       action=action, target=target, detail=detail)
+    db.session.add(event)
+    return event
+
+
+def audit_log(limit: int = 100, before: int | None = None) -> list[AuditEvent]:
+    """The newest audit events first (before: only those older than that event id)."""
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if before:
+        query = query.where(AuditEvent.id < before)
+    return list(db.session.scalars(query))

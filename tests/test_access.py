@@ -125,6 +125,14 @@ ACCESS: dict[str, list[Probe]] = {
         Probe("POST", "/settings/avatar", {}, outsider=422),
         Probe("POST", "/settings/avatar", {"action": "remove"}, outsider=OWN),
     ],
+    # ----- channels -----
+    # The topic and archiving: a channel's admins (alice), or a workspace administrator.
+    "chats.set_topic": [Probe("POST", "/chats/{chat}/topic", {"topic": "Owned", "description": "mine"}, member=403)],
+    "chats.archive_channel": [Probe("POST", "/chats/{chat}/archive", member=403)],
+    "chats.unarchive_channel": [Probe("POST", "/chats/{chat}/unarchive", member=403)],
+    # Administration: to anyone else it does not exist.
+    "chats.admin_channels": [Probe("GET", "/admin/channels", member=404)],
+    "chats.set_channel_owner": [Probe("POST", "/admin/channels/{chat}/owner", {"owner": "{member}"}, member=404)],
     # ----- the socket ---------------------------------------------------------------------------
     "realtime.socket": [Probe("WS", "/socket", anonymous=401, outsider=REFUSED)],
 }

@@ -397,3 +397,25 @@ def test_an_open_chat_loses_its_composer_the_moment_the_channel_is_archived(chro
         page_errors.expect_none(reader)
     finally:
         people.close()
+
+
+def test_two_people_taking_one_public_name_at_once_get_one_channel_and_one_refusal(app, make_user, monkeypatch):
+    """The check before the insert can't see a channel committed meanwhile: the unique index can."""
+    from webchat.core import channels
+    from webchat.core.errors import ChatError
+
+    first, second = make_user("first"), make_user("second")
+    with app.test_request_context("/"):
+        channels.create_channel(db.session.get(User, first), "Launch", "", "public")
+        monkeypatch.setattr(channels, "check_public_name", lambda name, besides=None: None)  # as if raced
+
+        with pytest.raises(ChatError) as refused:
+            channels.create_channel(db.session.get(User, second), "launch", "", "public")
+        assert refused.value.message == "There's already a public channel named #Launch. Pick another name."
+        mine = channels.create_channel(db.session.get(User, second), "Mine", "", "public")
+        membership = next(m for m in mine.memberships if m.user_id == second)
+        with pytest.raises(ChatError) as renamed:
+            channels.rename(membership, "LAUNCH")
+        assert renamed.value.message == "There's already a public channel named #Launch. Pick another name."
+        assert [c.name for c in db.session.scalars(db.select(Chat).where(Chat.is_public).order_by(Chat.id))] == [
+            "Launch", "Mine"]

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from webchat import create_app
 from webchat.core import workspace
 from webchat.extensions import db
 from webchat.models import AuditEvent, Invitation, User, utcnow
@@ -241,6 +242,22 @@ def test_a_refused_form_on_an_invitation_keeps_its_use_and_what_was_typed(app, o
     assert parse(refused).find("input", name="display_name").get("value") == "Dana Doe"
     assert joined.status_code == 302
     assert user_names(app) == ["dana", "olivia"]
+
+
+def test_guessing_invitation_tokens_is_throttled_like_failed_logins(app, owner):
+    # The same database as app (whose teardown empties it), with the limits on.
+    throttling = create_app({**app.config, "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://",
+                             "LOGIN_FAILURE_LIMIT": "3 per 5 minutes"})
+    guesser = Actor(throttling)
+
+    misses = [guesser.get(f"/invite/guess-{n}").status_code for n in range(3)]
+    throttled = guesser.get("/invite/guess-4")
+
+    assert misses == [404, 404, 404]
+    assert throttled.status_code == 429
+    assert "Too many attempts." in text_of(throttled)
+    with throttling.app_context():
+        db.engine.dispose()
 
 
 # ----- e-mail binding, guests ---------------------------------------------------------------------

@@ -333,6 +333,14 @@ def test_the_new_link_is_shown_once_and_only_its_hash_is_stored(app, owner):
         assert stored.token_hash != token and len(stored.token_hash) == 64
 
 
+def test_the_invitations_page_is_one_page_named_by_its_heading(app, owner):
+    page = owner.get("/admin/invitations")
+
+    assert page.status_code == 200
+    assert [" ".join(h.text.split()) for h in parse(page).find_all("h1")] == ["Invitations"]
+    assert "No invitation links yet." in text_of(page)
+
+
 def test_the_list_says_who_made_each_link_and_the_audit_log_records_it(app, owner):
     invite(owner, days="30", uses="100", role="guest")
 

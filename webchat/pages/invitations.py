@@ -9,7 +9,8 @@ from ..core.errors import ChatError
 from ..extensions import db
 from . import bp
 
-# The link just made, shown once by the page the creation redirects to (then forgotten).
+# The link just made, shown once by the page the creation redirects to (then forgotten). It rides
+# in the administrator's own signed session cookie: only their browser, which asked for it, sees it.
 NEW_LINK = "invitation_link"
 
 

@@ -74,8 +74,8 @@ def display_name_error(name: str, besides: int | None = None) -> str | None:
 
 
 def register(username: str | None, display_name: str | None, password: str | None, role: str = "member") -> User:
-    """A new account with role (core/invitations.py: a guest's invitation), signed in by the caller.
-    Commits the caller's pending changes with it (the invitation use it takes)."""
+    """A new account with role (the owner's if it is the first; a guest's from a guest invitation).
+    The caller's pending changes (core/invitations.py: the use it takes) commit with it or not at all."""
     username = (username or "").strip().lower()
     display_name = clean_display_name(display_name) or username
     password = password or ""

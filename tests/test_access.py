@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import websocket
+from flask import Flask
 from PIL import Image
 from sqlalchemy import select, update
 from werkzeug.exceptions import HTTPException
@@ -219,9 +220,9 @@ def url_map():
     return create_app({"SECRET_KEY": "enumerating", "SQLALCHEMY_DATABASE_URI": "sqlite://"}).url_map
 
 
-def planned_rows() -> dict[str, list[Probe]]:
-    """The PLANNED probes whose path and method the app serves, by the endpoint serving them."""
-    urls = url_map().bind("localhost")
+def planned_rows(rules) -> dict[str, list[Probe]]:
+    """The PLANNED probes whose path and method these URL rules serve, by the endpoint serving them."""
+    urls = rules.bind("localhost")
     rows: dict[str, list[Probe]] = {}
     for probe in PLANNED:
         path = probe.path.format(**SAMPLE_IDS).split("?")[0]
@@ -233,7 +234,7 @@ def planned_rows() -> dict[str, list[Probe]]:
     return rows
 
 
-for _endpoint, _probes in planned_rows().items():
+for _endpoint, _probes in planned_rows(url_map()).items():
     ACCESS.setdefault(_endpoint, []).extend(_probes)
 
 PROBES = [(endpoint, probe) for endpoint, probes in ACCESS.items() for probe in probes]
@@ -270,6 +271,19 @@ def test_a_row_in_the_first_format_is_tried_by_every_role_with_the_defaults():
         "member": 403, "channel_admin": None}
     public = Probe("GET", "/healthz", **PUBLIC_PAGE)
     assert [public.expected(role) for role in ("deactivated", "guest", "admin", "owner")] == [200, OWN, OWN, OWN]
+
+
+def test_a_planned_row_joins_the_table_by_its_path_whatever_its_endpoint_is_called():
+    app = Flask(__name__)
+    app.add_url_rule("/admin/people", "people_admin.index", lambda: "")
+    app.add_url_rule("/chats/<int:chat_id>/join", "membership.join", lambda chat_id: "", methods=["POST"])
+    app.add_url_rule("/directory/", "directory.channels", lambda: "")  # /directory only redirects here
+
+    rows = planned_rows(app.url_map)
+
+    assert {endpoint: [(p.method, p.path) for p in probes] for endpoint, probes in rows.items()} == {
+        "people_admin.index": [("GET", "/admin/people"), ("GET", "/admin/people?q={member}")],
+        "membership.join": [("POST", "/chats/{chat}/join")]}
 
 
 # ----- the scene ---------------------------------------------------------------------------------

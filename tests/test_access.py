@@ -11,6 +11,7 @@ of them must get. test_every_url_rule_has_a_row walks app.url_map and fails nami
 Adding a route? Add its row:
     "chats.pin_message": [Probe("POST", "/chats/{chat}/messages/{message}/pin", {"pinned": "1"},
                                 anonymous=LOGIN, outsider=404, member=403)],
+A role the row does not name gets its default (below): name one only where it differs, e.g. guest=403.
 Paths may use {chat} (a private group of alice, its admin, bob and gone), {message} (alice's message
 in it), {system_message} (its "created" event), {attachment} (a picture alice sent in it), {avatar}
 (the path of alice's picture), {admin} and {member} (alice's and bob's usernames), {unique} (a new
@@ -58,7 +59,7 @@ AS_OUTSIDER = "as outsider"  # a role's default: what the row says mallory gets
 AS_ANONYMOUS = "as anonymous"  # a role's default: what the row says a visitor gets
 
 # Who tries every probe (the test ids say the role); the administrators last, so that a row
-# letting them act on the scene's people cannot change what the others find.
+# letting them act on the scene's people is tried after everyone else's probes.
 ROLES = ("anonymous", "deactivated", "guest", "outsider", "member", "channel_admin", "admin", "owner")
 ADMINISTRATION = re.compile(r"/admin(/|\?|$)")  # every administration URL is under /admin/ (issue 22)
 # The roles that come with a signed-in session of their own, kept across probes.

@@ -12,10 +12,11 @@ Adding a route? Add its row:
     "chats.pin_message": [Probe("POST", "/chats/{chat}/messages/{message}/pin", {"pinned": "1"},
                                 anonymous=LOGIN, outsider=404, member=403)],
 A role the row does not name gets its default (below): name one only where it differs, e.g. guest=403.
-Paths may use {chat} (a private group of alice, its admin, bob and gone), {message} (alice's message
-in it), {system_message} (its "created" event), {attachment} (a picture alice sent in it), {avatar}
-(the path of alice's picture), {admin} and {member} (alice's and bob's usernames), {unique} (a new
-word each time: a name every role sets for themselves must not look like another's).
+Paths may use {chat} (a private group of alice, its admin, bob and gone), {public} (a public
+channel of alice and bob), {message} (alice's message in the private chat), {system_message} (its
+"created" event), {attachment} (a picture alice sent in it), {avatar} (the path of alice's
+picture), {admin} and {member} (alice's and bob's usernames), {unique} (a new word each time: a
+name every role sets for themselves must not look like another's).
 What each must get (LOGIN: redirected to sign in; OWN: the URL only ever acts on the caller's own
 account, any status below 400, still nothing of alice's or bob's may change or show; None: nothing
 to test):
@@ -222,7 +223,16 @@ PLANNED: list[Probe] = [
     # The scene's chat is private: joining it is for no one outside it, whatever their role.
     Probe("POST", "/chats/{chat}/join", outsider=404),
 ]
-SAMPLE_IDS = {"chat": 1, "message": 1, "system_message": 1, "attachment": 1, "avatar": "/avatars/1",
+# Rows about the scene's public channel ({public}), which mean something only once public channels
+# can be previewed and joined: they join ACCESS once the app serves the joining URL. Anyone in the
+# workspace previews a public channel; a guest sees neither it nor its history (issue 22).
+PLANNED_WITH_JOINING: list[Probe] = [
+    Probe("GET", "/chats/{public}", outsider=200, guest=404),
+    Probe("GET", "/chats/{public}/messages?after=0", outsider=None, guest=404),
+    Probe("POST", "/chats/{public}/join", outsider=None, guest=404),
+]
+JOINING = ("POST", "/chats/{public}/join")
+SAMPLE_IDS = {"chat": 1, "public": 2, "message": 1, "system_message": 1, "attachment": 1, "avatar": "/avatars/1",
               "admin": "alice", "member": "bob", "unique": "word"}
 
 
@@ -232,16 +242,21 @@ def url_map():
 
 
 def planned_rows(rules) -> dict[str, list[Probe]]:
-    """The PLANNED probes whose path and method these URL rules serve, by the endpoint serving them."""
+    """The PLANNED probes whose path and method these URL rules serve, by the endpoint serving them
+    (and those of PLANNED_WITH_JOINING once the rules serve JOINING)."""
     urls = rules.bind("localhost")
-    rows: dict[str, list[Probe]] = {}
-    for probe in PLANNED:
-        path = probe.path.format(**SAMPLE_IDS).split("?")[0]
+
+    def endpoint_of(method: str, path: str) -> str | None:
         try:
-            endpoint, _ = urls.match(path, method=probe.method)
+            return urls.match(path.format(**SAMPLE_IDS).split("?")[0], method=method)[0]
         except HTTPException:  # no such URL (yet), not this method, or only with a trailing slash
-            continue
-        rows.setdefault(endpoint, []).append(probe)
+            return None
+
+    planned = PLANNED + (PLANNED_WITH_JOINING if endpoint_of(*JOINING) else [])
+    rows: dict[str, list[Probe]] = {}
+    for probe in planned:
+        if (endpoint := endpoint_of(probe.method, probe.path)) is not None:
+            rows.setdefault(endpoint, []).append(probe)
     return rows
 
 
@@ -291,12 +306,16 @@ def test_a_planned_row_joins_the_table_by_its_path_whatever_its_endpoint_is_call
     app.add_url_rule("/admin/people", "people_admin.index", lambda: "")
     app.add_url_rule("/chats/<int:chat_id>/join", "membership.join", lambda chat_id: "", methods=["POST"])
     app.add_url_rule("/directory/", "directory.channels", lambda: "")  # /directory only redirects here
+    app.add_url_rule("/chats/<int:chat_id>", "chats.show_chat", lambda chat_id: "")
+    app.add_url_rule("/chats/<int:chat_id>/messages", "chats.list_messages", lambda chat_id: "")
 
     rows = planned_rows(app.url_map)
 
     assert {endpoint: [(p.method, p.path) for p in probes] for endpoint, probes in rows.items()} == {
         "people_admin.index": [("GET", "/admin/people"), ("GET", "/admin/people?q={member}")],
-        "membership.join": [("POST", "/chats/{chat}/join")]}
+        "membership.join": [("POST", "/chats/{chat}/join"), ("POST", "/chats/{public}/join")],
+        "chats.show_chat": [("GET", "/chats/{public}")],
+        "chats.list_messages": [("GET", "/chats/{public}/messages?after=0")]}
 
 
 # ----- the scene ---------------------------------------------------------------------------------
@@ -304,6 +323,7 @@ def test_a_planned_row_joins_the_table_by_its_path_whatever_its_endpoint_is_call
 @dataclass
 class Scene:
     chat: int
+    public: int
     message: int
     system_message: int
     name: str
@@ -318,7 +338,7 @@ class Scene:
     usernames: list[str] = field(default_factory=list)
 
     def url(self, path: str) -> str:
-        return path.format(chat=self.chat, message=self.message, system_message=self.system_message,
+        return path.format(chat=self.chat, public=self.public, message=self.message, system_message=self.system_message,
                            attachment=self.attachment, avatar=self.avatar,
                            admin=self.people["channel_admin"].username, member=self.people["member"].username,
                            unique=uuid.uuid4().hex[:8])
@@ -383,6 +403,11 @@ def scene(server):
     attachment = int(re.search(rf"/chats/{chat}/attachments/(\d+)/secret.png", alice.get(f"/chats/{chat}").text)[1])
     assert alice.choose_avatar("me.png", small_png()).status == 302
     avatar = re.search(r'src="(/avatars/[^"]+)"', alice.get(f"/chats/{chat}").text)[1]
+    public = alice.create_chat(f"Open {uuid.uuid4().hex[:6]}", [bob])  # made public as an administrator would
+    alice.send(public, f"for the workspace {uuid.uuid4().hex[:6]}")
+    chats = stored.metadata.tables["chats"]
+    with stored.engine.begin() as conn:
+        conn.execute(update(chats).where(chats.c.id == public).values(is_public=True))
     # gone read the chat from a laptop that remembers the sign-in; then an administrator deactivated them.
     laptop = Person(server.url, gone.username).login(remember=True)
     assert name in laptop.get(f"/chats/{chat}").text
@@ -393,7 +418,7 @@ def scene(server):
               "channel_admin": alice, "deactivated": gone}
     assert roles_of(stored, people) == {"guest": "guest", "outsider": "member", "admin": "admin", "owner": "owner",
                                         "member": "member", "channel_admin": "member", "deactivated": "member"}
-    yield Scene(chat, message, system_message, name, secret, server.url, stored, people, dict(laptop.cookies),
+    yield Scene(chat, public, message, system_message, name, secret, server.url, stored, people, dict(laptop.cookies),
                 gone_csrf, attachment, avatar, [alice.username, bob.username, gone.username])
     stored.close()
     for person in (owner, alice, bob, gone, mallory, guest, admin, laptop):

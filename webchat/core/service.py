@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Chat, Membership, Message, User
 from ..text_rules import unstorable, without_controls
-from . import read_state, send_budget
+from . import read_state, send_budget, workspace
 from .broadcasts import publish_control
 from .errors import ChatError, not_found
 from .messaging import MAX_ID, add_system_message, announce
@@ -20,11 +20,16 @@ MAX_CHAT_NAME = 80
 MAX_MEMBERS_PER_REQUEST = 100
 
 
-def membership_or_404(chat_id: int, user: User) -> Membership:
-    """The user's membership of the chat; ChatError 404 when the chat does not exist or the user is not in it."""
-    membership = db.session.scalar(
+def find_membership(chat_id: int, user: User) -> Membership | None:
+    """The user's membership of the chat, None when the chat does not exist or the user is not in it."""
+    return db.session.scalar(
         select(Membership).where(Membership.chat_id == chat_id, Membership.user_id == user.id)
     )
+
+
+def membership_or_404(chat_id: int, user: User) -> Membership:
+    """The user's membership of the chat; ChatError 404 when the chat does not exist or the user is not in it."""
+    membership = find_membership(chat_id, user)
     if membership is None:
         raise not_found()
     return membership
@@ -49,8 +54,9 @@ def users_by_username(requester: User, names: list[str], doing: str) -> list[Use
     """The active users so named, for requester to put into a chat; ChatError when any is missing.
 
     Which names exist is no one's business but theirs: the refusal names only people requester
-    already shares a chat with, and every other name costs one lookup from requester's budget,
-    so trying usernames one by one is slow. doing: what failed, e.g. "Couldn't start the chat".
+    may find (workspace.findable: for a guest, people they already share a chat with), and every
+    other name costs one lookup from requester's budget, so trying usernames one by one is slow.
+    doing: what failed, e.g. "Couldn't start the chat".
     """
     if len(names) > MAX_MEMBERS_PER_REQUEST:
         raise ChatError(f"Add at most {MAX_MEMBERS_PER_REQUEST} people at a time.")
@@ -70,12 +76,9 @@ def users_by_username(requester: User, names: list[str], doing: str) -> list[Use
 
 
 def _known_usernames(requester: User, names: list[str]) -> set[str]:
-    """Which of these names belong to requester or to someone they share a chat with."""
-    their_chats = select(Membership.chat_id).where(Membership.user_id == requester.id)
-    shared = db.session.scalars(
-        select(User.username).join(Membership, Membership.user_id == User.id)
-        .where(Membership.chat_id.in_(their_chats), User.username.in_(names)).distinct())
-    return {requester.username, *shared}
+    """Which of these names belong to requester or to someone they may find."""
+    found = db.session.scalars(select(User.username).where(User.username.in_(names), workspace.findable(requester)))
+    return {requester.username, *found}
 
 
 NAMES_IN_REFUSAL = 5

@@ -118,13 +118,20 @@ ACCESS: dict[str, list[Probe]] = {
                                                                              "client_id": "intruder-002"})],
     "chats.download_attachment": [Probe("GET", "/chats/{chat}/attachments/{attachment}/secret.png")],
     "chats.attachment_thumbnail": [Probe("GET", "/chats/{chat}/thumbnails/{attachment}")],
-    # alice's picture: for the people who share a chat with her (bob may, nothing to test).
-    "chats.avatar": [Probe("GET", "{avatar}")],
+    # alice's picture: for the people who may find her (workspace.findable): everyone but a guest
+    # who shares no chat with her.
+    "chats.avatar": [Probe("GET", "{avatar}", outsider=OWN)],
     # One's own picture only; an upload without a file is refused, changing nothing.
     "auth.avatar": [
         Probe("POST", "/settings/avatar", {}, outsider=422),
         Probe("POST", "/settings/avatar", {"action": "remove"}, outsider=OWN),
     ],
+    # ----- directory -----
+    # The directory is anyone's but a guest's; {chat} is private, so it shows in neither list.
+    "chats.channel_directory": [Probe("GET", "/directory?q=Private", outsider=OWN)],
+    "chats.people_directory": [Probe("GET", "/directory/people?q={admin}", outsider=OWN)],
+    # Joining is for public channels only: a private chat answers 404, to its members too.
+    "chats.join_chat": [Probe("POST", "/chats/{chat}/join", member=404)],
     # ----- the socket ---------------------------------------------------------------------------
     "realtime.socket": [Probe("WS", "/socket", anonymous=401, outsider=REFUSED)],
 }

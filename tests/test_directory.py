@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from .support.pages import parse
-from .support.stored import LiveDatabase
+from .support.stored import LiveDatabase, set_role
 from .support.wsclient import Person, is_chat_list, message_ids
 
 
@@ -40,10 +40,8 @@ def make_public(stored, chat_id: int, topic: str = "", archived: bool = False) -
         conn.execute(update(chats).where(chats.c.id == chat_id).values(**values))
 
 
-def make_guest(stored, person: Person) -> None:
-    users = stored.metadata.tables["users"]
-    with stored.engine.begin() as conn:
-        conn.execute(update(users).where(users.c.username == person.username).values(role="guest"))
+def make_guest(server, person: Person) -> None:
+    set_role(server, person.username, "guest")
 
 
 def public_channel(owner, stored, members=(), topic: str = "") -> tuple[int, str]:
@@ -250,7 +248,7 @@ def test_members_find_everyone_by_name_with_presence_and_a_message_button(server
 def test_a_guest_gets_404_on_the_directory_and_previews_and_joins(server, owner, stored):
     chat, _ = public_channel(owner, stored)
     guest = Person.register(server.url, "guest")
-    make_guest(stored, guest)
+    make_guest(server, guest)
 
     for path in ("/directory", "/directory?q=a", "/directory/people", f"/chats/{chat}",
                  f"/chats/{chat}/messages?before=2147483647"):
@@ -264,7 +262,7 @@ def test_a_guest_gets_404_on_the_directory_and_previews_and_joins(server, owner,
 def test_a_guest_finds_only_people_they_share_a_chat_with(server, owner, stored):
     guest = Person.register(server.url, "gst")
     stranger = Person.register(server.url, "unseen")
-    make_guest(stored, guest)
+    make_guest(server, guest)
     owner.create_chat(unique("With guest"), [guest])
 
     picker = guest.get("/new?q=", headers={"HX-Request": "true", "HX-Target": "people-options"}).text

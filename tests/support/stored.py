@@ -82,3 +82,14 @@ def flask_command(server, *args: str) -> subprocess.CompletedProcess:
     flask = str(Path(sys.executable).parent / "flask")
     return subprocess.run([flask, "--app", "wsgi", *args], cwd=ROOT, env=server.env, capture_output=True, text=True,
                           timeout=60)
+
+
+def set_role(server, username: str, role: str) -> None:
+    """Give a live server's user a workspace role (a guest, say) without the admin pages."""
+    engine = create_engine(server.env["DATABASE_URL"])
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE users SET role = :role WHERE username = :username"),
+                         {"role": role, "username": username})
+    finally:
+        engine.dispose()

@@ -95,7 +95,7 @@ def _not_found(doing: str, missing_known: list[str], unknown: list[str]) -> str:
     elif len(unknown) <= NAMES_IN_REFUSAL:
         which = f"the usernames — one or more of {', '.join(unknown)} don't"
     else:
-        which = f"the usernames — one or more of the {len(unknown)} that aren't people you share a chat with don't"
+        which = f"the usernames — one or more of the {len(unknown)} that aren't people you can find don't"
     return f"{doing}: check {which} match anyone you can add. Nothing was changed."
 
 

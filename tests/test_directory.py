@@ -3,13 +3,11 @@ WEBCHAT_TEST_DATABASE_URL): finding public channels by name or topic, their memb
 previewing one as a non-member (history, no composer), joining it once however often one asks,
 finding people, and what a guest or a non-member of a private chat gets (404)."""
 import uuid
-from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import update
 
 from .support.pages import parse
-from .support.stored import LiveDatabase, set_role
+from .support.stored import LiveDatabase, set_public, set_role
 from .support.wsclient import Person, is_chat_list, message_ids
 
 
@@ -30,24 +28,11 @@ def unique(prefix: str) -> str:
     return f"{prefix} {uuid.uuid4().hex[:6]}"
 
 
-def make_public(stored, chat_id: int, topic: str = "", archived: bool = False) -> None:
-    """What the channels part makes through its own pages: here written straight to the row."""
-    chats = stored.metadata.tables["chats"]
-    values = {"is_public": True, "topic": topic}
-    if archived:
-        values["archived_at"] = datetime.now(UTC)
-    with stored.engine.begin() as conn:
-        conn.execute(update(chats).where(chats.c.id == chat_id).values(**values))
-
-
-def make_guest(server, person: Person) -> None:
-    set_role(server, person.username, "guest")
-
-
-def public_channel(owner, stored, members=(), topic: str = "") -> tuple[int, str]:
+def public_channel(owner, server, members=(), topic: str = "") -> tuple[int, str]:
+    """A group made public by writing its row: the channels part makes them through its own pages."""
     name = unique("Channel")
     chat = owner.create_chat(name, list(members))
-    make_public(stored, chat, topic)
+    set_public(server, chat, topic)
     return chat, name
 
 
@@ -74,12 +59,12 @@ def chats_in_list(person: Person) -> set[int]:
 
 # ----- finding channels ------------------------------------------------------------------------
 
-def test_the_directory_lists_public_channels_with_member_counts_and_joined_marks(server, owner, stored):
+def test_the_directory_lists_public_channels_with_member_counts_and_joined_marks(server, owner):
     member = Person.register(server.url, "member")
-    chat, name = public_channel(owner, stored, [member], topic="Where the release is planned")
+    chat, name = public_channel(owner, server, [member], topic="Where the release is planned")
     private = owner.create_chat(unique("Private"), [member])
-    archived, archived_name = public_channel(owner, stored)
-    make_public(stored, archived, archived=True)
+    archived, archived_name = public_channel(owner, server)
+    set_public(server, archived, archived=True)
     stranger = Person.register(server.url, "stranger")
 
     shown = listed(stranger)
@@ -92,9 +77,9 @@ def test_the_directory_lists_public_channels_with_member_counts_and_joined_marks
     assert "Where the release is planned" in page.find("li", cls="directory-item", data_chat_id=str(chat)).text
 
 
-def test_search_matches_name_or_topic_whatever_the_case_as_one_types_and_without_javascript(server, owner, stored):
-    _, by_name = public_channel(owner, stored)
-    _, by_topic = public_channel(owner, stored, topic="All about KANGAROOS")
+def test_search_matches_name_or_topic_whatever_the_case_as_one_types_and_without_javascript(server, owner):
+    _, by_name = public_channel(owner, server)
+    _, by_topic = public_channel(owner, server, topic="All about KANGAROOS")
     person = Person.register(server.url, "finder")
     word = by_name.split()[1].upper()
 
@@ -107,8 +92,8 @@ def test_search_matches_name_or_topic_whatever_the_case_as_one_types_and_without
 
 # ----- previewing --------------------------------------------------------------------------------
 
-def test_a_non_member_previews_a_public_channel_read_only(server, owner, stored):
-    chat, name = public_channel(owner, stored)
+def test_a_non_member_previews_a_public_channel_read_only(server, owner):
+    chat, name = public_channel(owner, server)
     said = owner.send(chat, "the plan for the week")
     visitor = Person.register(server.url, "visitor")
 
@@ -123,8 +108,8 @@ def test_a_non_member_previews_a_public_channel_read_only(server, owner, stored)
     assert chat not in chats_in_list(visitor)
 
 
-def test_a_preview_pages_back_through_older_messages(server, owner, stored):
-    chat, _ = public_channel(owner, stored)
+def test_a_preview_pages_back_through_older_messages(server, owner):
+    chat, _ = public_channel(owner, server)
     ids = [owner.send(chat, f"history {i}") for i in range(55)]
     visitor = Person.register(server.url, "reader")
 
@@ -140,8 +125,8 @@ def test_a_preview_pages_back_through_older_messages(server, owner, stored):
     assert visitor.get(f"/chats/{chat}/messages?after=0").status == 404  # catching up is for members
 
 
-def test_a_preview_sends_no_read_marker_and_subscribes_no_socket(server, owner, stored):
-    chat, _ = public_channel(owner, stored)
+def test_a_preview_sends_no_read_marker_and_subscribes_no_socket(server, owner):
+    chat, _ = public_channel(owner, server)
     visitor = Person.register(server.url, "quiet")
     tab = visitor.open_tab()
     visitor.get(f"/chats/{chat}")
@@ -153,13 +138,13 @@ def test_a_preview_sends_no_read_marker_and_subscribes_no_socket(server, owner, 
 
 
 @pytest.mark.parametrize("kind", ["private", "archived", "direct", "missing"])
-def test_what_is_not_a_listed_public_channel_answers_404_to_preview_and_join(server, owner, stored, kind):
+def test_what_is_not_a_listed_public_channel_answers_404_to_preview_and_join(server, owner, kind):
     other = Person.register(server.url, "other")
     if kind == "private":
         chat = owner.create_chat(unique("Private"), [other])
     elif kind == "archived":
-        chat, _ = public_channel(owner, stored)
-        make_public(stored, chat, archived=True)
+        chat, _ = public_channel(owner, server)
+        set_public(server, chat, archived=True)
     elif kind == "direct":
         chat = owner.open_direct(other)
     else:
@@ -175,7 +160,7 @@ def test_what_is_not_a_listed_public_channel_answers_404_to_preview_and_join(ser
 # ----- joining -----------------------------------------------------------------------------------
 
 def test_joining_adds_one_system_message_and_opens_the_chat_and_again_changes_nothing(server, owner, stored):
-    chat, name = public_channel(owner, stored)
+    chat, name = public_channel(owner, server)
     joiner = Person.register(server.url, "joiner")
     other_tab = joiner.open_tab()
     watching = owner.open_tab()
@@ -202,8 +187,8 @@ def test_joining_adds_one_system_message_and_opens_the_chat_and_again_changes_no
     watching.close()
 
 
-def test_joining_with_htmx_navigates_to_the_chat(server, owner, stored):
-    chat, _ = public_channel(owner, stored)
+def test_joining_with_htmx_navigates_to_the_chat(server, owner):
+    chat, _ = public_channel(owner, server)
     joiner = Person.register(server.url, "htmxjoin")
 
     response = joiner.request("POST", f"/chats/{chat}/join", {"csrf_token": joiner.csrf()},
@@ -213,8 +198,8 @@ def test_joining_with_htmx_navigates_to_the_chat(server, owner, stored):
     assert response.headers["HX-Redirect"] == f"/chats/{chat}"
 
 
-def test_joining_without_the_csrf_token_is_refused(server, owner, stored):
-    chat, _ = public_channel(owner, stored)
+def test_joining_without_the_csrf_token_is_refused(server, owner):
+    chat, _ = public_channel(owner, server)
     joiner = Person.register(server.url, "nocsrf")
 
     assert joiner.post(f"/chats/{chat}/join", csrf=False).status in (400, 403)
@@ -223,7 +208,7 @@ def test_joining_without_the_csrf_token_is_refused(server, owner, stored):
 
 # ----- people ------------------------------------------------------------------------------------
 
-def test_members_find_everyone_by_name_with_presence_and_a_message_button(server, owner, stored):
+def test_members_find_everyone_by_name_with_presence_and_a_message_button(server, owner):
     finder = Person.register(server.url, "seeker")
     name = unique("Zora")
     stranger = Person.register(server.url, "zora")
@@ -245,10 +230,10 @@ def test_members_find_everyone_by_name_with_presence_and_a_message_button(server
 
 # ----- guests ------------------------------------------------------------------------------------
 
-def test_a_guest_gets_404_on_the_directory_and_previews_and_joins(server, owner, stored):
-    chat, _ = public_channel(owner, stored)
+def test_a_guest_gets_404_on_the_directory_and_previews_and_joins(server, owner):
+    chat, _ = public_channel(owner, server)
     guest = Person.register(server.url, "guest")
-    make_guest(server, guest)
+    set_role(server, guest.username, "guest")
 
     for path in ("/directory", "/directory?q=a", "/directory/people", f"/chats/{chat}",
                  f"/chats/{chat}/messages?before=2147483647"):
@@ -259,10 +244,10 @@ def test_a_guest_gets_404_on_the_directory_and_previews_and_joins(server, owner,
     assert "Browse channels" in owner.get("/").text
 
 
-def test_a_guest_finds_only_people_they_share_a_chat_with(server, owner, stored):
+def test_a_guest_finds_only_people_they_share_a_chat_with(server, owner):
     guest = Person.register(server.url, "gst")
     stranger = Person.register(server.url, "unseen")
-    make_guest(server, guest)
+    set_role(server, guest.username, "guest")
     owner.create_chat(unique("With guest"), [guest])
 
     picker = guest.get("/new?q=", headers={"HX-Request": "true", "HX-Target": "people-options"}).text

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from .support.stored import set_public
 from .support.wsclient import Person
 
 pytestmark = pytest.mark.browser
@@ -32,6 +33,9 @@ PAGES = {
     "search": ("/search?q=deploy", True, False),
     "settings": ("/settings", True, False),
     "new message": ("/new?q=bob", True, True),
+    "channel directory": ("/directory", True, True),
+    "people directory": ("/directory/people", True, False),
+    "channel preview": ("/chats/{public}", True, True),
     "edit message": ("/chats/{chat}/messages/{mine}/edit", True, True),
     "delete message": ("/chats/{chat}/messages/{mine}/delete", True, True),
     "react to a message": ("/chats/{chat}/messages/{theirs}/reactions", True, True),
@@ -53,7 +57,9 @@ class Site:
         theirs = bob.send(chat, "```\nflask --app wsgi db upgrade\n```\nand then deploy 🚀")
         newest = bob.send(chat, "> Shall we deploy on Friday?\n\nYes, after lunch.")
         alice.post(f"/chats/{chat}/messages/{theirs}/reactions", {"emoji": "👍"})
-        self.ids = {"chat": chat, "mine": mine, "theirs": theirs, "newest": newest}
+        public = bob.create_chat("Releases", [])  # made public by the fixture: alice finds and previews it
+        bob.send(public, "Release notes go here, **every Friday**.")
+        self.ids = {"chat": chat, "mine": mine, "theirs": theirs, "newest": newest, "public": public}
         self.alice = alice
         self.contexts = {}
 
@@ -87,6 +93,7 @@ class Site:
 @pytest.fixture(scope="module")
 def site(chromium, server):
     made = Site(chromium, server.url)
+    set_public(server, made.ids["public"], topic="What ships, and when")
     yield made
     made.close()
 

@@ -9,6 +9,7 @@ import pytest
 from .support.pages import parse
 from .support.stored import LiveDatabase, set_public, set_role
 from .support.wsclient import Person, is_chat_list, message_ids
+from .test_access import small_png
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +107,22 @@ def test_a_non_member_previews_a_public_channel_read_only(server, owner):
     assert f"You’re previewing #{name}" in " ".join(bar.text.split())
     assert bar.get("action") == f"/chats/{chat}/join"
     assert chat not in chats_in_list(visitor)
+
+
+def test_a_previewer_sees_the_pictures_and_files_of_the_history(server, owner):
+    chat, _ = public_channel(owner, server)
+    assert owner.upload(chat, [("plan.png", small_png())]).status == 302
+    visitor = Person.register(server.url, "looker")
+
+    page = parse(visitor.get(f"/chats/{chat}").text)
+    links = {a.get("href") for a in page.find(id_="messages").find_all("a") if "/attachments/" in (a.get("href") or "")}
+    pictures = {i.get("src") for i in page.find(id_="messages").find_all("img") if "/thumbnails/" in i.get("src")}
+
+    assert links and pictures
+    assert all(visitor.get(url).status == 200 for url in links | pictures)
+    outsider_of_private = owner.create_chat(unique("Private"), [])
+    assert owner.upload(outsider_of_private, [("secret.png", small_png())]).status == 302
+    assert visitor.get(f"/chats/{outsider_of_private}/thumbnails/1").status == 404
 
 
 def test_a_preview_pages_back_through_older_messages(server, owner):

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Chat, Membership, User
-from . import workspace
+from . import service, workspace
 from .broadcasts import publish_control
 from .errors import not_found
 from .mentions import suggest_people
@@ -75,6 +75,13 @@ def previewable_or_404(chat_id: int, viewer: User) -> Chat:
     if chat is None:
         raise not_found()
     return chat
+
+
+def readable_or_404(chat_id: int, viewer: User) -> Chat:
+    """A chat whose history (and files) the viewer may read: one they are in, or a public channel
+    they may preview; ChatError 404 for anything else."""
+    membership = service.find_membership(chat_id, viewer)
+    return membership.chat if membership else previewable_or_404(chat_id, viewer)
 
 
 def member_count(chat: Chat) -> int:

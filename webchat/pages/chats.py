@@ -79,7 +79,7 @@ def list_messages(chat_id: int):
     public channel's previewer may read too)."""
     before = request.args.get("before", type=int)
     if before is not None:
-        chat = _chat_to_read(chat_id)
+        chat = directory.readable_or_404(chat_id, current_user)
         work_budget.spend_request(current_user.id)
         limit = current_app.config["PAGE_SIZE"]
         messages = messaging.messages_before(chat_id, current_user, before, limit)
@@ -99,12 +99,6 @@ def list_messages(chat_id: int):
     if len(messages) == cap or caught_up.more_from is not None:
         trigger(response, "messages-behind")  # the page asks again at once
     return response
-
-
-def _chat_to_read(chat_id: int):
-    """The chat as its member reads it, or a public channel a non-member previews (core/directory.py)."""
-    membership = service.find_membership(chat_id, current_user)
-    return membership.chat if membership else directory.previewable_or_404(chat_id, current_user)
 
 
 @bp.post("/chats/<id:chat_id>/messages")

@@ -2,6 +2,7 @@
 WEBCHAT_TEST_DATABASE_URL): finding public channels by name or topic, their member counts,
 previewing one as a non-member (history, no composer), joining it once however often one asks,
 finding people, and what a guest or a non-member of a private chat gets (404)."""
+import re
 import uuid
 
 import pytest
@@ -74,8 +75,9 @@ def test_the_directory_lists_public_channels_with_member_counts_and_joined_marks
     assert archived_name not in shown
     assert not any("Private" in n for n in shown), private
     assert listed(member)[name] == {"members": "2 members", "joined": True, "button": "Open"}
-    page = parse(stranger.get("/directory").text)
-    assert "Where the release is planned" in page.find("li", cls="directory-item", data_chat_id=str(chat)).text
+    item = parse(stranger.get("/directory").text).find("li", cls="directory-item", data_chat_id=str(chat))
+    assert "Where the release is planned" in item.text
+    assert re.search(r"last active \d{1,2} \w{3} \d{4}", item.find("span", cls="directory-active").text)
 
 
 def test_search_matches_name_or_topic_whatever_the_case_as_one_types_and_without_javascript(server, owner):

@@ -24,6 +24,7 @@ from .conftest import _TMP
 from .support import services
 from .support.browser import BrowserPeople, open_shared_chat, send
 from .support.pages import chat_list, form_error, parse, text_of
+from .support.stored import set_public
 from .support.wsclient import (
     PASSWORD,
     Person,
@@ -328,6 +329,30 @@ def test_sixty_renames_make_at_most_the_send_budgets_worth_of_system_messages(pe
     assert "<html" not in answers[SEND_BUDGET].text and "<html" in answers[SEND_BUDGET + 1].text
     assert len(bob.stored_ids(chat)) == len(before) + len(renamed)
     assert f"Name {renamed[-1]}" in text_of(bob.get(f"/chats/{chat}/members").text)
+
+
+def test_joining_and_leaving_a_channel_in_a_loop_is_refused_after_the_send_budget(server, people):
+    alice, mallory = people("alice"), people("mallory")
+    chat = alice.create_chat("Open to all", [])
+    set_public(server, chat)
+    started = time.monotonic()
+
+    joins = []
+    for _ in range(SEND_BUDGET + 5):
+        joins.append(mallory.post(f"/chats/{chat}/join"))
+        if joins[-1].status == 429:
+            break
+        assert mallory.post(f"/chats/{chat}/leave").status == 302
+
+    assert joins[-1].status == 429
+    assert re.search(r"You're joining channels too fast: every join is a message to everyone in the channel\. "
+                     r"Wait \d+ seconds? and try again\. Nothing was changed\.", text_of(joins[-1].text))
+    assert SEND_BUDGET <= len(joins) - 1 <= most_in(SEND_BUDGET, SEND_WINDOW, started)
+    assert sum("joined" in body for body in message_texts(alice, chat)) == len(joins) - 1
+
+
+def message_texts(person: Person, chat: int) -> list[str]:
+    return [m.text for m in parse(person.get(f"/chats/{chat}?before=2147483647").text).find_all("article")]
 
 
 # ----- usernames ---------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Chat, Membership, User
-from . import service, workspace
+from . import send_budget, service, workspace
 from .broadcasts import publish_control
 from .errors import not_found
 from .mentions import suggest_people
@@ -95,6 +95,7 @@ def join(chat_id: int, user: User) -> Chat:
     chat = previewable_or_404(chat_id, user)
     if any(m.user_id == user.id for m in chat.memberships):
         return chat
+    send_budget.spend(user.id, send_budget.JOIN)  # its system message goes to every member
     chat.memberships.append(Membership(user=user))
     try:
         message = add_system_message(chat, f"{user.display_name} joined")

@@ -2,6 +2,7 @@
 and a desktop's width, with JavaScript and, where the page differs without it, without (the app's
 scripts kept from running). axe-core is vendored for the tests only (tests/support/vendor/VENDORED);
 one server, one browser, and one signed-in context per combination, made once for the module."""
+import re
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,8 @@ PAGES = {
     "edit message": ("/chats/{chat}/messages/{mine}/edit", True, True),
     "delete message": ("/chats/{chat}/messages/{mine}/delete", True, True),
     "react to a message": ("/chats/{chat}/messages/{theirs}/reactions", True, True),
+    "invitations": ("/admin/invitations", True, False),
+    "invitation link": ("{invitation}", False, False),
 }
 CASES = [pytest.param(name, theme, width, js, id=f"{name}-{theme}-{width}{'' if js else '-no-js'}")
          for name, (_, _, no_js) in PAGES.items() for theme in THEMES for width in WIDTHS
@@ -59,7 +62,12 @@ class Site:
         alice.post(f"/chats/{chat}/messages/{theirs}/reactions", {"emoji": "👍"})
         public = bob.create_chat("Releases", [])  # made public by the fixture: alice finds and previews it
         bob.send(public, "Release notes go here, **every Friday**.")
-        self.ids = {"chat": chat, "mine": mine, "theirs": theirs, "newest": newest, "public": public}
+        # alice registered first: the owner, who makes an e-mail-bound invitation (its page asks the most).
+        alice.post("/admin/invitations", {"days": "7", "uses": "5", "email": "dana@example.com"})
+        invitation = re.search(r'id="invitation-link"[^>]* value="[^"]*?(/invite/[^"]+)"',
+                               alice.get("/admin/invitations").text)[1]
+        self.ids = {"chat": chat, "mine": mine, "theirs": theirs, "newest": newest, "public": public,
+                    "invitation": invitation}
         self.alice = alice
         self.contexts = {}
 

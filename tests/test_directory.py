@@ -272,4 +272,5 @@ def test_a_guest_finds_only_people_they_share_a_chat_with(server, owner):
     picker = guest.get("/new?q=", headers={"HX-Request": "true", "HX-Target": "people-options"}).text
 
     assert f'data-username="{owner.username}"' in picker
-    assert f'data-username="{stranger.username}"' not in picker  # today's rule: an exact username still reaches them
+    assert f'data-username="{stranger.username}"' not in picker
+    assert guest.post("/dm", {"username": stranger.username}).status == 422  # not even by the exact username

@@ -171,8 +171,9 @@ ACCESS: dict[str, list[Probe]] = {
                                                                              "client_id": "intruder-002"})],
     "chats.download_attachment": [Probe("GET", "/chats/{chat}/attachments/{attachment}/secret.png")],
     "chats.attachment_thumbnail": [Probe("GET", "/chats/{chat}/thumbnails/{attachment}")],
-    # alice's picture: for the people who share a chat with her (bob may, nothing to test).
-    "chats.avatar": [Probe("GET", "{avatar}")],
+    # alice's picture: for the people who may find her (workspace.findable): everyone but a guest
+    # who shares no chat with her.
+    "chats.avatar": [Probe("GET", "{avatar}", outsider=OWN, guest=404)],
     # One's own picture only; an upload without a file is refused, changing nothing.
     "auth.avatar": [
         Probe("POST", "/settings/avatar", {}, outsider=422),
@@ -191,6 +192,11 @@ ACCESS: dict[str, list[Probe]] = {
     "chats.invitations_page": [Probe("GET", "/admin/invitations", member=404)],
     "chats.create_invitation": [Probe("POST", "/admin/invitations", {"days": "7", "uses": "1"}, member=404)],
     "chats.revoke_invitation": [Probe("POST", "/admin/invitations/1/revoke", member=404)],
+    # ----- directory -----
+    # /directory, /directory/people, previews of {public} and joining it are PLANNED's rows (below),
+    # in the table since these URLs exist. Here: joining the private {chat} is refused to its own
+    # members too (a join is for public channels; they are in it anyway).
+    "chats.join_chat": [Probe("POST", "/chats/{chat}/join", member=404, channel_admin=404)],
     # ----- the socket ---------------------------------------------------------------------------
     "realtime.socket": [Probe("WS", "/socket", anonymous=401, outsider=REFUSED)],
 }

@@ -4,11 +4,11 @@ Every rule about roles is here, asked by name (may_browse, may_create_channel, r
 page, the socket and an API answer alike.
 """
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import AuditEvent, User, Workspace
+from ..models import AuditEvent, Membership, User, Workspace
 from .errors import ChatError, not_found
 
 # Workspace roles, most powerful first. The owner is an administrator who cannot be demoted or
@@ -44,6 +44,17 @@ def is_first_account() -> bool:
 def may_browse(user: User) -> bool:
     """The directory of public channels and people, and previews of public channels: everyone but guests."""
     return not user.is_guest
+
+
+def findable(viewer: User):
+    """Who the viewer may find by name, as a condition on User: the directory of people, the people
+    picker, usernames typed into a chat, people's pictures. A member finds everyone in the
+    workspace; a guest only the people they share a chat with, for whom else exists is no business
+    of someone let into a few chats."""
+    if may_browse(viewer):
+        return true()
+    their_chats = select(Membership.chat_id).where(Membership.user_id == viewer.id)
+    return User.id.in_(select(Membership.user_id).where(Membership.chat_id.in_(their_chats)))
 
 
 def may_create_channel(user: User, public: bool) -> bool:

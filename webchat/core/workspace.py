@@ -87,3 +87,24 @@ def audit_log(limit: int = 100, before: int | None = None) -> list[AuditEvent]:
     if before:
         query = query.where(AuditEvent.id < before)
     return list(db.session.scalars(query))
+
+
+def edit_window_seconds() -> int | None:
+    """Seconds after sending during which a message may be edited, None for no limit: the
+    workspace's setting (0: off), else the server's WEBCHAT_EDIT_WINDOW_SECONDS."""
+    chosen = settings().edit_window_seconds
+    if chosen is None:
+        return current_app.config.get("MESSAGE_EDIT_WINDOW_SECONDS") or None
+    return chosen or None
+
+
+def server_upload_mb() -> float:
+    """The most one send may carry, in MB, as the server allows it (WEBCHAT_MAX_UPLOAD_MB): the
+    workspace may lower it, never raise it (request bodies are cut off past it)."""
+    return float(current_app.config["MAX_UPLOAD_MB"])
+
+
+def upload_limit_mb() -> float:
+    """MB one send may carry: the workspace's limit, at most the server's."""
+    chosen, server = settings().max_upload_mb, server_upload_mb()
+    return server if chosen is None else min(chosen, server)

@@ -125,6 +125,27 @@ ACCESS: dict[str, list[Probe]] = {
         Probe("POST", "/settings/avatar", {}, outsider=422),
         Probe("POST", "/settings/avatar", {"action": "remove"}, outsider=OWN),
     ],
+    # ----- admin -----
+    # Administration is for owners and administrators: to anyone else it does not exist.
+    "admin.index": [Probe("GET", "/admin", member=404)],
+    "admin.people": [Probe("GET", "/admin/people?q={member}", member=404)],
+    "admin.person_action": [
+        Probe("POST", "/admin/people/{member}/deactivate", member=404),
+        Probe("POST", "/admin/people/{admin}/reactivate", member=404),
+        Probe("POST", "/admin/people/{member}/role", {"role": "owner"}, member=404),
+    ],
+    "admin.password_reset_link": [Probe("POST", "/admin/people/{member}/reset-link", member=404)],
+    "admin.settings": [
+        Probe("GET", "/admin/settings", member=404),
+        Probe("POST", "/admin/settings", {"name": "Taken over", "registration": "open", "channel_creators": "members",
+                                          "max_upload_mb": "1"}, member=404),
+    ],
+    "admin.audit": [Probe("GET", "/admin/audit", member=404)],
+    # A reset link is its own proof: without a valid one there is nothing here, signed in or not.
+    "auth.reset_password": [
+        Probe("GET", "/reset/not-a-reset-token", anonymous=404, outsider=404),
+        Probe("POST", "/reset/not-a-reset-token", {"new_password": "taken over now"}, anonymous=404, outsider=404),
+    ],
     # ----- the socket ---------------------------------------------------------------------------
     "realtime.socket": [Probe("WS", "/socket", anonymous=401, outsider=REFUSED)],
 }

@@ -12,10 +12,12 @@ from html import unescape
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from playwright.sync_api import expect
 from sqlalchemy import text
 
 from .conftest import _TMP
 from .support import services
+from .support.browser import BrowserPeople, expect_live
 from .support.stored import LiveDatabase
 from .support.wsclient import People, Person
 
@@ -197,6 +199,23 @@ def test_an_administrator_deactivates_members_but_not_through_a_bad_role(server,
     assert act(admin, member.username, "deactivate").status == 302
     assert role_of(server[1], member.username) == ("member", False)
     assert f"@{admin.username} user.deactivate @{member.username}" in audit_rows(owner)[0]
+
+
+def test_with_htmx_an_action_answers_with_the_persons_row_and_a_refusal_in_the_flash(server, owner, people):
+    fran = people.new("fran")
+    htmx = {"HX-Request": "true"}
+
+    done = owner.request("POST", f"/admin/people/{fran.username}/deactivate", {"csrf_token": owner.csrf()}, htmx)
+
+    assert done.status == 200
+    row = re.search(rf'<tr id="person-{fran.username}".*?</tr>', done.text, re.S)[0]
+    assert "Deactivated" in text_of(row) and ">Reactivate</button>" in row
+    assert re.search(r'<div id="flash" hx-swap-oob="innerHTML">.*is deactivated', done.text, re.S)
+    refused = owner.request("POST", f"/admin/people/{owner.username}/role", {"csrf_token": owner.csrf(),
+                                                                              "role": "member"}, htmx)
+    assert refused.status == 403 and refused.headers["HX-Retarget"] == "#flash"
+    assert "You can't change your own account here" in words(refused)
+    assert role_of(server[1], owner.username) == ("owner", True)
 
 
 # ----- roles ----------------------------------------------------------------------------------------
@@ -390,3 +409,26 @@ def test_the_audit_log_pages_back_through_older_events(owner, people):
     more = re.findall(r'<tr id="audit-(\d+)">', second.text)
     assert more and int(more[0]) < int(rows[-1])
     assert 'href="/admin/audit">Newest</a>' in second.text
+
+
+# ----- in a browser ---------------------------------------------------------------------------------
+
+@pytest.mark.browser
+def test_an_administrator_deactivates_someone_whose_open_page_is_signed_out_within_a_second(chromium, server, owner):
+    people = BrowserPeople(chromium, server[0].url)
+    try:
+        admin, victim = people("admin"), people("victim")
+        assert act(owner, admin.username, "role", role="admin").status == 302
+        expect_live(victim)
+        admin.goto(f"/admin/people?q={victim.username}")
+        row = admin.locator(f"#person-{victim.username}")
+
+        row.get_by_role("button", name="Deactivate").click()
+
+        expect(victim.locator("#flash .flash")).to_contain_text("You were signed out", timeout=1_000)
+        expect(victim.locator("#connection")).to_have_attribute("data-state", "signed-out")
+        expect(admin.locator("#flash .flash")).to_contain_text(f"@{victim.username} is deactivated")
+        expect(row.locator(".admin-status")).to_have_text("Deactivated")
+        expect(row.get_by_role("button", name="Reactivate")).to_be_visible()
+    finally:
+        people.close()

@@ -1,6 +1,7 @@
 """Administration (/admin): people, workspace settings and the audit log, over core/administration.py.
 
-Plain pages and forms, POST-redirect-GET with a flash; htmx boosts them (templates/admin/_page.html).
+Plain pages and forms, POST-redirect-GET with a flash; with htmx, an action on a person swaps
+their row (templates/admin/_person_row.html) and shows the flash.
 To anyone but an owner or administrator every URL here answers 404 (workspace.require_admin).
 The admin navigation (templates/admin/_nav.html) also links the channels and invitations pages,
 which live in their own modules.
@@ -75,8 +76,13 @@ ACTIONS = {"deactivate": _deactivate, "reactivate": _reactivate, "role": _change
 
 @bp.post("/people/<username>/<any(deactivate, reactivate, role):action>")
 def person_action(username: str, action: str):
-    """Deactivate, reactivate, or change the role of one person; back to the list, flashed."""
-    flash(ACTIONS[action](username))
+    """Deactivate, reactivate, or change the role of one person: back to the list with a flash, or
+    (htmx) their row again and the flash."""
+    done = ACTIONS[action](username)
+    if is_htmx():
+        return render_template("admin/_person_answer.html", person=administration.person(username),
+                               roles=workspace.ROLE_NAMES, typed=request.form.get("q", ""), message=done)
+    flash(done)
     return redirect(url_for("admin.people", q=request.form.get("q") or None))
 
 

@@ -89,10 +89,22 @@ def audit_log(limit: int = 100, before: int | None = None) -> list[AuditEvent]:
     return list(db.session.scalars(query))
 
 
+def _stored(field: str):
+    """A setting as stored, None when the workspace row is not made yet: reading a setting in the
+    middle of another operation (a send, a page) must not write (settings() commits the new row)."""
+    workspace = db.session.get(Workspace, 1)
+    return getattr(workspace, field) if workspace is not None else None
+
+
+def name() -> str:
+    """The workspace's name, shown as the top bar's brand and at the end of every tab's title."""
+    return _stored("name") or "webchat"
+
+
 def edit_window_seconds() -> int | None:
     """Seconds after sending during which a message may be edited, None for no limit: the
     workspace's setting (0: off), else the server's WEBCHAT_EDIT_WINDOW_SECONDS."""
-    chosen = settings().edit_window_seconds
+    chosen = _stored("edit_window_seconds")
     if chosen is None:
         return current_app.config.get("MESSAGE_EDIT_WINDOW_SECONDS") or None
     return chosen or None
@@ -106,5 +118,5 @@ def server_upload_mb() -> float:
 
 def upload_limit_mb() -> float:
     """MB one send may carry: the workspace's limit, at most the server's."""
-    chosen, server = settings().max_upload_mb, server_upload_mb()
+    chosen, server = _stored("max_upload_mb"), server_upload_mb()
     return server if chosen is None else min(chosen, server)

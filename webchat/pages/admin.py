@@ -132,7 +132,7 @@ def audit():
 def workspace_name() -> str:
     """The workspace's name, for the top bar's brand and every tab's title."""
     try:
-        return workspace.settings().name
+        return workspace.name()
     except DBAPIError:
         # The page saying the database is away must still render: the name is decoration.
         db.session.rollback()

@@ -1,7 +1,7 @@
 """/reset/<token>: set a new password from the one-time link an administrator made
 (core/administration.py, password_reset_token)."""
-from flask import flash, redirect, render_template, request, url_for
-from flask_login import logout_user
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, logout_user
 
 from ..core import accounts, administration
 from ..core.errors import ChatError
@@ -17,7 +17,10 @@ def reset_password(token: str):
         person = administration.user_for_reset(token)
         if request.method == "POST":
             administration.reset_password(token, request.form.get("new_password"))
-            logout_user()  # whoever was signed in in this browser: the person signs in with it now
+            # Whoever was signed in in this browser is signed out: the person signs in anew.
+            if current_user.is_authenticated and session.get("sid"):
+                accounts.sign_out(current_user.id, session["sid"])
+            logout_user()
             flash("Your new password is set, and every earlier sign-in has ended. Sign in with it.")
             return redirect(url_for("auth.login"))
     except ChatError as e:

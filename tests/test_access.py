@@ -125,6 +125,19 @@ ACCESS: dict[str, list[Probe]] = {
         Probe("POST", "/settings/avatar", {}, outsider=422),
         Probe("POST", "/settings/avatar", {"action": "remove"}, outsider=OWN),
     ],
+    # ----- invitations -----
+    # A token of no invitation: "This invitation link isn't valid." (404) to everyone, signed in or
+    # not, and nothing registered; such a miss costs like a failed login (auth/invitations.py).
+    # Expired, used-up and revoked links answer 410 (tests/test_invitations.py).
+    "auth.invitation": [
+        Probe("GET", "/invite/not-a-real-token", anonymous=404, outsider=404),
+        Probe("POST", "/invite/not-a-real-token", {"username": "intruder", "password": "password123"},
+              anonymous=404, outsider=404),
+    ],
+    # Administrators only: to anyone else the pages do not exist.
+    "chats.invitations_page": [Probe("GET", "/admin/invitations", member=404)],
+    "chats.create_invitation": [Probe("POST", "/admin/invitations", {"days": "7", "uses": "1"}, member=404)],
+    "chats.revoke_invitation": [Probe("POST", "/admin/invitations/1/revoke", member=404)],
     # ----- admin -----
     # Administration is for owners and administrators: to anyone else it does not exist.
     "admin.index": [Probe("GET", "/admin", member=404)],

@@ -2,6 +2,7 @@
 and a desktop's width, with JavaScript and, where the page differs without it, without (the app's
 scripts kept from running). axe-core is vendored for the tests only (tests/support/vendor/VENDORED);
 one server, one browser, and one signed-in context per combination, made once for the module."""
+import re
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,8 @@ PAGES = {
     "edit message": ("/chats/{chat}/messages/{mine}/edit", True, True),
     "delete message": ("/chats/{chat}/messages/{mine}/delete", True, True),
     "react to a message": ("/chats/{chat}/messages/{theirs}/reactions", True, True),
+    "invitations": ("/admin/invitations", True, False),
+    "invitation link": ("{invitation}", False, False),
     # alice registered first: she owns the workspace.
     "admin people": ("/admin/people", True, False),
     "admin settings": ("/admin/settings", True, False),
@@ -57,7 +60,11 @@ class Site:
         theirs = bob.send(chat, "```\nflask --app wsgi db upgrade\n```\nand then deploy 🚀")
         newest = bob.send(chat, "> Shall we deploy on Friday?\n\nYes, after lunch.")
         alice.post(f"/chats/{chat}/messages/{theirs}/reactions", {"emoji": "👍"})
-        self.ids = {"chat": chat, "mine": mine, "theirs": theirs, "newest": newest}
+        # alice registered first: the owner, who makes an e-mail-bound invitation (its page asks the most).
+        alice.post("/admin/invitations", {"days": "7", "uses": "5", "email": "dana@example.com"})
+        invitation = re.search(r'id="invitation-link"[^>]* value="[^"]*?(/invite/[^"]+)"',
+                               alice.get("/admin/invitations").text)[1]
+        self.ids = {"chat": chat, "mine": mine, "theirs": theirs, "newest": newest, "invitation": invitation}
         self.alice = alice
         self.contexts = {}
 

@@ -1,8 +1,8 @@
-"""flask deactivate-user / activate-user: take an account out of service and back."""
+"""flask deactivate-user / activate-user / create-admin: accounts out of service and back, and administrators."""
 import click
 from sqlalchemy import select
 
-from ..core import accounts
+from ..core import accounts, invitations
 from ..extensions import db
 from ..models import User
 from . import bp
@@ -32,3 +32,19 @@ def activate_user(username: str) -> None:
     user = _user_or_fail(username)
     accounts.set_active(user, True)
     click.echo(f"Activated {user.username}: they can sign in again.")
+
+
+@bp.cli.command("create-admin")
+@click.argument("username")
+@click.option("--password", help="The new account's password (asked for, hidden, when not given).")
+@click.option("--display-name", help="The new account's display name (default: the username).")
+def create_admin(username: str, password: str | None, display_name: str | None) -> None:
+    """Make USERNAME an administrator (the owner if the workspace has none), creating the account
+    if there is none."""
+    if invitations.find_user(username) is None and password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        _user, done = invitations.appoint_admin(username, password, display_name)
+    except accounts.AccountError as e:
+        raise click.ClickException(" ".join(e.errors.values())) from None
+    click.echo(done)

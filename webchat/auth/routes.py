@@ -7,7 +7,7 @@ from flask_login import current_user, login_required, login_user, logout_user, u
 from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..core import accounts, attachments, avatars, sessions
+from ..core import accounts, attachments, avatars, invitations, sessions
 from ..errors import render_error
 from ..extensions import limiter
 from . import bp, devices
@@ -116,7 +116,10 @@ def _register_limit() -> str:
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(_register_limit, methods=["POST"])
 def register():
-    """Create an account and sign in."""
+    """Create an account and sign in, while the registration mode lets anyone (or no one has yet)."""
+    if refusal := invitations.registration_refusal():
+        return render_template("auth/register.html", refusal=refusal, errors={}, form={}), \
+            (403 if request.method == "POST" else 200)
     if request.method == "POST":
         try:
             user = accounts.register(request.form.get("username"), request.form.get("display_name"),
@@ -126,6 +129,12 @@ def register():
         start_session(user)
         return redirect(url_for("chats.dashboard"))
     return render_template("auth/register.html", errors={}, form={})
+
+
+@bp.app_template_global()
+def registration_possible() -> bool:
+    """The login page links to /register only when it would make an account."""
+    return invitations.registration_refusal() is None
 
 
 @bp.post("/logout")

@@ -73,7 +73,9 @@ def display_name_error(name: str, besides: int | None = None) -> str | None:
     return None
 
 
-def register(username: str | None, display_name: str | None, password: str | None) -> User:
+def register(username: str | None, display_name: str | None, password: str | None, role: str = "member") -> User:
+    """A new account with role (the owner's if it is the first; a guest's from a guest invitation).
+    The caller's pending changes (core/invitations.py: the use it takes) commit with it or not at all."""
     username = (username or "").strip().lower()
     display_name = clean_display_name(display_name) or username
     password = password or ""
@@ -92,7 +94,8 @@ def register(username: str | None, display_name: str | None, password: str | Non
         errors["password"] = problem
     if errors:
         raise AccountError(errors)
-    role = "owner" if workspace.is_first_account() else "member"  # the first account runs the workspace
+    if workspace.is_first_account():
+        role = "owner"  # the first account runs the workspace
     user = User(username=username, display_name=display_name, role=role)
     user.set_password(password)
     db.session.add(user)

@@ -160,6 +160,25 @@ def test_deactivating_someone_closes_their_sockets_at_once_refuses_sign_in_and_i
     assert f"@{owner.username} user.reactivate @{bob.username}" in audit_rows(owner)[0]
 
 
+def test_with_redis_deactivating_closes_the_sockets_within_a_second_too():
+    """Its hub is Redis and its own session check too slow to matter (60 s): the sockets were
+    closed by the control channel, as on several workers or hosts."""
+    with services.PrivateRedis(_TMP) as redis, services.module_server(
+            "admin-redis", _TMP, {"REDIS_URL": redis.url, "WEBCHAT_SESSION_CHECK_SECONDS": "60"}) as live:
+        owner, bob = Person.register(live.url, "owner"), Person.register(live.url, "bob")
+        laptop = bob.another_browser()
+        tabs = [bob.open_tab(), laptop.open_tab()]
+
+        assert act(owner, bob.username, "deactivate").status == 302
+
+        answered = time.monotonic()
+        for tab in tabs:
+            assert tab.wait_closed(timeout=5) == POLICY_VIOLATION
+        assert time.monotonic() - answered < 1
+        for person in (owner, bob, laptop):
+            person.close_tabs()
+
+
 def test_no_one_deactivates_or_demotes_themselves_here(server, owner, people):
     admin = make_admin(owner, people.new("admin"))
 

@@ -15,6 +15,10 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from playwright.sync_api import expect
 from sqlalchemy import text
 
+from webchat.core import administration, workspace
+from webchat.extensions import db
+from webchat.models import User
+
 from .conftest import _TMP
 from .support import services
 from .support.browser import BrowserPeople, expect_live
@@ -369,6 +373,30 @@ def test_the_workspace_name_shows_in_the_top_bar_and_titles_and_the_change_is_lo
         assert "Nothing changed." in flash_after(owner, again)
     finally:
         owner.post("/admin/settings", settings_form())
+
+
+def test_registration_closed_here_refuses_new_accounts_and_open_again_lets_them_in(server, owner):
+    assert owner.post("/admin/settings", settings_form(registration="closed")).status == 302
+    try:
+        assert "registration: open → closed" in audit_rows(owner)[0]
+        refused = Person(server[0].url).post("/register", {"username": "latecomer", "password": "password123"})
+        assert refused.status >= 400 and "Registration is closed." in words(refused)
+    finally:
+        assert owner.post("/admin/settings", settings_form()).status == 302
+    assert Person.register(server[0].url, "latecomer").get("/").status == 200
+
+
+def test_public_channels_kept_to_administrators_here_is_what_the_core_asks(app, make_user):
+    with app.app_context():
+        owner, member = (db.session.get(User, make_user(name)) for name in ("boss", "worker"))
+        owner.role = "owner"
+
+        administration.save_settings(owner, settings_form(channel_creators="admins"))
+
+        assert not workspace.may_create_channel(member, public=True)
+        assert workspace.may_create_channel(member, public=False)
+        assert workspace.may_create_channel(owner, public=True)
+        assert "public channels by: members → admins" in workspace.audit_log()[0].detail
 
 
 def test_the_edit_window_set_here_refuses_editing_an_older_message(server, owner, people):

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Chat, Membership, Message, User
 from ..text_rules import unstorable, without_controls
-from . import read_state, send_budget
+from . import read_state, send_budget, workspace
 from .broadcasts import publish_control
 from .errors import ChatError, not_found
 from .messaging import MAX_ID, add_system_message, announce
@@ -62,6 +62,10 @@ def users_by_username(requester: User, names: list[str], doing: str) -> list[Use
     known = _known_usernames(requester, names)
     send_budget.spend(requester.id, send_budget.LOOKUP, amount=sum(n not in known for n in names))
     users = [u for u in db.session.scalars(select(User).where(User.username.in_(names))) if u.is_active_account]
+    if not workspace.may_browse(requester):
+        # A guest reaches only the people they already share a chat with; anyone else is refused
+        # as a name that matches no one, so a guest learns nothing of who else exists.
+        users = [u for u in users if u.username in known]
     found = {u.username for u in users}
     if any(n not in found for n in names):
         raise ChatError(_not_found(doing, [n for n in names if n not in found and n in known],
@@ -112,6 +116,8 @@ def validate_chat_name(name: str | None) -> str:
 
 
 def create_group(creator: User, name: str | None, member_names: str | None) -> Chat:
+    if not workspace.may_create_channel(creator, public=False):
+        raise ChatError("Guests can't create channels.", 403)
     name = validate_chat_name(name)
     send_budget.spend(creator.id, send_budget.CREATE_CHAT)  # every try: probing names costs too
     others = [u for u in users_by_username(creator, parse_usernames(member_names), "Couldn't start the chat")

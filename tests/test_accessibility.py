@@ -42,6 +42,10 @@ PAGES = {
     "react to a message": ("/chats/{chat}/messages/{theirs}/reactions", True, True),
     "invitations": ("/admin/invitations", True, False),
     "invitation link": ("{invitation}", False, False),
+    # alice registered first: she owns the workspace.
+    "admin people": ("/admin/people", True, False),
+    "admin settings": ("/admin/settings", True, False),
+    "admin audit log": ("/admin/audit", True, False),
 }
 CASES = [pytest.param(name, theme, width, js, id=f"{name}-{theme}-{width}{'' if js else '-no-js'}")
          for name, (_, _, no_js) in PAGES.items() for theme in THEMES for width in WIDTHS

@@ -23,7 +23,7 @@ from werkzeug.datastructures import FileStorage
 from ..extensions import db
 from ..models import Attachment, Membership, Message
 from ..text_rules import without_controls
-from . import directory, messaging
+from . import directory, messaging, workspace
 from .errors import ChatError, not_found
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,10 @@ MAX_NAME_LENGTH = 255
 # ----- limits ----------------------------------------------------------------------------------
 
 def upload_limit(config=None) -> int:
-    """Bytes one send may carry, all its files together (WEBCHAT_MAX_UPLOAD_MB)."""
-    config = config if config is not None else current_app.config
-    return int(float(config["MAX_UPLOAD_MB"]) * 1024 * 1024)
+    """Bytes one send may carry, all its files together: the workspace's limit
+    (workspace.upload_limit_mb); given the app's config, the server's WEBCHAT_MAX_UPLOAD_MB."""
+    megabytes = float(config["MAX_UPLOAD_MB"]) if config is not None else workspace.upload_limit_mb()
+    return int(megabytes * 1024 * 1024)
 
 
 def request_limit(config) -> int:

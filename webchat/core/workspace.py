@@ -98,3 +98,36 @@ def audit_log(limit: int = 100, before: int | None = None) -> list[AuditEvent]:
     if before:
         query = query.where(AuditEvent.id < before)
     return list(db.session.scalars(query))
+
+
+def _stored(field: str):
+    """A setting as stored, None when the workspace row is not made yet: reading a setting in the
+    middle of another operation (a send, a page) must not write (settings() commits the new row)."""
+    workspace = db.session.get(Workspace, 1)
+    return getattr(workspace, field) if workspace is not None else None
+
+
+def name() -> str:
+    """The workspace's name, shown as the top bar's brand and at the end of every tab's title."""
+    return _stored("name") or "webchat"
+
+
+def edit_window_seconds() -> int | None:
+    """Seconds after sending during which a message may be edited, None for no limit: the
+    workspace's setting (0: off), else the server's WEBCHAT_EDIT_WINDOW_SECONDS."""
+    chosen = _stored("edit_window_seconds")
+    if chosen is None:
+        return current_app.config.get("MESSAGE_EDIT_WINDOW_SECONDS") or None
+    return chosen or None
+
+
+def server_upload_mb() -> float:
+    """The most one send may carry, in MB, as the server allows it (WEBCHAT_MAX_UPLOAD_MB): the
+    workspace may lower it, never raise it (request bodies are cut off past it)."""
+    return float(current_app.config["MAX_UPLOAD_MB"])
+
+
+def upload_limit_mb() -> float:
+    """MB one send may carry: the workspace's limit, at most the server's."""
+    chosen, server = _stored("max_upload_mb"), server_upload_mb()
+    return server if chosen is None else min(chosen, server)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from .support.stored import set_public
 from .support.wsclient import Person
 
 pytestmark = pytest.mark.browser
@@ -33,11 +34,18 @@ PAGES = {
     "search": ("/search?q=deploy", True, False),
     "settings": ("/settings", True, False),
     "new message": ("/new?q=bob", True, True),
+    "channel directory": ("/directory", True, True),
+    "people directory": ("/directory/people", True, False),
+    "channel preview": ("/chats/{public}", True, True),
     "edit message": ("/chats/{chat}/messages/{mine}/edit", True, True),
     "delete message": ("/chats/{chat}/messages/{mine}/delete", True, True),
     "react to a message": ("/chats/{chat}/messages/{theirs}/reactions", True, True),
     "invitations": ("/admin/invitations", True, False),
     "invitation link": ("{invitation}", False, False),
+    # alice registered first: she owns the workspace.
+    "admin people": ("/admin/people", True, False),
+    "admin settings": ("/admin/settings", True, False),
+    "admin audit log": ("/admin/audit", True, False),
 }
 CASES = [pytest.param(name, theme, width, js, id=f"{name}-{theme}-{width}{'' if js else '-no-js'}")
          for name, (_, _, no_js) in PAGES.items() for theme in THEMES for width in WIDTHS
@@ -56,11 +64,14 @@ class Site:
         theirs = bob.send(chat, "```\nflask --app wsgi db upgrade\n```\nand then deploy 🚀")
         newest = bob.send(chat, "> Shall we deploy on Friday?\n\nYes, after lunch.")
         alice.post(f"/chats/{chat}/messages/{theirs}/reactions", {"emoji": "👍"})
+        public = bob.create_chat("Releases", [])  # made public by the fixture: alice finds and previews it
+        bob.send(public, "Release notes go here, **every Friday**.")
         # alice registered first: the owner, who makes an e-mail-bound invitation (its page asks the most).
         alice.post("/admin/invitations", {"days": "7", "uses": "5", "email": "dana@example.com"})
         invitation = re.search(r'id="invitation-link"[^>]* value="[^"]*?(/invite/[^"]+)"',
                                alice.get("/admin/invitations").text)[1]
-        self.ids = {"chat": chat, "mine": mine, "theirs": theirs, "newest": newest, "invitation": invitation}
+        self.ids = {"chat": chat, "mine": mine, "theirs": theirs, "newest": newest, "public": public,
+                    "invitation": invitation}
         self.alice = alice
         self.contexts = {}
 
@@ -94,6 +105,7 @@ class Site:
 @pytest.fixture(scope="module")
 def site(chromium, server):
     made = Site(chromium, server.url)
+    set_public(server, made.ids["public"], topic="What ships, and when")
     yield made
     made.close()
 

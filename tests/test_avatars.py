@@ -1,6 +1,6 @@
 """Avatars: initials on a colour of one's own by default, or a picture chosen in the settings,
 made small and square, refused with a reason when it is not a picture, and shown only to people
-who share a chat with its owner."""
+who may find its owner (workspace.findable: a guest, only if they share a chat)."""
 import io
 from pathlib import Path
 
@@ -11,7 +11,7 @@ from webchat.core.avatars import AVATAR_SIZE
 from webchat.templating import AVATAR_COLOURS, avatar_colour, initials
 
 from .support.pages import form_error, parse
-from .support.records import create_group, stored_messages
+from .support.records import create_group, set_user, stored_messages
 from .test_attachments import claimed_png
 
 FILE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
@@ -196,13 +196,17 @@ def test_a_body_past_the_request_limit_is_refused_on_the_settings_page(team, app
 
 # ----- who may see it ------------------------------------------------------------------------
 
-def test_only_people_who_share_a_chat_with_the_owner_get_the_picture(team, actor, anonymous):
+def test_members_of_the_workspace_get_the_picture_and_a_guest_only_sharing_a_chat(team, actor, anonymous, app):
     chat_id, message_id, alice, bob = team
     choose(alice, picture())
     src = avatar_of(bob.get(f"/chats/{chat_id}").text, message_id).get("src")
-    mallory = actor("mallory")
+    mallory, gus = actor("mallory"), actor("gus")
+    set_user(app, "gus", role="guest")
 
     assert alice.get(src).status_code == 200
     assert bob.get(src).status_code == 200
-    assert mallory.get(src).status_code == 404
+    assert mallory.get(src).status_code == 200  # she finds alice in the directory, picture and all
+    assert gus.get(src).status_code == 404
     assert anonymous.get(src).status_code == 302
+    create_group(alice, "With the guest", "gus")
+    assert gus.get(src).status_code == 200

@@ -321,7 +321,7 @@ def test_without_javascript_the_picker_page_finds_people_and_starts_a_group(pers
         plain.add_cookies(alice.context.cookies())
         tab = plain.new_page()
         tab.goto("/")
-        find = tab.get_by_role("searchbox", name="Find people you share a chat with")
+        find = tab.get_by_role("searchbox", name="Find people by name")
         tab.get_by_role("link", name="New message").click()
         find.fill(bob.display_name.split()[1])
         tab.get_by_role("button", name="Find").click()

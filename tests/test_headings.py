@@ -26,6 +26,8 @@ PANE, PAGE = (False, True), (False,)  # a pane is also asked for by htmx; the no
     ("/chats/{chat}/messages/{message}", "Heading room", PANE),
     ("/search?q=message", "Search", PANE),
     ("/new", "New message", PANE),
+    ("/directory", "Browse channels", PANE),
+    ("/directory/people", "People", PANE),
     ("/settings", "Settings", PAGE),
     ("/chats/{chat}/messages/{message}/edit", "Edit message", PAGE),
     ("/chats/{chat}/messages/{message}/delete", "Delete this message?", PAGE),

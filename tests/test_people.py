@@ -1,10 +1,11 @@
-"""The people picker over plain requests: who it suggests as one types (people one shares a chat
-with, never anyone else), and its one button: a direct message for one person (the existing one if
-there is one), a group for several, refusals beside the form with what was typed kept."""
+"""The people picker over plain requests: who it suggests as one types (everyone in the workspace;
+to a guest, people they share a chat with, never anyone else), and its one button: a direct
+message for one person (the existing one if there is one), a group for several, refusals beside
+the form with what was typed kept."""
 import pytest
 
 from .support.pages import chat_id_from, parse
-from .support.records import create_group, members_of
+from .support.records import create_group, members_of, set_user
 
 
 @pytest.fixture
@@ -25,10 +26,9 @@ def suggested(actor, typed: str) -> list[str]:
     return [li.get("data-username") for li in parse(response).find_all("li", cls="people-option")]
 
 
-def test_typing_part_of_a_name_suggests_people_one_shares_a_chat_with_by_username_then_name(alice):
-    assert suggested(alice, "bo") == ["bob", "bonnie", "aross"]  # boris shares no chat with alice
+def test_typing_part_of_a_name_suggests_people_by_username_then_name(alice):
+    assert suggested(alice, "bo") == ["bob", "bonnie", "boris", "aross"]  # boris too: members find everyone
     assert suggested(alice, "Lee") == ["bonnie"]
-    assert suggested(alice, "boris") == []
     option = parse(alice.get("/new", query_string={"q": "bake"}, htmx=True, target="people-options")).find(
         "li", cls="people-option")
     assert " ".join(option.text.split()).startswith("Bob Baker @bob")
@@ -36,9 +36,15 @@ def test_typing_part_of_a_name_suggests_people_one_shares_a_chat_with_by_usernam
     assert option.get("role") == "option" and option.get("aria-selected") == "true"
 
 
+def test_a_guest_is_suggested_only_people_they_share_a_chat_with(alice, app):
+    set_user(app, "alice", role="guest")
+    assert suggested(alice, "bo") == ["bob", "bonnie", "aross"]  # boris shares no chat with alice
+    assert suggested(alice, "boris") == []
+
+
 def test_no_match_says_so_and_how_to_reach_someone_else(alice):
     page = parse(alice.get("/new", query_string={"q": "zed"}, htmx=True, target="people-options"))
-    assert "No one you share a chat with" in page.text and "exact username" in page.text
+    assert "No one you can find is called" in page.text and "exact username" in page.text
 
 
 def test_without_javascript_the_page_finds_people_as_links_that_fill_to(alice):

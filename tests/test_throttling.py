@@ -24,6 +24,7 @@ from .conftest import _TMP
 from .support import services
 from .support.browser import BrowserPeople, open_shared_chat, send
 from .support.pages import chat_list, form_error, parse, text_of
+from .support.stored import set_public
 from .support.wsclient import (
     PASSWORD,
     Person,
@@ -330,33 +331,58 @@ def test_sixty_renames_make_at_most_the_send_budgets_worth_of_system_messages(pe
     assert f"Name {renamed[-1]}" in text_of(bob.get(f"/chats/{chat}/members").text)
 
 
+def test_joining_and_leaving_a_channel_in_a_loop_is_refused_after_the_send_budget(server, people):
+    alice, mallory = people("alice"), people("mallory")
+    chat = alice.create_chat("Open to all", [])
+    set_public(server, chat)
+    started = time.monotonic()
+
+    joins = []
+    for _ in range(SEND_BUDGET + 5):
+        joins.append(mallory.post(f"/chats/{chat}/join"))
+        if joins[-1].status == 429:
+            break
+        assert mallory.post(f"/chats/{chat}/leave").status == 302
+
+    assert joins[-1].status == 429
+    assert re.search(r"You're joining channels too fast: every join is a message to everyone in the channel\. "
+                     r"Wait \d+ seconds? and try again\. Nothing was changed\.", text_of(joins[-1].text))
+    assert SEND_BUDGET <= len(joins) - 1 <= most_in(SEND_BUDGET, SEND_WINDOW, started)
+    assert sum("joined" in body for body in message_texts(alice, chat)) == len(joins) - 1
+
+
+def message_texts(person: Person, chat: int) -> list[str]:
+    return [m.text for m in parse(person.get(f"/chats/{chat}?before=2147483647").text).find_all("article")]
+
+
 # ----- usernames ---------------------------------------------------------------------------------------
 
-def test_a_hundred_unknown_names_reveal_nothing_and_trying_more_is_throttled(people):
+def test_a_hundred_unknown_names_are_not_listed_and_trying_more_is_throttled(people):
     mallory, bob, carol, dave = people("mallory"), people("bob"), people("carol"), people("dave")
     exist = [bob.username, carol.username, dave.username]
     guesses = [unique_name("nobody") for _ in range(LOOKUPS_PER_HOUR // 2)]
 
     mixed = mallory.post("/chats", {"name": "Probe", "members": " ".join(exist + guesses[3:])})
     none_exist = htmx_post(mallory, "/chats", {"name": "Probe", "members": " ".join(guesses)})
+    few = mallory.post("/chats", {"name": "Probe", "members": " ".join(guesses[:3])})
 
-    assert mixed.status == none_exist.status == 422
-    assert form_error(mixed.text) == form_error(none_exist.text) == (
-        "Couldn't start the chat: check the usernames — one or more of the 100 that aren't people you share a "
-        "chat with don't match anyone you can add. Nothing was changed.")
+    assert mixed.status == none_exist.status == few.status == 422
+    doubt = ("Couldn't start the chat: check the usernames — one or more of the {} that aren't people you can find "
+             "don't match anyone you can add. Nothing was changed.")
+    assert form_error(mixed.text) == doubt.format(97)  # the people she may find (a member: all) are not doubted
+    assert form_error(none_exist.text) == doubt.format(100)
     for name in exist + guesses:
         assert name not in form_error(mixed.text)
-    # Both cost 100 lookups: the budget of an hour is spent, at any door that looks names up.
+    # Each unknown name cost a lookup: the budget of an hour is spent, at any door that looks names up.
     for refused in (mallory.post("/chats", {"name": "Probe", "members": " ".join(guesses)}),
-                    htmx_post(mallory, "/chats", {"name": "Probe", "members": bob.username}),
-                    mallory.post("/dm", {"username": carol.username})):
+                    htmx_post(mallory, "/chats", {"name": "Probe", "members": unique_name("nobody")}),
+                    mallory.post("/dm", {"username": unique_name("nobody")})):
         assert refused.status == 429
         assert re.fullmatch(r"You've tried too many usernames of people you don't share a chat with\. Wait \d+ "
                             r"minutes and try again\. Nothing was changed\.", form_error(refused.text))
     assert chats_of(mallory) == chats_of(bob) == []
-    # People she already shares a chat with cost no lookup: she can still start chats with them.
-    shared = dave.create_chat("Known", [mallory])
-    assert mallory.create_chat("Still works", [dave]) != shared
+    # People she may find (a member: everyone) cost no lookup: she can still start chats with them.
+    assert mallory.create_chat("Still works", [dave, carol])
 
 
 # ----- one user, dozens of sockets ----------------------------------------------------------------

@@ -73,11 +73,13 @@ def create_app(config: dict | None = None) -> Flask:
     from .auth import bp as auth_bp
     from .health import bp as health_bp
     from .pages import bp as pages_bp
+    from .pages.admin import bp as admin_bp
     from .socket import bp as socket_bp
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(socket_bp)
+    app.register_blueprint(admin_bp)
     return app
 
 

@@ -7,6 +7,7 @@ later are covered by their columns (chat_id, message_id, user_id) without change
 import subprocess
 import sys
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import MetaData, create_engine, select, text
@@ -82,3 +83,24 @@ def flask_command(server, *args: str) -> subprocess.CompletedProcess:
     flask = str(Path(sys.executable).parent / "flask")
     return subprocess.run([flask, "--app", "wsgi", *args], cwd=ROOT, env=server.env, capture_output=True, text=True,
                           timeout=60)
+
+
+
+def set_role(server, username: str, role: str) -> None:
+    """Give a live server's user a workspace role (a guest, say) without the admin pages."""
+    _update(server, "UPDATE users SET role = :role WHERE username = :username", role=role, username=username)
+
+
+def set_public(server, chat_id: int, topic: str = "", archived: bool = False) -> None:
+    """Make a live server's group a public channel (with a topic; archived) without the channel pages."""
+    _update(server, "UPDATE chats SET is_public = :yes, topic = :topic, archived_at = :archived WHERE id = :id",
+            yes=True, topic=topic, archived=datetime.now(UTC) if archived else None, id=chat_id)
+
+
+def _update(server, statement: str, **values) -> None:
+    engine = create_engine(server.env["DATABASE_URL"])
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(statement), values)
+    finally:
+        engine.dispose()

@@ -23,9 +23,8 @@ from werkzeug.datastructures import FileStorage
 from ..extensions import db
 from ..models import Attachment, Membership, Message
 from ..text_rules import without_controls
-from . import messaging
+from . import directory, messaging, workspace
 from .errors import ChatError, not_found
-from .service import membership_or_404
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +40,10 @@ MAX_NAME_LENGTH = 255
 # ----- limits ----------------------------------------------------------------------------------
 
 def upload_limit(config=None) -> int:
-    """Bytes one send may carry, all its files together (WEBCHAT_MAX_UPLOAD_MB)."""
-    config = config if config is not None else current_app.config
-    return int(float(config["MAX_UPLOAD_MB"]) * 1024 * 1024)
+    """Bytes one send may carry, all its files together: the workspace's limit
+    (workspace.upload_limit_mb); given the app's config, the server's WEBCHAT_MAX_UPLOAD_MB."""
+    megabytes = float(config["MAX_UPLOAD_MB"]) if config is not None else workspace.upload_limit_mb()
+    return int(megabytes * 1024 * 1024)
 
 
 def request_limit(config) -> int:
@@ -385,8 +385,9 @@ def send_with_files(membership: Membership, body: str | None, client_id: str | N
 
 
 def attachment_or_404(chat_id: int, user, attachment_id: int) -> Attachment:
-    """An attachment of a message in this chat, for a member of it; ChatError 404 for anything else."""
-    membership_or_404(chat_id, user)
+    """An attachment of a message in this chat, for a member of it or someone previewing a public
+    channel (directory.readable_or_404); ChatError 404 for anything else."""
+    directory.readable_or_404(chat_id, user)
     attachment = db.session.get(Attachment, attachment_id) if attachment_id <= messaging.MAX_ID else None
     if (attachment is None or attachment.chat_id != chat_id or attachment.message is None
             or attachment.message.is_deleted):

@@ -13,13 +13,12 @@ import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageOps
-from sqlalchemy import exists, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import or_, select
 from werkzeug.datastructures import FileStorage
 
 from ..extensions import db
-from ..models import Membership, User
-from . import attachments
+from ..models import User
+from . import attachments, workspace
 from .accounts import AccountError
 from .errors import not_found
 
@@ -95,13 +94,10 @@ def make_avatar(source: Path, thumbnail: Path, target: Path, memory_limit: int) 
 
 
 def avatar_path(viewer: User, user_id: int) -> Path:
-    """The picture of a person the viewer shares a chat with (or the viewer's own); ChatError 404
-    for anyone else, and for a person without one: who is in which chat is the members' business."""
-    mine, theirs = aliased(Membership), aliased(Membership)
-    shares_a_chat = exists(select(mine.id).join(theirs, theirs.chat_id == mine.chat_id)
-                           .where(mine.user_id == viewer.id, theirs.user_id == User.id))
+    """The picture of a person the viewer may find (workspace.findable; a guest: people they share
+    a chat with) or the viewer's own; ChatError 404 for anyone else, and for a person without one."""
     name = db.session.scalar(select(User.avatar_name).where(
-        User.id == user_id, User.avatar_name.is_not(None), or_(User.id == viewer.id, shares_a_chat)))
+        User.id == user_id, User.avatar_name.is_not(None), or_(User.id == viewer.id, workspace.findable(viewer))))
     if name is None:
         raise not_found()
     return attachments.stored_path(name)

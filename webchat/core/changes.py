@@ -11,13 +11,13 @@ import logging
 from datetime import timedelta
 from typing import NamedTuple
 
-from flask import current_app, render_template
+from flask import render_template
 from sqlalchemy import func, select, update
 
 from ..extensions import db
 from ..models import Chat, Membership, Message, utcnow
 from ..realtime.hub import chat_channel
-from . import attachments, send_budget
+from . import attachments, send_budget, workspace
 from .broadcasts import current_hub
 from .errors import ChatError
 from .messaging import MAX_ID, record_mentions, render_body, validate_body, with_parts
@@ -101,7 +101,7 @@ def check_editable(membership: Membership, message: Message) -> None:
         raise ChatError("You can only edit your own messages.", 403)
     if message.is_deleted:
         raise ChatError("That message was deleted; there is nothing left to edit.", 409)
-    window = current_app.config.get("MESSAGE_EDIT_WINDOW_SECONDS")
+    window = workspace.edit_window_seconds()
     if window and utcnow() - _aware(message.created_at) > timedelta(seconds=window):
         minutes = max(1, round(window / 60))
         raise ChatError(f"Messages can be edited for {minutes} minute{'s' if minutes != 1 else ''} "

@@ -1,5 +1,6 @@
 """Names suggested as one types: the composer's @ list (the chat's members whose name starts with
-what follows the "@") and the people picker's (people one shares a chat with).
+what follows the "@") and the people picker's and directory's (the people one may find:
+workspace.findable).
 
 static/mentions.js asks as the person types "@bo" (pages/mentions.py) and shows the answer
 under the composer (templates/chats/_mention_suggestions.html). Mentions themselves are found
@@ -9,6 +10,7 @@ from sqlalchemy import case, func, or_, select
 
 from ..extensions import db
 from ..models import Membership, User
+from . import workspace
 
 SUGGESTIONS = 8
 MAX_QUERY = 32  # the longest username; a longer query matches nobody anyway
@@ -17,24 +19,22 @@ MAX_QUERY = 32  # the longest username; a longer query matches nobody anyway
 def suggest(chat_id: int, viewer: User, typed: str, limit: int = SUGGESTIONS) -> list[User]:
     """Other active members of the chat whose name matches `typed` (matching, below)."""
     in_chat = select(Membership.user_id).where(Membership.chat_id == chat_id)
-    return _matching(in_chat, viewer, typed, limit)
+    return _matching(User.id.in_(in_chat), viewer, typed, limit)
 
 
 def suggest_people(viewer: User, typed: str, limit: int = SUGGESTIONS) -> list[User]:
-    """The people picker's suggestions (pages/people.py): active people who share a chat with the
-    viewer and whose name matches `typed`. Only them: which other usernames exist is no one's
-    business (service.users_by_username); anyone else is reached by typing their exact username."""
-    their_chats = select(Membership.chat_id).where(Membership.user_id == viewer.id)
-    known = select(Membership.user_id).where(Membership.chat_id.in_(their_chats))
-    return _matching(known, viewer, typed, limit)
+    """The people picker's suggestions (pages/people.py) and the directory of people: active people
+    the viewer may find (workspace.findable: a guest only those they share a chat with) whose name
+    matches `typed`."""
+    return _matching(workspace.findable(viewer), viewer, typed, limit)
 
 
 def _matching(people, viewer: User, typed: str, limit: int) -> list[User]:
-    """The one rule of both lists: of the user ids `people` selects, other active users whose
+    """The one rule of both lists: of the users the condition `people` admits, other active users whose
     username, display name or a word of it starts with `typed` (case-insensitive); usernames that
     start with it first, then alphabetical."""
     prefix = typed.lower()
-    query = select(User).where(User.id.in_(people), User.id != viewer.id, User.is_active_account.is_(True))
+    query = select(User).where(people, User.id != viewer.id, User.is_active_account.is_(True))
     by_username = User.username.startswith(prefix, autoescape=True)
     if prefix:
         display = func.lower(User.display_name)

@@ -31,6 +31,9 @@ EDIT = Budget("SEND_LIMIT", "send",
 RENAME = Budget("SEND_LIMIT", "send",
                 "You're renaming too fast: every rename is a message to everyone in the chat. "
                 "Wait {wait} and try again. Nothing was changed.")
+JOIN = Budget("SEND_LIMIT", "send",
+              "You're joining channels too fast: every join is a message to everyone in the channel. "
+              "Wait {wait} and try again. Nothing was changed.")
 REACT = Budget("REACTION_LIMIT", "react", "You're reacting too fast. Wait {wait} and react again.")
 CREATE_CHAT = Budget("CHAT_CREATE_LIMIT", "chats",
                      "You're creating chats too fast. Wait {wait} before starting another. Nothing was changed.")

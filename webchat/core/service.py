@@ -21,11 +21,16 @@ MAX_CHAT_NAME = 80
 MAX_MEMBERS_PER_REQUEST = 100
 
 
-def membership_or_404(chat_id: int, user: User) -> Membership:
-    """The user's membership of the chat; ChatError 404 when the chat does not exist or the user is not in it."""
-    membership = db.session.scalar(
+def find_membership(chat_id: int, user: User) -> Membership | None:
+    """The user's membership of the chat, None when the chat does not exist or the user is not in it."""
+    return db.session.scalar(
         select(Membership).where(Membership.chat_id == chat_id, Membership.user_id == user.id)
     )
+
+
+def membership_or_404(chat_id: int, user: User) -> Membership:
+    """The user's membership of the chat; ChatError 404 when the chat does not exist or the user is not in it."""
+    membership = find_membership(chat_id, user)
     if membership is None:
         raise not_found()
     return membership
@@ -50,8 +55,9 @@ def users_by_username(requester: User, names: list[str], doing: str) -> list[Use
     """The active users so named, for requester to put into a chat; ChatError when any is missing.
 
     Which names exist is no one's business but theirs: the refusal names only people requester
-    already shares a chat with, and every other name costs one lookup from requester's budget,
-    so trying usernames one by one is slow. doing: what failed, e.g. "Couldn't start the chat".
+    may find (workspace.findable: for a guest, people they already share a chat with), and every
+    other name costs one lookup from requester's budget, so trying usernames one by one is slow.
+    doing: what failed, e.g. "Couldn't start the chat".
     """
     if len(names) > MAX_MEMBERS_PER_REQUEST:
         raise ChatError(f"Add at most {MAX_MEMBERS_PER_REQUEST} people at a time.")
@@ -62,11 +68,10 @@ def users_by_username(requester: User, names: list[str], doing: str) -> list[Use
         return []
     known = _known_usernames(requester, names)
     send_budget.spend(requester.id, send_budget.LOOKUP, amount=sum(n not in known for n in names))
-    users = [u for u in db.session.scalars(select(User).where(User.username.in_(names))) if u.is_active_account]
-    if not workspace.may_browse(requester):
-        # A guest reaches only the people they already share a chat with; anyone else is refused
-        # as a name that matches no one, so a guest learns nothing of who else exists.
-        users = [u for u in users if u.username in known]
+    # Only people requester may find: a guest reaches only those they already share a chat with;
+    # anyone else is refused as a name that matches no one, so a guest learns nothing of who exists.
+    users = [u for u in db.session.scalars(select(User).where(User.username.in_(names)))
+             if u.is_active_account and u.username in known]
     found = {u.username for u in users}
     if any(n not in found for n in names):
         raise ChatError(_not_found(doing, [n for n in names if n not in found and n in known],
@@ -75,12 +80,9 @@ def users_by_username(requester: User, names: list[str], doing: str) -> list[Use
 
 
 def _known_usernames(requester: User, names: list[str]) -> set[str]:
-    """Which of these names belong to requester or to someone they share a chat with."""
-    their_chats = select(Membership.chat_id).where(Membership.user_id == requester.id)
-    shared = db.session.scalars(
-        select(User.username).join(Membership, Membership.user_id == User.id)
-        .where(Membership.chat_id.in_(their_chats), User.username.in_(names)).distinct())
-    return {requester.username, *shared}
+    """Which of these names belong to requester or to someone they may find."""
+    found = db.session.scalars(select(User.username).where(User.username.in_(names), workspace.findable(requester)))
+    return {requester.username, *found}
 
 
 NAMES_IN_REFUSAL = 5
@@ -97,7 +99,7 @@ def _not_found(doing: str, missing_known: list[str], unknown: list[str]) -> str:
     elif len(unknown) <= NAMES_IN_REFUSAL:
         which = f"the usernames — one or more of {', '.join(unknown)} don't"
     else:
-        which = f"the usernames — one or more of the {len(unknown)} that aren't people you share a chat with don't"
+        which = f"the usernames — one or more of the {len(unknown)} that aren't people you can find don't"
     return f"{doing}: check {which} match anyone you can add. Nothing was changed."
 
 

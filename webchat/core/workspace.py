@@ -4,11 +4,11 @@ Every rule about roles is here, asked by name (may_browse, may_create_channel, r
 page, the socket and an API answer alike.
 """
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import AuditEvent, User, Workspace
+from ..models import AuditEvent, Membership, User, Workspace
 from .errors import ChatError, not_found
 
 # Workspace roles, most powerful first. The owner is an administrator who cannot be demoted or
@@ -44,6 +44,17 @@ def is_first_account() -> bool:
 def may_browse(user: User) -> bool:
     """The directory of public channels and people, and previews of public channels: everyone but guests."""
     return not user.is_guest
+
+
+def findable(viewer: User):
+    """Who the viewer may find by name, as a condition on User: the directory of people, the people
+    picker, usernames typed into a chat, people's pictures. A member finds everyone in the
+    workspace; a guest only the people they share a chat with, for whom else exists is no business
+    of someone let into a few chats."""
+    if may_browse(viewer):
+        return true()
+    their_chats = select(Membership.chat_id).where(Membership.user_id == viewer.id)
+    return User.id.in_(select(Membership.user_id).where(Membership.chat_id.in_(their_chats)))
 
 
 def may_create_channel(user: User, public: bool) -> bool:
@@ -87,3 +98,36 @@ def audit_log(limit: int = 100, before: int | None = None) -> list[AuditEvent]:
     if before:
         query = query.where(AuditEvent.id < before)
     return list(db.session.scalars(query))
+
+
+def _stored(field: str):
+    """A setting as stored, None when the workspace row is not made yet: reading a setting in the
+    middle of another operation (a send, a page) must not write (settings() commits the new row)."""
+    workspace = db.session.get(Workspace, 1)
+    return getattr(workspace, field) if workspace is not None else None
+
+
+def name() -> str:
+    """The workspace's name, shown as the top bar's brand and at the end of every tab's title."""
+    return _stored("name") or "webchat"
+
+
+def edit_window_seconds() -> int | None:
+    """Seconds after sending during which a message may be edited, None for no limit: the
+    workspace's setting (0: off), else the server's WEBCHAT_EDIT_WINDOW_SECONDS."""
+    chosen = _stored("edit_window_seconds")
+    if chosen is None:
+        return current_app.config.get("MESSAGE_EDIT_WINDOW_SECONDS") or None
+    return chosen or None
+
+
+def server_upload_mb() -> float:
+    """The most one send may carry, in MB, as the server allows it (WEBCHAT_MAX_UPLOAD_MB): the
+    workspace may lower it, never raise it (request bodies are cut off past it)."""
+    return float(current_app.config["MAX_UPLOAD_MB"])
+
+
+def upload_limit_mb() -> float:
+    """MB one send may carry: the workspace's limit, at most the server's."""
+    chosen, server = _stored("max_upload_mb"), server_upload_mb()
+    return server if chosen is None else min(chosen, server)

@@ -1,12 +1,12 @@
 """Channel pages: archiving and unarchiving, and the administrators' list of every channel
 (/admin/channels). The topic form is on the members page (pages/chats.py)."""
-from flask import flash, redirect, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..core import channels, workspace
-from ..htmx import is_htmx, navigate
+from ..htmx import navigate
 from . import bp
-from .views import page_or_pane, refusals
+from .views import refusals
 
 
 @bp.post("/chats/<id:chat_id>/archive")
@@ -65,10 +65,12 @@ def set_channel_owner(chat_id: int):
 
 
 def _channels_page(status: int = 200, error: str | None = None, notice: str | None = None):
+    """The page (a page of the administration section, admin/_page.html); after a change, post,
+    redirect, get, the notice flashed."""
     workspace.require_admin(current_user)
-    if request.method == "POST" and not error and not is_htmx():
+    if request.method == "POST" and not error:
         flash(notice)
-        return redirect(url_for("chats.admin_channels"))  # post, redirect, get
-    return page_or_pane("admin/channels.html", status=status, rows=channels.all_channels(current_user),
-                        title="Channels", error=error, notice=notice)
+        return redirect(url_for("chats.admin_channels"))
+    return make_response(render_template("admin/channels.html", rows=channels.all_channels(current_user),
+                                         error=error), status)
 

@@ -2,12 +2,13 @@
 from flask import current_app, make_response, render_template, request, url_for
 from flask_login import current_user
 
-from ..core import changes, channels, messaging, read_state, service, work_budget, workspace
+from ..core import changes, channels, directory, messaging, read_state, service, work_budget, workspace
 from ..core.errors import ChatError
 from ..core.fragments import render_chat_list
 from ..core.presence import Presence
 from ..htmx import is_htmx, navigate, retarget, trigger, triggered_by
 from . import bp
+from .directory import preview
 from .views import answer_sent, chat_context, chat_pane_refusal, composer, page_or_pane, refusals
 
 
@@ -70,10 +71,13 @@ def _go_to_chat(chat_id: int):
 
 @bp.get("/chats/<id:chat_id>")
 def show_chat(chat_id: int):
-    """A chat: its newest messages (or a page before ?before=) and the composer."""
-    membership = service.membership_or_404(chat_id, current_user)
-    work_budget.spend_request(current_user.id)
+    """A chat: its newest messages (or a page before ?before=) and the composer; to a non-member,
+    a public channel's preview (pages/directory.py)."""
     before = request.args.get("before", type=int)
+    membership = service.find_membership(chat_id, current_user)
+    if membership is None:
+        return preview(chat_id, before)
+    work_budget.spend_request(current_user.id)
     context = chat_context(membership, before=before)
     return page_or_pane("chats/_chat_pane.html", refresh_list=True, composer=composer(membership.chat),
                         **context)
@@ -81,19 +85,22 @@ def show_chat(chat_id: int):
 
 @bp.get("/chats/<id:chat_id>/messages")
 def list_messages(chat_id: int):
-    """Message fragments after ?after= (polling, catch-up) or before ?before= (history)."""
-    membership = service.membership_or_404(chat_id, current_user)
-    work_budget.spend_request(current_user.id)
-    limit = current_app.config["PAGE_SIZE"]
-    after = request.args.get("after", type=int)
+    """Message fragments after ?after= (polling, catch-up) or before ?before= (history, which a
+    public channel's previewer may read too)."""
     before = request.args.get("before", type=int)
     if before is not None:
+        chat = directory.readable_or_404(chat_id, current_user)
+        work_budget.spend_request(current_user.id)
+        limit = current_app.config["PAGE_SIZE"]
         messages = messaging.messages_before(chat_id, current_user, before, limit)
         older = messages and messaging.has_older(chat_id, current_user, messages[0].id)
-        return _charge(render_template("chats/_older.html", chat=membership.chat, messages=messages,
+        return _charge(render_template("chats/_older.html", chat=chat, messages=messages,
                                        hide_system=current_user.hide_system_messages,
                                        older_than=messages[0].id if older else None), len(messages))
-    cap = limit * 4
+    service.membership_or_404(chat_id, current_user)
+    work_budget.spend_request(current_user.id)
+    after = request.args.get("after", type=int)
+    cap = current_app.config["PAGE_SIZE"] * 4
     messages = messaging.messages_after(chat_id, current_user, after or 0, cap)
     cursor = request.args.get("changes", type=int)
     caught_up = changes.catch_up_changes(chat_id, cursor, changes.CATCH_UP_PAGE)

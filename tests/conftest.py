@@ -101,6 +101,7 @@ def app(_schema):
         "RATELIMIT_ENABLED": False,
         "PASSWORD_HASH_METHOD": FAST_HASH,
         "REGISTRATION_MODE": "open",
+        "DEFAULT_CHANNEL": "",  # no #general unless a test asks: each sees only the chats it makes
     })
     app.jinja_env.bytecode_cache = COMPILED_TEMPLATES
     yield app

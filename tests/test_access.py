@@ -222,6 +222,17 @@ ACCESS: dict[str, list[Probe]] = {
         Probe("GET", "/reset/not-a-reset-token", anonymous=404, outsider=404),
         Probe("POST", "/reset/not-a-reset-token", {"new_password": "taken over now"}, anonymous=404, outsider=404),
     ],
+    # ----- channels -----
+    # The topic: a channel's admins (alice). Archiving: they or a workspace administrator, who may
+    # archive a chat they are not in (tests/test_channels.py: not tried here, it would close the
+    # scene's chat); unarchiving a chat that is not archived changes nothing, so they try that.
+    "chats.set_topic": [Probe("POST", "/chats/{chat}/topic", {"topic": "Owned", "description": "mine"}, member=403)],
+    "chats.archive_channel": [Probe("POST", "/chats/{chat}/archive", member=403, admin=None, owner=None)],
+    "chats.unarchive_channel": [Probe("POST", "/chats/{chat}/unarchive", member=403, admin=ALLOWED,
+                                      owner=ALLOWED)],
+    # GET /admin/channels: its row is in PLANNED below. Handing a channel on: administrators only.
+    "chats.set_channel_owner": [Probe("POST", "/admin/channels/{chat}/owner", {"owner": "{member}"}, member=404,
+                                      channel_admin=404)],
     # ----- the socket ---------------------------------------------------------------------------
     "realtime.socket": [Probe("WS", "/socket", anonymous=401, outsider=REFUSED)],
 }

@@ -257,7 +257,7 @@ def test_seed_demo_creates_alice_bob_and_carol_who_can_sign_in(app):
         assert browser.login(username, "webchat-demo").status_code == 302
     alice = Actor(app)
     alice.login("alice", "webchat-demo")
-    assert [entry["title"] for entry in chat_list(alice.get("/"))] == ["Bob Baker", "Random", "General"]
+    assert [entry["title"] for entry in chat_list(alice.get("/"))] == ["Bob Baker", "Random", "general"]
 
 
 def test_seed_demo_run_twice_creates_nothing_more(app):

@@ -10,7 +10,7 @@ DEMO_PASSWORD = "webchat-demo"
 DEMO_USERS = [("alice", "Alice Archer"), ("bob", "Bob Baker"), ("carol", "Carol Chen")]
 
 GENERAL_HISTORY = [
-    ("alice", "Welcome to **webchat**! This is the *General* room."),
+    ("alice", "Welcome to **webchat**! This is *#general*, the channel everyone joins."),
     ("bob", "Hi all 👋 Markdown works: `inline code`, **bold**, _italic_, and links like https://example.com"),
     ("carol", "> Quotes work too.\n\nAnd lists:\n- one\n- two"),
     ("alice", "@bob can you review the release notes today?"),
@@ -28,13 +28,13 @@ DIRECT_HISTORY = [
 
 def seed_demo() -> bool:
     """Create the demo users and chats unless they exist; True when something was created."""
-    from .core import messaging, service  # imported late: they need the app's models bound
+    from .core import channels, messaging, service  # imported late: they need the app's models bound
 
     if db.session.scalar(select(User.id).where(User.username == "alice")):
         return False
     users = {}
     for username, display in DEMO_USERS:
-        user = User(username=username, display_name=display)
+        user = User(username=username, display_name=display, role="owner" if username == "alice" else "member")
         user.set_password(DEMO_PASSWORD)
         db.session.add(user)
         users[username] = user
@@ -45,7 +45,11 @@ def seed_demo() -> bool:
             membership = service.membership_or_404(chat.id, users[username])
             messaging.send_message(membership, text, f"demo-{chat.id}-{i:04d}")
 
-    general = service.create_group(users["alice"], "General", "bob carol")
+    # A workspace someone registered in before has its default channel already: a group instead.
+    general = (channels.ensure_general(users["alice"], "general")
+               or service.create_group(users["alice"], "General", "bob carol"))
+    for username in ("bob", "carol"):
+        channels.join_default_channels(users[username])
     post(general, GENERAL_HISTORY)
     random = service.create_group(users["carol"], "Random", "alice bob")
     post(random, RANDOM_HISTORY)

@@ -83,6 +83,8 @@ def from_environment(instance: Path) -> dict:
         # Who may register in a new workspace (its administrators change it later): "invite"
         # (with an invitation link), "open" or "closed". The first account may always register.
         "REGISTRATION_MODE": os.environ.get("WEBCHAT_REGISTRATION", "invite"),
+        # The public channel made with the first account, which every new member joins; empty: none.
+        "DEFAULT_CHANNEL": os.environ.get("WEBCHAT_DEFAULT_CHANNEL", "general"),
         "MESSAGE_EDIT_WINDOW_SECONDS": int(os.environ.get("WEBCHAT_EDIT_WINDOW_SECONDS", "0")) or None,
         "RATELIMIT_ENABLED": _bool("WEBCHAT_RATELIMIT", True),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,

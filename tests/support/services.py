@@ -102,6 +102,8 @@ class LiveServer:
             "WEBCHAT_WORK_PER_SECOND": "0",  # tests/test_throttling.py runs the shipped budget
             "WEBCHAT_POLL_INTERVAL": "1",
             "WEBCHAT_REGISTRATION": "open",  # tests register whom they need (test_workspace.py: the modes)
+            # and put them only into the chats they make (tests/test_channels.py: #general).
+            "WEBCHAT_DEFAULT_CHANNEL": "",
             **(extra_env or {}),
         }
         self.process = None

@@ -8,7 +8,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..extensions import db, login_manager
 from ..models import User
 from ..text_rules import name_skeleton, unstorable, without_controls
-from . import sessions, workspace
+from . import channels, sessions, workspace
 from .broadcasts import publish_control
 
 USERNAME = re.compile(r"^[a-z0-9_-]{3,32}$")
@@ -104,6 +104,9 @@ def register(username: str | None, display_name: str | None, password: str | Non
     except IntegrityError:
         db.session.rollback()  # registered by someone else between our check and the insert
         raise AccountError({"username": "That username is taken."}) from None
+    if user.role == "owner":
+        channels.ensure_general(user)  # the workspace starts with #general
+    channels.join_default_channels(user)
     return user
 
 

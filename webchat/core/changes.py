@@ -21,6 +21,7 @@ from . import attachments, send_budget, workspace
 from .broadcasts import current_hub
 from .errors import ChatError
 from .messaging import MAX_ID, record_mentions, render_body, validate_body, with_parts
+from .read_only import check_writable
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ def _aware(moment):
 
 def edit_message(membership: Membership, message: Message, body: str | None) -> Message:
     """Replace a message's text with a new version, rendered and cleaned once; announced to the chat."""
+    check_writable(membership.chat)
     check_editable(membership, message)
     text = validate_body(body, required=not message.attachments)  # files may go without a caption
     if text == message.body:
@@ -142,6 +144,7 @@ def check_deletable(membership: Membership, message: Message) -> None:
 
 def delete_message(membership: Membership, message: Message) -> Message:
     """Erase a message's content for good; its place in the timeline shows "message deleted"."""
+    check_writable(membership.chat)
     check_deletable(membership, message)
     if message.is_deleted:
         return message  # deleting twice is not an error: the result is what was asked for

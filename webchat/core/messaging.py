@@ -25,6 +25,7 @@ from ..text_rules import body_without_controls, unstorable, without_controls
 from . import send_budget
 from .errors import ChatError
 from .formatting import MENTION, render_message, render_plain
+from .read_only import archived_refusal, check_writable
 
 log = logging.getLogger(__name__)
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -87,12 +88,15 @@ class Sender:
     user: User  # detached, with id, username, display_name and avatar_name (all the message partial reads)
     client_id: str | None = None  # the id sender_in looked up, and the user's message under it
     repeat_of: int | None = None
+    chat_name: str | None = None
+    archived: bool = False  # the chat is read-only (core/read_only.py)
 
 
 _SENDER = DriverStatement(
     select(_users.c.username, _users.c.display_name, _users.c.avatar_name,
-           _EXISTING.scalar_subquery().label("repeat_of"))
+           _EXISTING.scalar_subquery().label("repeat_of"), _chats.c.name, _chats.c.archived_at)
     .select_from(_memberships).join(_users, _users.c.id == _memberships.c.user_id)
+    .join(_chats, _chats.c.id == _memberships.c.chat_id)
     .where(_memberships.c.chat_id == bindparam("chat"), _memberships.c.user_id == bindparam("user")))
 
 
@@ -103,9 +107,9 @@ def sender_in(chat_id: int, user_id: int, client_id: str | None = None) -> Sende
                         {"chat": chat_id, "user": user_id, "author": user_id, "client_id": client_id})
     if not rows:
         return None
-    username, display_name, avatar_name, repeat_of = rows[0]
+    username, display_name, avatar_name, repeat_of, chat_name, archived_at = rows[0]
     user = detached(User, id=user_id, username=username, display_name=display_name, avatar_name=avatar_name)
-    return Sender(chat_id, user, client_id, repeat_of)
+    return Sender(chat_id, user, client_id, repeat_of, chat_name, archived_at is not None)
 
 
 
@@ -182,6 +186,11 @@ def draft_message(membership: "Membership | Sender", body: str | None, client_id
     existing = _existing(author.id, client_id, membership)
     if existing is not None:
         return _answer_repeat(existing, chat_id)
+    if isinstance(membership, Sender):
+        if membership.archived:
+            raise archived_refusal(membership.chat_name)
+    else:
+        check_writable(membership.chat)
     text = validate_body(body, required=not has_attachments)
     send_budget.spend(author.id)  # only what would be stored counts: repeats and refusals are free
     html, mentioned, mentioned_ids = render_body(chat_id, text)

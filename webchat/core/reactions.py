@@ -18,6 +18,7 @@ from ..models import Membership, Message, Reaction, User
 from . import send_budget
 from .changes import announce_change, record_change
 from .errors import ChatError
+from .read_only import check_writable
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ def toggle_reaction(membership: Membership, message: Message, raw_emoji: str | N
     Announced to the chat after commit. A toggle racing another of the same person's ends as if
     it ran after it: never an error (a double click must not show one).
     """
+    check_writable(membership.chat)
     emoji = normalize_emoji(raw_emoji)
     check_reactable(message)
     send_budget.spend(membership.user_id, send_budget.REACT)  # a budget of its own: a reply still goes out

@@ -15,6 +15,7 @@ from . import read_state, send_budget, workspace
 from .broadcasts import publish_control
 from .errors import ChatError, not_found
 from .messaging import MAX_ID, add_system_message, announce
+from .read_only import check_writable
 
 MAX_CHAT_NAME = 80
 MAX_MEMBERS_PER_REQUEST = 100
@@ -117,15 +118,18 @@ def validate_chat_name(name: str | None) -> str:
     return name
 
 
-def create_group(creator: User, name: str | None, member_names: str | None) -> Chat:
-    if not workspace.may_create_channel(creator, public=False):
-        raise ChatError("Guests can't create channels.", 403)
+def create_group(creator: User, name: str | None, member_names: str | None, *, public: bool = False,
+                 topic: str = "", description: str = "") -> Chat:
+    """A group chat of creator (its admin and owner) and the named people; public: a channel
+    anyone but a guest finds (core/channels.create_channel checks its name and who may)."""
+    check_may_create(creator, public)
     name = validate_chat_name(name)
     send_budget.spend(creator.id, send_budget.CREATE_CHAT)  # every try: probing names costs too
     others = [u for u in users_by_username(creator, parse_usernames(member_names), "Couldn't start the chat")
               if u.id != creator.id]
     _spend_on_adding(creator, others)
-    chat = Chat(kind="group", name=name)
+    chat = Chat(kind="group", name=name, is_public=public, topic=topic, description=description,
+                owner_id=creator.id)
     chat.memberships.append(Membership(user=creator, role="admin"))
     chat.memberships.extend(Membership(user=u) for u in others)
     db.session.add(chat)
@@ -136,6 +140,15 @@ def create_group(creator: User, name: str | None, member_names: str | None) -> C
     db.session.commit()
     publish_control([creator.id, *(u.id for u in others)], "memberships")
     return chat
+
+
+def check_may_create(creator: User, public: bool) -> None:
+    """ChatError 403 unless creator may start a chat of that kind (workspace.may_create_channel)."""
+    if creator.is_guest:
+        raise ChatError("Guests can't create channels.", 403)
+    if not workspace.may_create_channel(creator, public):
+        raise ChatError("In this workspace only administrators create public channels. Make it private, "
+                        "or ask an administrator.", 403)
 
 
 def start_conversation(user: User, people: str | None, name: str | None) -> Chat:
@@ -204,6 +217,7 @@ def _require_admin(membership: Membership) -> None:
 def add_members(membership: Membership, member_names: str | None) -> list[User]:
     chat = membership.chat
     _require_group(chat, "have more members")
+    check_writable(chat)
     users = users_by_username(membership.user, parse_usernames(member_names), "Couldn't add anyone")
     if not users:
         raise ChatError("Name at least one person to add.")

@@ -7,4 +7,4 @@ from flask import Blueprint
 
 bp = Blueprint("chats", __name__)  # the name keeps the endpoints chats.*
 
-from . import attachments, chats, directory, invitations, mentions, messages, people, reactions, search, views  # noqa: E402,F401  (registers the views on bp)
+from . import attachments, channels, chats, directory, invitations, mentions, messages, people, reactions, search, views  # noqa: E402,F401  (registers the views on bp)

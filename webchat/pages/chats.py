@@ -2,7 +2,7 @@
 from flask import current_app, make_response, render_template, request, url_for
 from flask_login import current_user
 
-from ..core import changes, directory, messaging, read_state, service, work_budget
+from ..core import changes, channels, directory, messaging, read_state, service, work_budget, workspace
 from ..core.errors import ChatError
 from ..core.fragments import render_chat_list
 from ..core.presence import Presence
@@ -21,7 +21,14 @@ def _charge(html: str, items: int = 0) -> str:
 @bp.get("/")
 def dashboard():
     """The user's chats, with a welcome pane and forms to start a chat."""
-    return page_or_pane("chats/_welcome.html")
+    return page_or_pane("chats/_welcome.html", **welcome_context())
+
+
+def welcome_context() -> dict:
+    """What the welcome pane needs besides its form: whether to show the first-run guide, and
+    whether the person may make a channel public."""
+    return {"new_here": channels.is_new_here(current_user),
+            "may_create_public": workspace.may_create_channel(current_user, public=True)}
 
 
 @bp.get("/chats/list")
@@ -33,10 +40,12 @@ def chat_list():
 
 @bp.post("/chats")
 def create_chat():
-    """Create a group chat from a name and a list of usernames."""
+    """Create a channel (public or private) from a name, a topic, a description and a list of usernames."""
     welcome = _welcome_refusal("create_error")
+    form = request.form
     with refusals(page=welcome, fragment=welcome):
-        chat = service.create_group(current_user, request.form.get("name"), request.form.get("members"))
+        chat = channels.create_channel(current_user, form.get("name"), form.get("members"),
+                                       form.get("visibility") or "private", form.get("topic"), form.get("description"))
     return _go_to_chat(chat.id)
 
 
@@ -51,7 +60,8 @@ def open_direct():
 
 def _welcome_refusal(field: str):
     """The welcome pane again, the form as typed and the refusal beside the form that failed."""
-    return lambda e: page_or_pane("chats/_welcome.html", status=e.status, form=request.form, **{field: e.message})
+    return lambda e: page_or_pane("chats/_welcome.html", status=e.status, form=request.form, **welcome_context(),
+                                  **{field: e.message})
 
 
 def _go_to_chat(chat_id: int):
@@ -172,6 +182,7 @@ def _members_page(membership, status: int = 200, error: str | None = None, notic
     people = sorted(chat.memberships, key=lambda m: (not m.is_admin, m.user.display_name.lower()))
     return page_or_pane("chats/_members.html", status=status, chat=chat, membership=membership,
                         people=people, title=service.chat_title(chat, current_user),
+                        may_archive=channels.may_archive(current_user, chat, membership),
                         presence=Presence(current_user, [m.user for m in people]), error=error, notice=notice)
 
 
@@ -210,9 +221,18 @@ def remove_member(chat_id: int, username: str):
 def rename_chat(chat_id: int):
     """Rename a group chat."""
     def do_rename(membership):
-        service.rename(membership, request.form.get("name"))
+        channels.rename(membership, request.form.get("name"))
         return "Renamed."
     return _member_action(chat_id, do_rename)
+
+
+@bp.post("/chats/<id:chat_id>/topic")
+def set_topic(chat_id: int):
+    """Change a channel's topic and description (its admins)."""
+    def change(membership):
+        changed = channels.set_topic(membership, request.form.get("topic"), request.form.get("description"))
+        return "Topic and description saved." if changed else "Nothing changed."
+    return _member_action(chat_id, change)
 
 
 @bp.post("/chats/<id:chat_id>/leave")

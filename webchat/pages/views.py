@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from flask import current_app, g, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..core import broadcasts, changes, messaging, read_state, service
+from ..core import broadcasts, changes, channels, messaging, read_state, service
 from ..core.errors import ChatError
 from ..core.fragments import render_chat_list
 from ..core.presence import Presence
@@ -109,7 +109,7 @@ def chat_context(membership, before: int | None = None, **extra) -> dict:
                 hide_system=viewer.hide_system_messages,
                 receipts=broadcasts.receipt_readers(chat.id), changes_cursor=changes_cursor,
                 partner=next((p for p in people if p.id != viewer.id), None) if chat.is_direct else None,
-                **extra)
+                may_archive=channels.may_archive(viewer, chat, membership), **extra)
 
 
 # Where a navigation came from (Sec-Fetch-Site): our own pages, or the person themselves (typed

@@ -1,12 +1,12 @@
 """Registering with an invitation link: /invite/<token>."""
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, render_template, request
 from flask_limiter.util import get_remote_address
 
 from ..core import accounts, invitations, workspace
 from ..core.errors import ChatError
 from ..extensions import db, limiter
 from . import bp
-from .routes import start_session
+from .routes import welcome_in
 
 # Longer than any token we hand out (token_urlsafe(32): 43 characters); a longer one is no link of ours.
 MAX_TOKEN = 128
@@ -41,8 +41,7 @@ def invitation(token: str):
         if request.method == "POST":
             user = invitations.register_with(token, request.form.get("username"), request.form.get("display_name"),
                                              request.form.get("password"), request.form.get("email"))
-            start_session(user)
-            return redirect(url_for("chats.dashboard"))
+            return welcome_in(user)
     except ChatError as e:
         db.session.rollback()
         return render_template("auth/invitation_refused.html", text=e.message), e.status

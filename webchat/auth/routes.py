@@ -7,7 +7,7 @@ from flask_login import current_user, login_required, login_user, logout_user, u
 from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..core import accounts, attachments, avatars, invitations, sessions
+from ..core import accounts, attachments, avatars, channels, invitations, sessions
 from ..errors import render_error
 from ..extensions import limiter
 from . import bp, devices
@@ -126,9 +126,20 @@ def register():
                                      request.form.get("password"))
         except accounts.AccountError as e:
             return render_template("auth/register.html", errors=e.errors, form=request.form), 422
-        start_session(user)
-        return redirect(url_for("chats.dashboard"))
+        return welcome_in(user)
     return render_template("auth/register.html", errors={}, form={})
+
+
+def welcome_in(user):
+    """Sign a new account in and take it where everyone is (#general), saying where things are;
+    with no default channel, to the home page and its first-run guide."""
+    start_session(user)
+    landing = channels.landing_channel(user)
+    if landing is None:
+        return redirect(url_for("chats.dashboard"))
+    flash(f"Welcome, {user.display_name}! You're in #{landing.name} with everyone. Your chats are in the list; "
+          f"“Browse channels” finds more, and “New message” starts a conversation.")
+    return redirect(url_for("chats.show_chat", chat_id=landing.id))
 
 
 @bp.app_template_global()

@@ -234,6 +234,13 @@ def join_default_channels(user: User) -> list[Chat]:
 
 # ----- the first run ------------------------------------------------------------------------------
 
+def landing_channel(user: User) -> Chat | None:
+    """Where a new account lands: the first default channel it is in (#general), if any."""
+    theirs = select(Membership.chat_id).where(Membership.user_id == user.id)
+    return db.session.scalar(select(Chat).where(Chat.is_default, Chat.archived_at.is_(None), Chat.id.in_(theirs))
+                             .order_by(Chat.id).limit(1))
+
+
 FEW_CHATS = 2
 
 

@@ -212,6 +212,28 @@ def test_an_administrator_cannot_touch_the_owner_nor_make_an_owner(server, owner
     assert audit_rows(owner) == logged
 
 
+def test_a_role_change_shows_at_once_on_the_persons_open_pages(owner, people):
+    """Made an administrator, an open page gains the way into Administration; made a guest, it loses
+    Browse channels too; all without a reload (the socket brings the new links)."""
+    bob = people.new("bob")
+    tab = bob.open_tab()
+
+    def links(frame: str) -> tuple[bool, bool] | None:
+        if 'id="admin-link"' not in frame:
+            return None
+        return ">Administration</a>" in frame, ">Browse channels</a>" in frame
+
+    assert act(owner, bob.username, "role", role="admin").status == 302
+    assert links(tab.wait_for(lambda f: links(f) is not None, timeout=2)) == (True, True)
+    assert act(owner, bob.username, "role", role="guest").status == 302
+    assert links(tab.wait_for(lambda f: links(f) is not None, timeout=2)) == (False, False)
+    assert act(owner, bob.username, "role", role="member").status == 302
+    assert links(tab.wait_for(lambda f: links(f) is not None, timeout=2)) == (False, True)
+    # The same as a page loaded afresh shows.
+    page = bob.get("/").text
+    assert ">Administration</a>" not in page and ">Browse channels</a>" in page
+
+
 def test_an_administrator_deactivates_members_but_not_through_a_bad_role(server, owner, people):
     admin = make_admin(owner, people.new("admin"))
     member = people.new("member")

@@ -378,7 +378,7 @@ def test_a_hundred_unknown_names_are_not_listed_and_trying_more_is_throttled(peo
                     htmx_post(mallory, "/chats", {"name": "Probe", "members": unique_name("nobody")}),
                     mallory.post("/dm", {"username": unique_name("nobody")})):
         assert refused.status == 429
-        assert re.fullmatch(r"You've tried too many usernames of people you don't share a chat with\. Wait \d+ "
+        assert re.fullmatch(r"You've tried too many usernames that match no one you can find\. Wait \d+ "
                             r"minutes and try again\. Nothing was changed\.", form_error(refused.text))
     assert chats_of(mallory) == chats_of(bob) == []
     # People she may find (a member: everyone) cost no lookup: she can still start chats with them.

@@ -52,4 +52,4 @@ def invitation(token: str):
 
 def _form(invitation, errors: dict, form):
     return render_template("auth/invitation.html", invitation=invitation, errors=errors, form=form,
-                           workspace_name=workspace.settings().name)
+                           workspace_name=workspace.name())

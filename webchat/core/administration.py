@@ -72,7 +72,7 @@ def set_active(actor: User, username: str, active: bool) -> User:
 def change_role(actor: User, username: str, role: str | None) -> User:
     """Give someone another workspace role. Only an owner makes an owner or changes one; since no
     one changes their own role here, the owner who acts stays, and the workspace keeps an owner.
-    A demoted administrator loses administration from their next request (roles are read on each)."""
+    Roles are read on each request; the person's open pages are sent what the new role shows."""
     target = person(username)
     workspace.check_may_manage(actor, target)
     if role not in workspace.ROLES:
@@ -88,6 +88,7 @@ def change_role(actor: User, username: str, role: str | None) -> User:
     workspace.record(actor, "user.role", f"@{target.username}",
                      f"{workspace.ROLE_NAMES[before]} → {workspace.ROLE_NAMES[role]}")
     db.session.commit()
+    publish_control([target.id], "role")  # their open pages show or hide what the role allows
     return target
 
 

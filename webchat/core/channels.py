@@ -50,30 +50,28 @@ def _taken_after_race(name: str) -> ChatError:
     return name_taken(existing or name)
 
 
+def _cleaned(typed: str | None, what: str, limit: int, lines: bool = False) -> str:
+    """Text as a chat name is cleaned (service.validate_chat_name): no controls no one types, runs
+    of spaces as one; kept as lines when `lines`. May be empty; ChatError past `limit` characters."""
+    text = typed or ""
+    if unstorable(text):
+        raise ChatError(f"That {what} contains a character webchat can't store (a NUL or an unpaired "
+                        "surrogate). Nothing was changed.")
+    text = "\n".join(" ".join(without_controls(line).split()) for line in text.splitlines()).strip() if lines \
+        else " ".join(without_controls(text).split())
+    if len(text) > limit:
+        raise ChatError(f"A {what} can be at most {limit} characters; this one has {len(text)}. Nothing was changed.")
+    return text
+
+
 def clean_topic(typed: str | None) -> str:
-    """One line, without the controls no one types (as chat names); may be empty."""
-    topic = typed or ""
-    if unstorable(topic):
-        raise ChatError("That topic contains a character webchat can't store (a NUL or an unpaired surrogate). "
-                        "Nothing was changed.")
-    topic = " ".join(without_controls(topic).split())
-    if len(topic) > MAX_TOPIC:
-        raise ChatError(f"A topic can be at most {MAX_TOPIC} characters; this one has {len(topic)}. "
-                        "Nothing was changed.")
-    return topic
+    """One line; may be empty."""
+    return _cleaned(typed, "topic", MAX_TOPIC)
 
 
 def clean_description(typed: str | None) -> str:
     """Lines of text, each cleaned as a topic is; may be empty."""
-    text = typed or ""
-    if unstorable(text):
-        raise ChatError("That description contains a character webchat can't store (a NUL or an unpaired "
-                        "surrogate). Nothing was changed.")
-    description = "\n".join(" ".join(without_controls(line).split()) for line in text.splitlines()).strip()
-    if len(description) > MAX_DESCRIPTION:
-        raise ChatError(f"A description can be at most {MAX_DESCRIPTION} characters; this one has "
-                        f"{len(description)}. Nothing was changed.")
-    return description
+    return _cleaned(typed, "description", MAX_DESCRIPTION, lines=True)
 
 
 # ----- creating and renaming ---------------------------------------------------------------------

@@ -38,7 +38,7 @@ CLOSED = "Registration is closed."
 def registration_refusal() -> str | None:
     """Why /register (without an invitation) creates no account now, or None when it may. The
     first account may always be made: it becomes the owner, whatever the mode."""
-    mode = workspace.settings().registration
+    mode = workspace.registration_mode()
     if mode == "open" or workspace.is_first_account():
         return None
     return CLOSED if mode == "closed" else BY_INVITATION
@@ -135,7 +135,7 @@ def usable(token: str) -> Invitation:
         raise ChatError(INVALID_LINK, 404)
     if (state := status(invitation)) != "active":
         raise ChatError(UNUSABLE[state], 410)
-    if workspace.settings().registration == "closed":
+    if workspace.registration_mode() == "closed":
         raise ChatError(CLOSED, 403)
     return invitation
 

@@ -43,8 +43,8 @@ PUT_INTO = Budget("PUT_INTO_CHATS_LIMIT", "into",
                   "You've added {name} to {count} chats within the hour. Wait {wait} before adding them to another. "
                   "Nothing was changed.")
 LOOKUP = Budget("USERNAME_LOOKUP_LIMIT", "lookups",
-                "You've tried too many usernames of people you don't share a chat with. Wait {wait} and try "
-                "again. Nothing was changed.")
+                "You've tried too many usernames that match no one you can find. Wait {wait} and try again. "
+                "Nothing was changed.")
 
 
 @lru_cache(maxsize=16)

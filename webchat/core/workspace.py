@@ -20,9 +20,9 @@ CHANNEL_CREATORS = ("members", "admins")
 
 
 def settings() -> Workspace:
-    """The workspace's settings, made with the defaults the first time they are read. A new
-    workspace starts with the registration mode WEBCHAT_REGISTRATION names (invitation only
-    unless set)."""
+    """The workspace's settings row, for the settings page: made with the defaults the first time
+    (a new workspace starts with the registration mode WEBCHAT_REGISTRATION names, invitation only
+    unless set). Everyone else reads one setting with the functions below, which never write."""
     workspace = db.session.get(Workspace, 1)
     if workspace is None:
         workspace = Workspace(id=1, name="webchat", registration=current_app.config["REGISTRATION_MODE"],
@@ -62,7 +62,7 @@ def may_create_channel(user: User, public: bool) -> bool:
     to administrators."""
     if user.is_guest:
         return False
-    if public and settings().channel_creators == "admins":
+    if public and channel_creators() == "admins":
         return user.is_workspace_admin
     return True
 
@@ -105,6 +105,17 @@ def _stored(field: str):
     middle of another operation (a send, a page) must not write (settings() commits the new row)."""
     workspace = db.session.get(Workspace, 1)
     return getattr(workspace, field) if workspace is not None else None
+
+
+def registration_mode() -> str:
+    """Who may register: the workspace's setting, else the mode a new workspace starts with
+    (WEBCHAT_REGISTRATION)."""
+    return _stored("registration") or current_app.config["REGISTRATION_MODE"]
+
+
+def channel_creators() -> str:
+    """Who may create public channels: "members" (everyone but guests) or "admins"."""
+    return _stored("channel_creators") or "members"
 
 
 def name() -> str:

@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..core import broadcasts, changes, messaging, read_state, work_budget
 from ..core.errors import ChatError
-from ..core.fragments import render_chat_list
+from ..core.fragments import render_chat_list, render_role_links
 from ..core.group_commit import SendRequest
 from ..extensions import db
 from ..models import Membership, User
@@ -385,6 +385,8 @@ class TabSession:
             if name in ("memberships", "left"):
                 self._sync_memberships()
                 self.conn.write(_frame(self._render_chat_list()))
+            elif name == "role":
+                self.conn.write(_frame(render_role_links(db.session.get(User, self.user_id))))
             elif name == "session-ended" and arg == self.sid:
                 self.conn.close(POLICY_VIOLATION, "signed out")
             elif name == "credentials-changed":

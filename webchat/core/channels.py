@@ -224,8 +224,8 @@ def join_default_channels(user: User) -> list[Chat]:
         chat.memberships.append(Membership(user=user))
         messages.append(add_system_message(chat, f"{user.display_name} joined"))
     db.session.commit()
-    for message in messages:
-        announce(message)
+    for chat, message in zip(chats, messages, strict=True):
+        service.announce_membership(chat, message)
     publish_control([user.id], "memberships")
     return chats
 

@@ -16,7 +16,7 @@ from . import send_budget, service, workspace
 from .broadcasts import publish_control
 from .errors import not_found
 from .mentions import suggest_people
-from .messaging import add_system_message, announce
+from .messaging import add_system_message
 
 LISTED = 50  # channels or people a page lists; a search narrows a longer list
 MAX_QUERY = 80  # the longest channel name; a longer search matches nothing anyway
@@ -104,5 +104,5 @@ def join(chat_id: int, user: User) -> Chat:
         db.session.rollback()
         return previewable_or_404(chat_id, user)
     publish_control([user.id], "memberships")  # their sockets subscribe, their lists show it
-    announce(message)
+    service.announce_membership(chat, message)
     return chat

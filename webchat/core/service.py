@@ -5,7 +5,8 @@ Each operation that changes a chat records a system message in the same transact
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from flask import render_template
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -14,7 +15,7 @@ from ..text_rules import unstorable, without_controls
 from . import read_state, send_budget, workspace
 from .broadcasts import publish_control
 from .errors import ChatError, not_found
-from .messaging import MAX_ID, add_system_message, announce
+from .messaging import MAX_ID, add_system_message, announce, render_message_frame
 from .read_only import check_writable
 
 MAX_CHAT_NAME = 80
@@ -214,6 +215,14 @@ def _require_admin(membership: Membership) -> None:
         raise ChatError("Only the chat's admins can do that.", 403)
 
 
+def announce_membership(chat: Chat, message: Message) -> None:
+    """Someone joined, was added or removed, or left (after commit): the chat's open pages get the
+    system message and the new member count, one frame (an open members page fetches its list)."""
+    count = db.session.scalar(select(func.count()).select_from(Membership).where(Membership.chat_id == chat.id))
+    announce(message, render_message_frame([message])
+             + render_template("chats/_member_count.html", chat=chat, count=count, oob=True))
+
+
 def add_members(membership: Membership, member_names: str | None) -> list[User]:
     chat = membership.chat
     _require_group(chat, "have more members")
@@ -229,7 +238,7 @@ def add_members(membership: Membership, member_names: str | None) -> list[User]:
     chat.memberships.extend(Membership(user=u) for u in new)
     message = add_system_message(chat, f"{membership.user.display_name} added {_names(new)}")
     db.session.commit()
-    announce(message)
+    announce_membership(chat, message)
     publish_control([u.id for u in new], "memberships")
     return new
 
@@ -247,7 +256,7 @@ def remove_member(membership: Membership, username: str | None) -> User:
     message = add_system_message(chat, f"{membership.user.display_name} removed {target.user.display_name}")
     db.session.commit()
     publish_control([target.user_id], f"left {chat.id}")  # their sockets stop receiving this chat
-    announce(message)
+    announce_membership(chat, message)
     return target.user
 
 
@@ -276,7 +285,7 @@ def leave(membership: Membership) -> None:
     message = add_system_message(chat, f"{user.display_name} left")
     db.session.commit()
     publish_control([user.id], f"left {chat.id}")
-    announce(message)
+    announce_membership(chat, message)
 
 
 NOTIFY_LEVELS = ("all", "mentions", "none")

@@ -180,6 +180,9 @@ def members(chat_id: int):
 def _members_page(membership, status: int = 200, error: str | None = None, notice: str | None = None):
     chat = membership.chat
     people = sorted(chat.memberships, key=lambda m: (not m.is_admin, m.user.display_name.lower()))
+    if triggered_by(f"member-list-stale-{chat.id}"):  # an open members page, after a membership change
+        return render_template("chats/_member_list.html", chat=chat, membership=membership, people=people,
+                               presence=Presence(current_user, [m.user for m in people]))
     return page_or_pane("chats/_members.html", status=status, chat=chat, membership=membership,
                         people=people, title=service.chat_title(chat, current_user),
                         may_archive=channels.may_archive(current_user, chat, membership),

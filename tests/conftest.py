@@ -1,6 +1,7 @@
 """Fixtures: an app on a fresh database (SQLite by default, PostgreSQL when
 WEBCHAT_TEST_DATABASE_URL names one), request clients that act as signed-in users, and a
 live gunicorn server for browser and socket tests."""
+import collections
 import os
 import re
 import tempfile
@@ -68,6 +69,29 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.server)
         if item.originalname in SLOW:
             item.add_marker(pytest.mark.slow)
+    if os.environ.get("WEBCHAT_TEST_DATABASE_URL"):
+        # How pages lay out, read aloud and take the keyboard is the templates' and the browser's:
+        # the run on SQLite tries it; the run on PostgreSQL spends its time on what the database does.
+        rendering = [item for item in items if item.get_closest_marker("rendering")]
+        if rendering:
+            config.hook.pytest_deselected(items=rendering)
+            items[:] = [item for item in items if not item.get_closest_marker("rendering")]
+
+
+# ----- where the run's time goes: seconds per test module, after the run -------------------------
+
+_MODULE_SECONDS: collections.Counter = collections.Counter()
+
+
+def pytest_runtest_logreport(report):
+    _MODULE_SECONDS[report.nodeid.split("::")[0]] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if len(_MODULE_SECONDS) > 1:
+        terminalreporter.write_sep("=", "seconds per test module (setup, call and teardown; slowest 15)")
+        for module, seconds in _MODULE_SECONDS.most_common(15):
+            terminalreporter.write_line(f"{seconds:8.1f}s {module}")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from .support.stored import set_public
 from .support.wsclient import Person
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.rendering]
 
 AXE = (Path(__file__).parent / "support" / "vendor" / "axe-4.14.1.min.js").read_text()
 FAILING = ("critical", "serious")

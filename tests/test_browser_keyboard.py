@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from .support.browser import BrowserPeople, expect_live, post_messages, send
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.rendering]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from .support.browser import SocketCut, open_shared_chat, post_messages
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.rendering]
 
 PHONE = {"width": 375, "height": 740}
 DESKTOP = {"width": 1440, "height": 900}

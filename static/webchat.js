@@ -196,11 +196,18 @@
     if (container) container.scrollTop = container.scrollHeight;
   };
 
+  // Times in the reader's own words and time zone: a message's as a time of day; data-show="date"
+  // or "datetime" for the administration tables' (joined, last seen, the audit log).
+  var TIME_FORMATS = {
+    date: { dateStyle: "medium" },
+    datetime: { dateStyle: "medium", timeStyle: "short" },
+  };
   function localTimes(root) {
     root.querySelectorAll("time[datetime]").forEach(function (t) {
       var d = new Date(t.getAttribute("datetime"));
       if (!isNaN(d)) {
-        t.textContent = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+        var format = TIME_FORMATS[t.dataset.show];
+        t.textContent = format ? d.toLocaleString([], format) : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
         t.title = d.toLocaleString();
       }
     });

@@ -491,6 +491,8 @@ def test_an_administrator_deactivates_someone_whose_open_page_is_signed_out_with
         expect_live(victim)
         admin.goto(f"/admin/people?q={victim.username}")
         row = admin.locator(f"#person-{victim.username}")
+        # When they joined: a date in the reader's words ("Dec 7, 2026"), not a message's time of day.
+        expect(row.locator("time").first).to_have_text(re.compile(r"^[A-Z][a-z]{2} \d{1,2}, \d{4}$"))
 
         row.get_by_role("button", name="Deactivate").click()
 
@@ -499,5 +501,6 @@ def test_an_administrator_deactivates_someone_whose_open_page_is_signed_out_with
         expect(admin.locator("#flash .flash")).to_contain_text(f"@{victim.username} is deactivated")
         expect(row.locator(".admin-status")).to_have_text("Deactivated")
         expect(row.get_by_role("button", name="Reactivate")).to_be_visible()
+        expect(row.locator("time").first).to_have_text(re.compile(r"^[A-Z][a-z]{2} \d{1,2}, \d{4}$"))  # the new row too
     finally:
         people.close()

@@ -233,6 +233,8 @@ ACCESS: dict[str, list[Probe]] = {
     # GET /admin/channels: its row is in PLANNED below. Handing a channel on: administrators only.
     "chats.set_channel_owner": [Probe("POST", "/admin/channels/{chat}/owner", {"owner": "{member}"}, member=404,
                                       channel_admin=404)],
+    "chats.set_default_channel": [Probe("POST", "/admin/channels/{chat}/default", {"default": "1"}, member=404,
+                                        channel_admin=404)],
     # ----- the socket ---------------------------------------------------------------------------
     "realtime.socket": [Probe("WS", "/socket", anonymous=401, outsider=REFUSED)],
 }

@@ -203,8 +203,14 @@ def test_a_guest_can_t_create_channels(server, owner, stored):
     assert parse(guest.get("/").text).find("form", cls="new-channel") is None
 
 
+def keep_public_channels_to(owner, who: str) -> None:
+    """The workspace setting, saved on the administrators' settings page as an owner does."""
+    assert owner.post("/admin/settings", {"name": "webchat", "registration": "open", "channel_creators": who,
+                                          "edit_window_minutes": "", "max_upload_mb": "10"}).status == 302
+
+
 def test_public_channels_may_be_kept_to_administrators(member, owner, stored):
-    sql(stored, "UPDATE workspace SET channel_creators = 'admins'")
+    keep_public_channels_to(owner, "admins")
     try:
         response = new_channel(member, visibility="public")
         assert response.status == 403
@@ -212,7 +218,7 @@ def test_public_channels_may_be_kept_to_administrators(member, owner, stored):
         assert created(new_channel(member, visibility="private"))
         assert created(new_channel(owner, visibility="public"))
     finally:
-        sql(stored, "UPDATE workspace SET channel_creators = 'members'")
+        keep_public_channels_to(owner, "members")
 
 
 # ----- topic and description ------------------------------------------------------------------
@@ -354,6 +360,27 @@ def test_an_administrator_archives_a_channel_they_are_not_in(owner, member, stor
     assert "Archived." in words(owner.get("/admin/channels"))
     assert owner.post(f"/chats/{chat}/unarchive", {"back": "admin"}).status == 302
     assert sql(stored, "SELECT archived_at FROM chats WHERE id = :id", id=chat) == [(None,)]
+
+
+def test_an_administrator_makes_a_public_channel_one_every_new_member_joins(owner, member, server, stored):
+    name = f"Onboarding {uuid.uuid4().hex[:6]}"
+    public = created(new_channel(member, name=name, visibility="public"))
+    private = created(new_channel(member))
+    assert member.post(f"/admin/channels/{public}/default", {"default": "1"}).status == 404  # not an administrator
+
+    response = owner.post(f"/admin/channels/{public}/default", {"default": "1"})
+
+    assert response.status == 302 and f"New members join #{name}." in words(owner.get(response.location))
+    assert name in titles(Person.register(server.url, "newcomer"))
+    refused = owner.post(f"/admin/channels/{private}/default", {"default": "1"})
+    assert refused.status == 422 and "only a public channel can be one every new member joins" in words(refused)
+    assert owner.post(f"/admin/channels/{public}/default", {"default": "0"}).status == 302
+    assert name not in titles(Person.register(server.url, "later"))
+    assert sql(stored, "SELECT action, actor_name, detail FROM audit_events WHERE target = :t ORDER BY id",
+               t=f"#{name}") == [("channel.default", owner.username, "new members join it"),
+                                 ("channel.default", owner.username, "new members no longer join it")]
+    assert sql(stored, "SELECT is_default FROM chats WHERE id IN (:a, :b) ORDER BY id", a=public, b=private) == [
+        (False,), (False,)]
 
 
 def test_an_administrator_hands_a_channel_to_one_of_its_members(owner, member, server, stored):

@@ -269,6 +269,27 @@ def all_channels(actor: User) -> list[ChannelRow]:
     return [ChannelRow(chat, members, owners.get(chat.owner_id)) for chat, members in counted]
 
 
+def set_default(actor: User, chat_id: int, default: bool) -> Chat:
+    """An administrator makes a public channel one that every new member joins, or no longer.
+    Those already in the workspace are not put into it (the directory finds it for them)."""
+    workspace.require_admin(actor)
+    chat = db.session.get(Chat, chat_id)
+    if chat is None or chat.is_direct:
+        raise not_found()
+    if chat.is_default == default:
+        return chat
+    if default and not chat.is_public:
+        raise ChatError(f"#{chat.name} is private: only a public channel can be one every new member joins. "
+                        "Nothing was changed.")
+    if default and chat.is_archived:
+        raise ChatError(f"#{chat.name} is archived: unarchive it first. Nothing was changed.")
+    chat.is_default = default
+    workspace.record(actor, "channel.default", f"#{chat.name}",
+                     "new members join it" if default else "new members no longer join it")
+    db.session.commit()
+    return chat
+
+
 def set_owner(actor: User, chat_id: int, username: str | None) -> User:
     """An administrator hands a channel to one of its members, who becomes one of its admins too."""
     workspace.require_admin(actor)

@@ -64,6 +64,15 @@ def set_channel_owner(chat_id: int):
     return _channels_page(notice=f"{owner.display_name} owns the channel now.")
 
 
+@bp.post("/admin/channels/<id:chat_id>/default")
+def set_default_channel(chat_id: int):
+    """Make a public channel one every new member joins (default=1), or no longer (default=0)."""
+    with refusals(page=_on_channels_page, fragment=_on_channels_page):
+        chat = channels.set_default(current_user, chat_id, request.form.get("default") == "1")
+    return _channels_page(notice=f"New members join #{chat.name}." if chat.is_default
+                          else f"New members no longer join #{chat.name}.")
+
+
 def _channels_page(status: int = 200, error: str | None = None, notice: str | None = None):
     """The page (a page of the administration section, admin/_page.html); after a change, post,
     redirect, get, the notice flashed."""

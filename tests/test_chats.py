@@ -570,6 +570,7 @@ CHAT_URLS = [
     ("POST", "/chats/{id}/archive", {}),
     ("POST", "/chats/{id}/unarchive", {}),
     ("POST", "/admin/channels/{id}/owner", {"owner": "mallory"}),
+    ("POST", "/admin/channels/{id}/default", {"default": "1"}),
     ("POST", "/chats/{id}/join", {}),  # joining is for public channels (test_directory.py)
 ]
 CHAT_URL_IDS = [f"{method} {url.replace('{id}', 'N')}" for method, url, _ in CHAT_URLS]

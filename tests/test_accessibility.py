@@ -4,7 +4,7 @@ scripts kept from running). These are the chat's pages; tests/test_accessibility
 the directory's and administration's (two modules: the two test processes check them side by side)."""
 import pytest
 
-from .support.accessibility import cases, check, seeded_site
+from .support.accessibility import cases, check, site  # noqa: F401 (site: the module's fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.rendering]
 
@@ -26,13 +26,6 @@ PAGES = {
 }
 
 
-@pytest.fixture(scope="module")
-def site(chromium, server):
-    made = seeded_site(chromium, server)
-    yield made
-    made.close()
-
-
 @pytest.mark.parametrize("name, theme, width, js", cases(PAGES))
-def test_no_page_has_critical_or_serious_accessibility_violations(site, name, theme, width, js):
+def test_no_page_has_critical_or_serious_accessibility_violations(site, name, theme, width, js):  # noqa: F811
     check(site, PAGES, name, theme, width, js)

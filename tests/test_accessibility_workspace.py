@@ -2,7 +2,7 @@
 tests/test_accessibility.py checks the chat's (its module docstring says how)."""
 import pytest
 
-from .support.accessibility import cases, check, seeded_site
+from .support.accessibility import cases, check, site  # noqa: F401 (site: the module's fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.rendering]
 
@@ -21,13 +21,6 @@ PAGES = {
 }
 
 
-@pytest.fixture(scope="module")
-def site(chromium, server):
-    made = seeded_site(chromium, server)
-    yield made
-    made.close()
-
-
 @pytest.mark.parametrize("name, theme, width, js", cases(PAGES))
-def test_no_page_has_critical_or_serious_accessibility_violations(site, name, theme, width, js):
+def test_no_page_has_critical_or_serious_accessibility_violations(site, name, theme, width, js):  # noqa: F811
     check(site, PAGES, name, theme, width, js)

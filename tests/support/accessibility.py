@@ -79,10 +79,13 @@ class Site:
             context.close()
 
 
-def seeded_site(chromium, server):
+@pytest.fixture(scope="module")
+def site(chromium, server):
+    """The module's seeded server as axe sees it (a test module imports this fixture)."""
     made = Site(chromium, server.url)
     set_public(server, made.ids["public"], topic="What ships, and when")
-    return made
+    yield made
+    made.close()
 
 
 def violations(page) -> list[dict]:

@@ -221,7 +221,8 @@ def join_default_channels(user: User) -> list[Chat]:
         return []
     messages = []
     for chat in chats:
-        chat.memberships.append(Membership(user=user))
+        # A row of its own: appending to chat.memberships would load every member of #general.
+        db.session.add(Membership(chat_id=chat.id, user_id=user.id))
         messages.append(add_system_message(chat, f"{user.display_name} joined"))
     db.session.commit()
     for chat, message in zip(chats, messages, strict=True):

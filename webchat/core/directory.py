@@ -93,10 +93,11 @@ def join(chat_id: int, user: User) -> Chat:
     take it into their chat list. Already a member: nothing changes. ChatError 404 as for a
     preview (previewable_or_404)."""
     chat = previewable_or_404(chat_id, user)
-    if any(m.user_id == user.id for m in chat.memberships):
+    if service.find_membership(chat.id, user) is not None:
         return chat
     send_budget.spend(user.id, send_budget.JOIN)  # its system message goes to every member
-    chat.memberships.append(Membership(user=user))
+    # A row of its own: appending to chat.memberships would load every member of a big channel.
+    db.session.add(Membership(chat_id=chat.id, user_id=user.id))
     try:
         message = add_system_message(chat, f"{user.display_name} joined")
         db.session.commit()

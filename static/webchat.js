@@ -31,15 +31,23 @@
 
   // Where to resume "everything after N": the end of the unbroken run of sequence numbers.
   // Live messages can arrive out of order (several workers); if one is still missing when the
-  // socket drops, resuming after the newest would skip it for good.
+  // socket drops, resuming after the newest would skip it for good. A placeholder for replies
+  // kept in threads stands for a run of numbers (data-seq to data-seq-last, _gap.html).
   webchat.resumeAfterId = function () {
     var shown = Array.from(document.querySelectorAll("#messages > .msg[data-seq]"), function (el) {
-      return [parseInt(el.dataset.seq, 10), messageId(el)];
+      var first = parseInt(el.dataset.seq, 10);
+      return [first, parseInt(el.dataset.seqLast, 10) || first, messageId(el)];
     }).sort(function (a, b) { return a[0] - b[0]; });
     if (!shown.length) return 0;
-    var last = shown[0];
-    for (var i = 1; i < shown.length && shown[i][0] === last[0] + 1; i++) last = shown[i];
-    return last[1];
+    var end = shown[0][1];
+    var id = shown[0][2];
+    for (var i = 1; i < shown.length && shown[i][0] <= end + 1; i++) {
+      if (shown[i][1] > end) {
+        end = shown[i][1];
+        id = shown[i][2];
+      }
+    }
+    return id;
   };
 
   // Polling, sending, replay and live delivery overlap: any message already on the page, or

@@ -235,6 +235,17 @@ ACCESS: dict[str, list[Probe]] = {
                                       channel_admin=404)],
     "chats.set_default_channel": [Probe("POST", "/admin/channels/{chat}/default", {"default": "1"}, member=404,
                                         channel_admin=404)],
+    # ----- threads -----
+    # A thread is its chat's: members only. A chat event and a reply have no thread of their own.
+    "chats.show_thread": [
+        Probe("GET", "/chats/{chat}/threads/{message}"),
+        Probe("GET", "/chats/{chat}/threads/{system_message}", member=404, channel_admin=404),
+    ],
+    "chats.send_reply": [
+        Probe("POST", "/chats/{chat}/threads/{message}/replies", {"body": "let me in", "client_id": "intruder-t01"}),
+        Probe("POST", "/chats/{chat}/threads/{system_message}/replies", {"body": "hi", "client_id": "intruder-t02"},
+              member=404, channel_admin=404),
+    ],
     # ----- the socket ---------------------------------------------------------------------------
     "realtime.socket": [Probe("WS", "/socket", anonymous=401, outsider=REFUSED)],
 }
@@ -260,6 +271,15 @@ PLANNED: list[Probe] = [
     Probe("GET", "/directory/people", **BROWSING),
     # The scene's chat is private: joining it is for no one outside it, whatever their role.
     Probe("POST", "/chats/{chat}/join", outsider=404),
+    # ----- threads (issue 23): a thread's own URLs are its chat members'; the Threads view is
+    # each person's own (the threads they follow).
+    Probe("GET", "/chats/{chat}/threads/{message}/replies?after=0"),
+    Probe("GET", "/chats/{chat}/threads/{message}/replies?before=2147483647"),
+    Probe("POST", "/chats/{chat}/threads/{message}/follow"),
+    Probe("POST", "/chats/{chat}/threads/{message}/unfollow"),
+    Probe("POST", "/chats/{chat}/threads/{message}/read", {"upto": "2147483647"}),
+    Probe("GET", "/threads", outsider=OWN),
+    Probe("GET", "/chats/{chat}/messages/{message}/quote"),
 ]
 # Rows about the scene's public channel ({public}), which mean something only once public channels
 # can be previewed and joined: they join ACCESS once the app serves the joining URL. Anyone in the

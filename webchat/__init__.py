@@ -69,6 +69,8 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     htmx.init_app(app)
     templating.init_app(app)
+    from .core import threads
+    threads.init_app(app)
 
     from .auth import bp as auth_bp
     from .health import bp as health_bp

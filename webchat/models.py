@@ -192,6 +192,8 @@ class Message(db.Model):
         Index("ix_messages_chat_id_id", "chat_id", "id"),
         UniqueConstraint("chat_id", "seq", name="uq_messages_chat_seq"),
         Index("ix_messages_chat_change", "chat_id", "change_seq"),
+        Index("ix_messages_thread_id", "thread_id", "id"),
+        Index("ix_messages_reply_to", "reply_to_id"),
         # Ids are cursors ("everything after N"): SQLite must never hand out a used id again.
         {"sqlite_autoincrement": True},
     )
@@ -213,6 +215,22 @@ class Message(db.Model):
     edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A deleted message keeps its place (id, seq) in the timeline; its text is erased.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A reply in a thread: the id of the thread's first message, its parent (core/threads.py).
+    # Threads are one level deep: a parent is never a reply. No foreign key: messages are never
+    # deleted (a deletion erases the text), and SQLite adds one to a column only by copying the table.
+    thread_id: Mapped[int | None] = mapped_column(Integer)
+    # A reply "also sent to the channel": shown in the channel as well as in its thread.
+    broadcast: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # The message this one answers with a quoted preview (a quote-reply, or a broadcast reply's parent).
+    reply_to_id: Mapped[int | None] = mapped_column(Integer)
+    # A parent's thread, as its summary shows it: how many replies, the newest one's id and time,
+    # and the last people to reply (user ids, newest first, space-separated). Changed with each
+    # reply as a change of the parent (change_seq), so pages catch up on it like on an edit.
+    # (Defaults on the server only: the prebuilt INSERT of messaging.py names just its own columns.)
+    reply_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_reply_id: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_reply_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    thread_repliers: Mapped[str] = mapped_column(Text, server_default=text("''"))
 
     author: Mapped[User | None] = relationship()
     reactions: Mapped[list["Reaction"]] = relationship(
@@ -227,6 +245,15 @@ class Message(db.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+    @property
+    def is_reply(self) -> bool:
+        return self.thread_id is not None
+
+    @property
+    def in_channel(self) -> bool:
+        """Shown in the channel's timeline: every message but a reply kept in its thread."""
+        return self.thread_id is None or self.broadcast
 
 
 class Reaction(db.Model):
@@ -277,6 +304,23 @@ class Mention(db.Model):
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    # A mention in a reply kept in its thread counts in the Threads view, not in the channel's "@".
+    thread_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class ThreadFollow(db.Model):
+    """A person following a thread: its replies count as unread for them, in the Threads view,
+    from last_read_id on. following=False is an unfollow that a new reply of theirs or a mention
+    undoes, and that the thread's first reply does not (core/threads.py)."""
+
+    __tablename__ = "thread_follows"
+    __table_args__ = (Index("ix_thread_follows_thread", "thread_id"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    following: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_read_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Workspace(db.Model):

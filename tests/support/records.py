@@ -24,7 +24,9 @@ def stored_messages(app, chat_id: int | None = None) -> list[SimpleNamespace]:
         if chat_id is not None:
             query = query.where(Message.chat_id == chat_id)
         return [SimpleNamespace(id=m.id, chat_id=m.chat_id, kind=m.kind, body=m.body, html=m.html,
-                                author=m.author.username if m.author else None, client_id=m.client_id)
+                                author=m.author.username if m.author else None, client_id=m.client_id,
+                                thread_id=m.thread_id,
+                                broadcast=m.broadcast, reply_to_id=m.reply_to_id, reply_count=m.reply_count)
                 for m in db.session.scalars(query)]
 
 

@@ -33,11 +33,18 @@ RELOAD_AFTER = 500
 CATCH_UP_PAGE = 50
 
 
+THREAD_SUMMARY = ["reply_count", "last_reply_id", "last_reply_at", "thread_repliers"]
+
+
 def record_change(message: Message) -> None:
-    """Give the message the chat's next change number, in the caller's transaction."""
+    """Give the message the chat's next change number, in the caller's transaction. Its thread's
+    summary is read again under the chat row's lock: a reply counted since the message was loaded
+    is in the version published with this number, which pages keep over the reply's."""
     message.change_seq = db.session.scalar(
         update(Chat).where(Chat.id == message.chat_id)
         .values(last_change_seq=Chat.last_change_seq + 1).returning(Chat.last_change_seq))
+    if message.thread_id is None and not message.is_system:
+        db.session.refresh(message, attribute_names=THREAD_SUMMARY)
 
 
 def render_changes(messages: list[Message], chat_id: int, cursor: int | None = None) -> str:

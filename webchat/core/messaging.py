@@ -22,7 +22,7 @@ from ..models import Attachment, Chat, Membership, Mention, Message, Reaction, U
 from ..realtime.hub import chat_channel
 from ..templating import render_fragment
 from ..text_rules import body_without_controls, unstorable, without_controls
-from . import send_budget
+from . import following, send_budget
 from .errors import ChatError
 from .formatting import MENTION, render_message, render_plain
 from .read_only import archived_refusal, check_writable
@@ -51,7 +51,7 @@ NEXT_SEQ = DriverStatement(update(_chats).where(_chats.c.id == bindparam("chat")
                            .returning(_chats.c.last_seq))
 # The columns message_row fills (all but the id).
 MESSAGE_COLUMNS = ["chat_id", "seq", "created_at", "author_id", "change_seq", "edited_at", "deleted_at",
-                   "kind", "body", "html", "mentions", "client_id"]
+                   "kind", "body", "html", "mentions", "client_id", "thread_id", "broadcast", "reply_to_id"]
 ROWS_PER_INSERT = 50
 
 
@@ -154,28 +154,37 @@ class Draft:
     html: str
     mentioned: list[str]
     mentioned_ids: list[int]
+    thread: "Message | None" = None  # the parent of a reply in a thread
+    broadcast: bool = False  # a reply also sent to the channel
+    reply_to: "Message | None" = None  # the message it quotes
 
     def fields(self) -> dict:
         """What the messages row holds of the draft itself (message_row adds the rest)."""
         return {"kind": "user", "body": self.text, "html": self.html, "mentions": " ".join(self.mentioned),
-                "client_id": self.client_id}
+                "client_id": self.client_id, "thread_id": self.thread.id if self.thread else None,
+                "broadcast": self.broadcast, "reply_to_id": self.reply_to.id if self.reply_to else None}
 
 
 def send_message(membership: "Membership | Sender", body: str | None, client_id: str | None,
-                 attachments: list[Attachment] = ()) -> SendResult:
+                 attachments: list[Attachment] = (), *, thread_id: int | None = None, broadcast: bool = False,
+                 reply_to_id: int | None = None) -> SendResult:
     """Validate, render, store and announce a user's message; a repeated client id stores nothing new.
 
     membership: a Membership, or a Sender (the socket's cheaper lookup).
     attachments: rows for files already written (core/attachments.py); with them the text may be empty.
+    thread_id: a reply in that message's thread (broadcast: shown in the channel too);
+    reply_to_id: the message it quotes (answering()).
     """
-    draft = draft_message(membership, body, client_id, has_attachments=bool(attachments))
+    draft = draft_message(membership, body, client_id, has_attachments=bool(attachments), thread_id=thread_id,
+                          broadcast=broadcast, reply_to_id=reply_to_id)
     if isinstance(draft, SendResult):
         return draft
     return store_draft(draft, attachments)
 
 
 def draft_message(membership: "Membership | Sender", body: str | None, client_id: str | None,
-                  has_attachments: bool = False) -> "Draft | SendResult":
+                  has_attachments: bool = False, *, thread_id: int | None = None, broadcast: bool = False,
+                  reply_to_id: int | None = None) -> "Draft | SendResult":
     """Check and render a message before storing it: a Draft, or the answer to a repeated client id.
     Spends the sender's budget (send_budget) for a message that will be stored."""
     author, chat_id = membership.user, membership.chat_id
@@ -192,9 +201,34 @@ def draft_message(membership: "Membership | Sender", body: str | None, client_id
     else:
         check_writable(membership.chat)
     text = validate_body(body, required=not has_attachments)
+    thread = answering(chat_id, thread_id, THREAD) if thread_id is not None else None
+    reply_to = answering(chat_id, reply_to_id, QUOTE) if reply_to_id is not None and thread is None else None
+    if thread is not None and broadcast:
+        reply_to = thread  # shown in the channel, it quotes the message it answers
     send_budget.spend(author.id)  # only what would be stored counts: repeats and refusals are free
     html, mentioned, mentioned_ids = render_body(chat_id, text)
-    return Draft(membership, client_id, text, html, mentioned, mentioned_ids)
+    return Draft(membership, client_id, text, html, mentioned, mentioned_ids, thread, bool(broadcast and thread),
+                 reply_to)
+
+
+THREAD, QUOTE = "reply in the thread of", "quote"
+
+
+def answering(chat_id: int, message_id: int, how: str) -> Message:
+    """The message a new one answers (how: THREAD, a reply in its thread; QUOTE, a quote of it),
+    if it may be answered so: a person's message of the same chat, not deleted; a thread's parent
+    is not itself a reply (threads are one level deep). ChatError otherwise, nothing stored."""
+    message = db.session.get(Message, message_id) if 0 < message_id <= MAX_ID else None
+    if message is None or message.chat_id != chat_id:
+        raise ChatError("The message you are answering is not in this chat. Nothing was sent.", 404)
+    if message.is_system:
+        raise ChatError("Chat events can't be answered. Nothing was sent.", 422)
+    if message.is_deleted:
+        raise ChatError("The message you are answering was deleted. Nothing was sent — "
+                        "send it as a new message instead.", 422)
+    if how == THREAD and message.is_reply:
+        raise ChatError("Threads are one level deep: answer in the same thread. Nothing was sent.", 422)
+    return message
 
 
 def store_draft(draft: Draft, attachments: list[Attachment] = ()) -> SendResult:
@@ -203,6 +237,7 @@ def store_draft(draft: Draft, attachments: list[Attachment] = ()) -> SendResult:
     try:
         message = _store(chat_id, author, **draft.fields())
         record_mentions(message, draft.mentioned_ids)
+        parent = record_reply(message, draft.thread, draft.mentioned_ids) if draft.thread is not None else None
         if attachments:
             for attachment in attachments:
                 attachment.message_id = message.id
@@ -211,6 +246,8 @@ def store_draft(draft: Draft, attachments: list[Attachment] = ()) -> SendResult:
             set_committed_value(message, "attachments", list(attachments))
         # Rendered before the commit, while the author row is loaded; published only after it.
         fragment = render_message_frame([message])
+        if parent is not None:  # its summary, changed with the reply: one frame, one publication
+            fragment += render_template("chats/_changes.html", messages=[parent], chat_id=chat_id)
         db.session.commit()
     except IntegrityError:
         # Two submits with one client id raced; the other one stored it.
@@ -221,6 +258,8 @@ def store_draft(draft: Draft, attachments: list[Attachment] = ()) -> SendResult:
         return _answer_repeat(existing, chat_id)
     log.info("message.stored chat=%d id=%d chars=%d", chat_id, message.id, len(draft.text))
     announce(message, fragment)
+    if parent is not None:
+        following.announce_reply(message, parent)
     return SendResult(message, created=True, fragment=fragment)
 
 
@@ -243,7 +282,8 @@ def render_body(chat_id: int, text: str) -> tuple[str, list[str], list[int]]:
 def record_mentions(message: Message, user_ids: list[int], replace: bool = False) -> None:
     """The mention rows the "@" badges count: one per member the message names, but not its
     author (one's own mentions never count). replace: drop the rows of the message's last version."""
-    rows = [{"message_id": message.id, "user_id": user_id, "chat_id": message.chat_id}
+    thread_id = None if message.in_channel else message.thread_id  # counted in the Threads view instead
+    rows = [{"message_id": message.id, "user_id": user_id, "chat_id": message.chat_id, "thread_id": thread_id}
             for user_id in user_ids if user_id != message.author_id]
     if replace:
         db.session.connection().execute(_DROP_MENTIONS, {"message": message.id})
@@ -273,9 +313,37 @@ def _store(chat_id: int, author: User | None, **fields) -> Message:
 
 
 def message_row(chat_id: int, seq: int, now, author: User | None, **fields) -> dict:
-    """A new message's row: its chat, its place in the chat, when, by whom, and its fields."""
+    """A new message's row: its chat, its place in the chat, when, by whom, and its fields (with
+    a new message's empty thread summary, which the INSERT leaves to the columns' defaults)."""
     return dict(chat_id=chat_id, seq=seq, created_at=now, author_id=author.id if author else None,
-                change_seq=0, edited_at=None, deleted_at=None, **fields)
+                change_seq=0, edited_at=None, deleted_at=None, **{**_NO_THREAD, **fields})
+
+
+_NO_THREAD = {"thread_id": None, "broadcast": False, "reply_to_id": None, "reply_count": 0, "last_reply_id": 0,
+              "last_reply_at": None, "thread_repliers": ""}
+REPLIERS_SHOWN = 3
+_NEXT_CHANGE = (update(_chats).where(_chats.c.id == bindparam("chat"))
+                .values(last_change_seq=_chats.c.last_change_seq + 1).returning(_chats.c.last_change_seq))
+
+
+def record_reply(reply: Message, parent: Message, mentioned_ids: list[int]) -> Message:
+    """The reply counted in its parent's summary (a change of the parent: the chat's next change
+    number), in the reply's transaction, after _store took the chat row: replies to one chat, and
+    so to one thread, are counted one at a time, and the count always agrees with the rows.
+    The thread's followers are brought up to date (core/threads.py). The parent, as changed."""
+    connection = db.session.connection()
+    db.session.refresh(parent)  # as of the chat row's lock: a reply stored meanwhile is counted
+    repliers = [reply.author_id, *(int(i) for i in parent.thread_repliers.split() if int(i) != reply.author_id)]
+    change = connection.scalar(_NEXT_CHANGE, {"chat": parent.chat_id})
+    before = parent.last_reply_id
+    parent.reply_count += 1
+    parent.last_reply_id = reply.id
+    parent.last_reply_at = reply.created_at
+    parent.thread_repliers = " ".join(str(i) for i in repliers[:REPLIERS_SHOWN])
+    parent.change_seq = change
+    db.session.flush()
+    following.follow_on_reply(reply, parent, mentioned_ids, before)
+    return parent
 
 
 def detached_message(message_id: int, values: dict, author: User | None) -> Message:
@@ -312,14 +380,28 @@ def add_system_message(chat: Chat, text: str) -> Message:
 
 
 def render_messages(messages: list[Message], viewer: User | None = None) -> str:
-    """Messages for one viewer's page: their hidden system events become empty placeholders."""
+    """Messages for one viewer's page: their hidden system events become empty placeholders; each
+    reply also as its thread's open pane shows it (render_thread_frames)."""
     hide_system = bool(viewer and viewer.hide_system_messages)
-    return render_template("chats/_messages.html", messages=messages, hide_system=hide_system)
+    return (render_template("chats/_messages.html", messages=messages, hide_system=hide_system)
+            + render_thread_frames(messages))
 
 
 def render_message_frame(messages: list[Message]) -> str:
-    """The same message HTML, wrapped to be appended to the page's #messages by htmx's ws extension."""
-    return frame_articles(render_articles(messages))
+    """The same message HTML, wrapped to be appended to the page's #messages by htmx's ws extension
+    (a reply kept in its thread as a placeholder there), and each reply to its thread's pane."""
+    return frame_articles(render_articles(messages)) + render_thread_frames(messages)
+
+
+def render_thread_frames(messages: list[Message]) -> str:
+    """The replies among messages as their thread's pane shows them, appended to its replies
+    (dropped by a page that has that thread closed)."""
+    threads: dict[int, list[str]] = {}
+    for message in messages:
+        if message.thread_id is not None:
+            threads.setdefault(message.thread_id, []).append(render_article(message, place="thread"))
+    return "".join(render_fragment("realtime/_thread_frame.html", thread_id=thread_id, articles=Markup("".join(a)))
+                   for thread_id, a in threads.items())
 
 
 def render_articles(messages: list[Message]) -> str:
@@ -327,10 +409,11 @@ def render_articles(messages: list[Message]) -> str:
     return "".join([render_article(message) for message in messages])
 
 
-def render_article(message: Message) -> str:
+def render_article(message: Message, place: str = "channel") -> str:
     """One message as every viewer's page shows it: the partial itself, not through _messages.html's
-    loop, whose include would cost a second template context per message."""
-    return render_fragment("chats/_message.html", m=message) + "\n"
+    loop, whose include would cost a second template context per message. place: "channel" (the
+    chat's timeline, where a reply kept in its thread is a placeholder) or "thread" (its pane)."""
+    return render_fragment("chats/_message.html", m=message, place=place) + "\n"
 
 
 def frame_articles(articles: str) -> str:
@@ -357,9 +440,55 @@ def _visible(viewer: User):
     return with_parts(select(Message))
 
 
+# A page of the channel's timeline: its messages, not the replies kept in threads (in_channel).
+IN_CHANNEL = Message.thread_id.is_(None) | Message.broadcast
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Replies kept in threads between two messages of a channel's page, or after its newest: one
+    hidden placeholder (chats/_gap.html) stands for their sequence numbers, so the page's catch-up
+    cursor (webchat.js, resumeAfterId) runs on past them. id: a cursor after all of them."""
+
+    chat_id: int
+    seq: int
+    seq_last: int
+    id: int
+
+
+def with_gaps(messages: list[Message], next_seq: int | None = None, next_id: int | None = None) -> list:
+    """A page of channel messages with a Gap wherever their sequence numbers skip replies; next_seq
+    and next_id: the sequence number after the page's end and an id before which all of it lies
+    (the newer message a page of history ends before, or the chat's next)."""
+    items, previous = [], None
+    for message in messages:
+        if previous is not None and message.seq > previous.seq + 1:
+            items.append(Gap(message.chat_id, previous.seq + 1, message.seq - 1, message.id - 1))
+        items.append(message)
+        previous = message
+    if previous is not None and next_seq is not None and next_seq > previous.seq + 1:
+        items.append(Gap(previous.chat_id, previous.seq + 1, next_seq - 1, next_id - 1))
+    return items
+
+
+def chat_end(chat_id: int) -> tuple[int, int]:
+    """The chat's next sequence number and the id after its newest message (a reply included)."""
+    last_seq, newest = db.session.execute(
+        select(Chat.last_seq, select(func.max(Message.id)).where(Message.chat_id == chat_id).scalar_subquery())
+        .where(Chat.id == chat_id)).one()
+    return last_seq + 1, (newest or 0) + 1
+
+
+def page_end_before(chat_id: int, before_id: int) -> tuple[int | None, int | None]:
+    """A history page's end: the sequence number of the first message at or after before_id, and its id."""
+    row = db.session.execute(select(Message.seq, Message.id).where(
+        Message.chat_id == chat_id, Message.id >= min(before_id, MAX_ID)).order_by(Message.id).limit(1)).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
 def latest_messages(chat_id: int, viewer: User, limit: int) -> list[Message]:
     rows = db.session.scalars(
-        _visible(viewer).where(Message.chat_id == chat_id).order_by(Message.id.desc()).limit(limit)
+        _visible(viewer).where(Message.chat_id == chat_id, IN_CHANNEL).order_by(Message.id.desc()).limit(limit)
     ).all()
     return list(reversed(rows))
 
@@ -371,13 +500,15 @@ MAX_ID = 2**31 - 1
 def messages_before(chat_id: int, viewer: User, before_id: int, limit: int) -> list[Message]:
     before_id = min(before_id, MAX_ID)
     rows = db.session.scalars(
-        _visible(viewer).where(Message.chat_id == chat_id, Message.id < before_id)
+        _visible(viewer).where(Message.chat_id == chat_id, Message.id < before_id, IN_CHANNEL)
         .order_by(Message.id.desc()).limit(limit)
     ).all()
     return list(reversed(rows))
 
 
 def messages_after(chat_id: int, viewer: User, after_id: int, limit: int) -> list[Message]:
+    """Every message of the chat after after_id, replies in threads included (a channel's page
+    places them as placeholders, an open thread pane shows them): catch-up misses nothing."""
     after_id = min(after_id, MAX_ID)
     return list(db.session.scalars(
         _visible(viewer).where(Message.chat_id == chat_id, Message.id > after_id)
@@ -387,7 +518,8 @@ def messages_after(chat_id: int, viewer: User, after_id: int, limit: int) -> lis
 
 def newer_count(chat_id: int, message_id: int, cap: int) -> int:
     """How many messages of the chat came after message_id, counting at most cap."""
-    newer = select(Message.id).where(Message.chat_id == chat_id, Message.id > message_id).limit(cap).subquery()
+    newer = (select(Message.id).where(Message.chat_id == chat_id, Message.id > message_id, IN_CHANNEL)
+             .limit(cap).subquery())
     return db.session.scalar(select(func.count()).select_from(newer))
 
 
@@ -395,7 +527,7 @@ def has_older(chat_id: int, viewer: User, oldest_id: int) -> bool:
     oldest_id = min(oldest_id, MAX_ID)
     return bool(db.session.scalar(
         select(func.count()).select_from(
-            _visible(viewer).where(Message.chat_id == chat_id, Message.id < oldest_id).limit(1).subquery()
+            _visible(viewer).where(Message.chat_id == chat_id, Message.id < oldest_id, IN_CHANNEL).limit(1).subquery()
         )
     ))
 

@@ -10,13 +10,14 @@ from ..extensions import db
 from ..models import Chat, Membership, Mention, Message, User
 from ..templating import UNREAD_SHOWN
 from . import broadcasts
-from .messaging import MAX_ID
+from .messaging import IN_CHANNEL, MAX_ID
 
 
 def _unread_of(user_id: int) -> tuple:
-    """Others' messages after the member's read marker (system events and deleted ones don't count)."""
+    """Others' messages after the member's read marker (system events, deleted ones and replies kept
+    in threads don't count: those count in the Threads view, core/following.py)."""
     return (Message.chat_id == Membership.chat_id, Message.id > Membership.last_read_message_id,
-            Message.kind == "user", Message.deleted_at.is_(None),
+            Message.kind == "user", Message.deleted_at.is_(None), IN_CHANNEL,
             or_(Message.author_id != user_id, Message.author_id.is_(None)))
 
 
@@ -42,7 +43,7 @@ def unread_counts(user_id: int, chat_ids: list[int] | None = None) -> dict[int, 
     count whatever the chat's notification level: a muted chat still shows "@1".
     """
     mentions = (Mention.user_id == user_id, Mention.chat_id == Membership.chat_id,
-                Mention.message_id > Membership.last_read_message_id)
+                Mention.message_id > Membership.last_read_message_id, Mention.thread_id.is_(None))
     newest = select(Chat.last_message_id).where(Chat.id == Membership.chat_id).correlate(Membership).scalar_subquery()
     query = (select(Membership.chat_id, _counted(Message, *_unread_of(user_id)), _counted(Mention, *mentions),
                     newest, Membership.last_read_message_id).where(Membership.user_id == user_id))

@@ -7,4 +7,17 @@ from flask import Blueprint
 
 bp = Blueprint("chats", __name__)  # the name keeps the endpoints chats.*
 
-from . import attachments, channels, chats, directory, invitations, mentions, messages, people, reactions, search, views  # noqa: E402,F401  (registers the views on bp)
+from . import (  # noqa: E402,F401  (registers the views on bp)
+    attachments,
+    channels,
+    chats,
+    directory,
+    invitations,
+    mentions,
+    messages,
+    people,
+    reactions,
+    search,
+    threads,
+    views,
+)

@@ -94,7 +94,8 @@ def list_messages(chat_id: int):
         limit = current_app.config["PAGE_SIZE"]
         messages = messaging.messages_before(chat_id, current_user, before, limit)
         older = messages and messaging.has_older(chat_id, current_user, messages[0].id)
-        return _charge(render_template("chats/_older.html", chat=chat, messages=messages,
+        timeline = messaging.with_gaps(messages, *messaging.page_end_before(chat_id, before))
+        return _charge(render_template("chats/_older.html", chat=chat, messages=timeline,
                                        hide_system=current_user.hide_system_messages,
                                        older_than=messages[0].id if older else None), len(messages))
     service.membership_or_404(chat_id, current_user)

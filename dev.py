@@ -93,9 +93,10 @@ def test(args: list[str]) -> None:
     if not args:
         # The whole suite in two processes, a test file per process at a time: most of a run is
         # waiting on servers, sockets and browsers, which two overlap well even on two cores.
+        # The files go out in the order tests/conftest.py sorts them (slowest first), not xdist's.
         # (Arguments, e.g. one test file, run in this process alone, as given.) The slowest tests
         # are listed at the end, to keep the whole run (twice in CI) within its time.
-        args = ["-n", "2", "--dist", "loadfile", "--durations=25"]
+        args = ["-n", "2", "--dist", "loadfile", "--no-loadscope-reorder", "--durations=25"]
     # argv[0] must be the venv's path: Python finds its prefix (and so the venv) from it.
     os.execv(BIN / "python", [str(BIN / "python"), "-m", "pytest", *args])
 

@@ -56,26 +56,47 @@ def _names(code: types.CodeType) -> set[str]:
     return names
 
 
-def _starts_a_service(item) -> bool:
+def _uses(item, starters: set[str]) -> bool:
+    """Whether the test, itself or through a fixture it uses, calls one of these names."""
     functions = [item.function] + [fixturedef.func for fixturedefs in item._fixtureinfo.name2fixturedefs.values()
                                    for fixturedef in fixturedefs]
     codes = [function.__code__ for function in functions if hasattr(function, "__code__")]
-    return any(_names(code) & SERVICE_STARTERS for code in codes)
+    return any(_names(code) & starters for code in codes)
+
+
+BROWSER_STARTERS = {"chromium_browser", "BrowserPeople"}
+# Seconds each module took in a whole run on SQLite (the "seconds per test module" list a run
+# prints at its end), rounded. `dev.py test` hands the modules to its two processes slowest
+# first, so a run does not end with one process busy on a long module while the other idles.
+# A module not listed counts as DEFAULT_MODULE_SECONDS; refresh the table when it drifts.
+MODULE_SECONDS: dict[str, float] = {}
+DEFAULT_MODULE_SECONDS = 10.0
+
+
+def _module(item) -> str:
+    return item.nodeid.split("::")[0]
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.get_closest_marker("browser") or _starts_a_service(item):
+        if not item.get_closest_marker("browser") and _uses(item, BROWSER_STARTERS):
+            item.add_marker(pytest.mark.browser)
+        if item.get_closest_marker("browser") or _uses(item, SERVICE_STARTERS):
             item.add_marker(pytest.mark.server)
         if item.originalname in SLOW:
             item.add_marker(pytest.mark.slow)
     if os.environ.get("WEBCHAT_TEST_DATABASE_URL"):
-        # How pages lay out, read aloud and take the keyboard is the templates' and the browser's:
-        # the run on SQLite tries it; the run on PostgreSQL spends its time on what the database does.
-        rendering = [item for item in items if item.get_closest_marker("rendering")]
-        if rendering:
-            config.hook.pytest_deselected(items=rendering)
-            items[:] = [item for item in items if not item.get_closest_marker("rendering")]
+        # What a page shows, how it lays out, reads aloud and takes the keyboard is the templates',
+        # the server's and the browser's, the same on every database: the run on SQLite tries it
+        # in Chromium. The run on PostgreSQL spends its time on what the database does, through
+        # the request, socket and server tests (every one of which runs on both).
+        shown = [item for item in items if item.get_closest_marker("rendering") or item.get_closest_marker("browser")]
+        if shown:
+            config.hook.pytest_deselected(items=shown)
+            left_out = {id(item) for item in shown}
+            items[:] = [item for item in items if id(item) not in left_out]
+    # Slowest modules first (a stable sort: each module's tests keep their order).
+    items.sort(key=lambda item: -MODULE_SECONDS.get(_module(item), DEFAULT_MODULE_SECONDS))
 
 
 # ----- where the run's time goes: seconds per test module, after the run -------------------------
@@ -89,8 +110,8 @@ def pytest_runtest_logreport(report):
 
 def pytest_terminal_summary(terminalreporter):
     if len(_MODULE_SECONDS) > 1:
-        terminalreporter.write_sep("=", "seconds per test module (setup, call and teardown; slowest 15)")
-        for module, seconds in _MODULE_SECONDS.most_common(15):
+        terminalreporter.write_sep("=", "seconds per test module (setup, call and teardown; MODULE_SECONDS)")
+        for module, seconds in _MODULE_SECONDS.most_common():
             terminalreporter.write_line(f"{seconds:8.1f}s {module}")
 
 

@@ -370,12 +370,14 @@
     if (text.indexOf('class="msg') < 0) return;
     var template = document.createElement("template");
     template.innerHTML = text;
-    template.content.querySelectorAll(".msg[data-chat]").forEach(function (msg) {
+    // The channel's messages: not a reply's placeholder there, nor its copy for the thread's pane
+    // (a reply kept in its thread counts in the Threads view, not in the chat's badge).
+    template.content.querySelectorAll(".msg[data-chat]:not(.msg--placeholder):not([id^='t-'])").forEach(function (msg) {
       updateChatList(msg);
       noteDelivered(msg);
     });
     template.content.querySelectorAll("template[data-message-changes]").forEach(function (changes) {
-      changes.content.querySelectorAll(".msg[data-chat]").forEach(changeInChatList);
+      changes.content.querySelectorAll(".msg[data-chat]:not([id^='t-'])").forEach(changeInChatList);
     });
   }
 

@@ -4,6 +4,7 @@ of its own (no JavaScript) and over the socket; and the refusals.
 
 Request tests against the app; the socket ones against the real server with real sockets.
 """
+import io
 import re
 import uuid
 
@@ -147,6 +148,21 @@ def test_after_a_quote_reply_the_htmx_composer_comes_back_fresh_without_the_quot
     composer = parse(response).by_id("composer")
     assert composer.get("hx-swap-oob") == "true"
     assert composer.find("input", name="reply_to") is None
+
+
+def test_files_sent_with_a_quote_carry_it(app, trio, tmp_path):
+    chat_id, alice, bob, _ = trio
+    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
+    original = sent_id(send(alice, chat_id, "send me the notes"))
+
+    response = bob.post(f"/chats/{chat_id}/attachments", {
+        "body": "", "client_id": str(uuid.uuid4()), "reply_to": str(original),
+        "files": [(io.BytesIO(b"the notes"), "notes.txt")]}, content_type="multipart/form-data")
+
+    answer = sent_id(response)
+    assert {m.id: m.reply_to_id for m in stored_messages(app, chat_id)}[answer] == original
+    quote = quote_of(alice.get(f"/chats/{chat_id}").get_data(as_text=True), answer)
+    assert "send me the notes" in preview_text(quote)
 
 
 # ----- the preview follows the original ----------------------------------------------------

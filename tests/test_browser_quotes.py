@@ -126,12 +126,19 @@ def test_quote_reply_previews_follow_edits_and_jump_to_an_original_300_messages_
     edit(alice, chat_id, original, "Where are the release notes kept?")
     expect(preview).to_contain_text("Where are the release notes kept?")
 
-    # bob clicks the preview: older history loads until the original is there, marked and in view.
+    # bob clicks the preview: older history loads until the original is there, marked and in view,
+    # "Finding the quoted message…" showing meanwhile.
+    bob.evaluate("""() => {
+      const status = document.getElementById("quote-finding");
+      new MutationObserver(() => { if (!status.hidden) window.quoteFindingShown = true; })
+        .observe(status, {attributes: true});
+    }""")
     preview.click()
     target = bob.locator(f"#m-{original}")
     expect(target).to_have_class(re.compile(r"\bmsg--highlight\b"), timeout=30_000)
     expect(target.locator(".msg-body")).to_have_text("Where are the release notes kept?")
     expect(bob.locator("#quote-finding")).to_be_hidden()
+    assert bob.evaluate("() => window.quoteFindingShown === true")
     assert in_view(bob, original)
     assert urlsplit(bob.url).path == f"/chats/{chat_id}"  # found in the page, not on a page of its own
     assert bob.locator("#messages > .msg--user").count() >= 302

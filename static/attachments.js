@@ -157,6 +157,8 @@
     data.append("csrf_token", csrfToken(form));
     data.append("client_id", form.querySelector("input[name=client_id]").value);
     data.append("body", box ? box.value : "");
+    var quote = form.querySelector("input[name=reply_to]"); // the message it quotes (quotes.js)
+    if (quote && quote.value) data.append("reply_to", quote.value);
     data.append("after", String(webchat.resumeAfterId ? webchat.resumeAfterId() : 0));
     files.forEach(function (file) { data.append("files", file, file.name); });
 
@@ -210,6 +212,7 @@
     if (box) box.value = "";
     var clientId = current.querySelector("input[name=client_id]");
     if (clientId && webchat.newClientId) clientId.value = webchat.newClientId();
+    current.dispatchEvent(new CustomEvent("webchat:taken", { bubbles: true })); // quotes.js drops the quote
     render(current);
     var messages = document.getElementById("messages");
     if (!messages) return;

@@ -6,7 +6,8 @@
 // reload) is never stored twice; the line goes when the server's rendering of its client id
 // arrives (the message's data-client-id), or shows the server's refusal with Retry, Edit and
 // Delete. The composer's draft is kept per user and chat as well. Files are not kept: they go at
-// once with attachments.js or stay in the composer.
+// once with attachments.js or stay in the composer. A line quoting a message (the composer's
+// reply_to, quotes.js) keeps the quote through every retry.
 // One behaviour, attached by hx-ext="outbox" on the chat pane (chats/_chat_pane.html), which holds
 // the composer and the lines. connection.js says whether the socket is live (webchat.isLive and
 // the webchat:connection event on every change of state) and sends over it (webchat.sendFrame).
@@ -99,6 +100,7 @@
     line.id = "pending-" + entry.client_id;
     line.dataset.clientId = entry.client_id;
     line.querySelector(".pending-body").textContent = entry.body;
+    if (entry.reply_to) line.dataset.replyTo = entry.reply_to;
     if (entry.error !== undefined) {
       line.classList.replace("pending--sending", "pending--failed");
       line.querySelector(".pending-reason").textContent = entry.error;
@@ -134,7 +136,9 @@
     var clientId = line.dataset.clientId;
     if (sentIn[clientId] === generation) return;
     sentIn[clientId] = generation;
-    webchat.sendFrame({ type: "send", chat: chatShown(), client_id: clientId, body: bodyOf(line) });
+    var frame = { type: "send", chat: chatShown(), client_id: clientId, body: bodyOf(line) };
+    if (line.dataset.replyTo) frame.reply_to = line.dataset.replyTo;
+    webchat.sendFrame(frame);
     setTimeout(flush, ANSWER_WITHIN_MS); // no answer and the socket gone by then: over HTTP
   }
 
@@ -143,10 +147,11 @@
     var url = composer && composer.getAttribute("hx-post");
     if (!url) return;
     overHttp = { clientId: line.dataset.clientId, since: Date.now() };
+    var values = { body: bodyOf(line), client_id: line.dataset.clientId };
+    if (line.dataset.replyTo) values.reply_to = line.dataset.replyTo;
     // The line makes the request (HX-Trigger names it): the server answers a refusal on it.
     htmx.ajax("POST", url, {
-      source: line, target: "#messages", swap: "beforeend",
-      values: { body: bodyOf(line), client_id: line.dataset.clientId },
+      source: line, target: "#messages", swap: "beforeend", values: values,
     }).catch(function () {}); // a network error: heard as htmx:afterRequest
   }
 
@@ -243,7 +248,7 @@
     if (button.dataset.pendingAction === "retry") {
       line.classList.replace("pending--failed", "pending--sending");
       change(chat, clientId, function (entry) {
-        return { client_id: entry.client_id, body: entry.body, time: entry.time };
+        return { client_id: entry.client_id, body: entry.body, time: entry.time, reply_to: entry.reply_to };
       });
       settled(clientId);
       flush();
@@ -257,6 +262,7 @@
       box.value = bodyOf(line);
       box.focus();
       saveDraft(composer);
+      if (line.dataset.replyTo && webchat.quoteMessage) webchat.quoteMessage(line.dataset.replyTo);
     }
   }
 
@@ -288,7 +294,9 @@
     var box = form.querySelector("textarea[name=body]");
     var clientId = form.querySelector("input[name=client_id]");
     if (!box || !clientId || !box.value.trim()) return;
+    var quote = form.querySelector("input[name=reply_to]");
     var entry = { client_id: clientId.value, body: box.value, time: Date.now() };
+    if (quote && quote.value) entry.reply_to = quote.value;
     var chat = parseInt(form.dataset.chatId, 10);
     store(chat, load(chat).concat([entry]));
     box.value = "";
@@ -296,6 +304,7 @@
     saveDraft(form);
     var error = form.querySelector(".form-error");
     if (error) error.remove();
+    form.dispatchEvent(new CustomEvent("webchat:taken", { bubbles: true })); // quotes.js drops the quote
     showLine(entry);
     webchat.scrollToBottom();
     flush();

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .stored import set_public
-from .wsclient import Person
+from .wsclient import Person, new_client_id
 
 AXE = (Path(__file__).parent / "vendor" / "axe-4.14.1.min.js").read_text()
 FAILING = ("critical", "serious")
@@ -40,6 +40,10 @@ class Site:
         alice.send(chat, f"@{bob.username} the checklist:\n\n- build\n- `migrate`\n- deploy")
         theirs = bob.send(chat, "```\nflask --app wsgi db upgrade\n```\nand then deploy 🚀")
         newest = bob.send(chat, "> Shall we deploy on Friday?\n\nYes, after lunch.")
+        # A quote-reply (its preview above its text) after the newest: on the chat page only.
+        quoted = bob.post(f"/chats/{chat}/messages", {"body": "Friday it is.", "client_id": new_client_id(),
+                                                      "reply_to": str(mine)})
+        assert quoted.status == 302, quoted
         alice.post(f"/chats/{chat}/messages/{theirs}/reactions", {"emoji": "👍"})
         public = bob.create_chat("Releases", [])  # made public by the fixture: alice finds and previews it
         bob.send(public, "Release notes go here, **every Friday**.")

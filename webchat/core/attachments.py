@@ -357,15 +357,16 @@ def unlink(path: Path) -> None:
 # ----- sending and deleting ----------------------------------------------------------------------
 
 def send_with_files(membership: Membership, body: str | None, client_id: str | None,
-                    files: list[FileStorage]) -> messaging.SendResult:
-    """Store the files and send one message carrying them (the text, as caption, may be empty).
+                    files: list[FileStorage], reply_to_id: int | None = None) -> messaging.SendResult:
+    """Store the files and send one message carrying them (the text, as caption, may be empty;
+    reply_to_id: the message it quotes).
 
     In this order, so that a refused send decodes nothing: the files' count and sizes, then the
     message (its id, its text, the sender's budget), then the files are written and previewed.
     A client id already used answers the message it made, and stores nothing.
     """
     chosen = check_uploads(files)
-    draft = messaging.draft_message(membership, body, client_id, has_attachments=True)
+    draft = messaging.draft_message(membership, body, client_id, has_attachments=True, reply_to_id=reply_to_id)
     if isinstance(draft, messaging.SendResult):
         return draft
     attachments = store_uploads(chosen)

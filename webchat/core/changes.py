@@ -34,6 +34,10 @@ CATCH_UP_PAGE = 50
 
 
 THREAD_SUMMARY = ["reply_count", "last_reply_id", "last_reply_at", "thread_repliers"]
+# A quote's preview shows the quoted message as it is now (chats/_quote.html), so an edit or a
+# deletion changes the messages quoting it too: the newest this many, each as a change of its own.
+# Older ones show the new version wherever they are rendered again (a reload, older history).
+QUOTES_FOLLOWED = 100
 
 
 def record_change(message: Message) -> None:
@@ -47,14 +51,29 @@ def record_change(message: Message) -> None:
         db.session.refresh(message, attribute_names=THREAD_SUMMARY)
 
 
+def follow_quotes(message: Message) -> list[Message]:
+    """The newest messages quoting `message` (broadcast replies quote their parent too), each
+    given a change number in the caller's transaction: published with it (announce_change)."""
+    quoting = db.session.scalars(
+        select(Message).where(Message.chat_id == message.chat_id, Message.reply_to_id == message.id,
+                              Message.deleted_at.is_(None))  # a deleted message shows no quote
+        .order_by(Message.id.desc()).limit(QUOTES_FOLLOWED)).all()[::-1]
+    for quote in quoting:
+        record_change(quote)
+    return quoting
+
+
 def render_changes(messages: list[Message], chat_id: int, cursor: int | None = None) -> str:
     """Changed messages wrapped for the page to swap in by id; cursor: the catch-up's new "changes after"."""
     return render_template("chats/_changes.html", messages=messages, chat_id=chat_id, cursor=cursor)
 
 
-def announce_change(message: Message) -> None:
-    """Render the changed message once and publish it to its chat (after commit)."""
-    current_hub().publish(chat_channel(message.chat_id), render_changes([message], message.chat_id))
+def announce_change(message: Message, quoting: list[Message] = ()) -> None:
+    """Render the changed message once, with the messages quoting it that changed with it
+    (follow_quotes), and publish them to its chat in one frame (after commit)."""
+    if quoting:  # read again after the commit, with what the partial shows, in one query each
+        db.session.scalars(with_parts(select(Message)).where(Message.id.in_([m.id for m in quoting]))).all()
+    current_hub().publish(chat_channel(message.chat_id), render_changes([message, *quoting], message.chat_id))
 
 
 def changes_after(chat_id: int, cursor: int, limit: int) -> list[Message]:
@@ -133,9 +152,10 @@ def edit_message(membership: Membership, message: Message, body: str | None) -> 
     record_mentions(message, mentioned_ids, replace=True)
     message.edited_at = utcnow()
     record_change(message)
+    quoting = follow_quotes(message)
     db.session.commit()
     log.info("message.edited chat=%d id=%d chars=%d", message.chat_id, message.id, len(text))
-    announce_change(message)
+    announce_change(message, quoting)
     return message
 
 
@@ -161,8 +181,9 @@ def delete_message(membership: Membership, message: Message) -> Message:
     message.deleted_at = utcnow()
     message.reactions.clear()
     record_change(message)
+    quoting = follow_quotes(message)
     db.session.commit()
     attachments.discard(files)
     log.info("message.deleted chat=%d id=%d by=%d", message.chat_id, message.id, membership.user_id)
-    announce_change(message)
+    announce_change(message, quoting)
     return message

@@ -31,12 +31,14 @@ class OutOfOrder(Exception):
 
 @dataclass(frozen=True)
 class SendRequest:
-    """A "send" frame as the socket read it: the chat, who sends, the text and the page's client id."""
+    """A "send" frame as the socket read it: the chat, who sends, the text, the page's client id
+    and the message it quotes, if any."""
 
     chat_id: int
     user_id: int
     body: str
     client_id: str
+    reply_to_id: int | None = None
 
 
 class _Turn:
@@ -131,7 +133,8 @@ def _serve(batch: list[_Turn]) -> None:
             if sender is None:
                 continue  # not in that chat: result None
             try:
-                draft = messaging.draft_message(sender, turn.request.body, turn.request.client_id)
+                draft = messaging.draft_message(sender, turn.request.body, turn.request.client_id,
+                                                reply_to_id=turn.request.reply_to_id)
             except Exception as e:  # noqa: BLE001 - refused (ChatError) or failed: that send alone
                 db.session.rollback()
                 turn.error = e

@@ -16,6 +16,7 @@ from . import (  # noqa: E402,F401  (registers the views on bp)
     mentions,
     messages,
     people,
+    quotes,
     reactions,
     search,
     threads,

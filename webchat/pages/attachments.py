@@ -14,7 +14,7 @@ from ..core import attachments, avatars, service
 from ..errors import render_error
 from ..models import Attachment
 from . import bp
-from .views import answer_sent, chat_pane_refusal, refusals
+from .views import answer_sent, chat_pane_refusal, refusals, reply_to_field
 
 # Nothing in a file runs or loads anything. Inline style only: the browser's own page around an
 # image opened by itself (centred on a dark ground) is styled so, and an image holds no markup.
@@ -59,7 +59,8 @@ def upload_attachments(chat_id: int):
     # With htmx the refusal goes to the flash: the page's uploader shows it under the composer,
     # files and text kept.
     with refusals(page=chat_pane_refusal(membership, body, client_id)):
-        result = attachments.send_with_files(membership, body, client_id, request.files.getlist("files"))
+        result = attachments.send_with_files(membership, body, client_id, request.files.getlist("files"),
+                                             reply_to_id=reply_to_field())
     return answer_sent(chat_id, result.message)
 
 

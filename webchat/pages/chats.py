@@ -2,14 +2,14 @@
 from flask import current_app, make_response, render_template, request, url_for
 from flask_login import current_user
 
-from ..core import changes, channels, directory, messaging, read_state, service, work_budget, workspace
+from ..core import changes, channels, directory, messaging, quotes, read_state, service, work_budget, workspace
 from ..core.errors import ChatError
 from ..core.fragments import render_chat_list
 from ..core.presence import Presence
 from ..htmx import is_htmx, navigate, retarget, trigger, triggered_by
 from . import bp
 from .directory import preview
-from .views import answer_sent, chat_context, chat_pane_refusal, composer, page_or_pane, refusals
+from .views import answer_sent, chat_context, chat_pane_refusal, composer, page_or_pane, refusals, reply_to_field
 
 
 def _charge(html: str, items: int = 0) -> str:
@@ -119,12 +119,15 @@ def send_message(chat_id: int):
     if _from_outbox(client_id):
         return _send_from_outbox(chat_id, body, client_id)
     membership = service.membership_or_404(chat_id, current_user)
-    def composer_again(e: ChatError):  # the text kept, the refusal under it
-        html = render_template("chats/_composer.html", **composer(membership.chat, body, e.message, client_id))
+    reply_to = reply_to_field()
+    quote = quotes.quotable(chat_id, reply_to)
+
+    def composer_again(e: ChatError):  # the text (and quote) kept, the refusal under it
+        html = render_template("chats/_composer.html", **composer(membership.chat, body, e.message, client_id, quote))
         return retarget(make_response(html, e.status), "#composer")
 
-    with refusals(page=chat_pane_refusal(membership, body, client_id), fragment=composer_again):
-        result = messaging.send_message(membership, body, client_id)
+    with refusals(page=chat_pane_refusal(membership, body, client_id, quote), fragment=composer_again):
+        result = messaging.send_message(membership, body, client_id, reply_to_id=reply_to)
     html = answer_sent(chat_id, result.message)
     if is_htmx() and triggered_by("composer"):
         # A fresh composer (empty, new client id); a background retry must not wipe a draft.
@@ -147,7 +150,7 @@ def _send_from_outbox(chat_id: int, body: str, client_id: str):
 
     with refusals(fragment=not_sent):
         membership = service.membership_or_404(chat_id, current_user)
-        result = messaging.send_message(membership, body, client_id)
+        result = messaging.send_message(membership, body, client_id, reply_to_id=reply_to_field())
     return answer_sent(chat_id, result.message)
 
 

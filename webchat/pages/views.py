@@ -140,17 +140,30 @@ def opened_by_the_user() -> bool:
             and request.headers.get("Sec-Fetch-Site") in _READING_FROM)
 
 
-def composer(chat, body: str = "", error: str | None = None, client_id: str | None = None) -> dict:
-    """The composer's fields: the text kept after a refusal, and a client id for the next send."""
-    return {"chat": chat, "body": body, "error": error, "client_id": client_id or messaging.new_client_id()}
+def composer(chat, body: str = "", error: str | None = None, client_id: str | None = None,
+             quote=None) -> dict:
+    """The composer's fields: the text kept after a refusal, a client id for the next send, and
+    the message the next send quotes, if any (its preview, chats/_composer_quote.html)."""
+    return {"chat": chat, "body": body, "error": error, "client_id": client_id or messaging.new_client_id(),
+            "quote": quote}
 
 
-def chat_pane_refusal(membership, body: str, client_id: str | None):
-    """A refused send without JavaScript: the chat page again, the text kept in its composer."""
+def chat_pane_refusal(membership, body: str, client_id: str | None, quote=None):
+    """A refused send without JavaScript: the chat page again, the text (and quote) kept in its composer."""
     def page(e: ChatError):
         return page_or_pane("chats/_chat_pane.html", status=e.status, **chat_context(membership),
-                            composer=composer(membership.chat, body=body, error=e.message, client_id=client_id))
+                            composer=composer(membership.chat, body=body, error=e.message, client_id=client_id,
+                                              quote=quote))
     return page
+
+
+def reply_to_field() -> int | None:
+    """The form's reply_to (the message a send quotes): None when absent; an id that can be no
+    message's is 0, which the core refuses like any message not in the chat."""
+    value = request.form.get("reply_to", "").strip()
+    if not value:
+        return None
+    return int(value) if value.isdigit() and len(value) < 12 else 0
 
 
 def answer_sent(chat_id: int, message):

@@ -6,7 +6,7 @@ at a time: on "view" it replays that chat from the database after the page's new
 stays live. Frames from the browser are small JSON objects:
 
   {"type": "view", "chat": 5 | null, "after": 123, "changes": 7}   (changes: the page's change cursor)
-  {"type": "send", "chat": 5, "body": "...", "client_id": "...", ...form fields}
+  {"type": "send", "chat": 5, "body": "...", "client_id": "...", "reply_to": 120 (optional: a quote), ...form fields}
   {"type": "read", "chat": 5, "upto": 130}        the chat is in view in a visible tab
   {"type": "delivered", "chat": 5, "upto": 130}   messages reached this page
   {"type": "typing", "chat": 5, "state": "start" | "stop"}
@@ -44,7 +44,7 @@ REPLAY_PAGE = 50
 # catches up at once, a socket asking for the whole chat again and again is slowed to its pace.
 # (The user's work budget counts the same, and the rendered size, over all their sockets.)
 REPLAY_MESSAGES_PER_FRAME = work_budget.MESSAGES_PER_UNIT
-SEND_KEYS = {"type", "chat", "body", "client_id", "after", "csrf_token", "HEADERS"}
+SEND_KEYS = {"type", "chat", "body", "client_id", "reply_to", "after", "csrf_token", "HEADERS"}
 VIEW_KEYS = {"type", "chat", "after", "changes"}
 READ_KEYS = {"type", "chat", "upto"}
 TYPING_KEYS = {"type", "chat", "state"}
@@ -336,10 +336,11 @@ class TabSession:
             # A refusal names the pending line by its client id: an id the page did not make
             # must not become an element id in a frame.
             raise ProtocolError("This message could not be sent: its id is malformed. Reload the page and retry.")
+        reply_to = _int(frame, "reply_to", optional=True)  # the message it quotes (core/quotes.py)
         try:
             # Checked and stored with the sends that arrived in the same turn (core/group_commit.py).
             result = self.app.extensions["webchat.send_queue"].send(
-                SendRequest(chat_id, self.user_id, body, client_id))
+                SendRequest(chat_id, self.user_id, body, client_id, reply_to))
         except ChatError as e:
             raise SendFailed(client_id, body, e.message) from e
         except DBAPIError as e:

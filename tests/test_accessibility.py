@@ -23,6 +23,7 @@ PAGES = {
     "new message": ("/new?q=bob", True, True),
     "edit message": ("/chats/{chat}/messages/{mine}/edit", True, True),
     "delete message": ("/chats/{chat}/messages/{mine}/delete", True, True),
+    "thread": ("/chats/{chat}/threads/{theirs}", True, True),  # the chat with the thread's pane open
 }
 
 

@@ -91,6 +91,17 @@ def test_two_people_converse_in_a_thread_while_a_third_watches_the_channel(perso
     for page in (alice, bob):
         replies = page.locator("#thread-pane .thread-replies > .msg .msg-body")
         expect(replies).to_have_text(["Friday works for me", "Thursday would be safer", "Thursday then"])
+    expect(carol.locator("#messages > .msg--placeholder")).to_have_count(3)  # holding their places, hidden
+
+    # Bob edits his reply in the pane: Alice's pane shows the new text; the channel still nothing.
+    item = bob.locator("#thread-pane .thread-replies > .msg", has_text="Thursday then")
+    item.hover()
+    item.locator(".msg-action--edit").click()
+    item.locator(".msg-editor textarea").fill("Thursday it is")
+    item.locator(".msg-editor textarea").press("Enter")
+    edited = alice.locator("#thread-pane .thread-replies > .msg", has_text="Thursday it is")
+    expect(edited.locator(".msg-edited")).to_be_visible()
+    expect(carol.locator("#messages .msg:visible", has_text="Thursday it is")).to_have_count(0)
 
     # "Also send to the channel": the reply shows in Carol's channel too, marked as a reply.
     alice.fill("#thread-composer-text", "Shipping Thursday, everyone")

@@ -217,3 +217,14 @@ def _reply(person, chat_id: int, parent_id: int, body: str) -> int:
                            {"body": body, "client_id": new_client_id()})
     assert response.status == 302, response
     return int(response.location.rsplit("#t-", 1)[1])
+
+
+def test_an_archived_channels_thread_has_no_composer(trio):
+    chat_id, alice, bob, _ = trio
+    parent = send(alice, chat_id, "parent")
+    reply(bob, chat_id, parent, "before the archive")
+    assert alice.post(f"/chats/{chat_id}/archive").status_code == 302
+    tree = parse(alice.get(f"/chats/{chat_id}/threads/{parent}").get_data(as_text=True))
+    assert pane_replies(tree, parent) == ["before the archive"]
+    assert tree.by_id("thread-composer") is None
+    assert "archived" in tree.by_id("thread-pane").find(cls="archived-notice").text

@@ -138,12 +138,13 @@ def test_a_refused_reply_keeps_the_text_under_the_composer_and_stores_nothing(ap
     parent = send(alice, chat_id, "parent")
     before = len(stored_messages(app, chat_id))
     long_text = "x" * 20_000
-    response = reply(alice, chat_id, parent, long_text, htmx=True)
+    response = reply(alice, chat_id, parent, long_text, htmx=True, broadcast=True)
     assert response.status_code in (400, 413, 422)
     assert response.headers["HX-Retarget"] == "#thread-composer"
     form = parse(response.get_data(as_text=True)).by_id("thread-composer")
     assert form.find(cls="form-error").text.strip()
     assert form.find("textarea").text == long_text
+    assert "checked" in form.find("input", name="broadcast").attrs  # the choice kept too
     assert len(stored_messages(app, chat_id)) == before
 
     # Without JavaScript: the chat and thread page again, the text and the words in its form.

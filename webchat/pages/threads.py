@@ -18,13 +18,14 @@ THREAD_PANE = "thread-pane"
 
 
 def thread_context(membership, parent, body: str = "", error: str | None = None,
-                   client_id: str | None = None, before: int | None = None) -> dict:
+                   client_id: str | None = None, before: int | None = None, broadcast: bool = False) -> dict:
     """What a thread's pane shows: its parent, its newest replies (or those before `before`), and
     a composer (the text kept after a refusal, and a client id for the next reply)."""
     shown = (threads.replies(parent.id, before=before) if before else threads.latest_replies(parent.id))
     return {"chat": membership.chat, "membership": membership, "parent": parent, "replies": shown,
             "older_than": _older_than(parent.id, shown),
-            "reply": {"body": body, "error": error, "client_id": client_id or messaging.new_client_id()}}
+            "reply": {"body": body, "error": error, "client_id": client_id or messaging.new_client_id(),
+                      "broadcast": broadcast}}
 
 
 def _older_than(parent_id: int, shown: list) -> int | None:
@@ -76,11 +77,13 @@ def send_reply(chat_id: int, message_id: int):
     broadcast = request.form.get("broadcast") in ("1", "on", "true")
 
     def page(e: ChatError):
-        return _thread(membership, parent, status=e.status, body=body, error=e.message, client_id=client_id)
+        return _thread(membership, parent, status=e.status, body=body, error=e.message, client_id=client_id,
+                       broadcast=broadcast)
 
     def fragment(e: ChatError):  # the text kept, the refusal under it
         html = render_template("threads/_composer.html", chat=membership.chat, parent=parent,
-                               reply={"body": body, "error": e.message, "client_id": client_id})
+                               reply={"body": body, "error": e.message, "client_id": client_id,
+                                      "broadcast": broadcast})
         return retarget(current_app.make_response((html, e.status)), "#thread-composer")
 
     with refusals(page=page, fragment=fragment):

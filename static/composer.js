@@ -1,5 +1,5 @@
 // Enter sends, Shift+Enter (or an IME composition) adds a line: one behaviour, attached by
-// hx-ext="composer" on the composer form (chats/_composer.html), after attachments and mentions,
+// hx-ext="composer" on a composer form (chats/_composer.html, threads/_composer.html), after attachments and mentions,
 // whose own keydown listeners (files alone go too; Enter chooses a name) come first.
 (function () {
   "use strict";
@@ -20,7 +20,8 @@
     init: function (htmxApi) { api = htmxApi; },
     onEvent: function (name, evt) {
       var form = evt.detail.elt;
-      if (name !== "htmx:afterProcessNode" || form.id !== "composer" || api.getInternalData(form).composer) return;
+      if (name !== "htmx:afterProcessNode" || !form.classList || !form.classList.contains("composer")
+          || api.getInternalData(form).composer) return; // the chat's and a thread's
       api.getInternalData(form).composer = true;
       connect(form);
     },

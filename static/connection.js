@@ -71,6 +71,8 @@
     if (!navigator.onLine) return; // nowhere to go; the online event reconnects
     var poller = document.getElementById("poller");
     if (poller) htmx.trigger(poller, "poll");
+    var threadPoller = document.getElementById("thread-poller"); // an open thread pane's replies
+    if (threadPoller) htmx.trigger(threadPoller, "poll");
     var list = document.getElementById("chat-list");
     if (list) htmx.trigger(list, "poll");
   }
@@ -133,10 +135,17 @@
   }
   webchat.sendFrame = sendFrame; // outbox.js sends its lines so
 
+  // With a thread's pane open, its replies after the pane's newest are caught up too.
   function viewFrame() {
     var chat = webchat.openChatId();
-    return chat ? { type: "view", chat: chat, after: webchat.resumeAfterId(), changes: webchat.changesCursor() }
-      : { type: "view", chat: null };
+    if (!chat) return { type: "view", chat: null };
+    var frame = { type: "view", chat: chat, after: webchat.resumeAfterId(), changes: webchat.changesCursor() };
+    var pane = document.querySelector("#thread-pane[data-thread]");
+    if (pane && parseInt(pane.dataset.chatId, 10) === chat) {
+      frame.thread = parseInt(pane.dataset.thread, 10);
+      frame.thread_after = webchat.newestIn(pane.querySelector(".thread-replies"));
+    }
+    return frame;
   }
 
   function view() {
@@ -525,27 +534,38 @@
   });
 
   // ----- typing: at most one signal every 3 s while typing, "stop" after 5 s without a key --
-  var typingSentAt = 0;
-  var typingIdle = null;
-  function typingFrame(state) {
+  // Per composer: the chat's, and a thread pane's (its frames name the thread, shown there only).
+  var typing = {}; // composer id -> {sentAt, idle, thread}
+  function typingFrame(state, thread) {
     var chat = webchat.openChatId();
-    if (chat) sendFrame({ type: "typing", chat: chat, state: state });
+    if (!chat) return;
+    var frame = { type: "typing", chat: chat, state: state };
+    if (thread) frame.thread = thread;
+    sendFrame(frame);
   }
   function typingOnInput(evt) {
-    if (evt.target.name !== "body" || !evt.target.closest("#composer")) return;
+    var form = evt.target.name === "body" && evt.target.closest("#composer, #thread-composer");
+    if (!form) return;
+    var t = typing[form.id] = typing[form.id] || { sentAt: 0, idle: null };
+    t.thread = form.id === "thread-composer" ? parseInt(form.dataset.thread, 10) : null;
     var now = Date.now();
-    if (evt.target.value.trim() && now - typingSentAt > 3000) {
-      typingSentAt = now;
-      typingFrame("start");
+    if (evt.target.value.trim() && now - t.sentAt > 3000) {
+      t.sentAt = now;
+      typingFrame("start", t.thread);
     }
-    clearTimeout(typingIdle);
-    typingIdle = setTimeout(function () {
-      if (typingSentAt) typingFrame("stop");
-      typingSentAt = 0;
+    clearTimeout(t.idle);
+    t.idle = setTimeout(function () {
+      if (t.sentAt) typingFrame("stop", t.thread);
+      t.sentAt = 0;
     }, 5000);
   }
   function typingOnSubmit(evt) {
-    if (evt.target.id === "composer") { clearTimeout(typingIdle); typingSentAt = 0; } // the server stops it on send
+    var t = typing[evt.target.id];
+    if (!t) return;
+    clearTimeout(t.idle);
+    // The server stops the chat's on send; a reply goes over HTTP, so the pane says so itself.
+    if (t.sentAt && t.thread) typingFrame("stop", t.thread);
+    t.sentAt = 0;
   }
 
   // A new pane (another chat, the dashboard): tell the socket what this tab shows now, and
@@ -553,6 +573,12 @@
   // htmx settles each swapped element separately: say it once per swap.
   var paneChanged = null;
   document.addEventListener("htmx:afterSettle", function (evt) {
+    // A thread's pane just opened: catch its replies up (the socket's view names it; else a poll).
+    if (evt.target.id === "thread-pane" && evt.target.hasAttribute("data-thread")) {
+      if (isLive()) view();
+      else { var threadPoller = document.getElementById("thread-poller"); if (threadPoller) htmx.trigger(threadPoller, "poll"); }
+      return;
+    }
     if (!evt.detail.target || evt.detail.target.id !== "chat-pane" || paneChanged) return;
     paneChanged = setTimeout(function () {
       paneChanged = null;

@@ -1,5 +1,5 @@
-// The composer's @ suggestions: one behaviour, attached by hx-ext="mentions" on the composer
-// (chats/_composer.html), listening on the form and hearing its requests.
+// The composer's @ suggestions: one behaviour, attached by hx-ext="mentions" on a composer
+// (chats/_composer.html, a thread's threads/_composer.html), listening on the form and hearing its requests.
 //
 // Suggestions: typing "@" and the start of a name (an "@" that starts a word, as the server's
 // formatting.MENTION) fires "mention-query" on #mention-list, whose hx-get asks the server for the
@@ -14,9 +14,12 @@
 
   var TYPED = /(^|[^\w@./-])@([a-z0-9_-]{0,32})$/i; // an "@" at a word's start, up to the caret
 
-  function picker() {
-    var form = document.getElementById("composer");
-    var list = form && form.querySelector("#mention-list");
+  // The picker of a composer (the chat's, or a thread pane's): the one `from` is in, else the
+  // one holding the focus.
+  function picker(from) {
+    var inside = from || document.activeElement;
+    var form = inside && inside.closest ? inside.closest("form.composer") : null;
+    var list = form && form.querySelector(".mention-list");
     var box = form && form.querySelector("textarea[name=body]");
     return list && box ? { list: list, box: box } : null;
   }
@@ -78,8 +81,8 @@
   }
 
   // Ask again only when the letters after the "@" changed ("input changed" in htmx's words).
-  function update() {
-    var p = picker();
+  function update(form) {
+    var p = picker(form);
     if (!p || document.activeElement !== p.box) return;
     var typed = typedMention(p.box);
     if (!typed) {
@@ -93,21 +96,21 @@
 
   function connect(form) {
     form.addEventListener("input", function (evt) {
-      if (evt.target.name === "body") update();
+      if (evt.target.name === "body") update(form);
     });
     form.addEventListener("keyup", function (evt) {
       var caretKeys = ["ArrowLeft", "ArrowRight", "Home", "End"];
-      if (evt.target.name === "body" && caretKeys.indexOf(evt.key) >= 0) update();
+      if (evt.target.name === "body" && caretKeys.indexOf(evt.key) >= 0) update(form);
     });
     form.addEventListener("focusout", function (evt) {
-      var p = picker();
+      var p = picker(form);
       if (p && evt.target === p.box) close(p, true);
     });
 
     // Captured before composer.js's Enter-to-send (which listens on the way back up): while the
     // list offers people, Enter and Tab choose one and the message is not sent.
     form.addEventListener("keydown", function (evt) {
-      var p = picker();
+      var p = picker(form);
       if (!p || evt.target !== p.box || evt.isComposing || p.list.hidden) return;
       if (evt.key === "Escape") {
         close(p, false);
@@ -126,22 +129,22 @@
 
     // Keep the focus in the composer while a click picks someone.
     form.addEventListener("mousedown", function (evt) {
-      if (evt.target.closest("#mention-list")) evt.preventDefault();
+      if (evt.target.closest(".mention-list")) evt.preventDefault();
     });
     form.addEventListener("click", function (evt) {
-      if (evt.target.name === "body") return update();
-      var option = evt.target.closest("#mention-list .mention-option");
-      var p = picker();
+      if (evt.target.name === "body") return update(form);
+      var option = evt.target.closest(".mention-list .mention-option");
+      var p = picker(form);
       if (option && p) choose(p, option);
     });
     form.addEventListener("mousemove", function (evt) {
-      var option = evt.target.closest("#mention-list .mention-option");
-      var p = picker();
+      var option = evt.target.closest(".mention-list .mention-option");
+      var p = picker(form);
       if (option && p && option.getAttribute("aria-selected") !== "true") select(p, option);
     });
     // A sent message closes the list (the socket path empties the box without an input event).
     form.addEventListener("submit", function () {
-      var p = picker();
+      var p = picker(form);
       if (p) close(p, true);
     });
   }
@@ -150,13 +153,14 @@
     init: function (htmxApi) { api = htmxApi; },
     onEvent: function (name, evt) {
       var elt = evt.detail.elt;
-      if (name === "htmx:afterProcessNode" && elt.id === "composer" && !api.getInternalData(elt).mentions) {
+      if (name === "htmx:afterProcessNode" && elt.classList && elt.classList.contains("composer")
+          && !api.getInternalData(elt).mentions) {
         api.getInternalData(elt).mentions = true;
         connect(elt);
       } else if (name === "htmx:wsConfigSend") {
-        var p = picker();
+        var p = picker(document.getElementById("composer"));
         if (p) close(p, true);
-      } else if (elt.id !== "mention-list") {
+      } else if (!elt.classList || !elt.classList.contains("mention-list")) {
         return;
       } else if (name === "htmx:configRequest") {
         evt.detail.parameters.q = elt.dataset.wanted || "";
@@ -165,7 +169,7 @@
         var asked = new URL(evt.detail.xhr.responseURL).searchParams.get("q") || "";
         if (elt.dataset.wanted !== asked || evt.detail.isError) evt.detail.shouldSwap = false;
       } else if (name === "htmx:afterSwap") {
-        var shown = picker();
+        var shown = picker(elt);
         if (!shown || shown.list !== elt) return;
         elt.hidden = false;
         select(shown, options(elt)[0]);

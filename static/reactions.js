@@ -1,4 +1,5 @@
-// React menus, one behaviour attached by hx-ext="reactions" on #messages (chats/_chat_pane.html):
+// React menus, one behaviour attached by hx-ext="reactions" on #messages (chats/_chat_pane.html)
+// and a thread pane's messages (threads/_thread_pane.html):
 // a reaction stored closes its React menu; a refused one keeps it open, with what was typed.
 // (An open menu also survives someone else's reaction replacing its message: webchat.js.)
 (function () {

@@ -29,6 +29,16 @@
     return newest;
   };
 
+  // The newest message id a container shows (a thread pane's replies: its catch-up cursor; a
+  // thread's replies are the only messages there, in id order, so no gaps to mind).
+  webchat.newestIn = function (container) {
+    var newest = 0;
+    if (container) container.querySelectorAll(":scope > .msg").forEach(function (el) {
+      newest = Math.max(newest, messageId(el));
+    });
+    return newest;
+  };
+
   // Where to resume "everything after N": the end of the unbroken run of sequence numbers.
   // Live messages can arrive out of order (several workers); if one is still missing when the
   // socket drops, resuming after the newest would skip it for good. A placeholder for replies
@@ -165,8 +175,11 @@
     onEvent: function (name, evt) {
       if (name === "htmx:configRequest") {
         var source = evt.detail.elt;
-        if (!source.hasAttribute("data-after-from")) return; // not, say, the @ list in the composer
-        evt.detail.parameters.after = webchat.resumeAfterId();
+        var from = source.getAttribute("data-after-from");
+        if (!from) return; // not, say, the @ list in the composer
+        // #messages: the channel's cursor; a thread's replies (the pane's composer and poller): its newest.
+        evt.detail.parameters.after = from === "#messages" ? webchat.resumeAfterId()
+          : webchat.newestIn(document.querySelector(from));
         if (source.id === "poller") evt.detail.parameters.changes = webchat.changesCursor();
       } else if (name === "htmx:sendError") {
         webchat.showFlash("Couldn't reach webchat. Check your connection; anything you typed is still there.",
@@ -185,10 +198,14 @@
   });
 
   // Keep messages in id order whatever order they arrived in; a message on its way ("pending")
-  // always stays below the stored ones.
+  // always stays below the stored ones. So in the chat and in a thread pane's replies.
+  function inTimeline(el) {
+    var container = el.parentElement;
+    return !!container && (container.id === "messages" || container.classList.contains("thread-replies"));
+  }
   function placeInOrder(el) {
     var container = el.parentElement;
-    if (!container || container.id !== "messages") return;
+    if (!inTimeline(el)) return;
     var id = messageId(el);
     var prev = el.previousElementSibling;
     while (prev && (prev.classList.contains("pending") || (prev.classList.contains("msg") && messageId(prev) > id))) {
@@ -243,10 +260,11 @@
 
   document.addEventListener("htmx:load", function (evt) {
     var el = evt.detail.elt;
-    if (el.classList && el.classList.contains("msg") && el.parentElement && el.parentElement.id === "messages") {
+    if (el.classList && el.classList.contains("msg") && inTimeline(el)) {
       placeInOrder(el);
-      // reading.js decides whether the view follows it (history, live, one's own)
-      document.dispatchEvent(new CustomEvent("webchat:message-shown", { detail: { elt: el } }));
+      // reading.js decides whether the view follows it (history, live, one's own); threads.js, in the pane
+      var name = el.parentElement.id === "messages" ? "webchat:message-shown" : "webchat:reply-shown";
+      document.dispatchEvent(new CustomEvent(name, { detail: { elt: el } }));
     }
     localTimes(el);
   });

@@ -24,6 +24,7 @@ PAGES = {
     "edit message": ("/chats/{chat}/messages/{mine}/edit", True, True),
     "delete message": ("/chats/{chat}/messages/{mine}/delete", True, True),
     "quote message": ("/chats/{chat}/messages/{theirs}/quote", True, True),
+    "thread": ("/chats/{chat}/threads/{theirs}", True, True),  # the chat with the thread's pane open
 }
 
 

@@ -576,6 +576,8 @@ CHAT_URLS = [
     ("GET", "/chats/{id}/threads/{mid}", None),
     ("POST", "/chats/{id}/threads/{mid}/replies", {"body": "let me in", "client_id": "intruder-0003"}),
     ("GET", "/chats/{id}/messages/{mid}/quote", None),  # test_quotes.py
+    ("GET", "/chats/{id}/threads/{mid}/replies?after=0", None),
+    ("GET", "/chats/{id}/threads/{mid}/replies?before=2147483647", None),
 ]
 CHAT_URL_IDS = [f"{method} {url.replace('{id}', 'N')}" for method, url, _ in CHAT_URLS]
 

@@ -39,7 +39,7 @@ TOP_LEVEL = [
     ("div", re.compile(rf"pending-{CLIENT_ID}"), ("hx-swap-oob", None)),  # the sender's pending line
     ("nav", re.compile(r"chat-list"), ("hx-swap-oob", "true")),
     ("div", re.compile(r"flash"), ("hx-swap-oob", "innerHTML")),
-    ("div", re.compile(r"typing-\d+"), ("hx-swap-oob", "true")),
+    ("div", re.compile(r"typing-\d+(?:-t\d+)?"), ("hx-swap-oob", "true")),  # a chat's, or a thread's
     ("div", re.compile(r"receipts-\d+"), ("hx-swap-oob", "true")),
     ("span", re.compile(r"(unread|mentions)-\d+"), ("hx-swap-oob", "true")),
     ("template", None, ("data-presence-signal", None)),

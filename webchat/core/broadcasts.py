@@ -89,9 +89,16 @@ def went_offline_later(app, user_id: int) -> None:
             db.session.remove()
 
 
-def publish_typing(chat_id: int) -> None:
-    typists = [who.split("|", 1) for who in live_state().typists(chat_id)]
-    html = render_template("realtime/_typing.html", chat_id=chat_id, typists=typists)
+def typing_place(chat_id: int, thread_id: int | None = None) -> int | str:
+    """Where live_state keeps who is typing: the chat, or one of its threads ("5-t40"), whose
+    typists show in the thread's pane only (its box is #typing-5-t40)."""
+    return chat_id if thread_id is None else f"{chat_id}-t{thread_id}"
+
+
+def publish_typing(chat_id: int, thread_id: int | None = None) -> None:
+    place = typing_place(chat_id, thread_id)
+    typists = [who.split("|", 1) for who in live_state().typists(place)]
+    html = render_template("realtime/_typing.html", chat_id=place, typists=typists)
     current_hub().publish(chat_channel(chat_id), html)
 
 

@@ -22,13 +22,14 @@ class LiveState(Protocol):
     def online(self, user_ids) -> set[int]:
         """Which of these users hold at least one open tab."""
 
-    def start_typing(self, chat_id: int, who: str) -> None:
-        """who is "<username>|<display name>"; it expires by itself after TYPING_SECONDS."""
+    def start_typing(self, chat_id: int | str, who: str) -> None:
+        """who is "<username>|<display name>"; it expires by itself after TYPING_SECONDS. chat_id
+        is where: a chat, or one of its threads ("5-t40", core/broadcasts.typing_place)."""
 
-    def stop_typing(self, chat_id: int, who: str) -> bool:
+    def stop_typing(self, chat_id: int | str, who: str) -> bool:
         """True when who was typing."""
 
-    def typists(self, chat_id: int) -> list[str]: ...
+    def typists(self, chat_id: int | str) -> list[str]: ...
 
     def allow(self, key: str, seconds: float) -> bool:
         """True at most once per `seconds` for a key (a throttle)."""
@@ -54,7 +55,7 @@ class InProcessLiveState:
         self._clock = clock
         self._lock = threading.Lock()
         self._tabs: dict[int, dict[str, float]] = {}
-        self._typing: dict[int, dict[str, float]] = {}
+        self._typing: dict[int | str, dict[str, float]] = {}
         self._throttles: dict[str, float] = {}
         self._budgets: dict[str, tuple[int, float]] = {}  # key -> (uses, window end)
         self._work = WorkLedger(clock)

@@ -5,11 +5,12 @@ list live), to the user's own channel, and to the user's control channel. It sho
 at a time: on "view" it replays that chat from the database after the page's newest id, then
 stays live. Frames from the browser are small JSON objects:
 
-  {"type": "view", "chat": 5 | null, "after": 123, "changes": 7}   (changes: the page's change cursor)
+  {"type": "view", "chat": 5 | null, "after": 123, "changes": 7}   (changes: the page's change cursor;
+      "thread": 40, "thread_after": 130 when a thread's pane is open: its replies after that id too)
   {"type": "send", "chat": 5, "body": "...", "client_id": "...", "reply_to": 120 (optional: a quote), ...form fields}
   {"type": "read", "chat": 5, "upto": 130}        the chat is in view in a visible tab
   {"type": "delivered", "chat": 5, "upto": 130}   messages reached this page
-  {"type": "typing", "chat": 5, "state": "start" | "stop"}
+  {"type": "typing", "chat": 5, "state": "start" | "stop"}   ("thread": 40 when typing in its pane)
 """
 import json
 import logging
@@ -24,7 +25,7 @@ from flask.sessions import SecureCookieSession
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from ..core import broadcasts, changes, messaging, read_state, work_budget
+from ..core import broadcasts, changes, messaging, read_state, threads, work_budget
 from ..core.errors import ChatError
 from ..core.fragments import render_chat_list, render_role_links
 from ..core.group_commit import SendRequest
@@ -45,9 +46,9 @@ REPLAY_PAGE = 50
 # (The user's work budget counts the same, and the rendered size, over all their sockets.)
 REPLAY_MESSAGES_PER_FRAME = work_budget.MESSAGES_PER_UNIT
 SEND_KEYS = {"type", "chat", "body", "client_id", "reply_to", "after", "csrf_token", "HEADERS"}
-VIEW_KEYS = {"type", "chat", "after", "changes"}
+VIEW_KEYS = {"type", "chat", "after", "changes", "thread", "thread_after"}
 READ_KEYS = {"type", "chat", "upto"}
-TYPING_KEYS = {"type", "chat", "state"}
+TYPING_KEYS = {"type", "chat", "state", "thread"}
 TYPING_THROTTLE_SECONDS = 2.5  # the page signals every 3 s while typing; more is ignored
 _shared_environs: dict[tuple, dict] = {}
 # (After ProxyFix: the handshake's environ has the proxy's scheme and host already.)
@@ -312,10 +313,31 @@ class TabSession:
                     if not self._spend(work_budget.cost(messages=caught_up.count, chars=len(caught_up.html)),
                                        frames=caught_up.count / REPLAY_MESSAGES_PER_FRAME):
                         break
+                self._replay_thread(chat_id, frame)
         # The chat list as of now, for unread counts and order missed while away.
         chat_list = render_chat_list(db.session.get(User, self.user_id), oob=True)
         self.conn.write(_frame(chat_list))
         self.budget.charge(self.user_id, work_budget.cost(chars=len(chat_list)))
+
+    def _replay_thread(self, chat_id: int, frame: dict) -> None:
+        """The open thread pane's replies after its newest ("thread_after"), as the pane shows
+        them, page by page under the same budgets as the chat's replay. The chat's replay sent
+        the same replies as placeholders and thread frames already when they came after the
+        chat's cursor; the page drops what it has."""
+        thread_id = _int(frame, "thread", optional=True)
+        if thread_id is None or self.conn.closed:
+            return
+        after = _int(frame, "thread_after", optional=True) or 0
+        threads.thread_or_404(chat_id, db.session.get(User, self.user_id), thread_id)
+        while True:
+            page = threads.replies(thread_id, after=after, limit=REPLAY_PAGE)
+            text = messaging.render_thread_frames(page) if page else ""
+            if page:
+                self.conn.write(_frame(text))
+                after = page[-1].id
+            if not self._spend(work_budget.cost(messages=len(page), chars=len(text)),
+                               frames=len(page) / REPLAY_MESSAGES_PER_FRAME) or len(page) < REPLAY_PAGE:
+                break
 
     def _spend(self, units: float, frames: float) -> bool:
         """Charge work done to the user's budget and `frames` to this socket's pace, then let the
@@ -367,14 +389,19 @@ class TabSession:
     def _typing(self, frame: dict) -> None:
         self._check_keys(frame, TYPING_KEYS)
         chat_id = self._member_chat(frame)
+        thread_id = _int(frame, "thread", optional=True)
+        where = broadcasts.typing_place(chat_id, thread_id)  # a thread's typists are its own
         if frame.get("state") == "stop":
-            if self.live.stop_typing(chat_id, self.typist):
-                broadcasts.publish_typing(chat_id)
+            if self.live.stop_typing(where, self.typist):
+                broadcasts.publish_typing(chat_id, thread_id)
         elif frame.get("state") == "start":
-            if self.live.allow(f"typing:{self.user_id}:{chat_id}", TYPING_THROTTLE_SECONDS):
-                self._membership(chat_id)  # it is broadcast: ask the database, not the subscriptions
-                self.live.start_typing(chat_id, self.typist)
-                broadcasts.publish_typing(chat_id)
+            if self.live.allow(f"typing:{self.user_id}:{where}", TYPING_THROTTLE_SECONDS):
+                if thread_id is None:
+                    self._membership(chat_id)  # it is broadcast: ask the database, not the subscriptions
+                else:
+                    threads.thread_or_404(chat_id, db.session.get(User, self.user_id), thread_id)
+                self.live.start_typing(where, self.typist)
+                broadcasts.publish_typing(chat_id, thread_id)
         else:
             raise ProtocolError("“state” must be start or stop.")
 

@@ -575,6 +575,9 @@ CHAT_URLS = [
     # ----- threads (test_threads.py)
     ("GET", "/chats/{id}/threads/{mid}", None),
     ("POST", "/chats/{id}/threads/{mid}/replies", {"body": "let me in", "client_id": "intruder-0003"}),
+    ("POST", "/chats/{id}/threads/{mid}/follow", {}),
+    ("POST", "/chats/{id}/threads/{mid}/unfollow", {}),
+    ("POST", "/chats/{id}/threads/{mid}/read", {"upto": "2147483647"}),
 ]
 CHAT_URL_IDS = [f"{method} {url.replace('{id}', 'N')}" for method, url, _ in CHAT_URLS]
 

@@ -3,11 +3,11 @@ JavaScript, with a composer; following a thread; the Threads view."""
 from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..core import messaging, threads
+from ..core import following, messaging, threads
 from ..core.errors import ChatError
 from ..htmx import is_htmx, wants_fragment
 from . import bp
-from .views import page_or_pane, refusals
+from .views import opened_by_the_user, page_or_pane, refusals
 
 THREAD_PANE = "thread-pane"
 
@@ -17,7 +17,8 @@ def thread_context(membership, parent, body: str = "", error: str | None = None,
     """What a thread's pane shows: its parent, its newest replies and a composer."""
     return {"chat": membership.chat, "membership": membership, "parent": parent,
                 "replies": threads.latest_replies(parent.id), "body": body, "error": error,
-                "client_id": client_id or messaging.new_client_id(), "title": "Thread"}
+                "client_id": client_id or messaging.new_client_id(), "title": "Thread",
+                "following": following.is_following(following.follow_state(current_user.id, parent.id))}
 
 
 def _thread(membership, parent, status: int = 200, **context):
@@ -30,6 +31,8 @@ def _thread(membership, parent, status: int = 200, **context):
 def show_thread(chat_id: int, message_id: int):
     """A thread: its parent message and replies, and a composer to reply."""
     membership, parent = threads.thread_or_404(chat_id, current_user, message_id)
+    if opened_by_the_user():  # a page without JavaScript, which cannot say it was read (following.js)
+        following.mark_read(current_user.id, parent, parent.last_reply_id)
     return _thread(membership, parent)
 
 

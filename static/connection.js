@@ -391,9 +391,6 @@
   }
 
   function updateChatList(msg) {
-    // A reply kept in its thread (the channel's placeholder for it, its copy for the thread's
-    // pane) is no news of the channel: it counts in Threads (core/following.py, notify.js).
-    if (msg.classList.contains("msg--placeholder") || msg.id.indexOf("t-") === 0) return;
     var chatId = parseInt(msg.dataset.chat, 10);
     var item = document.getElementById("chat-item-" + chatId);
     var list = document.getElementById("chat-list");

@@ -23,6 +23,7 @@ PAGES = {
     "new message": ("/new?q=bob", True, True),
     "edit message": ("/chats/{chat}/messages/{mine}/edit", True, True),
     "delete message": ("/chats/{chat}/messages/{mine}/delete", True, True),
+    "threads": ("/threads", True, False),
 }
 
 

@@ -1,7 +1,8 @@
 """Following threads in a real browser: one person with two tabs follows a thread in one and
 watches the Threads view in the other — the view lists it, a reply makes it unread in both tabs
 (and notifies, naming the thread), reading it in one tab clears it in the other, and unfollowing
-flips the button in every tab and takes the thread off the view.
+flips the button in every tab and takes the thread off the view; the chat's notification level
+holds for thread notifications.
 
 This module runs its own server whose pages poll only every 120 s while the socket is up, so
 whatever appears within the test came over the socket.
@@ -91,3 +92,17 @@ def test_follow_unfollow_and_the_threads_views_unread_state_across_two_tabs(pers
     # And following again from the other tab's (live-swapped) button works too.
     watching_button.click()
     expect(thread.locator(f"#thread-item-{parent}")).to_have_attribute("data-unread", "0")
+
+    # The chat's notification level holds in threads too: with "mentions", only a reply naming her.
+    token = CSRF.search(watching.context.request.get("/settings").text()).group(1)
+    assert watching.request.post(f"/chats/{chat_id}/notifications", form={"notify": "mentions", "csrf_token": token}).ok
+    watching.goto("/threads")
+    expect_live(watching)
+    expect(watching.locator(f"#chat-item-{chat_id}")).to_have_attribute("data-notify", "mentions")
+    watching.evaluate("window.webchat.lastNotification = null")
+    reply(bob, chat_id, parent, "no name here")
+    expect(watching.locator("#threads-badge")).to_have_attribute("data-count", "1")
+    assert watching.evaluate("window.webchat.lastNotification") is None
+    reply(bob, chat_id, parent, f"@{alice.username} over to you")
+    expect(watching.locator("#threads-badge")).to_have_attribute("data-mentions", "1")
+    assert watching.evaluate("window.webchat.lastNotification")["body"] == f"@{alice.username} over to you"

@@ -8,6 +8,9 @@
 // messages, mentions only, or nothing. So a mention of me notifies under "all" and "mentions"
 // and never under "none" (a muted chat stays quiet), though it still counts in the chat's "@"
 // badge (mentions.js, read_state.unread_mention_counts).
+// A reply in a thread one follows comes as a notice on one's own channel (core/following.py,
+// announce_reply: <template data-thread-notice>, the reply inside), by the same rules, the thread
+// taking the chat's place: not while its pane is open in a visible tab.
 (function () {
   "use strict";
 
@@ -26,42 +29,74 @@
     });
   }
 
-  function shouldNotify(msg, chatId, item) {
+  // inView: the place the message shows in (its chat, its thread) is open in a visible tab.
+  function shouldNotify(msg, inView, item) {
     if (!supported || Notification.permission !== "granted") return false;
     if (msg.dataset.author === document.body.dataset.user || msg.classList.contains("msg--system")) return false;
-    if (chatId === webchat.openChatId() && document.visibilityState === "visible") return false;
+    if (inView && document.visibilityState === "visible") return false;
     var level = item.dataset.notify || "all";
     var mentioned = (msg.dataset.mentions || "").split(" ").indexOf(document.body.dataset.user) >= 0;
     return level === "all" || (level === "mentions" && mentioned);
   }
 
   function notify(evt) {
-    var msg = evt.detail.msg;
     var chatId = evt.detail.chatId;
     var item = evt.target.closest(".chat-item");
-    if (!item || !shouldNotify(msg, chatId, item)) return;
+    if (!item || !shouldNotify(evt.detail.msg, chatId === webchat.openChatId(), item)) return;
+    show(evt.detail.msg, chatId, item, " in ", null);
+  }
+
+  // A followed thread's new reply: "Bob replied in a thread in #general".
+  function notifyThread(notice) {
+    var msg = notice.content.querySelector(".msg");
+    var chatId = parseInt(notice.dataset.chat, 10);
+    var threadId = parseInt(notice.dataset.thread, 10);
+    var item = document.getElementById("chat-item-" + chatId);
+    var pane = document.getElementById("thread-pane");
+    var inView = !!pane && parseInt(pane.dataset.thread, 10) === threadId;
+    if (!msg || !item || !shouldNotify(msg, inView, item)) return;
+    show(msg, chatId, item, " replied in a thread in ", { id: threadId, href: notice.dataset.href });
+  }
+
+  function show(msg, chatId, item, words, thread) {
     var author = msg.querySelector(".msg-author");
     var body = msg.querySelector(".msg-body");
     var files = msg.querySelector(".msg-attachments[data-summary]"); // worded by the server
     var text = ((body && body.textContent.trim()) || (files ? files.dataset.summary : "")).replace(/\s+/g, " ");
     var chars = Array.from(text); // whole characters: cutting UTF-16 units could halve an emoji
-    var notification = new Notification((author ? author.textContent + " in " : "") +
+    var notification = new Notification((author ? author.textContent + words : "") +
                                         item.querySelector(".chat-title").textContent, {
       body: chars.length > 140 ? chars.slice(0, 139).join("") + "…" : text,
-      tag: "webchat-" + chatId, // one notification per chat, replaced by the newest
+      // one notification per chat (per thread), replaced by the newest
+      tag: thread ? "webchat-thread-" + thread.id : "webchat-" + chatId,
     });
-    webchat.lastNotification = { chatId: chatId, title: notification.title, body: notification.body };
+    webchat.lastNotification = { chatId: chatId, threadId: thread ? thread.id : null, title: notification.title,
+                                 body: notification.body };
     notification.onclick = function () {
       window.focus();
       var link = document.querySelector('#chat-list a[data-chat-id="' + chatId + '"]');
-      if (link) link.click();
+      if (thread) window.location.assign(thread.href); // the chat with the thread open
+      else if (link) link.click();
       notification.close();
     };
+  }
+
+  // Before a frame is swapped: notices are data, taken here (the swap then drops them, as
+  // elements with no target: webchat.js dropUntargeted).
+  function takeNotices(text) {
+    if (text.indexOf("data-thread-notice") < 0) return;
+    var holder = document.createElement("template");
+    holder.innerHTML = text;
+    holder.content.querySelectorAll("template[data-thread-notice]").forEach(notifyThread);
   }
 
   htmx.defineExtension("notify", {
     init: function (htmxApi) { api = htmxApi; },
     onEvent: function (name, evt) {
+      if (name === "htmx:wsBeforeMessage") {
+        takeNotices(evt.detail.message);
+        return;
+      }
       var el = evt.detail.elt;
       if (name !== "htmx:afterProcessNode" || !/(^|,)\s*notify\s*(,|$)/.test(el.getAttribute("hx-ext") || "")) return;
       var data = api.getInternalData(el);

@@ -25,6 +25,7 @@ PAGES = {
     "delete message": ("/chats/{chat}/messages/{mine}/delete", True, True),
     "quote message": ("/chats/{chat}/messages/{theirs}/quote", True, True),
     "thread": ("/chats/{chat}/threads/{theirs}", True, True),  # the chat with the thread's pane open
+    "threads": ("/threads", True, False),
 }
 
 

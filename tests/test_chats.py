@@ -578,6 +578,9 @@ CHAT_URLS = [
     ("GET", "/chats/{id}/messages/{mid}/quote", None),  # test_quotes.py
     ("GET", "/chats/{id}/threads/{mid}/replies?after=0", None),
     ("GET", "/chats/{id}/threads/{mid}/replies?before=2147483647", None),
+    ("POST", "/chats/{id}/threads/{mid}/follow", {}),
+    ("POST", "/chats/{id}/threads/{mid}/unfollow", {}),
+    ("POST", "/chats/{id}/threads/{mid}/read", {"upto": "2147483647"}),
 ]
 CHAT_URL_IDS = [f"{method} {url.replace('{id}', 'N')}" for method, url, _ in CHAT_URLS]
 

@@ -28,6 +28,7 @@ PANE, PAGE = (False, True), (False,)  # a pane is also asked for by htmx; the no
     ("/new", "New message", PANE),
     ("/directory", "Browse channels", PANE),
     ("/directory/people", "People", PANE),
+    ("/threads", "Threads", PANE),
     ("/settings", "Settings", PAGE),
     ("/chats/{chat}/messages/{message}/edit", "Edit message", PAGE),
     ("/chats/{chat}/messages/{message}/delete", "Delete this message?", PAGE),

@@ -540,7 +540,7 @@ def test_a_page_full_of_hostile_messages_has_only_the_apps_own_scripts(pair):
     assert page.find_all("img") == []
     stored = {m.id for m in user_messages(alice.app, chat_id)}
     own_urls = {f"/chats/{chat_id}/members", "/chats/list", f"/chats/{chat_id}/messages", f"/chats/{chat_id}",
-                f"/chats/{chat_id}/mentions", "/search", "/new", "/directory", "/"}
+                f"/chats/{chat_id}/mentions", "/search", "/new", "/directory", "/threads", "/"}
     own_urls |= {f"/chats/{chat_id}/messages/{mid}/{action}" for mid in stored for action in ("edit", "reactions")}
     assert {el.get("hx-get") for el in page.find_all(hx_get=True)} <= own_urls
 

@@ -62,10 +62,14 @@ def followers(thread_id: int) -> list[int]:
 
 
 def announce_reply(reply: Message, parent: Message) -> None:
-    """After the reply's commit: each follower but its author gets their new Threads badge."""
+    """After the reply's commit: each follower but its author gets their new Threads badge and a
+    notice of the reply (rendered once), which their page turns into a desktop notification as
+    the chat's notification level says (static/notify.js: the page knows the level, not what it
+    follows)."""
+    notice = render_template("threads/_notice.html", reply=reply, parent=parent)
     for user_id in followers(parent.id):
         if user_id != reply.author_id:
-            publish_badge(user_id)
+            publish_badge(user_id, also=notice)
 
 
 def unread_threads(user_id: int) -> tuple[int, int]:
@@ -89,25 +93,41 @@ def render_badge(user_id: int, oob: bool = False) -> str:
     return render_template("threads/_badge.html", count=threads, mentions=mentions, oob=oob)
 
 
-def publish_badge(user_id: int) -> None:
-    """Every tab and device of the user shows their new Threads badge (after commit)."""
-    current_hub().publish(user_channel(user_id), render_badge(user_id, oob=True))
+def publish_badge(user_id: int, also: str = "") -> None:
+    """Every tab and device of the user shows their new Threads badge (after commit); also: more
+    of the same frame for them."""
+    current_hub().publish(user_channel(user_id), render_badge(user_id, oob=True) + also)
 
 
 def follow_state(user_id: int, thread_id: int) -> ThreadFollow | None:
+    """The user's follow row of the thread (following or unfollowed), None when they never had one."""
     return db.session.get(ThreadFollow, (user_id, thread_id))
 
 
+def is_following(row: ThreadFollow | None) -> bool:
+    return bool(row and row.following)
+
+
+def render_follow_button(parent: Message, following: bool, oob: bool = False) -> str:
+    """The thread pane's Follow / Unfollow button as one user sees it (published to their own
+    channel only: oob, without the form's CSRF field, which htmx's header carries)."""
+    return render_template("threads/_follow_button.html", parent=parent, following=following, oob=oob)
+
+
 def set_following(user_id: int, parent: Message, following: bool) -> None:
-    """Follow or unfollow a thread; a thread followed by choice counts as read up to now."""
+    """Follow or unfollow a thread. Followed by choice, it counts as read up to now (the person is
+    looking at it); an unfollow holds until they reply or are mentioned there (follow_on_reply).
+    Every tab of theirs gets the new button and badge."""
     row = follow_state(user_id, parent.id)
     if row is None:
         db.session.add(ThreadFollow(user_id=user_id, thread_id=parent.id, chat_id=parent.chat_id,
                                     following=following, last_read_id=parent.last_reply_id))
     else:
         row.following = following
+        if following:
+            row.last_read_id = max(row.last_read_id, parent.last_reply_id)
     db.session.commit()
-    publish_badge(user_id)
+    publish_badge(user_id, also=render_follow_button(parent, following, oob=True))
 
 
 def mark_read(user_id: int, parent: Message, upto: int) -> bool:

@@ -2,7 +2,7 @@
 from flask import render_template
 
 from ..models import User
-from . import service
+from . import following, service
 from .presence import Presence
 
 
@@ -13,6 +13,9 @@ def render_role_links(person: User) -> str:
 
 
 def render_chat_list(viewer: User, oob: bool = False) -> str:
+    """The chat list, and with it the Threads badge (out of band): wherever a page gets its
+    unread counts again (polling, the socket's catch-up on "view"), it gets both."""
     chats = service.chat_list(viewer)
     presence = Presence(viewer, [e.partner for e in chats if e.partner])
-    return render_template("chats/_chat_list.html", chats=chats, presence=presence, oob=oob)
+    return (render_template("chats/_chat_list.html", chats=chats, presence=presence, oob=oob)
+            + following.render_badge(viewer.id, oob=True))

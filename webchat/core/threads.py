@@ -63,6 +63,7 @@ class FollowedThread:
     chat: Chat
     unread: int  # replies by others after the follower's read marker
     last_read_id: int
+    last_reply: Message | None = None  # the thread's newest reply (none yet: None)
 
 
 def followed_threads(user: User, limit: int = 100) -> list[FollowedThread]:
@@ -84,7 +85,8 @@ def followed_threads(user: User, limit: int = 100) -> list[FollowedThread]:
                 select(db.func.count()).select_from(Message).where(
                     Message.thread_id == parent.id, Message.id > last_read, Message.deleted_at.is_(None),
                     Message.author_id != user.id)) or 0
-        threads.append(FollowedThread(parent, chat, unread, last_read))
+        last = db.session.get(Message, parent.last_reply_id) if parent.last_reply_id else None
+        threads.append(FollowedThread(parent, chat, unread, last_read, last))
     return threads
 
 

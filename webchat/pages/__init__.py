@@ -12,6 +12,7 @@ from . import (  # noqa: E402,F401  (registers the views on bp)
     channels,
     chats,
     directory,
+    following,
     invitations,
     mentions,
     messages,

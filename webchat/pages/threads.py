@@ -8,11 +8,11 @@ _composer.html. static/threads.js opens and closes it and keeps it caught up.
 from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..core import messaging, threads, work_budget
+from ..core import following, messaging, threads, work_budget
 from ..core.errors import ChatError
 from ..htmx import is_htmx, retarget, triggered_by, wants_fragment
 from . import bp
-from .views import chat_context, composer, page_or_pane, refusals
+from .views import chat_context, composer, opened_by_the_user, page_or_pane, refusals
 
 THREAD_PANE = "thread-pane"
 
@@ -24,6 +24,7 @@ def thread_context(membership, parent, body: str = "", error: str | None = None,
     shown = (threads.replies(parent.id, before=before) if before else threads.latest_replies(parent.id))
     return {"chat": membership.chat, "membership": membership, "parent": parent, "replies": shown,
             "older_than": _older_than(parent.id, shown),
+            "following": following.is_following(following.follow_state(current_user.id, parent.id)),
             "reply": {"body": body, "error": error, "client_id": client_id or messaging.new_client_id(),
                       "broadcast": broadcast}}
 
@@ -49,6 +50,8 @@ def show_thread(chat_id: int, message_id: int):
     """A thread: its parent message and replies (older ones with ?before=), and a composer."""
     membership, parent = threads.thread_or_404(chat_id, current_user, message_id)
     work_budget.spend_request(current_user.id)
+    if opened_by_the_user():  # a page without JavaScript, which cannot say it was read (following.js)
+        following.mark_read(current_user.id, parent, parent.last_reply_id)
     return _thread(membership, parent, before=request.args.get("before", type=int))
 
 

@@ -11,6 +11,7 @@ stays live. Frames from the browser are small JSON objects:
   {"type": "read", "chat": 5, "upto": 130}        the chat is in view in a visible tab
   {"type": "delivered", "chat": 5, "upto": 130}   messages reached this page
   {"type": "typing", "chat": 5, "state": "start" | "stop"}   ("thread": 40 when typing in its pane)
+  {"type": "thread-read", "chat": 5, "thread": 40, "upto": 131}   a thread's pane is in view
 """
 import json
 import logging
@@ -25,7 +26,7 @@ from flask.sessions import SecureCookieSession
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from ..core import broadcasts, changes, messaging, read_state, threads, work_budget
+from ..core import broadcasts, changes, following, messaging, read_state, threads, work_budget
 from ..core.errors import ChatError
 from ..core.fragments import render_chat_list, render_role_links
 from ..core.group_commit import SendRequest
@@ -49,6 +50,7 @@ SEND_KEYS = {"type", "chat", "body", "client_id", "reply_to", "after", "csrf_tok
 VIEW_KEYS = {"type", "chat", "after", "changes", "thread", "thread_after"}
 READ_KEYS = {"type", "chat", "upto"}
 TYPING_KEYS = {"type", "chat", "state", "thread"}
+THREAD_READ_KEYS = {"type", "chat", "thread", "upto"}
 TYPING_THROTTLE_SECONDS = 2.5  # the page signals every 3 s while typing; more is ignored
 _shared_environs: dict[tuple, dict] = {}
 # (After ProxyFix: the handshake's environ has the proxy's scheme and host already.)
@@ -239,6 +241,8 @@ class TabSession:
                 self._delivered(frame)
             elif kind == "typing":
                 self._typing(frame)
+            elif kind == "thread-read":
+                self._thread_read(frame)
             else:
                 raise ProtocolError("Unknown frame type.")
         except ProtocolError as e:
@@ -381,6 +385,14 @@ class TabSession:
     def _read(self, frame: dict) -> None:
         self._check_keys(frame, READ_KEYS)
         read_state.advance_read(self._member_chat(frame), self.user_id, _int(frame, "upto"))
+
+    def _thread_read(self, frame: dict) -> None:
+        """The thread's pane shows its replies up to upto in a visible tab: read so far (every tab
+        of the user gets the new Threads badge)."""
+        self._check_keys(frame, THREAD_READ_KEYS)
+        user = db.session.get(User, self.user_id)
+        _, parent = threads.thread_or_404(self._member_chat(frame), user, _int(frame, "thread"))
+        following.mark_read(self.user_id, parent, _int(frame, "upto"))
 
     def _delivered(self, frame: dict) -> None:
         self._check_keys(frame, READ_KEYS)

@@ -7,6 +7,8 @@ concurrent replies against the real server with real sockets (on PostgreSQL when
 WEBCHAT_TEST_DATABASE_URL is set). `Page` below reads frames the way static/webchat.js applies
 them, so a test can say what a page that was away shows once it has caught up.
 """
+import contextlib
+import os
 import re
 import threading
 import uuid
@@ -17,9 +19,11 @@ from sqlalchemy import func, select
 from webchat.extensions import db
 from webchat.models import Message
 
+from .support import services
 from .support.pages import parse
 from .support.records import create_group, stored_messages
-from .support.wsclient import is_chat_list
+from .support.stored import LiveDatabase
+from .support.wsclient import Closed, People, is_chat_list
 
 CHANGES = re.compile(r'<template data-message-changes data-chat="(\d+)"(?: data-changes="(\d+)")?>', re.S)
 
@@ -497,43 +501,49 @@ def test_a_page_away_during_a_300_reply_thread_catches_up_past_it_and_its_gaps_c
     assert fresh.resume_after() == ids[-1]
 
 
-def test_concurrent_replies_are_all_counted_and_the_newest_summary_agrees(people, stored):
-    """Several clients reply to one thread at once (on PostgreSQL when WEBCHAT_TEST_DATABASE_URL
-    is set): the count is the number of rows, and the summary a watching page ends with says so."""
-    alice, bob, carol = people.new("alice"), people.new("bob"), people.new("carol")
-    chat = alice.create_chat("race", [bob, carol])
+def race(people, stored, per_connection: int, connections: int) -> None:
+    """Three people reply to one thread at once, each from `connections` connections, while a
+    fourth watches the channel over a socket and a fifth page is cut off: the count is the
+    number of rows, the newest summary the watcher got says so, and the cut page catches up on
+    every reply once, in order."""
+    alice, bob, carol, dave, erin = (people.new(name) for name in ("alice", "bob", "carol", "dave", "erin"))
+    chat = alice.create_chat("race", [bob, carol, dave, erin])
     parent = alice.send(chat, "race me")
-    watcher = Page(carol.get(f"/chats/{chat}").text, parent)
-    tab = carol.open_tab()
-    tab.view(chat, watcher.resume_after())
-
+    away = Page(erin.get(f"/chats/{chat}").text, parent)
+    away.open_thread(erin.get(f"/chats/{chat}/threads/{parent}").text)
+    tab = dave.open_tab()
+    tab.view(chat, Page(dave.get(f"/chats/{chat}").text, parent).resume_after())
     got: list[str] = []
     stop = threading.Event()
 
     def read():
-        while not stop.is_set():
-            frame = tab.recv(0.2)
-            if isinstance(frame, str):
-                got.append(frame)
+        with contextlib.suppress(Closed):  # closed at the end of a failing test
+            while not stop.is_set():
+                frame = tab.recv(0.2)
+                if isinstance(frame, str):
+                    got.append(frame)
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     results: list[list[int]] = []
 
     def replier(person):
-        results.append(replies_from(person, chat, parent, [f"{person.username} {i}" for i in range(10)], threads=2))
+        bodies = [f"{person.username} {i}" for i in range(per_connection * connections)]
+        results.append(replies_from(person, chat, parent, bodies, threads=connections))
     repliers = [threading.Thread(target=replier, args=(p,)) for p in (alice, bob, carol)]
     for worker in repliers:
         worker.start()
     for worker in repliers:
-        worker.join(120)
+        worker.join(180)
     ids = sorted(i for r in results for i in r)
+    total = 3 * per_connection * connections
     rows = stored_thread(stored, parent)
-    assert len(ids) == rows["rows"] == rows["count"] == 30
+    assert len(ids) == rows["rows"] == rows["count"] == total
     assert rows["last"] == rows["newest"] == ids[-1]
 
-    # Every reply's frame is published after its commit: the last one read carries the final count.
+    # Every reply's frame is published after its commit: the newest change the watcher got
+    # carries the final count (pages keep the copy with the highest data-rev).
     def settled():
-        return "30 replies" in _newest_summary(got, parent)
+        return f"{total} replies" in _newest_summary(got, parent)
     for _ in range(100):
         if settled():
             break
@@ -541,6 +551,42 @@ def test_concurrent_replies_are_all_counted_and_the_newest_summary_agrees(people
     stop.set()
     reader.join(5)
     assert settled(), _newest_summary(got, parent)
+
+    catch_up(erin, away, chat)
+    assert away.reply_ids() == ids and away.duplicates == 0
+    assert f"{total} replies" in away.summary() and away.resume_after() == ids[-1]
+
+
+def test_concurrent_replies_are_all_counted_and_the_newest_summary_agrees(people, stored):
+    """On the shared server (PostgreSQL when WEBCHAT_TEST_DATABASE_URL is set)."""
+    race(people, stored, per_connection=5, connections=2)
+
+
+POSTGRES_URL = os.environ.get("WEBCHAT_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_URL = os.environ.get("WEBCHAT_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory):
+    """gunicorn -k gevent -w 2 on PostgreSQL and Redis: replies committed by two processes at once."""
+    problem = services.redis_reachable(REDIS_URL)
+    if problem:
+        services.unavailable(f"Redis at {REDIS_URL} is not reachable: {problem}")
+    scratch = tmp_path_factory.mktemp("threads-race")
+    with services.postgres_database(POSTGRES_URL, "threads_race") as url, \
+            services.LiveServer(url, scratch, workers=2, extra_env={"REDIS_URL": REDIS_URL}) as server:
+        database = LiveDatabase(server)
+        yield server, database
+        database.close()
+
+
+def test_replies_from_two_worker_processes_on_postgresql_are_all_counted_once(two_workers):
+    server, database = two_workers
+    made = People(server.url)
+    try:
+        race(made, database, per_connection=5, connections=4)
+    finally:
+        made.close()
 
 
 def _newest_summary(frames, parent_id) -> str:
@@ -553,3 +599,26 @@ def _newest_summary(frames, parent_id) -> str:
             if rev > best and link is not None:
                 best, text = rev, link.text
     return text
+
+
+def test_an_edit_a_reaction_and_a_deletion_of_a_reply_reach_open_pages_as_its_thread_copy(people):
+    alice, bob = people.new("alice"), people.new("bob")
+    chat = alice.create_chat("changes in threads", [bob])
+    parent = alice.send(chat, "the parent")
+    answer = live_reply(alice, chat, parent, "teh answer")
+    tab = bob.open_tab()
+
+    def change_of(frame):
+        return f'id="t-{answer}"' in frame and "data-message-changes" in frame
+
+    assert alice.post(f"/chats/{chat}/messages/{answer}/edit", {"body": "the answer"}).status == 302
+    edited = parse(tab.wait_for(change_of, 5)).by_id(f"t-{answer}")
+    assert "the answer" in edited.find(cls="msg-body").text
+    assert bob.post(f"/chats/{chat}/messages/{answer}/reactions", {"emoji": "🎉"}).status in (200, 302)
+    reacted = parse(tab.wait_for(change_of, 5)).by_id(f"t-{answer}")
+    assert "🎉" in reacted.text and int(reacted.get("data-rev")) > int(edited.get("data-rev"))
+    assert alice.post(f"/chats/{chat}/messages/{answer}/delete", {}).status == 302
+    deleted = parse(tab.wait_for(change_of, 5)).by_id(f"t-{answer}")
+    assert "This message was deleted." in deleted.text and "the answer" not in deleted.text
+    # The parent's summary still counts it: one reply, deleted or not.
+    assert "1 reply" in parse(alice.get(f"/chats/{chat}").text).by_id(f"m-{parent}").find(cls="thread-summary").text

@@ -14,16 +14,18 @@ import threading
 import uuid
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from webchat.extensions import db
 from webchat.models import Message
 
 from .support import services
-from .support.pages import parse
+from .support.browser import BrowserPeople, expect_live
+from .support.pages import chat_list, parse
 from .support.records import create_group, stored_messages
 from .support.stored import LiveDatabase
-from .support.wsclient import Closed, People, is_chat_list
+from .support.wsclient import Closed, People, Person, is_chat_list
 
 CHANGES = re.compile(r'<template data-message-changes data-chat="(\d+)"(?: data-changes="(\d+)")?>', re.S)
 
@@ -622,3 +624,42 @@ def test_an_edit_a_reaction_and_a_deletion_of_a_reply_reach_open_pages_as_its_th
     assert "This message was deleted." in deleted.text and "the answer" not in deleted.text
     # The parent's summary still counts it: one reply, deleted or not.
     assert "1 reply" in parse(alice.get(f"/chats/{chat}").text).by_id(f"m-{parent}").find(cls="thread-summary").text
+
+
+# ----- in a browser: the chat list hears of a chat's messages, not of its threads ---------------
+
+@pytest.mark.browser
+def test_a_reply_kept_in_its_thread_neither_counts_unread_nor_previews_in_an_open_chat_list(chromium, server):
+    """connection.js counts and previews each message a frame brings for the chat list: a reply
+    kept in its thread comes as a placeholder and as its thread's copy, and must count as neither.
+    (A server of the module's own: its pages poll every 120 s while live, so the badge is the
+    socket's doing.)"""
+    pages = BrowserPeople(chromium, server.url, live=True, timeout=10_000)
+    alice = Person.register(server.url, "alice")
+    try:
+        bob = pages("bob")
+        chat = alice.create_chat("threads and lists", [bob.username])
+        parent = alice.send(chat, "the parent")
+        bob.goto("/")
+        expect_live(bob)
+        badge, item = bob.locator(f"#unread-{chat}"), bob.locator(f"#chat-item-{chat}")
+        expect(badge).to_have_text("1")
+
+        live_reply(alice, chat, parent, "a quiet reply in the thread")
+        alice.send(chat, "a message for the channel")
+        expect(item.locator(".preview")).to_contain_text("a message for the channel")
+        # The reply's frame came before the message's, on the same socket: it would have counted by now.
+        assert badge.inner_text() == "2"
+        assert "quiet reply" not in item.inner_text()
+        assert unread_on_server(alice, bob, chat) == 2
+    finally:
+        alice.close_tabs()
+        pages.close()
+
+
+def unread_on_server(alice, bob, chat) -> int:
+    """The chat's unread count for bob as the server has it (his dashboard, with his cookies)."""
+    response = bob.request.get("/")
+    assert response.ok
+    (entry,) = [e for e in chat_list(response.text()) if e["id"] == chat]
+    return entry["unread"]

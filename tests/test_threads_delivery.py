@@ -144,6 +144,22 @@ def test_the_same_client_id_sent_twice_stores_one_reply_and_counts_one(app, trio
     assert summary_of(app, parent)["count"] == summary_of(app, parent)["rows"] == 1
 
 
+def test_the_chat_list_previews_the_channel_not_a_thread_even_behind_a_hidden_chat_event(trio):
+    """The preview is the chat's newest message; for someone who hides chat events and whose chat
+    ends with one, its newest person's message, which a reply kept in its thread is not."""
+    chat_id, alice, bob, _ = trio
+    bob.post("/settings", {"action": "preferences", "send_read_receipts": "1", "hide_system_messages": "1"})
+    parent = send(alice, chat_id, "the parent says hello")
+    reply(alice, chat_id, parent, "a reply in the thread")
+    assert alice.post(f"/chats/{chat_id}/rename", {"name": "Renamed"}).status_code in (200, 302)
+
+    for person in (alice, bob):
+        (entry,) = [e for e in chat_list(person.get("/").get_data(as_text=True)) if e["id"] == chat_id]
+        assert "a reply in the thread" not in entry["preview"]
+    (entry,) = [e for e in chat_list(bob.get("/").get_data(as_text=True)) if e["id"] == chat_id]
+    assert "the parent says hello" in entry["preview"]
+
+
 # ----- edits, deletions and reactions in threads ------------------------------------------------
 
 def _cursor(actor, chat_id):

@@ -369,6 +369,10 @@
   // database like a reconnect. Each message that arrives keeps the chat list true: preview,
   // order, unread badge; so does each that changed. Whatever chat they are of: the frame's parts
   // for a chat this page does not show are dropped after this (webchat.js, dropUntargeted).
+  // What the chat list hears of: the chat's own messages. A reply kept in its thread comes as a
+  // hidden placeholder (for the page's cursor) and as its thread's copy (t-<id>, for an open
+  // pane): it is not unread in the channel, nor its newest line (the server renders which it is).
+  var CHANNEL_COPY = '.msg[data-chat]:not(.msg--placeholder):not([id^="t-"])';
   function beforeFrame(evt) {
     var text = evt.detail.message;
     if (text.indexOf("<template data-resync") === 0) {
@@ -379,14 +383,12 @@
     if (text.indexOf('class="msg') < 0) return;
     var template = document.createElement("template");
     template.innerHTML = text;
-    // The channel's messages: not a reply's placeholder there, nor its copy for the thread's pane
-    // (a reply kept in its thread counts in the Threads view, not in the chat's badge).
-    template.content.querySelectorAll(".msg[data-chat]:not(.msg--placeholder):not([id^='t-'])").forEach(function (msg) {
+    template.content.querySelectorAll(CHANNEL_COPY).forEach(function (msg) {
       updateChatList(msg);
       noteDelivered(msg);
     });
     template.content.querySelectorAll("template[data-message-changes]").forEach(function (changes) {
-      changes.content.querySelectorAll(".msg[data-chat]:not([id^='t-'])").forEach(changeInChatList);
+      changes.content.querySelectorAll(CHANNEL_COPY).forEach(changeInChatList);
     });
   }
 

@@ -217,6 +217,50 @@ def test_upgrading_makes_group_chats_private_channels_people_members_and_the_fir
                                                   (direct, bob, "admin")])
 
 
+def test_upgrading_to_threads_keeps_every_message_makes_none_a_reply_and_the_trigger_skips_thread_replies(
+        empty_app):
+    """Migration 0014 on a chat in use: every message stays in the channel with an empty thread
+    summary, and the remade insert trigger still moves the chat's newest id and its author's read
+    marker, except for a reply kept in its thread."""
+    flask_db(empty_app, "upgrade", "0013_workspace")
+    insert = text("INSERT INTO messages (chat_id, seq, kind, author_id, body, html, mentions, created_at, change_seq) "
+                  "VALUES (:chat, :seq, 'user', :author, :body, :body, '', :now, 0) RETURNING id")
+    with empty_app.app_context():
+        alice, bob = insert_old_user("alice", "Alice"), insert_old_user("bob", "Bob")
+        chat_id = insert_old_chat("Design")
+        for user in (alice, bob):
+            insert_old_membership(chat_id, user, "member")
+        old = [db.session.execute(insert, {"chat": chat_id, "seq": seq, "author": alice, "body": f"old {seq}",
+                                           "now": datetime.now(UTC)}).scalar_one() for seq in (1, 2, 3)]
+        db.session.commit()
+
+    flask_db(empty_app, "upgrade")
+
+    with empty_app.app_context():
+        messages = db.session.scalars(select(Message).order_by(Message.id)).all()
+        assert [(m.id, m.body) for m in messages] == [(old[i], f"old {i + 1}") for i in range(3)]
+        assert all((m.thread_id, m.broadcast, m.reply_to_id, m.reply_count, m.last_reply_id, m.thread_repliers)
+                   == (None, False, None, 0, 0, "") for m in messages)
+        newest = db.session.scalar(select(Chat.last_message_id).where(Chat.id == chat_id))
+        assert newest == old[-1]
+
+        def bob_writes(seq, **reply):
+            db.session.execute(text(
+                "INSERT INTO messages (chat_id, seq, kind, author_id, body, html, mentions, created_at, change_seq, "
+                "thread_id, broadcast) VALUES (:chat, :seq, 'user', :bob, 'r', 'r', '', :now, 0, :thread, :broadcast)"),
+                {"chat": chat_id, "seq": seq, "bob": bob, "now": datetime.now(UTC), "thread": reply.get("thread"),
+                 "broadcast": reply.get("broadcast", False)})
+            db.session.commit()
+            return (db.session.scalar(text("SELECT last_message_id FROM chats WHERE id = :c"), {"c": chat_id}),
+                    db.session.scalar(text("SELECT last_read_message_id FROM memberships WHERE chat_id = :c "
+                                           "AND user_id = :u"), {"c": chat_id, "u": bob}))
+
+        assert bob_writes(4, thread=old[0]) == (old[-1], 0)  # kept in its thread: the channel does not move
+        newest_id = db.session.scalar(select(func.max(Message.id)))
+        assert bob_writes(5, thread=old[0], broadcast=True) == (newest_id + 1, newest_id + 1)
+        assert bob_writes(6) == (newest_id + 2, newest_id + 2)
+
+
 def test_the_audit_log_refuses_to_change_or_lose_a_line(empty_app):
     flask_db(empty_app, "upgrade")
     with empty_app.app_context():

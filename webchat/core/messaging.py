@@ -471,12 +471,26 @@ def with_gaps(messages: list[Message], next_seq: int | None = None, next_id: int
     return items
 
 
-def chat_end(chat_id: int) -> tuple[int, int]:
-    """The chat's next sequence number and the id after its newest message (a reply included)."""
-    last_seq, newest = db.session.execute(
-        select(Chat.last_seq, select(func.max(Message.id)).where(Message.chat_id == chat_id).scalar_subquery())
-        .where(Chat.id == chat_id)).one()
-    return last_seq + 1, (newest or 0) + 1
+# Replies read after a page's newest message to find where the page ends (chat_end); a longer
+# run of replies is left to the page's catch-up, which places them as placeholders.
+END_RUN = 1000
+
+
+def chat_end(chat_id: int, newest: Message | None) -> tuple[int | None, int | None]:
+    """Where the chat's newest page ends: after the unbroken run of replies kept in threads that
+    follows its newest message (the next sequence number, and the id after the run). Not the
+    chat's last sequence number: read apart from the page's messages, it may count a message
+    stored meanwhile, which the page's gap would then cover and its catch-up never fetch."""
+    if newest is None:
+        return None, None
+    seq, end = newest.seq, newest.id
+    for row in db.session.execute(
+            select(Message.seq, Message.id, Message.thread_id, Message.broadcast)
+            .where(Message.chat_id == chat_id, Message.seq > newest.seq).order_by(Message.seq).limit(END_RUN)):
+        if row.seq != seq + 1 or row.thread_id is None or row.broadcast:
+            break
+        seq, end = row.seq, row.id
+    return seq + 1, end + 1
 
 
 def page_end_before(chat_id: int, before_id: int) -> tuple[int | None, int | None]:

@@ -15,7 +15,7 @@ from ..text_rules import unstorable, without_controls
 from . import read_state, send_budget, workspace
 from .broadcasts import publish_control
 from .errors import ChatError, not_found
-from .messaging import MAX_ID, add_system_message, announce, render_message_frame
+from .messaging import IN_CHANNEL, MAX_ID, add_system_message, announce, render_message_frame
 from .read_only import check_writable
 
 MAX_CHAT_NAME = 80
@@ -351,7 +351,7 @@ def _previews(user: User, chats: list[Chat]) -> dict[int, Message]:
         for chat_id, message in list(last.items()):
             if message.is_system:
                 newest_user = db.session.scalar(
-                    select(Message).where(Message.chat_id == chat_id, Message.kind == "user")
+                    select(Message).where(Message.chat_id == chat_id, Message.kind == "user", IN_CHANNEL)
                     .order_by(Message.id.desc()).limit(1)
                 )
                 if newest_user is None:

@@ -1,5 +1,5 @@
 """Search across one's chats, and a message's own address, which opens its chat at the message."""
-from flask import current_app, render_template, request
+from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..core import messaging, service
@@ -34,11 +34,15 @@ def _search_page(q: str, results, error: str | None = None, status: int = 200):
 
 @bp.get("/chats/<id:chat_id>/messages/<id:message_id>")
 def show_message(chat_id: int, message_id: int):
-    """A message's own address: its chat, scrolled to the message, which is marked.
+    """A message's own address: its chat, scrolled to the message, which is marked (a reply kept in
+    its thread: the thread, at the reply).
 
     404 for anyone not in the chat and for an id that is not a message of this chat.
     """
-    membership, _ = service.message_or_404(chat_id, current_user, message_id)
+    membership, message = service.message_or_404(chat_id, current_user, message_id)
+    if not message.in_channel:  # a reply kept in its thread: the channel shows none of it
+        return redirect(url_for("chats.show_thread", chat_id=chat_id, message_id=message.thread_id,
+                                _anchor=f"t-{message.id}"))
     page_size = current_app.config["PAGE_SIZE"]
     if messaging.newer_count(chat_id, message_id, page_size) < page_size:
         # On the chat's newest page: open the live chat, as its link in the chat list does.

@@ -104,7 +104,7 @@ def chat_context(membership, before: int | None = None, **extra) -> dict:
     older = messages and messaging.has_older(chat.id, viewer, messages[0].id)
     people = [m.user for m in chat.memberships]
     return dict(chat=chat, membership=membership, title=service.chat_title(chat, viewer),
-                messages=messaging.with_gaps(messages, *_page_end(chat.id, before)),
+                messages=messaging.with_gaps(messages, *_page_end(chat.id, before, messages)),
                 older_than=messages[0].id if older else None,
                 paged=bool(before), first_unread=first_unread, presence=Presence(viewer, people),
                 hide_system=viewer.hide_system_messages,
@@ -113,12 +113,12 @@ def chat_context(membership, before: int | None = None, **extra) -> dict:
                 may_archive=channels.may_archive(viewer, chat, membership), **extra)
 
 
-def _page_end(chat_id: int, before: int | None) -> tuple[int | None, int | None]:
-    """Where a page of the channel ends (messaging.with_gaps): before the message `before`, or at
-    the chat's end."""
+def _page_end(chat_id: int, before: int | None, messages: list) -> tuple[int | None, int | None]:
+    """Where a page of the channel ends (messaging.with_gaps): before the message `before`, or
+    after the replies that follow its newest message."""
     if before:
         return messaging.page_end_before(chat_id, before)
-    return messaging.chat_end(chat_id)
+    return messaging.chat_end(chat_id, messages[-1] if messages else None)
 
 
 # Where a navigation came from (Sec-Fetch-Site): our own pages, or the person themselves (typed

@@ -229,3 +229,16 @@ def test_an_archived_channels_thread_has_no_composer(trio):
     assert pane_replies(tree, parent) == ["before the archive"]
     assert tree.by_id("thread-composer") is None
     assert "archived" in tree.by_id("thread-pane").find(cls="archived-notice").text
+
+
+def test_a_deleted_messages_thread_shows_its_replies_and_no_composer(actor):
+    alice, bob = actor("alice"), actor("bob")
+    chat_id = create_group(alice, "Team", "bob")
+    parent = int(alice.send(chat_id, "soon gone").headers["Location"].rsplit("#m-", 1)[1])
+    bob.post(f"/chats/{chat_id}/threads/{parent}/replies", {"body": "kept reply", "client_id": str(uuid.uuid4())})
+    alice.post(f"/chats/{chat_id}/messages/{parent}/delete")
+
+    page = bob.get(f"/chats/{chat_id}/threads/{parent}").get_data(as_text=True)
+
+    assert "kept reply" in page and "its thread takes no more replies" in page
+    assert parse(page).by_id("thread-composer") is None

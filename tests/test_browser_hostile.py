@@ -193,7 +193,7 @@ def test_the_worst_payloads_sent_live_and_by_polling_run_nothing_and_show_as_tex
         expect(bob.page.locator(MESSAGES).last.locator(".msg-body")).to_have_text(expected)  # live
         away.page.wait_for_function("body => (window.webchat.lastNotification || {}).body === body", arg=expected)
         assert away.page.evaluate("window.webchat.lastNotification") == {
-            "chatId": chat_id, "title": f"{ALICE} in {CHAT}", "body": expected}
+            "chatId": chat_id, "threadId": None, "title": f"{ALICE} in {CHAT}", "body": expected}
     expect(carol.page.locator(MESSAGES).filter(has=carol.page.locator(".msg-body"))).to_have_count(len(WORST),
                                                                                                   timeout=20_000)
 

@@ -171,7 +171,7 @@ def test_arrow_keys_and_enter_open_a_messages_menu_where_edit_works_and_esc_clos
     expect(second).to_be_focused()  # back on the message that was edited
 
 
-def test_a_message_by_someone_else_offers_react_and_copy_link_but_not_edit(person):
+def test_a_message_by_someone_else_offers_react_reply_quote_and_copy_link_but_not_edit(person):
     alice, bob = person("alice"), person("bob")
     chat_id = create_group(alice, bob)
     post_messages(alice, chat_id, ["alice says hi"])
@@ -181,7 +181,7 @@ def test_a_message_by_someone_else_offers_react_and_copy_link_but_not_edit(perso
     said = message(bob, "alice says hi")
     expect(said).to_be_focused()
     bob.keyboard.press("Enter")
-    expect(said.get_by_role("menuitem")).to_have_text(["React", "Copy link"])
+    expect(said.get_by_role("menuitem")).to_have_text(["React", "Reply in thread", "Quote", "Copy link"])
     bob.keyboard.press("Enter")  # React opens its picker
     expect(said.locator(".reaction-picker[open]")).to_have_count(1)
     bob.keyboard.press("Escape")

@@ -294,7 +294,7 @@ def test_desktop_notifications_for_chats_not_in_view_and_with_mentions_only_just
     send(alice, "lunch at noon?")
     expect(bob.locator(f"#unread-{chat_id}")).to_have_text("1")
     note = bob.evaluate("window.webchat.lastNotification")
-    assert note == {"chatId": chat_id, "title": f"{alice.name} in Plans", "body": "lunch at noon?"}
+    assert note == {"chatId": chat_id, "threadId": None, "title": f"{alice.name} in Plans", "body": "lunch at noon?"}
 
     # With Plans in view, nothing notifies.
     open_from_list(bob, chat_id)

@@ -32,10 +32,14 @@ ALL = list(dict.fromkeys(naughty_strings() + xss_payloads() + HTMX_PAYLOADS))
 CLIENT_ID = r"[A-Za-z0-9_-]{8,64}"
 # Ids the server gives: "<kind>-<number>" (m-5, chat-item-3, unread-3, typing-3, edit-m-5, ...),
 # the page's own landmarks, and the sender's pending line, named by the client id the page made.
-SERVER_ID = re.compile(rf"(?:[a-z]+-)*[a-z]+-\d+|chat-list|flash|chat-pane|pending-{CLIENT_ID}")
+SERVER_ID = re.compile(rf"(?:[a-z]+-)*[a-z]+-\d+|chat-list|flash|chat-pane|threads-badge|pending-{CLIENT_ID}")
 # Top-level elements a frame may have: (tag, id pattern or None, attribute that must be there).
 TOP_LEVEL = [
     ("div", None, ("hx-swap-oob", "beforeend:#messages")),  # new messages
+    ("div", None, ("hx-swap-oob", re.compile(r"beforeend:#thread-\d+-replies"))),  # replies, for a thread's pane
+    ("span", re.compile(r"threads-badge"), ("hx-swap-oob", "true")),  # to one person: their Threads badge
+    ("template", None, ("data-thread-notice", None)),  # to a follower: a reply to notify of
+    ("form", re.compile(r"follow-\d+"), ("hx-swap-oob", "true")),  # to one person: their Follow button
     ("div", re.compile(rf"pending-{CLIENT_ID}"), ("hx-swap-oob", None)),  # the sender's pending line
     ("nav", re.compile(r"chat-list"), ("hx-swap-oob", "true")),
     ("div", re.compile(r"flash"), ("hx-swap-oob", "innerHTML")),
@@ -50,10 +54,17 @@ TOP_LEVEL = [
 ]
 
 
+def _matches(expected, value: str) -> bool:
+    """None: any value; a pattern: the whole value matches it; else the same string."""
+    if expected is None:
+        return True
+    return bool(expected.fullmatch(value)) if isinstance(expected, re.Pattern) else value == expected
+
+
 def server_made(el) -> bool:
     for tag, id_pattern, (attribute, value) in TOP_LEVEL:
         element_id = el.get("id")
-        if el.tag != tag or attribute not in el.attrib or (value is not None and el.get(attribute) != value):
+        if el.tag != tag or attribute not in el.attrib or not _matches(value, el.get(attribute)):
             continue
         if (id_pattern is None and element_id is None) or (id_pattern and element_id
                                                            and id_pattern.fullmatch(element_id)):

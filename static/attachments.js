@@ -1,20 +1,34 @@
-// Files in the composer: picked with the button, dropped onto the chat, or pasted into the text
-// box. They wait in a list under the box and go with the next Send (Enter or the button), the
-// text as their caption, in one multipart POST with a progress bar; the stored message comes
-// back (and to everyone else over the socket) like any other. A refusal (too big, empty, not a
-// member) is shown under the composer and the files and the text stay.
-// Without JavaScript the composer's own "Upload files" button posts the same form.
-// One behaviour, attached by hx-ext="attachments" on the composer (chats/_composer.html).
+// Files in a composer (the chat's #composer, a thread pane's #thread-composer): picked with the
+// button, dropped onto the chat (or the thread pane), or pasted into the text box. They wait in a
+// list under that composer's box and go with its next Send (Enter or the button), the text as
+// their caption, in one multipart POST of the form's own fields (a thread's broadcast choice, a
+// quote) to its upload URL, with a progress bar; the stored message comes back (and to everyone
+// else over the socket) like any other, into the form's hx-target. A refusal (too big, empty,
+// not a member, an archived chat, a deleted parent) is shown under that composer and the files
+// and the text stay. Each composer has its own files, progress and error.
+// Without JavaScript the chat composer's "Upload files" button (a thread's form: its own button)
+// posts the same form.
+// One behaviour, attached by hx-ext="attachments" on a composer (chats/_composer.html,
+// threads/_composer.html).
 (function () {
   "use strict";
 
   var webchat = (window.webchat = window.webchat || {});
-  var staged = []; // File objects waiting for the next send
-  var stagedChat = null; // the chat they were chosen in
-  var uploading = null; // the XMLHttpRequest on its way
+  // Per composer id: {key, files, uploading}. key: the chat (and thread) the files were chosen
+  // in; a composer drawn for another one starts empty. files: File objects waiting for the next
+  // send. uploading: the XMLHttpRequest on its way.
+  var composers = {};
 
-  function composer() {
-    return document.getElementById("composer");
+  function keyOf(form) {
+    return form.dataset.chatId + ":" + (form.dataset.thread || "");
+  }
+
+  function state(form) {
+    var s = composers[form.id];
+    if (!s || s.key !== keyOf(form)) {
+      s = composers[form.id] = { key: keyOf(form), files: [], uploading: null };
+    }
+    return s;
   }
 
   function attachArea(form) {
@@ -39,17 +53,13 @@
     area.dataset.ready = "1";
     var input = area.querySelector("input[type=file]");
     if (input) input.removeAttribute("name");
-    var chat = form.dataset.chatId;
-    if (chat !== stagedChat) {
-      staged = [];
-      stagedChat = chat;
-    }
     render(form);
   }
 
   function render(form) {
     var area = attachArea(form);
     if (!area) return;
+    var staged = state(form).files;
     var list = area.querySelector(".attach-list");
     list.replaceChildren();
     staged.forEach(function (file, index) {
@@ -102,10 +112,10 @@
   }
 
   // fromPaste: clipboard pictures get a name of their own (see named()).
-  function stageFiles(files, fromPaste) {
-    var form = composer();
+  function stageFiles(form, files, fromPaste) {
     if (!form || !attachArea(form) || !files || !files.length) return;
     prepare(form);
+    var staged = state(form).files;
     Array.from(files).forEach(function (file) { staged.push(fromPaste ? named(file) : file); });
     showError(form, null);
     render(form);
@@ -143,8 +153,9 @@
   }
 
   function upload(form, retried) {
-    if (uploading || !staged.length) return;
-    var files = staged.slice();
+    var s = state(form);
+    if (s.uploading || !s.files.length) return;
+    var files = s.files.slice();
     var problem = refusal(form, files);
     if (problem) {
       showError(form, problem);
@@ -152,20 +163,17 @@
     }
     var area = attachArea(form);
     var url = area.dataset.uploadUrl;
-    var box = form.querySelector("textarea[name=body]");
-    var data = new FormData();
-    data.append("csrf_token", csrfToken(form));
-    data.append("client_id", form.querySelector("input[name=client_id]").value);
-    data.append("body", box ? box.value : "");
-    var quote = form.querySelector("input[name=reply_to]"); // the message it quotes (quotes.js)
-    if (quote && quote.value) data.append("reply_to", quote.value);
-    data.append("after", String(webchat.resumeAfterId ? webchat.resumeAfterId() : 0));
+    // The form's own fields (the token, client id, text, a quote's reply_to, a thread's
+    // broadcast); its file input has no name (prepare), the staged files go instead.
+    var data = new FormData(form);
+    data.set("after", String(webchat.afterFrom ? webchat.afterFrom(form.dataset.afterFrom) : 0));
     files.forEach(function (file) { data.append("files", file, file.name); });
 
     var xhr = new XMLHttpRequest();
-    uploading = xhr;
+    s.uploading = xhr;
     xhr.open("POST", url);
     xhr.setRequestHeader("HX-Request", "true");
+    if (form.id) xhr.setRequestHeader("HX-Trigger", form.id); // a thread's answer brings a fresh composer
     xhr.setRequestHeader("X-CSRFToken", csrfToken(form));
     xhr.upload.addEventListener("progress", function (evt) {
       if (evt.lengthComputable) showProgress(form, evt.loaded / evt.total);
@@ -175,7 +183,7 @@
     form.classList.add("composer--uploading");
 
     function done() {
-      uploading = null;
+      s.uploading = null;
       showProgress(form, null);
       form.classList.remove("composer--uploading");
     }
@@ -196,7 +204,7 @@
         showError(form, refusalText(xhr));
         return;
       }
-      sent(form, xhr.responseText);
+      sent(form, s, xhr.responseText);
     });
     xhr.addEventListener("error", function () {
       done();
@@ -205,21 +213,25 @@
     xhr.send(data);
   }
 
-  function sent(form, html) {
-    staged = [];
-    var current = composer() || form;
-    var box = current.querySelector("textarea[name=body]");
-    if (box) box.value = "";
-    var clientId = current.querySelector("input[name=client_id]");
-    if (clientId && webchat.newClientId) clientId.value = webchat.newClientId();
-    current.dispatchEvent(new CustomEvent("webchat:taken", { bubbles: true })); // quotes.js drops the quote
-    render(current);
-    var messages = document.getElementById("messages");
-    if (!messages) return;
+  // The upload's answer: the messages after the page's newest (the chat's #messages, or the
+  // thread's replies; the form's hx-target), and for a thread a fresh composer, out of band.
+  function sent(form, s, html) {
+    s.files = [];
+    var current = document.getElementById(form.id) || form; // the form, unless redrawn meanwhile
+    if (keyOf(current) === s.key) {
+      var box = current.querySelector("textarea[name=body]");
+      if (box) box.value = "";
+      var clientId = current.querySelector("input[name=client_id]");
+      if (clientId && webchat.newClientId) clientId.value = webchat.newClientId();
+      current.dispatchEvent(new CustomEvent("webchat:taken", { bubbles: true })); // quotes.js drops the quote
+      render(current);
+    }
+    var target = document.querySelector(form.getAttribute("hx-target"));
+    if (!target) return;
     if (webchat.applyChanges) html = webchat.applyChanges(html);
     if (webchat.filterMessages) html = webchat.filterMessages(html);
     if (webchat.dropUntargeted) html = webchat.dropUntargeted(html, false); // a send with files has no "sending…" line
-    htmx.swap(messages, html, { swapStyle: "beforeend", swapDelay: 0, settleDelay: 0, ignoreTitle: true });
+    htmx.swap(target, html, { swapStyle: "beforeend", swapDelay: 0, settleDelay: 0, ignoreTitle: true });
   }
 
   // ----- where files come from, and sending -------------------------------------------------
@@ -228,7 +240,7 @@
     form.addEventListener("change", function (evt) {
       var input = evt.target;
       if (input.type !== "file" || !input.closest(".attach")) return;
-      stageFiles(input.files);
+      stageFiles(form, input.files);
       input.value = ""; // choosing the same file again is a change again
     });
 
@@ -237,13 +249,13 @@
       var files = evt.clipboardData && evt.clipboardData.files;
       if (!files || !files.length || evt.clipboardData.getData("text/plain")) return;
       evt.preventDefault();
-      stageFiles(files, true);
+      stageFiles(form, files, true);
     });
 
     form.addEventListener("click", function (evt) {
       var remove = evt.target.closest("[data-attach-remove]");
       if (!remove) return;
-      staged.splice(parseInt(remove.dataset.attachRemove, 10), 1);
+      state(form).files.splice(parseInt(remove.dataset.attachRemove, 10), 1);
       showError(form, null);
       render(form);
     });
@@ -251,7 +263,7 @@
     // Captured, so before htmx's own submit handler on the form and connection.js's socket
     // routing: with files waiting, this send is an upload.
     form.addEventListener("submit", function (evt) {
-      if (!staged.length || !attachArea(form)) return;
+      if (!state(form).files.length || !attachArea(form)) return;
       evt.preventDefault();
       evt.stopImmediatePropagation();
       upload(form);
@@ -261,7 +273,7 @@
     form.addEventListener("keydown", function (evt) {
       var box = evt.target;
       if (evt.key !== "Enter" || evt.shiftKey || evt.isComposing || box.name !== "body") return;
-      if (!staged.length || box.value.trim()) return;
+      if (!state(form).files.length || box.value.trim()) return;
       evt.preventDefault();
       upload(form);
     });
@@ -271,30 +283,42 @@
     return evt.dataTransfer && Array.from(evt.dataTransfer.types || []).indexOf("Files") >= 0;
   }
 
-  function dropZone(evt) {
-    return evt.target.closest && evt.target.closest("#chat-pane");
+  function withFiles(form) {
+    return form && attachArea(form) ? form : null;
   }
 
-  // Files dragged anywhere on a chat page are taken by the pane or refused, rather than opened
+  // Where dropped files go: an open thread pane's composer when dropped on the pane (none, when
+  // its thread takes no replies), else the chat's.
+  function dropZone(evt) {
+    var thread = evt.target.closest && evt.target.closest("#thread-pane[data-thread]");
+    if (thread) return { pane: thread, form: withFiles(thread.querySelector("#thread-composer")) };
+    var chat = evt.target.closest && evt.target.closest("#chat-pane");
+    return chat ? { pane: chat, form: withFiles(document.getElementById("composer")) } : null;
+  }
+
+  function anyComposer() {
+    return withFiles(document.getElementById("composer")) || withFiles(document.getElementById("thread-composer"));
+  }
+
+  // Files dragged anywhere on a chat page are taken by a composer or refused, rather than opened
   // by the browser, which would navigate away from the chat: so these listen on the document.
   document.addEventListener("dragover", function (evt) {
-    if (!carriesFiles(evt) || !attachArea(composer())) return;
+    if (!carriesFiles(evt) || !anyComposer()) return;
     evt.preventDefault();
-    var pane = dropZone(evt);
-    evt.dataTransfer.dropEffect = pane ? "copy" : "none";
-    if (pane) pane.classList.add("chat--drop");
+    var zone = dropZone(evt);
+    evt.dataTransfer.dropEffect = zone && zone.form ? "copy" : "none";
+    if (zone && zone.form) zone.pane.classList.add("chat--drop");
   });
   document.addEventListener("dragleave", function (evt) {
-    var pane = dropZone(evt);
-    if (pane && (!evt.relatedTarget || !pane.contains(evt.relatedTarget))) pane.classList.remove("chat--drop");
+    var zone = dropZone(evt);
+    if (zone && (!evt.relatedTarget || !zone.pane.contains(evt.relatedTarget))) zone.pane.classList.remove("chat--drop");
   });
   document.addEventListener("drop", function (evt) {
-    if (!carriesFiles(evt) || !attachArea(composer())) return;
+    if (!carriesFiles(evt) || !anyComposer()) return;
     evt.preventDefault();
-    var pane = dropZone(evt);
-    if (!pane) return;
-    pane.classList.remove("chat--drop");
-    stageFiles(evt.dataTransfer.files);
+    document.querySelectorAll(".chat--drop").forEach(function (el) { el.classList.remove("chat--drop"); });
+    var zone = dropZone(evt);
+    if (zone && zone.form) stageFiles(zone.form, evt.dataTransfer.files);
   });
 
   var api;
@@ -302,7 +326,8 @@
     init: function (htmxApi) { api = htmxApi; },
     onEvent: function (name, evt) {
       var form = evt.detail.elt;
-      if (name !== "htmx:afterProcessNode" || form.id !== "composer" || api.getInternalData(form).attachments) return;
+      if (name !== "htmx:afterProcessNode" || !form.id || !form.classList || !form.classList.contains("composer")
+          || api.getInternalData(form).attachments) return; // the chat's and a thread's
       api.getInternalData(form).attachments = true;
       connect(form);
     },

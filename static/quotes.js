@@ -124,6 +124,10 @@
     }
   });
 
-  // The outbox took the composer's message, quote and all: the next one quotes nothing.
-  document.addEventListener("webchat:taken", drop);
+  // The outbox (or attachments.js) took the composer's message, quote and all: the next one
+  // quotes nothing. A thread's composer taking its reply leaves the chat's quote alone.
+  document.addEventListener("webchat:taken", function (evt) {
+    var place = slot();
+    if (place && evt.target.contains(place)) drop();
+  });
 })();

@@ -39,6 +39,12 @@
     return newest;
   };
 
+  // The "after" of a request from an element with data-after-from (a composer, a poller): the
+  // channel's resume cursor for "#messages", else the newest reply the thread's container shows.
+  webchat.afterFrom = function (from) {
+    return from === "#messages" ? webchat.resumeAfterId() : webchat.newestIn(document.querySelector(from));
+  };
+
   // Where to resume "everything after N": the end of the unbroken run of sequence numbers.
   // Live messages can arrive out of order (several workers); if one is still missing when the
   // socket drops, resuming after the newest would skip it for good. A placeholder for replies
@@ -177,9 +183,7 @@
         var source = evt.detail.elt;
         var from = source.getAttribute("data-after-from");
         if (!from) return; // not, say, the @ list in the composer
-        // #messages: the channel's cursor; a thread's replies (the pane's composer and poller): its newest.
-        evt.detail.parameters.after = from === "#messages" ? webchat.resumeAfterId()
-          : webchat.newestIn(document.querySelector(from));
+        evt.detail.parameters.after = webchat.afterFrom(from);
         if (source.id === "poller") evt.detail.parameters.changes = webchat.changesCursor();
       } else if (name === "htmx:sendError") {
         webchat.showFlash("Couldn't reach webchat. Check your connection; anything you typed is still there.",

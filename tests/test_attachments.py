@@ -64,9 +64,10 @@ def files_on_disk(root: Path) -> list[Path]:
 
 
 def links(html) -> dict[str, dict]:
-    """The attachment links of a page or fragment, by shown name: url, size text, thumbnail src."""
+    """The attachment links of a page, fragment or parsed element, by shown name: url, size text,
+    thumbnail src."""
     found = {}
-    for item in parse(html).find_all("li", cls="attachment"):
+    for item in (html if hasattr(html, "find_all") else parse(html)).find_all("li", cls="attachment"):
         anchor = item.find("a")
         image = item.find("img")
         name = item.find("span", cls="attachment-name")
@@ -218,6 +219,143 @@ def test_the_uploaders_page_gets_every_message_it_missed_with_its_own(team):
     html = response.get_data(as_text=True)
     assert [m["html"].count("late.txt") > 0 for m in messages_in(html)] == [False, True]
     assert "meanwhile" in html
+
+
+# ----- in a thread: the pane's composer sends files too (pages/threads.send_reply) ------------------
+
+def send_text(actor, chat_id, body) -> int:
+    response = actor.send(chat_id, body)
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    return int(response.headers["Location"].rsplit("#m-", 1)[1])
+
+
+def reply_with(actor, chat_id, parent_id, *files, body="", client_id=None, htmx=True, after=None, broadcast=False):
+    """As the thread composer posts (attachments.js with HX-Trigger, or the multipart form)."""
+    data = {"body": body, "client_id": client_id or str(uuid.uuid4()),
+            "files": [(io.BytesIO(f[1]), f[0], *f[2:]) for f in files]}
+    if after is not None:
+        data["after"] = str(after)
+    if broadcast:
+        data["broadcast"] = "1"
+    return actor.post(f"/chats/{chat_id}/threads/{parent_id}/replies", data, htmx=htmx,
+                      trigger="thread-composer" if htmx else None, content_type="multipart/form-data")
+
+
+def test_a_file_sent_from_a_threads_composer_is_a_reply_with_it_shown_in_the_pane_not_in_the_channel(team):
+    chat_id, alice, bob = team
+    parent = send_text(alice, chat_id, "Which logo?")
+    client_id = str(uuid.uuid4())
+
+    response = reply_with(bob, chat_id, parent, ("logo.png", png(80, 60)), ("notes.txt", b"v2"),
+                          body="this *one*", client_id=client_id, after=0)
+
+    assert response.status_code == 200
+    answer = parse(response)
+    [article] = answer.find_all("article")
+    reply_id = int(article.get("id").removeprefix("t-"))
+    assert article.get("data-thread") == str(parent) and article.find("em").text == "one"
+    assert list(links(article)) == ["logo.png", "notes.txt"]
+    fresh = answer.by_id("thread-composer")  # a fresh composer for the next reply
+    assert fresh.get("hx-swap-oob") == "true" and fresh.find("textarea").text == ""
+    assert fresh.find("input", name="client_id").get("value") != client_id
+
+    stored = {m.id: m for m in stored_messages(alice.app, chat_id)}
+    assert (stored[reply_id].thread_id, stored[reply_id].broadcast) == (parent, False)
+    assert stored[parent].reply_count == 1
+    assert [(a.message_id, a.filename) for a in attachments_of(alice.app)] == [
+        (reply_id, "logo.png"), (reply_id, "notes.txt")]
+
+    # The pane shows it with its files; the channel holds its place, hidden, without them.
+    pane = parse(alice.get(f"/chats/{chat_id}/threads/{parent}")).by_id(f"thread-{parent}-replies")
+    assert list(links(pane)) == ["logo.png", "notes.txt"]
+    channel = alice.get(f"/chats/{chat_id}").get_data(as_text=True)
+    [placeholder] = [a for a in parse(channel).find_all("article") if a.get("data-id") == str(reply_id)]
+    assert "msg--placeholder" in placeholder.get("class") and "hidden" in placeholder.attrs
+    assert links(channel) == {}
+    assert bob.get(links(pane)["notes.txt"]["href"]).data == b"v2"
+
+    # The same client id again (a retry) stores nothing new.
+    again = reply_with(bob, chat_id, parent, ("logo.png", png(80, 60)), body="this *one*", client_id=client_id)
+    assert again.status_code == 200
+    assert len(attachments_of(alice.app)) == 2 and len(stored_messages(alice.app, chat_id)) == len(stored)
+
+
+def test_a_file_also_sent_to_the_channel_shows_there_with_its_quote(team):
+    chat_id, alice, bob = team
+    parent = send_text(alice, chat_id, "Minutes, anyone?")
+
+    reply_with(bob, chat_id, parent, ("minutes.txt", b"decided"), broadcast=True)
+
+    reply = stored_messages(alice.app, chat_id)[-1]
+    assert (reply.thread_id, reply.broadcast, reply.reply_to_id) == (parent, True, parent)
+    channel = parse(alice.get(f"/chats/{chat_id}")).by_id(f"m-{reply.id}")
+    assert "hidden" not in channel.attrs and channel.find("a", cls="quote") is not None
+    assert list(links(channel)) == ["minutes.txt"]
+
+
+def test_without_javascript_the_threads_form_is_multipart_and_its_reply_button_sends_the_files(team):
+    chat_id, alice, bob = team
+    parent = send_text(alice, chat_id, "Send me the plan")
+    form = parse(bob.get(f"/chats/{chat_id}/threads/{parent}")).by_id("thread-composer")
+    action = f"/chats/{chat_id}/threads/{parent}/replies"
+    assert (form.get("action"), form.get("enctype")) == (action, "multipart/form-data")
+    assert form.find("input", type="file").get("name") == "files"
+    assert form.find(cls="attach").get("data-upload-url") == action  # where attachments.js posts too
+    assert form.find("button", cls="attach-send") is None  # "Reply" sends them
+
+    response = reply_with(bob, chat_id, parent, ("plan.txt", b"the plan"), body="here", htmx=False)
+    reply_id = stored_messages(alice.app, chat_id)[-1].id
+    assert response.headers["Location"] == f"/chats/{chat_id}/threads/{parent}#t-{reply_id}"
+    assert list(links(parse(alice.get(response.headers["Location"])).by_id(f"t-{reply_id}"))) == ["plan.txt"]
+
+    # A file input left empty still sends a nameless part: a reply of text alone.
+    response = reply_with(bob, chat_id, parent, ("", b""), body="words only", htmx=False)
+    assert response.status_code == 302
+    assert stored_messages(alice.app, chat_id)[-1].body == "words only" and len(attachments_of(alice.app)) == 1
+
+
+def _archive(chat_id, alice, parent):
+    assert alice.post(f"/chats/{chat_id}/archive").status_code == 302
+    return parent
+
+
+def _delete_parent(chat_id, alice, parent):
+    assert alice.post(f"/chats/{chat_id}/messages/{parent}/delete").status_code == 302
+    return parent
+
+
+def _a_reply(chat_id, alice, parent):
+    response = alice.post(f"/chats/{chat_id}/threads/{parent}/replies", {"body": "r", "client_id": str(uuid.uuid4())})
+    return int(response.headers["Location"].rsplit("#t-", 1)[1])
+
+
+@pytest.mark.parametrize(("prepare", "files", "status", "words"), [
+    (None, [("big.bin", b"x" * 12 * 1024)], 413, "“big.bin” is 12 KB; files can be up to 10 KB. Nothing was sent."),
+    (None, [("ok.txt", b"ok"), ("empty.txt", b"")], 422, "“empty.txt” is empty (0 bytes)."),
+    (_archive, [("ok.txt", b"ok")], 403, "is archived: it's read-only. Nothing was sent."),
+    (_delete_parent, [("ok.txt", b"ok")], 422, "The message you are answering was deleted. Nothing was sent"),
+    (_a_reply, [("ok.txt", b"ok")], 404, None),  # threads are one level deep: a reply has none
+], ids=["too-big", "empty", "archived", "deleted-parent", "a-reply"])
+def test_a_refused_file_in_a_thread_keeps_the_text_under_its_composer_and_stores_nothing(
+        team, small_limit, upload_dir, prepare, files, status, words):
+    chat_id, alice, bob = team
+    parent = send_text(alice, chat_id, "parent")
+    if prepare:
+        parent = prepare(chat_id, alice, parent)
+    before = snapshot(alice.app)
+
+    response = reply_with(alice, chat_id, parent, *files, body="my caption", broadcast=True)
+
+    assert response.status_code == status
+    assert snapshot(alice.app) == before
+    assert files_on_disk(upload_dir) == []
+    if words is None:
+        return
+    assert response.headers["HX-Retarget"] == "#thread-composer"
+    form = parse(response).by_id("thread-composer")
+    assert words in form.find("p", cls="form-error").text
+    assert form.find("textarea").text == "my caption"
+    assert "checked" in form.find("input", name="broadcast").attrs
 
 
 # ----- who may fetch them -------------------------------------------------------------------

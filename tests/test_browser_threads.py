@@ -1,5 +1,5 @@
-"""Threads in a real browser: two people converse in a thread's pane while a third watches the
-channel, and on a phone the pane is a screen of its own.
+"""Threads in a real browser: two people converse in a thread's pane (text and a file) while a
+third watches the channel, and on a phone the pane is a screen of its own.
 
 This module runs its own server whose pages poll only every 120 s while the socket is up, so
 whatever appears within a test while a page is live came over the socket.
@@ -102,6 +102,23 @@ def test_two_people_converse_in_a_thread_while_a_third_watches_the_channel(perso
     edited = alice.locator("#thread-pane .thread-replies > .msg", has_text="Thursday it is")
     expect(edited.locator(".msg-edited")).to_be_visible()
     expect(carol.locator("#messages .msg:visible", has_text="Thursday it is")).to_have_count(0)
+
+    # Bob sends a file from the pane (the chat's composer keeps none of it): Alice's pane shows it
+    # live with its caption; Carol's channel, nothing.
+    bob.set_input_files("#thread-composer input[type=file]", files=[
+        {"name": "release-notes.txt", "mimeType": "text/plain", "buffer": b"Thursday: 1.4"}])
+    expect(bob.locator("#thread-composer .attach-item")).to_contain_text("release-notes.txt")
+    expect(bob.locator("#composer .attach-item")).to_have_count(0)
+    bob.locator("#thread-composer-text").fill("the notes")
+    bob.locator("#thread-composer-text").press("Enter")
+    expect(bob.locator("#thread-composer .attach-item")).to_have_count(0)  # a fresh composer
+    expect(bob.locator("#thread-composer-text")).to_have_value("")
+    for page in (alice, bob):
+        sent = page.locator("#thread-pane .thread-replies > .msg", has_text="the notes")
+        expect(sent.locator(".attachment-name")).to_have_text("release-notes.txt")
+    expect(summary.locator(".thread-count")).to_have_text("4 replies")
+    expect(carol.locator("#messages .msg:visible", has_text="the notes")).to_have_count(0)
+    expect(carol.locator("#messages .attachment-name")).to_have_count(0)
 
     # "Also send to the channel": the reply shows in Carol's channel too, marked as a reply.
     alice.fill("#thread-composer-text", "Shipping Thursday, everyone")

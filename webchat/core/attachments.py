@@ -115,10 +115,15 @@ class ImageFacts:
     height: int
 
 
+def chosen_files(files: list[FileStorage]) -> list[FileStorage]:
+    """The files a form actually carries: a file input left empty still sends a part, nameless."""
+    return [f for f in files if f is not None and f.filename]
+
+
 def check_uploads(files: list[FileStorage]) -> list[FileStorage]:
     """The chosen files, when their count and sizes may be sent; ChatError (nothing read or
     decoded yet) for no file, an empty or oversized one, or too many."""
-    chosen = [f for f in files if f is not None and f.filename]
+    chosen = chosen_files(files)
     if not chosen:
         raise ChatError("Choose a file to attach.")
     if len(chosen) > MAX_FILES:
@@ -357,16 +362,19 @@ def unlink(path: Path) -> None:
 # ----- sending and deleting ----------------------------------------------------------------------
 
 def send_with_files(membership: Membership, body: str | None, client_id: str | None,
-                    files: list[FileStorage], reply_to_id: int | None = None) -> messaging.SendResult:
+                    files: list[FileStorage], reply_to_id: int | None = None, *, thread_id: int | None = None,
+                    broadcast: bool = False) -> messaging.SendResult:
     """Store the files and send one message carrying them (the text, as caption, may be empty;
-    reply_to_id: the message it quotes).
+    reply_to_id: the message it quotes; thread_id: a reply in that message's thread, broadcast:
+    shown in the channel too; what may be answered is messaging.answering's to say).
 
     In this order, so that a refused send decodes nothing: the files' count and sizes, then the
     message (its id, its text, the sender's budget), then the files are written and previewed.
     A client id already used answers the message it made, and stores nothing.
     """
     chosen = check_uploads(files)
-    draft = messaging.draft_message(membership, body, client_id, has_attachments=True, reply_to_id=reply_to_id)
+    draft = messaging.draft_message(membership, body, client_id, has_attachments=True, thread_id=thread_id,
+                                    broadcast=broadcast, reply_to_id=reply_to_id)
     if isinstance(draft, messaging.SendResult):
         return draft
     attachments = store_uploads(chosen)

@@ -3,12 +3,13 @@ page with the thread open (a phone shows the thread alone), whose composer posts
 
 The pane's parts (templates/threads/): _thread_pane.html (the pane, or its empty place in the chat
 pane), _replies.html (a run of replies, with "Load older replies" above when there are more) and
-_composer.html. static/threads.js opens and closes it and keeps it caught up.
+_composer.html. static/threads.js opens and closes it and keeps it caught up; files sent from its
+composer (static/attachments.js, or the multipart form without JavaScript) come to send_reply.
 """
 from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..core import following, messaging, threads, work_budget
+from ..core import attachments, following, messaging, threads, work_budget
 from ..core.errors import ChatError
 from ..htmx import is_htmx, retarget, triggered_by, wants_fragment
 from . import bp
@@ -73,11 +74,14 @@ def thread_replies(chat_id: int, message_id: int):
 
 @bp.post("/chats/<id:chat_id>/threads/<id:message_id>/replies")
 def send_reply(chat_id: int, message_id: int):
-    """Reply in the thread ("broadcast": also to the channel). With htmx: the replies after the
-    pane's newest (?after=), the new one included, and a fresh composer; else back to the thread."""
+    """Reply in the thread ("broadcast": also to the channel), with files when the form carries
+    them (the composer's form is multipart; attachments.js posts its staged files here too). With
+    htmx: the replies after the pane's newest (?after=), the new one included, and a fresh
+    composer; else back to the thread."""
     membership, parent = threads.thread_or_404(chat_id, current_user, message_id)
     body, client_id = request.form.get("body", ""), request.form.get("client_id")
     broadcast = request.form.get("broadcast") in ("1", "on", "true")
+    files = attachments.chosen_files(request.files.getlist("files"))
 
     def page(e: ChatError):
         return _thread(membership, parent, status=e.status, body=body, error=e.message, client_id=client_id,
@@ -90,7 +94,11 @@ def send_reply(chat_id: int, message_id: int):
         return retarget(current_app.make_response((html, e.status)), "#thread-composer")
 
     with refusals(page=page, fragment=fragment):
-        result = messaging.send_message(membership, body, client_id, thread_id=parent.id, broadcast=broadcast)
+        if files:
+            result = attachments.send_with_files(membership, body, client_id, files, thread_id=parent.id,
+                                                 broadcast=broadcast)
+        else:
+            result = messaging.send_message(membership, body, client_id, thread_id=parent.id, broadcast=broadcast)
     if not is_htmx():
         return redirect(url_for("chats.show_thread", chat_id=chat_id, message_id=parent.id,
                                 _anchor=f"t-{result.message.id}"))

@@ -23,6 +23,7 @@ from webchat.models import User  # noqa: E402
 from .support import page_errors as page_error_records  # noqa: E402
 from .support import services  # noqa: E402
 from .support.browser import BrowserPeople  # noqa: E402
+from .support.records import create_group  # noqa: E402
 from .support.stored import LiveDatabase, audit_log_writable  # noqa: E402
 from .support.wsclient import People  # noqa: E402
 
@@ -284,6 +285,13 @@ def actor(app, make_user):
         assert a.login(username).status_code == 302
         return a
     return make
+
+
+@pytest.fixture
+def trio(actor):
+    """alice, bob and carol in a group chat "Team": (chat id, alice, bob, carol)."""
+    alice, bob, carol = actor("alice"), actor("bob"), actor("carol")
+    return create_group(alice, "Team", "bob carol"), alice, bob, carol
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Following threads (issue 23): who follows a thread, the Threads badge and its "@", reading a
 thread, following and unfollowing by choice, the Threads view, and what each person's own channel
 is sent (their badge, their button, a notice of a reply) — as request tests."""
-import uuid
 
 import pytest
 
@@ -9,13 +8,8 @@ from webchat.realtime.hub import user_channel
 
 from .support.pages import chat_list, parse
 from .support.records import create_group, stored_messages
-
-
-@pytest.fixture
-def trio(actor):
-    """alice, bob and carol in a group chat "Team": (chat id, alice, bob, carol)."""
-    alice, bob, carol = actor("alice"), actor("bob"), actor("carol")
-    return create_group(alice, "Team", "bob carol"), alice, bob, carol
+from .support.records import message_sent as send
+from .support.records import reply_sent as reply
 
 
 class Recorder:
@@ -40,21 +34,6 @@ def own_channel(app):
         app.extensions["webchat.hub"].subscribe(user_channel(user_id), recorder)
         return recorder
     return listen
-
-
-def send(person, chat_id, body):
-    response = person.send(chat_id, body)
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return int(response.headers["Location"].rsplit("#m-", 1)[1])
-
-
-def reply(person, chat_id, parent_id, body, broadcast=False):
-    data = {"body": body, "client_id": str(uuid.uuid4())}
-    if broadcast:
-        data["broadcast"] = "1"
-    response = person.post(f"/chats/{chat_id}/threads/{parent_id}/replies", data)
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return int(response.headers["Location"].rsplit("#t-", 1)[1])
 
 
 def badge(person) -> tuple[int, int]:

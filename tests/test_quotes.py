@@ -27,13 +27,6 @@ class Recorder:
         self.payloads.append(delivery.text)
 
 
-@pytest.fixture
-def trio(actor):
-    """alice, bob and carol in a group chat "Team": (chat id, alice, bob, carol)."""
-    alice, bob, carol = actor("alice"), actor("bob"), actor("carol")
-    return create_group(alice, "Team", "bob carol"), alice, bob, carol
-
-
 def send(person, chat_id, body, reply_to=None, client_id=None, htmx=False):
     data = {"body": body, "client_id": client_id or str(uuid.uuid4())}
     if reply_to is not None:

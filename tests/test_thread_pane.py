@@ -4,39 +4,11 @@ socket the open thread's catch-up on "view" and typing scoped to the thread."""
 import re
 import uuid
 
-import pytest
-
 from .support.pages import parse
-from .support.records import create_group, stored_messages
+from .support.records import create_group, reply_id, stored_messages
+from .support.records import message_sent as send
+from .support.records import post_reply as reply
 from .support.wsclient import is_error, new_client_id
-
-
-@pytest.fixture
-def trio(actor):
-    """alice, bob and carol in a group chat "Team": (chat id, alice, bob, carol)."""
-    alice, bob, carol = actor("alice"), actor("bob"), actor("carol")
-    return create_group(alice, "Team", "bob carol"), alice, bob, carol
-
-
-def send(person, chat_id, body):
-    response = person.send(chat_id, body)
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return int(response.headers["Location"].rsplit("#m-", 1)[1])
-
-
-def reply(person, chat_id, parent_id, body, htmx=False, client_id=None, after=None, broadcast=False):
-    data = {"body": body, "client_id": client_id or str(uuid.uuid4())}
-    if after is not None:
-        data["after"] = str(after)
-    if broadcast:
-        data["broadcast"] = "1"
-    return person.post(f"/chats/{chat_id}/threads/{parent_id}/replies", data, htmx=htmx,
-                       trigger="thread-composer" if htmx else None)
-
-
-def reply_id(response) -> int:
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return int(response.headers["Location"].rsplit("#t-", 1)[1])
 
 
 def pane_replies(tree, parent) -> list[str]:

@@ -1,32 +1,13 @@
 """Threads: replies stored as messages of their chat with a parent, the parent's summary, what the
 channel shows of them (a placeholder), the thread's own page, and the refusals."""
 import re
-import uuid
 
 import pytest
 
 from .support.pages import parse
 from .support.records import create_group, stored_messages
-
-
-@pytest.fixture
-def trio(actor):
-    """alice, bob and carol in a group chat "Team": (chat id, alice, bob, carol)."""
-    alice, bob, carol = actor("alice"), actor("bob"), actor("carol")
-    return create_group(alice, "Team", "bob carol"), alice, bob, carol
-
-
-def send(person, chat_id, body):
-    response = person.send(chat_id, body)
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return int(response.headers["Location"].rsplit("#m-", 1)[1])
-
-
-def reply(person, chat_id, parent_id, body, broadcast=False, htmx=False, client_id=None):
-    data = {"body": body, "client_id": client_id or str(uuid.uuid4())}
-    if broadcast:
-        data["broadcast"] = "1"
-    return person.post(f"/chats/{chat_id}/threads/{parent_id}/replies", data, htmx=htmx)
+from .support.records import message_sent as send
+from .support.records import post_reply as reply
 
 
 def test_a_reply_is_counted_on_its_parent_and_kept_out_of_the_channel(app, trio):

@@ -24,33 +24,12 @@ from .support import services
 from .support.browser import BrowserPeople, expect_live
 from .support.pages import chat_list, parse
 from .support.records import create_group, stored_messages
+from .support.records import message_sent as send
+from .support.records import reply_sent as reply
 from .support.stored import LiveDatabase
 from .support.wsclient import Closed, People, Person, is_chat_list
 
 CHANGES = re.compile(r'<template data-message-changes data-chat="(\d+)"(?: data-changes="(\d+)")?>', re.S)
-
-
-@pytest.fixture
-def trio(actor):
-    """alice, bob and carol in a group chat "Team": (chat id, alice, bob, carol)."""
-    alice, bob, carol = actor("alice"), actor("bob"), actor("carol")
-    return create_group(alice, "Team", "bob carol"), alice, bob, carol
-
-
-def send(person, chat_id, body):
-    response = person.send(chat_id, body)
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return int(response.headers["Location"].rsplit("#m-", 1)[1])
-
-
-def reply(person, chat_id, parent_id, body, broadcast=False, client_id=None):
-    """Reply as a page without JavaScript does; the stored reply's id."""
-    data = {"body": body, "client_id": client_id or str(uuid.uuid4())}
-    if broadcast:
-        data["broadcast"] = "1"
-    response = person.post(f"/chats/{chat_id}/threads/{parent_id}/replies", data)
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return int(response.headers["Location"].rsplit("#t-", 1)[1])
 
 
 def summary_of(app, message_id):

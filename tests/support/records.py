@@ -81,3 +81,33 @@ def set_user(app, username: str, **fields) -> None:
         for name, value in fields.items():
             setattr(user, name, value)
         db.session.commit()
+
+
+def message_sent(person, chat_id: int, body: str) -> int:
+    """Send as a page without JavaScript does (redirected to the message); the stored message's id."""
+    response = person.send(chat_id, body)
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return int(response.headers["Location"].rsplit("#m-", 1)[1])
+
+
+def post_reply(person, chat_id: int, parent_id: int, body: str, *, htmx: bool = False, client_id: str | None = None,
+               after: int | None = None, broadcast: bool = False):
+    """Reply in a thread as its composer does (htmx: the pane's, naming itself); the response."""
+    data = {"body": body, "client_id": client_id or str(uuid.uuid4())}
+    if after is not None:
+        data["after"] = str(after)
+    if broadcast:
+        data["broadcast"] = "1"
+    return person.post(f"/chats/{chat_id}/threads/{parent_id}/replies", data, htmx=htmx,
+                       trigger="thread-composer" if htmx else None)
+
+
+def reply_id(response) -> int:
+    """The stored reply's id, from a reply sent without JavaScript (redirected to it in its thread)."""
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return int(response.headers["Location"].rsplit("#t-", 1)[1])
+
+
+def reply_sent(person, chat_id: int, parent_id: int, body: str, **options) -> int:
+    """Reply without JavaScript (post_reply's options); the stored reply's id."""
+    return reply_id(post_reply(person, chat_id, parent_id, body, **options))

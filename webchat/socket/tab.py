@@ -298,15 +298,9 @@ class TabSession:
             self.open_chat = chat_id  # subscribed already: live messages may overlap the replay
             db.session.remove()  # no pooled connection held while waiting for the turn
             with self.budget.turn(self.user_id):
-                while True:
-                    page = messaging.messages_after(chat_id, db.session.get(User, self.user_id), after, REPLAY_PAGE)
-                    text = messaging.render_message_frame(page) if page else ""
-                    if page:
-                        self.conn.write(_frame(text))
-                        after = page[-1].id
-                    if not self._spend(work_budget.cost(messages=len(page), chars=len(text)),
-                                       frames=len(page) / REPLAY_MESSAGES_PER_FRAME) or len(page) < REPLAY_PAGE:
-                        break
+                self._replay(lambda after: messaging.messages_after(chat_id, db.session.get(User, self.user_id),
+                                                                    after, REPLAY_PAGE),
+                             messaging.render_message_frame, after)
                 # Then the edits, deletions and reactions the page missed, newest version of each.
                 cursor = _int(frame, "changes", optional=True)
                 while cursor is not None and not self.conn.closed:
@@ -333,9 +327,15 @@ class TabSession:
             return
         after = _int(frame, "thread_after", optional=True) or 0
         threads.thread_or_404(chat_id, db.session.get(User, self.user_id), thread_id)
+        self._replay(lambda after: threads.replies(thread_id, after=after, limit=REPLAY_PAGE),
+                     messaging.render_thread_frames, after)
+
+    def _replay(self, fetch, render, after: int) -> None:
+        """Write the messages after id `after`, page by page (fetch(after): the next REPLAY_PAGE;
+        render(page): its frame), each page charged to the budgets (_spend) before the next."""
         while True:
-            page = threads.replies(thread_id, after=after, limit=REPLAY_PAGE)
-            text = messaging.render_thread_frames(page) if page else ""
+            page = fetch(after)
+            text = render(page) if page else ""
             if page:
                 self.conn.write(_frame(text))
                 after = page[-1].id

@@ -299,7 +299,11 @@ class Mention(db.Model):
     from the member's read marker on, instead of reading every unread message's text."""
 
     __tablename__ = "mentions"
-    __table_args__ = (Index("ix_mentions_user_chat_message", "user_id", "chat_id", "message_id"),)
+    __table_args__ = (Index("ix_mentions_user_chat_message", "user_id", "chat_id", "message_id"),
+                      # The Threads badge's "@": a person's mentions in replies kept in threads.
+                      Index("ix_mentions_user_thread", "user_id", "thread_id", "message_id",
+                            sqlite_where=text("thread_id IS NOT NULL"),
+                            postgresql_where=text("thread_id IS NOT NULL")))
 
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)

@@ -86,6 +86,8 @@ def upgrade():
     op.create_index('ix_messages_thread_id', 'messages', ['thread_id', 'id'])
     op.create_index('ix_messages_reply_to', 'messages', ['reply_to_id'])
     op.add_column('mentions', sa.Column('thread_id', sa.Integer(), nullable=True))
+    op.create_index('ix_mentions_user_thread', 'mentions', ['user_id', 'thread_id', 'message_id'],
+                    sqlite_where=sa.text('thread_id IS NOT NULL'), postgresql_where=sa.text('thread_id IS NOT NULL'))
     op.create_table(
         'thread_follows',
         sa.Column('user_id', sa.Integer(), sa.ForeignKey('users.id', ondelete='CASCADE'), primary_key=True),
@@ -110,6 +112,7 @@ def downgrade():
     _replace_trigger(SQLITE_TRIGGER_BEFORE, POSTGRESQL_FUNCTION_BEFORE)
     op.drop_index('ix_thread_follows_thread', table_name='thread_follows')
     op.drop_table('thread_follows')
+    op.drop_index('ix_mentions_user_thread', table_name='mentions')
     op.drop_column('mentions', 'thread_id')
     op.drop_index('ix_messages_reply_to', table_name='messages')
     op.drop_index('ix_messages_thread_id', table_name='messages')

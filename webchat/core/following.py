@@ -83,7 +83,8 @@ def unread_threads(user_id: int) -> tuple[int, int]:
         .where(Message.last_reply_id > followed.c.last_read_id)) or 0
     mentions = db.session.scalar(
         select(func.count()).select_from(Mention).join(followed, followed.c.thread_id == Mention.thread_id)
-        .where(Mention.user_id == user_id, Mention.message_id > followed.c.last_read_id)) or 0
+        .where(Mention.user_id == user_id, Mention.thread_id.is_not(None),
+               Mention.message_id > followed.c.last_read_id)) or 0
     return threads, mentions
 
 

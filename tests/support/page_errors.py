@@ -22,7 +22,8 @@ class PageErrors:
         self.allowed.append(re.compile(pattern))
 
     def unexpected(self) -> list[str]:
-        return [text for text in self.seen if not any(p.search(text) for p in self.allowed)]
+        seen = _without_aborts(self.seen)
+        return [text for text in seen if not any(p.search(text) for p in self.allowed)]
 
     def expect_none(self, *pages) -> None:
         """No unexpected error so far (checked mid-test; the end of every test checks anyway)."""
@@ -43,6 +44,25 @@ CURRENT = PageErrors()
 # listener hears of them.
 OUTAGE_NOISE = (r"^console: (Failed to load resource|WebSocket connection to|htmx:sendError|htmx:timeout"
                 r"|htmx:afterRequest)")
+
+
+# A request cancelled by the browser, as it does to a page's requests in flight when the page
+# navigates away (a link clicked while a poll is on its way): htmx logs its htmx:afterRequest and
+# htmx:sendAbort as errors, one right after the other. Nothing failed: the page is being left.
+ABORTED = re.compile(r"^console: htmx:sendAbort\b")
+AFTER_REQUEST = re.compile(r"^console: htmx:afterRequest\b")
+
+
+def _without_aborts(seen: list[str]) -> list[str]:
+    """seen without each cancelled request's pair of lines (ABORTED, and the line before it)."""
+    kept: list[str] = []
+    for text in seen:
+        if ABORTED.search(text):
+            if kept and AFTER_REQUEST.search(kept[-1]):
+                kept.pop()
+            continue
+        kept.append(text)
+    return kept
 
 
 def _console(message) -> None:

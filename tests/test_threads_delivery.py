@@ -259,10 +259,15 @@ def test_the_poll_cap_leaves_a_long_thread_for_the_next_poll_without_losing_a_re
 # ----- the channel page's catch-up cursor ---------------------------------------------------------
 
 def resume_after(html) -> int:
-    """Where static/webchat.js resumes "everything after N": the end of the unbroken run of
-    sequence numbers in #messages (a gap placeholder stands for data-seq..data-seq-last)."""
+    """Where static/webchat.js resumes "everything after N" on a page's #messages."""
+    return resume_point(parse(html).by_id("messages").find_all("article"))
+
+
+def resume_point(articles) -> int:
+    """The end of the unbroken run of the articles' sequence numbers (a gap placeholder stands for
+    data-seq..data-seq-last), as static/webchat.js's resumeAfterId finds it: its message id."""
     shown = sorted((int(a.get("data-seq")), int(a.get("data-seq-last") or a.get("data-seq")), int(a.get("data-id")))
-                   for a in parse(html).by_id("messages").find_all("article") if a.get("data-seq"))
+                   for a in articles if a.get("data-seq"))
     end, newest = shown[0][1], shown[0][2]
     for first, last, message_id in shown[1:]:
         if first > end + 1:
@@ -385,15 +390,7 @@ class Page:
             self.parent = fresh
 
     def resume_after(self) -> int:
-        shown = sorted((int(a.get("data-seq")), int(a.get("data-seq-last") or a.get("data-seq")),
-                        int(a.get("data-id"))) for a in self.channel.values() if a.get("data-seq"))
-        end, newest = shown[0][1], shown[0][2]
-        for first, last, message_id in shown[1:]:
-            if first > end + 1:
-                break
-            if last > end:
-                end, newest = last, message_id
-        return newest
+        return resume_point(self.channel.values())
 
     def reply_ids(self) -> list[int]:
         return [int(a.get("data-id")) for a in self.replies.values()]

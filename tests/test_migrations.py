@@ -21,7 +21,8 @@ from .support.pages import chat_list
 from .support.records import members_of, stored_messages, user_names
 
 TABLES = {"users", "chats", "memberships", "messages", "reactions", "attachments", "login_sessions", "mentions",
-          "workspace", "invitations", "audit_events", "thread_follows"}
+          "workspace", "invitations", "audit_events", "thread_follows",
+          "push_subscriptions", "notification_queue", "notifications"}
 
 
 @pytest.fixture

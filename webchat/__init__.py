@@ -60,6 +60,8 @@ def create_app(config: dict | None = None) -> Flask:
     from .core.group_commit import SendQueue
     app.extensions["webchat.hub"], app.extensions["webchat.live_state"] = _live_backends(app.config.get("REDIS_URL"))
     app.extensions["webchat.send_queue"] = SendQueue()
+    from .core.notifier import Notifier
+    app.extensions["webchat.notifier"] = Notifier(app)
     from .core.work_budget import create_work_budget
     app.extensions["webchat.work_budget"] = create_work_budget(app)
 
@@ -82,6 +84,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(pages_bp)
     app.register_blueprint(socket_bp)
     app.register_blueprint(admin_bp)
+    app.extensions["webchat.notifier"].start()
     return app
 
 

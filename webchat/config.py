@@ -121,6 +121,27 @@ def from_environment(instance: Path) -> dict:
         # count as one frame more). Pages stay far below it; a flood is held to it.
         "WORK_PER_SECOND": float(os.environ.get("WEBCHAT_WORK_PER_SECOND", "40")),
         "WORK_BURST": float(os.environ.get("WEBCHAT_WORK_BURST", "200")),
+        # Notifications when no tab is open (core/notifications.py, core/notifier.py).
+        # At most one push or desktop notification per chat per this many seconds; later
+        # messages fold into the next: "3 new messages in #general".
+        "NOTIFY_FOLD_SECONDS": float(os.environ.get("WEBCHAT_NOTIFY_FOLD_SECONDS", "30")),
+        # A direct message or mention still unread this long (and not pushed) is e-mailed.
+        "EMAIL_AFTER_MINUTES": float(os.environ.get("WEBCHAT_EMAIL_AFTER_MINUTES", "10")),
+        # How often a worker looks for notifications due (its own sends wake it at once).
+        "NOTIFIER_POLL_SECONDS": float(os.environ.get("WEBCHAT_NOTIFIER_POLL_SECONDS", "1")),
+        # "auto": each gevent worker runs the notifier; "off": none does (tests drive it by hand).
+        "NOTIFIER": os.environ.get("WEBCHAT_NOTIFIER", "auto"),
+        # Web Push (VAPID, RFC 8292): a private key (PEM or base64url) from the environment, else
+        # one generated once into the instance folder; the contact the push services may write to.
+        "VAPID_PRIVATE_KEY": os.environ.get("WEBCHAT_VAPID_PRIVATE_KEY") or None,
+        "VAPID_SUBJECT": os.environ.get("WEBCHAT_VAPID_SUBJECT", "mailto:webchat@localhost"),
+        # Push endpoints must be https; hosts listed here may be plain http (a local push service).
+        "PUSH_HTTP_HOSTS": [h.strip() for h in os.environ.get("WEBCHAT_PUSH_HTTP_HOSTS", "").split(",") if h.strip()],
+        # E-mail: smtp://user:pass@host:587 (STARTTLS), smtps://… (TLS from the start); unset: no e-mail.
+        "SMTP_URL": os.environ.get("WEBCHAT_SMTP_URL") or None,
+        "MAIL_FROM": os.environ.get("WEBCHAT_MAIL_FROM", "webchat <webchat@localhost>"),
+        # The address people reach the app at, for links in e-mails (sent with no request at hand).
+        "BASE_URL": (os.environ.get("WEBCHAT_BASE_URL") or "http://localhost:8000").rstrip("/"),
         # (The socket package adds its thread_class: socket/__init__.py.)
         "SOCK_SERVER_OPTIONS": {"max_message_size": 16 * 1024},
     }

@@ -61,6 +61,15 @@ class User(UserMixin, db.Model):
     # The person's place in the workspace (core/workspace.py: ROLES): "owner" and "admin" run it,
     # "member" is everyone else, and a "guest" sees only the chats they were put into.
     role: Mapped[str] = mapped_column(String(8), default="member", server_default="member")
+    # Where missed mentions and direct messages are e-mailed (core/mail.py), if anywhere; the
+    # one-click unsubscribe of those e-mails turns email_notifications off.
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    email_notifications: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
+    # Do-not-disturb hours, minutes after midnight in the person's time zone (an IANA name):
+    # no push or desktop notification from dnd_start to dnd_end (core/notifications.py).
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    dnd_start: Mapped[int | None] = mapped_column(Integer)
+    dnd_end: Mapped[int | None] = mapped_column(Integer)
 
     @validates("username", "display_name")
     def _keep_skeleton(self, key: str, name: str) -> str:
@@ -382,3 +391,58 @@ class AuditEvent(db.Model):
     target: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[str] = mapped_column(Text, default="")  # e.g. "member → admin"
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PushSubscription(db.Model):
+    """One browser (device) of a person that receives Web Push: the push service's endpoint and
+    the keys its payloads are encrypted to (RFC 8291). A 404 or 410 from the service removes it."""
+
+    __tablename__ = "push_subscriptions"
+    __table_args__ = (UniqueConstraint("endpoint", name="uq_push_subscriptions_endpoint"),
+                      Index("ix_push_subscriptions_user", "user_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    endpoint: Mapped[str] = mapped_column(Text)
+    p256dh: Mapped[str] = mapped_column(String(128))
+    auth: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(100), default="", server_default=text("''"))  # "Chrome on Linux"
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class NotificationQueue(db.Model):
+    """A person's message the notifier has not looked at yet: written by a trigger with the
+    message (migration 0015), taken and deleted by one worker (core/notifier.py)."""
+
+    __tablename__ = "notification_queue"
+
+    message_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
+class Notification(db.Model):
+    """One notification of one person by one way: "desktop" (a notice to their open tabs), "push"
+    (every device they subscribed) or "email". A desktop or push row still due takes in the next
+    messages of its chat (count, message_id: the newest): "3 new messages in #general". state:
+    due, sending (claimed by a worker until claimed_until), sent, failed."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_due", "state", "due_at"),
+                      Index("ix_notifications_user_chat", "user_id", "chat_id", "kind", "sent_at"),
+                      Index("uq_notifications_folding", "user_id", "kind", "chat_id", unique=True,
+                            sqlite_where=text("state = 'due' AND kind IN ('desktop', 'push')"),
+                            postgresql_where=text("state = 'due' AND kind IN ('desktop', 'push')")))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))  # desktop, push, email
+    reason: Mapped[str] = mapped_column(String(8))  # dm, mention, thread, all (core/notifications.py)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    thread_id: Mapped[int | None] = mapped_column(Integer)
+    message_id: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    state: Mapped[str] = mapped_column(String(8), default="due", server_default="due")
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

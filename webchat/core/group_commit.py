@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import Message, utcnow
 from ..realtime.event_loop import under_gevent
 from ..realtime.hub import chat_channel
-from . import messaging
+from . import messaging, notifier
 from .messaging import Draft, SendResult
 
 log = logging.getLogger(__name__)
@@ -191,6 +191,7 @@ def _announce(results: list[SendResult], frames: dict[int, str]) -> None:
     hub = current_app.extensions["webchat.hub"]
     for chat_id, frame in frames.items():
         hub.publish(chat_channel(chat_id), frame)
+    notifier.wake()
 
 
 def _store_together(drafts: list[Draft]) -> tuple[list[SendResult], dict[int, str]]:

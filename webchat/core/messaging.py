@@ -22,7 +22,7 @@ from ..models import Attachment, Chat, Membership, Mention, Message, Reaction, U
 from ..realtime.hub import chat_channel
 from ..templating import render_fragment
 from ..text_rules import body_without_controls, unstorable, without_controls
-from . import following, send_budget
+from . import following, notifier, send_budget
 from .errors import ChatError
 from .formatting import MENTION, render_message, render_plain
 from .read_only import archived_refusal, check_writable
@@ -425,6 +425,7 @@ def announce(message: Message, fragment: str | None = None) -> None:
     """Publish the message, rendered once (or its render_message_frame), to its chat's channel (after commit)."""
     hub = current_app.extensions["webchat.hub"]
     hub.publish(chat_channel(message.chat_id), fragment or render_message_frame([message]))
+    notifier.wake()
 
 
 def with_parts(query):

@@ -22,6 +22,15 @@ class LiveState(Protocol):
     def online(self, user_ids) -> set[int]:
         """Which of these users hold at least one open tab."""
 
+    def set_view(self, user_id: int, tab_id: str, place: str | None) -> None:
+        """What a tab shows in view: place is a chat ("5"), a chat with a thread's pane open
+        ("5 t40"), "" (a visible tab with no chat open), or None (the tab is hidden or closing).
+        A view lapses with the tab's lease unless set again (the tab does on every ping)."""
+
+    def views(self, user_ids) -> dict[int, set[str]]:
+        """The places each of these users has in view in a visible tab; a user with no visible
+        tab is left out (so: in the answer = active now)."""
+
     def start_typing(self, chat_id: int | str, who: str) -> None:
         """who is "<username>|<display name>"; it expires by itself after TYPING_SECONDS. chat_id
         is where: a chat, or one of its threads ("5-t40", core/broadcasts.typing_place)."""
@@ -56,6 +65,7 @@ class InProcessLiveState:
         self._lock = threading.Lock()
         self._tabs: dict[int, dict[str, float]] = {}
         self._typing: dict[int | str, dict[str, float]] = {}
+        self._views: dict[int, dict[str, tuple[str, float]]] = {}  # user -> tab -> (place, lease end)
         self._throttles: dict[str, float] = {}
         self._budgets: dict[str, tuple[int, float]] = {}  # key -> (uses, window end)
         self._work = WorkLedger(clock)
@@ -86,10 +96,34 @@ class InProcessLiveState:
             tabs.pop(tab_id, None)
             if not tabs:
                 self._tabs.pop(user_id, None)
+            views = self._views.get(user_id, {})
+            views.pop(tab_id, None)
+            if not views:
+                self._views.pop(user_id, None)
 
     def online(self, user_ids):
         with self._lock:
             return {u for u in user_ids if self._live(self._tabs.get(u, {}))}
+
+    def set_view(self, user_id, tab_id, place):
+        with self._lock:
+            tabs = self._views.setdefault(user_id, {})
+            if place is None:
+                tabs.pop(tab_id, None)
+                if not tabs:
+                    del self._views[user_id]
+            else:
+                tabs[tab_id] = (place, self._clock() + TAB_LEASE_SECONDS)
+
+    def views(self, user_ids):
+        now = self._clock()
+        with self._lock:
+            answer = {}
+            for user_id in user_ids:
+                places = {place for place, until in self._views.get(user_id, {}).values() if until > now}
+                if places:
+                    answer[user_id] = places
+            return answer
 
     def start_typing(self, chat_id, who):
         with self._lock:

@@ -147,7 +147,42 @@ class RedisLiveState:
 
     @_or_nothing_known(None)
     def tab_closed(self, user_id, tab_id):
-        self.redis.zrem(f"{PREFIX}tabs:{user_id}", tab_id)
+        pipe = self.redis.pipeline()
+        pipe.zrem(f"{PREFIX}tabs:{user_id}", tab_id)
+        pipe.hdel(f"{PREFIX}views:{user_id}", tab_id)
+        pipe.execute()
+
+    # A user's views: one hash, tab -> "<lease end> <place>"; lapsed entries are skipped on reading.
+    @_or_nothing_known(None)
+    def set_view(self, user_id, tab_id, place):
+        key = f"{PREFIX}views:{user_id}"
+        if place is None:
+            self.redis.hdel(key, tab_id)
+            return
+        pipe = self.redis.pipeline()
+        pipe.hset(key, tab_id, f"{time.time() + TAB_LEASE_SECONDS} {place}")
+        pipe.expire(key, TAB_LEASE_SECONDS * 2)
+        pipe.execute()
+
+    @_or_nothing_known(dict)
+    def views(self, user_ids):
+        user_ids = list(user_ids)
+        if not user_ids:
+            return {}
+        now = time.time()
+        pipe = self.redis.pipeline()
+        for user_id in user_ids:
+            pipe.hvals(f"{PREFIX}views:{user_id}")
+        answer = {}
+        for user_id, values in zip(user_ids, pipe.execute(), strict=True):
+            places = set()
+            for value in values:
+                until, _, place = value.decode().partition(" ")
+                if float(until) > now:
+                    places.add(place)
+            if places:
+                answer[user_id] = places
+        return answer
 
     @_or_nothing_known(set)
     def online(self, user_ids):

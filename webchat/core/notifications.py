@@ -1,0 +1,251 @@
+"""Who is notified of a message, and how: the one rule behind desktop notifications in open
+tabs, Web Push to devices with no tab open, and e-mail for what stays unread.
+
+Why a member is notified (the reason), in this order:
+  mention  the message names them (@username), in the channel or in a thread;
+  dm       it is a direct message to them;
+  thread   it is a reply in a thread they follow;
+  all      it shows in the channel and the chat notifies them of all messages.
+Never of their own message, never in a chat they muted ("none"); under "mentions only", a
+channel's other messages ("all") do not notify. A reply kept in its thread notifies its
+followers and the people it mentions, not the whole channel.
+
+How (the ways), for each member with a reason:
+  nothing while they have its place in view in a visible tab: the chat, or for a reply kept in
+    its thread, the thread's pane (presence knows: live_state.views);
+  during their do-not-disturb hours, neither a desktop notification nor a push;
+  "desktop": a notice to their open tabs (static/notify.js shows it), when they have any;
+  "push": to every device they subscribed, unless they have a visible tab (they are at the
+    app, and its tab has notified them);
+  "email": a direct message or mention that was not pushed, when they gave an address and did
+    not unsubscribe and SMTP is set up: sent EMAIL_AFTER_MINUTES later if still unread then.
+A desktop notification or push is sent at most once per chat per NOTIFY_FOLD_SECONDS: later
+messages fold into the next one ("3 new messages in #general").
+
+plan() writes the rows (models.Notification) in the notifier's transaction (core/notifier.py),
+which then sends them off the send path.
+"""
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import current_app, url_for
+from sqlalchemy import and_, exists, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..extensions import db
+from ..models import Chat, Membership, Mention, Message, Notification, PushSubscription, ThreadFollow, User
+from ..sanitize import plain_text
+from ..templating import attachment_summary
+
+REASONS = ("mention", "dm", "thread", "all")
+WAYS = ("desktop", "push", "email")
+PREVIEW_CHARACTERS = 140  # of a notification's body: whole characters, "…" after 139
+FOLDING = "state = 'due' AND kind IN ('desktop', 'push')"  # the partial unique index of migration 0015
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What the rule needs to know of one member (one query for the whole chat: recipients())."""
+    user_id: int
+    level: str  # the chat's notification level for them: all, mentions, none
+    time_zone: str
+    dnd_start: int | None
+    dnd_end: int | None
+    can_email: bool  # an address, not unsubscribed
+    has_push: bool  # at least one device subscribed
+
+
+@dataclass(frozen=True)
+class Planned:
+    user_id: int
+    kind: str  # desktop, push, email
+    reason: str
+
+
+def reason_for(message: Message, chat: Chat, recipient: Recipient, mentioned: set[int],
+               followers: set[int]) -> str | None:
+    """Why this member is notified of the message, or None (the first half of the rule above)."""
+    if recipient.user_id == message.author_id or recipient.level == "none":
+        return None
+    if recipient.user_id in mentioned:
+        return "mention"
+    if chat.is_direct:
+        return "dm"
+    if message.thread_id is not None and recipient.user_id in followers:
+        return "thread"
+    if message.in_channel and recipient.level == "all":
+        return "all"
+    return None
+
+
+def in_view(message: Message, places: set[str]) -> bool:
+    """Whether one of these views (live_state.views: "5", "5 t40") shows the message: its chat for
+    a message of the channel, its thread's pane for a reply kept in its thread."""
+    chat, thread = str(message.chat_id), f"t{message.thread_id}"
+    for place in places:
+        shown = place.split()
+        if message.in_channel and shown[:1] == [chat]:
+            return True
+        if message.thread_id is not None and thread in shown[1:] and shown[:1] == [chat]:
+            return True
+    return False
+
+
+def quiet_now(recipient: Recipient, now: datetime) -> bool:
+    """Within the member's do-not-disturb hours (from dnd_start to dnd_end, minutes after midnight
+    in their time zone; across midnight when the end is earlier than the start)."""
+    start, end = recipient.dnd_start, recipient.dnd_end
+    if start is None or end is None or start == end:
+        return False
+    try:
+        local = now.astimezone(ZoneInfo(recipient.time_zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        local = now
+    minute = local.hour * 60 + local.minute
+    return start <= minute < end if start < end else minute >= start or minute < end
+
+
+def ways_for(message: Message, recipient: Recipient, reason: str, views: set[str] | None, online: bool,
+             now: datetime) -> list[str]:
+    """How this member is notified (the second half of the rule). views: the places they have in
+    view in visible tabs, None when they have no visible tab; online: they have an open tab."""
+    if views is not None and in_view(message, views):
+        return []
+    ways = []
+    quiet = quiet_now(recipient, now)
+    if not quiet and online:
+        ways.append("desktop")
+    if not quiet and recipient.has_push and views is None:
+        ways.append("push")
+    if reason in ("dm", "mention") and "push" not in ways and recipient.can_email \
+            and current_app.config.get("SMTP_URL"):
+        ways.append("email")
+    return ways
+
+
+def recipients(chat_id: int) -> list[Recipient]:
+    """Every member of the chat with their level, quiet hours and where they can be reached."""
+    has_push = exists().where(PushSubscription.user_id == User.id)
+    rows = db.session.execute(
+        select(User.id, Membership.notify, User.time_zone, User.dnd_start, User.dnd_end,
+               and_(User.email.is_not(None), User.email_notifications), has_push)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.chat_id == chat_id, User.is_active_account))
+    return [Recipient(*row) for row in rows]
+
+
+def decide(message: Message, now: datetime) -> list[Planned]:
+    """Who is notified of this message, and how (after its commit, off the send path)."""
+    chat = db.session.get(Chat, message.chat_id)
+    if chat is None or message.is_system or message.is_deleted:
+        return []
+    mentioned = set(db.session.scalars(select(Mention.user_id).where(Mention.message_id == message.id)))
+    followers = set()
+    if message.thread_id is not None:
+        followers = set(db.session.scalars(select(ThreadFollow.user_id).where(
+            ThreadFollow.thread_id == message.thread_id, ThreadFollow.following)))
+    reasons = {}
+    people = {}
+    for recipient in recipients(chat.id):
+        reason = reason_for(message, chat, recipient, mentioned, followers)
+        if reason is not None:
+            reasons[recipient.user_id] = reason
+            people[recipient.user_id] = recipient
+    if not reasons:
+        return []
+    live = current_app.extensions["webchat.live_state"]
+    online = live.online(reasons)
+    views = live.views(online) if online else {}
+    planned = []
+    for user_id, reason in reasons.items():
+        for way in ways_for(message, people[user_id], reason, views.get(user_id), user_id in online, now):
+            planned.append(Planned(user_id, way, reason))
+    return planned
+
+
+def plan(message: Message, planned: list[Planned], now: datetime) -> None:
+    """Write the notifications decided for a message (in the caller's transaction). A desktop
+    notification or push of a chat still due takes this message in; a new one is due at once, or
+    when the chat's last one is NOTIFY_FOLD_SECONDS old."""
+    if not planned:
+        return
+    fold = timedelta(seconds=current_app.config["NOTIFY_FOLD_SECONDS"])
+    folding = [p for p in planned if p.kind in ("desktop", "push")]
+    last_sent = {}
+    if folding and fold:
+        last_sent = {(user_id, kind): when for user_id, kind, when in db.session.execute(
+            select(Notification.user_id, Notification.kind, func.max(Notification.sent_at))
+            .where(Notification.chat_id == message.chat_id, Notification.kind.in_(("desktop", "push")),
+                   Notification.user_id.in_({p.user_id for p in folding}),
+                   Notification.sent_at > now - fold)
+            .group_by(Notification.user_id, Notification.kind))}
+    email_at = now + timedelta(minutes=current_app.config["EMAIL_AFTER_MINUTES"])
+    rows = []
+    for p in planned:
+        if p.kind == "email":
+            due = email_at
+        else:
+            sent = last_sent.get((p.user_id, p.kind))
+            due = max(now, _aware(sent) + fold) if sent is not None else now
+        rows.append({"user_id": p.user_id, "kind": p.kind, "reason": p.reason, "chat_id": message.chat_id,
+                     "thread_id": message.thread_id, "message_id": message.id, "count": 1, "state": "due",
+                     "due_at": due, "attempts": 0})
+    emails = [r for r in rows if r["kind"] == "email"]
+    others = [r for r in rows if r["kind"] != "email"]
+    if emails:
+        db.session.execute(Notification.__table__.insert(), emails)
+    if others:
+        dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(Notification.__table__).values(others)
+        table = Notification.__table__
+        db.session.execute(statement.on_conflict_do_update(
+            index_elements=["user_id", "kind", "chat_id"], index_where=text(FOLDING),
+            set_={"count": table.c.count + 1,
+                  "message_id": func.max(table.c.message_id, statement.excluded.message_id)
+                  if dialect is sqlite else func.greatest(table.c.message_id, statement.excluded.message_id),
+                  "thread_id": statement.excluded.thread_id, "reason": statement.excluded.reason}))
+
+
+def _aware(when: datetime) -> datetime:
+    """SQLite hands back naive datetimes (stored as UTC)."""
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+# ----- what a notification says ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Notice:
+    """A notification's words and target, the same for a desktop notice, a push and an e-mail line."""
+    title: str  # "Alice in Plans", "Alice" (a direct message), "Alice replied in a thread in Plans"
+    body: str  # the message's plain text, cut to PREVIEW_CHARACTERS; "3 new messages" when folded
+    url: str  # the message's own address (opens its chat, or its thread, at it)
+    tag: str  # one notification per chat (per thread) on a device: a newer one replaces it
+    chat_id: int
+    thread_id: int | None
+    message_id: int
+
+
+def preview(message: Message) -> str:
+    """The message's text as a notification shows it: plain text on one line, cut on whole characters."""
+    text = " ".join((plain_text(message.html) or attachment_summary(message)).split())
+    return text if len(text) <= PREVIEW_CHARACTERS else text[:PREVIEW_CHARACTERS - 1] + "…"
+
+
+def notice(message: Message, chat: Chat, count: int = 1) -> Notice:
+    """What a notification of this message (and count - 1 more of its chat before it) says."""
+    author = message.author.display_name if message.author else "Deleted user"
+    where = chat.name or ""
+    reply = message.thread_id is not None and not message.in_channel
+    if count > 1:
+        title = where or author
+        body = f"{count} new messages"
+    else:
+        title = author if not where else f"{author} replied in a thread in {where}" if reply else f"{author} in {where}"
+        body = preview(message)
+    thread_id = message.thread_id if reply else None
+    anchor = f"t-{message.id}" if reply else f"m-{message.id}"  # its own address opens its thread at it
+    return Notice(title=title, body=body,
+                  url=url_for("chats.show_message", chat_id=chat.id, message_id=message.id, _anchor=anchor),
+                  tag=f"webchat-thread-{thread_id}" if thread_id else f"webchat-{chat.id}",
+                  chat_id=chat.id, thread_id=thread_id, message_id=message.id)

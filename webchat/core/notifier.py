@@ -1,0 +1,240 @@
+"""The notifier: sends the notifications core/notifications.py decides, off the send path, each once.
+
+Storing a message queues it (a trigger writes its id to notification_queue, migration 0015): the
+send path waits on nothing here and only wakes this process's notifier (wake(): an event set).
+Every worker runs one notifier (a greenlet), woken by its own sends and every
+NOTIFIER_POLL_SECONDS otherwise. A round:
+  1. take queued messages (FOR UPDATE SKIP LOCKED: each by one worker), decide who gets what and
+     write those rows (plan), and delete the queue rows, in one transaction;
+  2. claim the rows due (a lease: state "sending" until claimed_until, again FOR UPDATE SKIP
+     LOCKED and a conditional UPDATE, so two workers never claim one row), commit, send them
+     by their way's sender, and mark each sent, due again later (backoff), or failed.
+A worker that dies while sending leaves rows whose lease runs out; another worker sends them
+then. A restart finds what was queued or due in the database and sends it.
+
+Senders (SENDERS, by way) take claimed rows and answer each row's outcome: SENT, RETRY or
+FAILED. They run with a request context on BASE_URL, so url_for and templates work.
+"""
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from flask import current_app, render_template
+from sqlalchemy import and_, delete, or_, select, update
+
+from ..extensions import db
+from ..models import Chat, Message, Notification, NotificationQueue, utcnow
+from ..realtime.hub import user_channel
+from . import notifications
+from .broadcasts import current_hub
+
+log = logging.getLogger(__name__)
+
+SENT, RETRY, FAILED = "sent", "retry", "failed"
+QUEUE_BATCH = 100  # messages decided per transaction
+SEND_BATCH = 200  # notifications claimed at a time
+LEASE = timedelta(minutes=2)  # a claim outlives its worker this long
+MAX_ATTEMPTS = 8  # 5 s, 10 s, 20 s … about 20 minutes of retries, then failed
+KEEP_SENT = timedelta(days=1)  # sent and failed rows are kept this long (folding looks back at them)
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(5 * 2 ** (attempts - 1), 3600))
+
+
+def _senders() -> dict[str, Callable[[list[Notification]], dict[int, str]]]:
+    from . import mail, push
+    return {"desktop": send_desktop, "push": push.send_notifications, "email": mail.send_notifications}
+
+
+def take_queued() -> int:
+    """Decide the notifications of the oldest queued messages; how many messages were taken."""
+    now = utcnow()
+    oldest = (select(NotificationQueue.message_id).order_by(NotificationQueue.message_id)
+              .limit(QUEUE_BATCH).with_for_update(skip_locked=True))
+    ids = list(db.session.scalars(
+        delete(NotificationQueue).where(NotificationQueue.message_id.in_(oldest.scalar_subquery()))
+        .returning(NotificationQueue.message_id)))
+    if not ids:
+        db.session.commit()
+        return 0
+    for message in db.session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id)):
+        notifications.plan(message, notifications.decide(message, now), now)
+    db.session.commit()
+    return len(ids)
+
+
+def claim() -> list[Notification]:
+    """Claim the notifications due (and, for each person with an e-mail due, their other e-mails
+    waiting: one e-mail for several); committed, so no other worker takes them."""
+    now = utcnow()
+    claimable = or_(and_(Notification.state == "due", Notification.due_at <= now),
+                    and_(Notification.state == "sending", Notification.claimed_until < now))
+    due = (select(Notification.id).where(claimable).order_by(Notification.due_at).limit(SEND_BATCH)
+           .with_for_update(skip_locked=True))
+    ids = list(db.session.scalars(_claim(due.scalar_subquery(), claimable, now)))
+    emailed = set(db.session.scalars(select(Notification.user_id).where(Notification.id.in_(ids),
+                                                                        Notification.kind == "email")))
+    if emailed:
+        waiting = and_(Notification.kind == "email", Notification.state == "due")
+        more = (select(Notification.id).where(waiting, Notification.user_id.in_(emailed))
+                .with_for_update(skip_locked=True))
+        ids += db.session.scalars(_claim(more.scalar_subquery(), waiting, now))
+    db.session.commit()
+    if not ids:
+        return []
+    return list(db.session.scalars(select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)))
+
+
+def _claim(ids, condition, now):
+    return (update(Notification).where(Notification.id.in_(ids), condition)
+            .values(state="sending", claimed_until=now + LEASE, sent_at=now, attempts=Notification.attempts + 1)
+            .returning(Notification.id))
+
+
+def settle(rows: list[Notification], outcomes: dict[int, str]) -> None:
+    """Record each claimed row's outcome: sent; due again after a backoff (folded into a newer row
+    of its chat that is due, if one came meanwhile); failed after MAX_ATTEMPTS."""
+    now = utcnow()
+    for row in rows:
+        outcome = outcomes.get(row.id, RETRY)
+        if outcome == RETRY and row.attempts >= MAX_ATTEMPTS:
+            outcome = FAILED
+        if outcome == RETRY and row.kind != "email":
+            folded = db.session.execute(
+                update(Notification).where(Notification.user_id == row.user_id, Notification.kind == row.kind,
+                                           Notification.chat_id == row.chat_id, Notification.state == "due")
+                .values(count=Notification.count + row.count)).rowcount
+            if folded:
+                outcome = "folded"
+        if outcome == RETRY:
+            row.state, row.due_at, row.sent_at, row.claimed_until = "due", now + backoff(row.attempts), None, None
+        else:
+            row.state, row.claimed_until = outcome, None
+            if outcome != SENT:
+                log.warning("notification.%s kind=%s user=%d chat=%d attempts=%d", outcome, row.kind, row.user_id,
+                            row.chat_id, row.attempts)
+    db.session.commit()
+
+
+def send_due() -> int:
+    """Claim what is due, send it by its way, and record the outcomes; how many were claimed."""
+    rows = claim()
+    if not rows:
+        return 0
+    outcomes: dict[int, str] = {}
+    senders = _senders()
+    for kind in notifications.WAYS:
+        mine = [row for row in rows if row.kind == kind]
+        if not mine:
+            continue
+        try:
+            outcomes.update(senders[kind](mine))
+        except Exception:  # one way failing (a bug, a server away) must not hold up the others
+            log.exception("notification.sender_failed kind=%s rows=%d", kind, len(mine))
+            db.session.rollback()
+    settle(rows, outcomes)
+    return len(rows)
+
+
+def prune() -> None:
+    """Forget sent and failed notifications older than KEEP_SENT."""
+    db.session.execute(delete(Notification).where(Notification.state.in_((SENT, FAILED, "folded")),
+                                                  Notification.due_at < utcnow() - KEEP_SENT))
+    db.session.commit()
+
+
+def run_once() -> int:
+    """One round: everything queued decided, everything due sent; how many notifications were
+    claimed. (The background loop calls it; so do tests, to drive it by hand.)"""
+    while take_queued():
+        pass
+    claimed = 0
+    while True:
+        sent = send_due()
+        claimed += sent
+        if sent < SEND_BATCH:
+            return claimed
+
+
+# ----- desktop notifications: a notice to the person's open tabs ---------------------------------
+
+def send_desktop(rows: list[Notification]) -> dict[int, str]:
+    """Publish each notice to its person's own channel (static/notify.js shows it); never fails
+    but for the hub, which the next round retries."""
+    hub = current_hub()
+    outcomes = {}
+    for row, notice in notices(rows):
+        hub.publish(user_channel(row.user_id), render_template("notifications/_notice.html", notice=notice,
+                                                               reason=row.reason))
+        outcomes[row.id] = SENT
+    return outcomes
+
+
+def notices(rows: list[Notification]) -> list[tuple[Notification, "notifications.Notice"]]:
+    """Each row with what it says (its newest message, its count); rows whose message is gone or
+    deleted say nothing and are dropped from the answer."""
+    message_ids, chat_ids = {r.message_id for r in rows}, {r.chat_id for r in rows}
+    messages = {m.id: m for m in db.session.scalars(select(Message).where(Message.id.in_(message_ids)))}
+    chats = {c.id: c for c in db.session.scalars(select(Chat).where(Chat.id.in_(chat_ids)))}
+    answer = []
+    for row in rows:
+        message = messages.get(row.message_id)
+        if message is None or message.is_deleted or row.chat_id not in chats:
+            continue
+        answer.append((row, notifications.notice(message, chats[row.chat_id], row.count)))
+    return answer
+
+
+# ----- the loop ----------------------------------------------------------------------------------
+
+class Notifier:
+    """This process's notifier: a greenlet under gevent (NOTIFIER "auto"); none otherwise, where
+    tests call run_once() themselves."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self._event = None
+        self._greenlet = None
+        self._rounds = 0
+
+    def start(self) -> None:
+        if self.app.config["NOTIFIER"] != "auto":
+            return
+        from gevent import monkey
+        if not monkey.is_module_patched("socket"):
+            return
+        import gevent
+        from gevent.event import Event
+        self._event = Event()
+        self._greenlet = gevent.spawn(self._run)
+
+    def wake(self) -> None:
+        """Called after a message's commit: look at the queue now rather than at the next poll."""
+        if self._event is not None:
+            self._event.set()
+
+    def _run(self) -> None:
+        import gevent
+        interval = self.app.config["NOTIFIER_POLL_SECONDS"]
+        while True:
+            self._event.wait(interval)
+            self._event.clear()
+            try:
+                with self.app.test_request_context(base_url=self.app.config["BASE_URL"]):
+                    try:
+                        run_once()
+                        self._rounds += 1
+                        if self._rounds % 600 == 0:
+                            prune()
+                    finally:
+                        db.session.remove()
+            except Exception:
+                log.exception("notifier.round_failed")
+                gevent.sleep(interval)
+
+
+def wake() -> None:
+    notifier = current_app.extensions.get("webchat.notifier")
+    if notifier is not None:
+        notifier.wake()

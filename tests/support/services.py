@@ -104,6 +104,8 @@ class LiveServer:
             "WEBCHAT_REGISTRATION": "open",  # tests register whom they need (test_workspace.py: the modes)
             # and put them only into the chats they make (tests/test_channels.py: #general).
             "WEBCHAT_DEFAULT_CHANNEL": "",
+            # Every notification at once: tests of folding set their own window (test_notifications.py).
+            "WEBCHAT_NOTIFY_FOLD_SECONDS": "0",
             **(extra_env or {}),
         }
         self.process = None

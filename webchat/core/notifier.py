@@ -12,8 +12,8 @@ NOTIFIER_POLL_SECONDS otherwise. A round:
 A worker that dies while sending leaves rows whose lease runs out; another worker sends them
 then. A restart finds what was queued or due in the database and sends it.
 
-Senders (SENDERS, by way) take claimed rows and answer each row's outcome: SENT, RETRY or
-FAILED. They run with a request context on BASE_URL, so url_for and templates work.
+Senders (_senders(), by way) take claimed rows and answer each row's outcome: SENT, RETRY,
+FAILED, or DROPPED (no longer worth sending: read meanwhile, message deleted, no device left). They run with a request context on BASE_URL, so url_for and templates work.
 """
 import logging
 from collections.abc import Callable
@@ -30,7 +30,7 @@ from .broadcasts import current_hub
 
 log = logging.getLogger(__name__)
 
-SENT, RETRY, FAILED = "sent", "retry", "failed"
+SENT, RETRY, FAILED, DROPPED = "sent", "retry", "failed", "dropped"
 QUEUE_BATCH = 100  # messages decided per transaction
 SEND_BATCH = 200  # notifications claimed at a time
 LEASE = timedelta(minutes=2)  # a claim outlives its worker this long
@@ -111,7 +111,7 @@ def settle(rows: list[Notification], outcomes: dict[int, str]) -> None:
             row.state, row.due_at, row.sent_at, row.claimed_until = "due", now + backoff(row.attempts), None, None
         else:
             row.state, row.claimed_until = outcome, None
-            if outcome != SENT:
+            if outcome in (FAILED, "folded"):
                 log.warning("notification.%s kind=%s user=%d chat=%d attempts=%d", outcome, row.kind, row.user_id,
                             row.chat_id, row.attempts)
     db.session.commit()
@@ -139,7 +139,7 @@ def send_due() -> int:
 
 def prune() -> None:
     """Forget sent and failed notifications older than KEEP_SENT."""
-    db.session.execute(delete(Notification).where(Notification.state.in_((SENT, FAILED, "folded")),
+    db.session.execute(delete(Notification).where(Notification.state.in_((SENT, FAILED, DROPPED, "folded")),
                                                   Notification.due_at < utcnow() - KEEP_SENT))
     db.session.commit()
 

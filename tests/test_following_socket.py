@@ -1,6 +1,7 @@
 """Following threads over real WebSockets: a reply in a followed thread brings every tab of each
-follower their new Threads badge (and the notifier a desktop notice, core/notifier.py), a "thread-read" frame clears it in every tab of
-the reader and tells no one else, and a tab that was away gets the badge with its catch-up."""
+follower their new Threads badge (and the notifier's desktop notice, core/notifier.py), a
+"thread-read" frame clears it in every tab of the reader and tells no one else, and a tab that
+was away gets the badge with its catch-up."""
 import re
 
 from .support.wsclient import is_chat_list, is_error, new_client_id

@@ -210,6 +210,24 @@ def test_under_mentions_only_only_a_mention_notifies(team, world):
     assert world.decided() == {("bob", "desktop", "mention"), ("carol", "desktop", "all")}
 
 
+def test_under_mentions_only_a_followed_threads_reply_or_a_direct_message_notifies_only_if_it_names_one(
+        team, world):
+    chat_id, alice, bob, carol = team
+    parent = message_sent(bob, chat_id, "Mine")
+    reply_sent(carol, chat_id, parent, "first")  # bob follows his thread now
+    world.decided()
+    level(bob, chat_id, "mentions")
+    reply_sent(alice, chat_id, parent, "no name here")
+    assert not {d for d in world.decided() if d[0] == "bob"}
+    reply_sent(alice, chat_id, parent, "@bob over to you")
+    assert {d for d in world.decided() if d[0] == "bob"} == {("bob", "desktop", "mention")}
+
+    chat = direct(alice, "bob")
+    level(bob, chat, "mentions")
+    message_sent(alice, chat, "hello")
+    assert world.decided() == set()
+
+
 def test_a_muted_chat_never_notifies_not_even_of_a_mention_or_a_followed_thread(team, world):
     chat_id, alice, bob, carol = team
     world.device("bob")

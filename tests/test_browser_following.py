@@ -111,3 +111,27 @@ def test_follow_unfollow_and_the_threads_views_unread_state_across_two_tabs(pers
     watching.wait_for_function("body => (window.webchat.lastNotification || {}).body === body",
                                arg=f"@{alice.username} over to you")
     assert watching.evaluate("window.notified") == ["mention"]
+
+
+def test_a_followed_threads_reply_does_not_notify_while_its_pane_is_open_and_does_once_it_is_closed(person):
+    alice = person("alice", permissions=["notifications"])
+    bob = person("bob")
+    chat_id = open_shared_chat(alice, bob)
+    (parent,) = post_messages(alice, chat_id, ["Release on Friday?"])
+    reply(bob, chat_id, parent, "Yes")  # alice follows her thread from its first reply
+    alice.goto(f"/chats/{chat_id}/threads/{parent}")  # the pane open, in view
+    expect_live(alice)
+    alice.evaluate("""() => {
+      window.notified = [];
+      document.addEventListener("webchat:notified", (e) => window.notified.push(e.detail.chatId));
+    }""")
+
+    reply(bob, chat_id, parent, "seen in the pane")
+    expect(alice.locator("#thread-pane .msg", has_text="seen in the pane")).to_have_count(1)
+    alice.locator("#thread-pane .thread-close").click()  # the channel stays: its replies are not shown
+    expect(alice.locator("#thread-pane[data-thread]")).to_have_count(0)
+    reply(bob, chat_id, parent, "after the pane closed")
+
+    # The server notifies in the order of the replies: the one in view said nothing.
+    alice.wait_for_function("() => (window.webchat.lastNotification || {}).body === 'after the pane closed'")
+    assert alice.evaluate("window.notified") == [chat_id]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from webchat.core import notifier
 from webchat.core.notifications import Recipient, quiet_now
@@ -569,3 +569,29 @@ def test_settings_quiet_hours_need_a_signed_in_person_and_a_csrf_token(app, acto
     assert response.status_code == 400
     assert stored_hours(app, "bob") == (None, None, "UTC")
 
+
+
+def test_in_a_browser_settings_suggest_its_time_zone_and_save_do_not_disturb_hours(chromium, live_server, stored):
+    from playwright.sync_api import expect
+
+    from .support.browser import BrowserPeople
+
+    people = BrowserPeople(chromium, live_server.url)
+    try:
+        page = people("dnd", timezone_id="Asia/Tokyo")
+        page.goto("/settings")
+        section = page.locator("#quiet-hours")
+        expect(section.locator("select[name=time_zone]")).to_have_value("Asia/Tokyo")  # this browser's
+        section.locator("input[name=dnd]").check()
+        section.locator("input[name=dnd_start]").fill("23:15")
+        section.locator("input[name=dnd_end]").fill("06:45")
+        section.locator("button[type=submit]").click()
+        expect(page.locator("#flash")).to_contain_text("Do-not-disturb hours saved.")
+        expect(section.locator("select[name=time_zone]")).to_have_value("Asia/Tokyo")
+        expect(section.locator("input[name=dnd_start]")).to_have_value("23:15")
+        with stored.engine.connect() as conn:
+            row = conn.execute(text("SELECT dnd_start, dnd_end, time_zone FROM users WHERE username = :u"),
+                               {"u": page.username}).one()
+        assert tuple(row) == (23 * 60 + 15, 6 * 60 + 45, "Asia/Tokyo")
+    finally:
+        people.close()

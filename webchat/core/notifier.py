@@ -13,7 +13,8 @@ A worker that dies while sending leaves rows whose lease runs out; another worke
 then. A restart finds what was queued or due in the database and sends it.
 
 Senders (_senders(), by way) take claimed rows and answer each row's outcome: SENT, RETRY,
-FAILED, or DROPPED (no longer worth sending: read meanwhile, message deleted, no device left). They run with a request context on BASE_URL, so url_for and templates work.
+FAILED, or DROPPED (no longer worth sending: read meanwhile, message deleted, no device left).
+They run with a request context on BASE_URL, so url_for and templates work.
 """
 import logging
 from collections.abc import Callable

@@ -20,6 +20,8 @@ from webchat.models import Notification, PushSubscription, User, utcnow
 
 from .support.pages import chat_id_from, parse
 from .support.records import create_group, message_sent, set_user
+from .support.wsclient import Person
+from .support import services
 from .support.services import free_port
 from .support.smtp import SmtpServer
 
@@ -409,3 +411,36 @@ def test_forgot_password_without_email_says_to_ask_an_administrator(app, anonymo
     assert "Ask an administrator for a password reset link" in " ".join(page.text.split())
     assert page.find_all("input", name="email") == []
     assert anonymous.post("/forgot", {"email": "bob@example.com"}).status_code == 200
+
+
+# ----- under gunicorn: the notifier and the reset e-mail run in greenlets of their own -------------
+
+@pytest.fixture(scope="module")
+def mailing_server(tmp_path_factory):
+    """A live server (gunicorn -k gevent) that e-mails through a real SMTP server, at once."""
+    tmp = tmp_path_factory.mktemp("mail")
+    with SmtpServer(tmp) as smtp, services.module_server(
+            "mail", tmp, extra_env={**smtp.env(), "WEBCHAT_EMAIL_AFTER_MINUTES": "0",
+                                    "WEBCHAT_BASE_URL": BASE_URL}) as live:
+        yield live, smtp
+
+
+def test_under_gunicorn_a_missed_mention_and_a_reset_link_are_emailed_off_the_request(mailing_server):
+    live, smtp = mailing_server
+    alice, bob = Person.register(live.url, "alice"), Person.register(live.url, "bob")
+    assert bob.post("/settings/email", {"email": f"{bob.username}@example.com",
+                                        "email_notifications": "1"}).status == 302
+    chat = alice.create_chat("Plans", [bob])
+    alice.send(chat, f"@{bob.username} the notifier sends this by itself")
+
+    [mail] = smtp.wait_for(1)
+    assert mail["To"] == f"{bob.username}@example.com"
+    assert "the notifier sends this by itself" in text_part(mail)
+
+    visitor = Person(live.url)
+    answer = visitor.post("/forgot", {"email": f"{bob.username}@example.com"})
+    assert answer.status == 200 and "we sent it a link" in answer.text
+    [reset] = smtp.wait_for(1)
+    [link] = re.findall(rf"{re.escape(BASE_URL)}/reset/\S+", text_part(reset))
+    assert visitor.post(path_of(link), {"new_password": "set from the e-mail"}).status == 302
+    assert Person(live.url, bob.username, "set from the e-mail").login().get("/settings").status == 200

@@ -9,6 +9,7 @@ import ipaddress
 import logging
 import ssl
 import threading
+import time
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -114,6 +115,14 @@ class SmtpServer:
         with self.recorder.lock:
             taken, self.recorder.messages[:] = list(self.recorder.messages), []
             return taken
+
+    def wait_for(self, count: int, seconds: float = 30) -> list[EmailMessage]:
+        """The first `count` e-mails received (taken), waiting for a server in another process to
+        send them; fewer if they did not come within the seconds."""
+        deadline = time.monotonic() + seconds
+        while len(self.recorder.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.take()
 
     def __enter__(self):
         self.start()

@@ -18,12 +18,12 @@ from webchat.core import notifier
 from webchat.extensions import db
 from webchat.models import Notification, PushSubscription, User, utcnow
 
+from .support import services
 from .support.pages import chat_id_from, parse
 from .support.records import create_group, message_sent, set_user
-from .support.wsclient import Person
-from .support import services
 from .support.services import free_port
 from .support.smtp import SmtpServer
+from .support.wsclient import Person
 
 BASE_URL = "https://chat.example.test"
 

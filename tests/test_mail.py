@@ -20,7 +20,7 @@ from webchat.models import Notification, PushSubscription, User, utcnow
 
 from .support import services
 from .support.pages import chat_id_from, parse
-from .support.records import create_group, message_sent, set_user
+from .support.records import create_group, message_sent, reply_sent, set_user
 from .support.services import free_port
 from .support.smtp import SmtpServer
 from .support.wsclient import Person
@@ -149,6 +149,23 @@ def test_a_mention_read_before_the_wait_is_not_emailed(app, trio, smtp):
     after_the_wait(app)
 
     assert smtp.take() == []
+
+
+def test_a_mention_in_a_thread_counts_as_read_once_read_in_the_thread(app, trio, smtp):
+    chat, alice, bob, carol = trio
+    give_address(bob, "bob@example.com")
+    parent = message_sent(alice, chat, "the plan")
+    read_there = reply_sent(carol, chat, parent, "@bob thoughts on this?")
+    notifier_round(app)
+    assert bob.post(f"/chats/{chat}/threads/{parent}/read", {"upto": str(read_there)}).status_code < 400
+    unread = reply_sent(carol, chat, parent, "@bob and on this?")
+
+    after_the_wait(app)
+
+    [mail] = smtp.take()
+    assert "and on this?" in text_part(mail) and "thoughts on this?" not in text_part(mail)
+    assert links(mail) == [f"{BASE_URL}/chats/{chat}/messages/{unread}#t-{unread}"]
+    assert "and on this?" in bob.get(path_of(links(mail)[0]), follow_redirects=True).get_data(as_text=True)
 
 
 def test_a_mention_deleted_or_in_a_chat_left_before_the_wait_is_not_emailed(app, trio, smtp):

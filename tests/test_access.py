@@ -179,6 +179,23 @@ ACCESS: dict[str, list[Probe]] = {
         Probe("POST", "/settings/avatar", {}, outsider=422),
         Probe("POST", "/settings/avatar", {"action": "remove"}, outsider=OWN),
     ],
+    # E-mail (issue 24): one's own address and opt-out; an unsubscribe link is its own proof (a
+    # token that is not one: nothing here, signed in or not); "Forgot your password?" answers
+    # everyone the same, and this server sends no e-mail (tests/test_mail.py: with a server).
+    "auth.email_settings": [
+        Probe("POST", "/settings/email", {"email": "{unique}@example.com", "email_notifications": "1"},
+              outsider=OWN),
+        Probe("POST", "/settings/email", {"email": "not an address"}, outsider=422),
+    ],
+    "auth.unsubscribe": [
+        Probe("GET", "/unsubscribe/not-an-unsubscribe-token", anonymous=404, outsider=404),
+        Probe("POST", "/unsubscribe/not-an-unsubscribe-token", {"List-Unsubscribe": "One-Click"},
+              anonymous=404, outsider=404),
+    ],
+    "auth.forgot_password": [
+        Probe("GET", "/forgot", **PUBLIC_PAGE),
+        Probe("POST", "/forgot", {"email": "{admin}@example.com"}, **PUBLIC_PAGE),
+    ],
     # ----- invitations -----
     # A token of no invitation: "This invitation link isn't valid." (404) to everyone, signed in or
     # not, and nothing registered; such a miss costs like a failed login (auth/invitations.py).

@@ -19,7 +19,6 @@ from webchat.models import Notification, PushSubscription, User, utcnow
 
 from .support import services
 from .support.push_service import PushService, vapid_key_pair
-from .support.records import create_group
 from .support.wsclient import People, message_ids
 
 # ----- in the test process --------------------------------------------------------------------------
@@ -98,6 +97,8 @@ def test_a_mention_reaches_every_device_of_the_offline_person_with_chat_author_p
     assert received.claims["sub"].startswith("mailto:")
     assert push_service.problems == []
     assert push_rows(pushing) == [("bob", "sent", 1)]  # carol has no device: no push planned
+    with pushing.app_context():
+        assert all(d.last_used_at is not None for d in db.session.scalars(select(PushSubscription)))
 
 
 def test_a_direct_message_is_pushed_under_the_authors_name(pushing, push_service, actor):
@@ -169,6 +170,21 @@ def test_a_500_is_retried_after_the_backoff_and_the_push_arrives_once(pushing, p
     assert [p["body"] for p in push_service.wait_for(phone)] == ["are we on?"]
     assert push_service.tries(phone) == [500, 201]
     assert push_rows(pushing)[0] == ("bob", "sent", 2)
+
+
+def test_a_push_that_reached_one_device_is_not_sent_again_because_another_was_busy(pushing, push_service, trio):
+    chat_id, alice, _bob, _carol = trio
+    laptop, phone = device_of(pushing, push_service, "bob"), device_of(pushing, push_service, "bob", "Phone")
+    push_service.answer(phone, 503, times=1)
+    alice.send(chat_id, "one")
+
+    notify(pushing)
+    make_due_now(pushing)
+    notify(pushing)
+
+    assert [p["body"] for p in push_service.wait_for(laptop)] == ["one"]
+    assert push_service.tries(phone) == [503]  # this one misses it: its next notification shows instead
+    assert push_rows(pushing) == [("bob", "sent", 1)]
 
 
 def test_an_unreachable_push_service_is_retried_later(pushing, push_service, trio):

@@ -287,13 +287,13 @@ class _Handler(BaseHTTPRequestHandler):
                 service.holding -= 1
         device_id = match.group(1) if match else ""
         status = service._receive(device_id, {k.lower(): v for k, v in self.headers.items()}, body) if match else 404
+        if match:  # recorded before the answer: once the app has its answer, the test sees the try
+            service._answered(device_id, status)
         self.send_response(status)
         if status == 201:
             self.send_header("Location", f"{service.origin}/message/{uuid.uuid4().hex}")
         self.send_header("Content-Length", "0")
         self.end_headers()
-        if match:
-            service._answered(device_id, status)
 
     def log_message(self, format, *args) -> None:  # noqa: A002 - quiet: the test reads attempts instead
         pass

@@ -137,6 +137,8 @@ def from_environment(instance: Path) -> dict:
         "VAPID_SUBJECT": os.environ.get("WEBCHAT_VAPID_SUBJECT", "mailto:webchat@localhost"),
         # Push endpoints must be https; hosts listed here may be plain http (a local push service).
         "PUSH_HTTP_HOSTS": [h.strip() for h in os.environ.get("WEBCHAT_PUSH_HTTP_HOSTS", "").split(",") if h.strip()],
+        # How long one push may take (connecting, then each read) before it is retried later.
+        "PUSH_TIMEOUT_SECONDS": float(os.environ.get("WEBCHAT_PUSH_TIMEOUT_SECONDS", "10")),
         # E-mail: smtp://user:pass@host:587 (STARTTLS), smtps://… (TLS from the start); unset: no e-mail.
         "SMTP_URL": os.environ.get("WEBCHAT_SMTP_URL") or None,
         "MAIL_FROM": os.environ.get("WEBCHAT_MAIL_FROM", "webchat <webchat@localhost>"),

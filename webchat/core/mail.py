@@ -24,11 +24,11 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Chat, Membership, Message, Notification, ThreadFollow, User
 from . import notifications, workspace
+from .notifications import DROPPED, FAILED, RETRY, SENT
 from .errors import ChatError
 
 log = logging.getLogger(__name__)
 
-SENT, RETRY, FAILED, DROPPED = "sent", "retry", "failed", "dropped"  # as core/notifier.py names them
 UNSUBSCRIBE_SALT = "email-unsubscribe"
 MAX_EMAIL = 254
 # One plain address: none of the characters that would make a mail header name more than one.

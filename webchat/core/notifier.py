@@ -24,14 +24,16 @@ from flask import current_app, render_template
 from sqlalchemy import and_, delete, or_, select, update
 
 from ..extensions import db
-from ..models import Chat, Message, Notification, NotificationQueue, utcnow
+from ..models import Message, Notification, NotificationQueue, utcnow
 from ..realtime.hub import user_channel
 from . import notifications
 from .broadcasts import current_hub
 
+# The outcomes and notices() live with the rule, so the senders (push, mail) need not import the notifier.
+from .notifications import DROPPED, FAILED, RETRY, SENT, notices  # noqa: F401 - the senders' names too
+
 log = logging.getLogger(__name__)
 
-SENT, RETRY, FAILED, DROPPED = "sent", "retry", "failed", "dropped"
 QUEUE_BATCH = 100  # messages decided per transaction
 SEND_BATCH = 200  # notifications claimed at a time
 LEASE = timedelta(minutes=2)  # a claim outlives its worker this long
@@ -170,21 +172,6 @@ def send_desktop(rows: list[Notification]) -> dict[int, str]:
                                                                reason=row.reason))
         outcomes[row.id] = SENT
     return outcomes
-
-
-def notices(rows: list[Notification]) -> list[tuple[Notification, "notifications.Notice"]]:
-    """Each row with what it says (its newest message, its count); rows whose message is gone or
-    deleted say nothing and are dropped from the answer."""
-    message_ids, chat_ids = {r.message_id for r in rows}, {r.chat_id for r in rows}
-    messages = {m.id: m for m in db.session.scalars(select(Message).where(Message.id.in_(message_ids)))}
-    chats = {c.id: c for c in db.session.scalars(select(Chat).where(Chat.id.in_(chat_ids)))}
-    answer = []
-    for row in rows:
-        message = messages.get(row.message_id)
-        if message is None or message.is_deleted or row.chat_id not in chats:
-            continue
-        answer.append((row, notifications.notice(message, chats[row.chat_id], row.count)))
-    return answer
 
 
 # ----- the loop ----------------------------------------------------------------------------------

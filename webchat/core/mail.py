@@ -24,8 +24,8 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Chat, Membership, Message, Notification, ThreadFollow, User
 from . import notifications, workspace
-from .notifications import DROPPED, FAILED, RETRY, SENT
 from .errors import ChatError
+from .notifications import DROPPED, FAILED, RETRY, SENT
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,8 @@
 // section (templates/auth/_settings_devices.html) and the prompt on a first mention
 // (templates/_push_prompt.html, in app.html). Its [data-push-on] button registers the service
 // worker (static/sw.js), asks for permission, subscribes with the browser's push service and
-// posts the subscription (webchat/auth/push.py); [data-push-status] says how it went.
+// posts the subscription (webchat/auth/push.py); [data-push-status] says how it went. Settings'
+// [data-push-off] shows while this browser has a subscription, and ends it (data-push-off-url).
 // The prompt shows when notify.js has shown a desktop notice of a mention ("webchat:notified")
 // and this browser has no push subscription, unless it was dismissed here before.
 (function () {
@@ -41,7 +42,7 @@
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
-      body: JSON.stringify(subscription.toJSON()),
+      body: JSON.stringify(subscription.toJSON ? subscription.toJSON() : subscription),
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (answer) {
         if (!response.ok) {
@@ -90,13 +91,46 @@
     });
   }
 
-  // Settings lists the new device (the server renders the list); the prompt has done its work.
+  // Settings lists the new device (the server renders the list) and offers to turn it off; the
+  // prompt has done its work.
   function turnedOn(el) {
-    var list = el.querySelector("[data-push-devices]");
-    if (list && list.id) {
-      htmx.ajax("GET", window.location.pathname, { target: "#" + list.id, select: "#" + list.id, swap: "outerHTML" });
-    }
+    relist(el);
+    var off = el.querySelector("[data-push-off]");
+    if (off) off.hidden = false;
     if (el.hasAttribute("data-push-prompt")) setTimeout(function () { el.hidden = true; }, 4000);
+  }
+
+  function relist(el) {
+    var list = el.querySelector("[data-push-devices]");
+    if (list && list.id && el.dataset.pushListUrl) {
+      htmx.ajax("GET", el.dataset.pushListUrl, { target: "#" + list.id, swap: "outerHTML" });
+    }
+  }
+
+  function subscription() {
+    return navigator.serviceWorker.getRegistration().then(function (registration) {
+      return registration ? registration.pushManager.getSubscription() : null;
+    });
+  }
+
+  // This browser's own subscription ends, and the server forgets it.
+  function turnOff(el, button) {
+    button.disabled = true;
+    subscription().then(function (current) {
+      if (!current) return null;
+      var endpoint = current.endpoint;
+      return current.unsubscribe().then(function () {
+        return post(el.dataset.pushOffUrl, { endpoint: endpoint });
+      });
+    }).then(function () {
+      say(el, "Notifications are off for this device.");
+      button.hidden = true;
+      relist(el);
+    }).catch(function (error) {
+      say(el, error instanceof Refusal ? error.words : "Notifications could not be turned off. Try again.", true);
+    }).finally(function () {
+      button.disabled = false;
+    });
   }
 
   function dismissed() {
@@ -120,10 +154,8 @@
   function offer(el, evt) {
     if (!supported || !el.hidden || !evt.detail || evt.detail.reason !== "mention" || dismissed()) return;
     if (Notification.permission === "denied") return;
-    navigator.serviceWorker.getRegistration().then(function (registration) {
-      return registration ? registration.pushManager.getSubscription() : null;
-    }).then(function (subscription) {
-      if (!subscription && !dismissed()) el.hidden = false;
+    subscription().then(function (current) {
+      if (!current && !dismissed()) el.hidden = false;
     }).catch(function () {}); // nothing to offer then
   }
 
@@ -134,6 +166,11 @@
       button.addEventListener("click", function () { turnOn(el, button); });
     } else if (button) {
       say(el, "This browser cannot show notifications while webchat is closed.");
+    }
+    var off = el.querySelector("[data-push-off]");
+    if (off && supported) {
+      off.addEventListener("click", function () { turnOff(el, off); });
+      subscription().then(function (current) { off.hidden = !current; }).catch(function () {});
     }
     if (el.hasAttribute("data-push-prompt")) {
       var close = el.querySelector("[data-push-dismiss]");

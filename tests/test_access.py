@@ -183,6 +183,7 @@ ACCESS: dict[str, list[Probe]] = {
     # refused; a device id that is not one's own (here: no one's) is "not in your list"; the service
     # worker is public, as any script of the app.
     "auth.subscribe_push": [Probe("POST", "/settings/push", {}, outsider=422)],
+    "auth.push_device_list": [Probe("GET", "/settings/push", outsider=OWN)],
     "auth.unsubscribe_push": [Probe("POST", "/settings/push/unsubscribe", {"endpoint": "https://push.example.net/x"},
                                     outsider=OWN)],
     "auth.remove_push_device": [Probe("POST", "/settings/push/1/delete", outsider=404)],

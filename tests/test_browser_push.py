@@ -240,3 +240,45 @@ def test_the_prompts_turn_on_says_when_the_push_service_cannot_be_reached(person
 
     expect(prompt.locator("[data-push-status]")).to_have_text(UNREACHABLE)
     expect(prompt).to_be_visible()
+
+
+# Stands in for the browser's push service, which Playwright's incognito Chromium has none of:
+# pushManager answers with a subscription as Chromium's would (an endpoint, the browser's keys).
+# Everything else is real: the worker, the permission, the post, the server, the list.
+PUSH_SERVICE = """(() => {
+  let current = null;
+  const made = endpoint => ({
+    endpoint,
+    toJSON: () => ({endpoint, expirationTime: null,
+                    keys: {p256dh: "BP" + "A".repeat(85), auth: "c2VjcmV0c2VjcmV0c2VjcmV0"}}),
+    unsubscribe: () => { current = null; return Promise.resolve(true); },
+  });
+  PushManager.prototype.subscribe = function (options) {
+    if (!options.userVisibleOnly || !options.applicationServerKey) return Promise.reject(new Error("no key"));
+    current = made("https://push.example.net/" + crypto.randomUUID());
+    return Promise.resolve(current);
+  };
+  PushManager.prototype.getSubscription = function () { return Promise.resolve(current); };
+})()"""
+
+
+def test_turning_push_on_lists_this_browser_and_turning_it_off_removes_it(person):
+    page = with_notifications(person)
+    page.context.add_init_script(PUSH_SERVICE)
+    page.goto("/settings")
+    section = page.locator(".push-devices")
+
+    section.get_by_role("button", name="Get notifications on this device when webchat is closed").click()
+
+    expect(section.locator("[data-push-status]")).to_have_text("Notifications are on for Chrome on Linux.")
+    expect(section.locator(".push-device-name")).to_have_text(["Chrome on Linux"])
+    off = section.get_by_role("button", name="Turn off on this device")
+    expect(off).to_be_visible()
+
+    off.click()
+
+    expect(section.locator("[data-push-status]")).to_have_text("Notifications are off for this device.")
+    expect(section.locator(".push-device")).to_have_count(0)
+    expect(off).to_be_hidden()
+    page.reload()
+    expect(page.locator(".push-device")).to_have_count(0)

@@ -3,7 +3,17 @@ its PushSubscription), removing a device (Settings, works without JavaScript), a
 worker itself (static/sw.js), served from the root so that its scope is the whole app."""
 import re
 
-from flask import current_app, flash, jsonify, make_response, redirect, request, send_from_directory, url_for
+from flask import (
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_login import current_user, login_required
 
 from ..core import push
@@ -76,6 +86,13 @@ def remove_push_device(subscription_id: int):
         return render_error(e.status, e.message)
     flash("That device gets no more notifications.")
     return redirect(url_for("auth.settings"))
+
+
+@bp.get("/settings/push")
+@login_required
+def push_device_list():
+    """One's devices with notifications on, the list alone (Settings refreshes it after a change)."""
+    return render_template("auth/_push_device_list.html")
 
 
 @bp.get("/sw.js")

@@ -196,6 +196,15 @@ ACCESS: dict[str, list[Probe]] = {
         Probe("GET", "/forgot", **PUBLIC_PAGE),
         Probe("POST", "/forgot", {"email": "{admin}@example.com"}, **PUBLIC_PAGE),
     ],
+    # Web Push devices (webchat/auth/push.py): one's own only. A form that is no subscription is
+    # refused; a device id that is not one's own (here: no one's) is "not in your list"; the service
+    # worker is public, as any script of the app.
+    "auth.subscribe_push": [Probe("POST", "/settings/push", {}, outsider=422)],
+    "auth.push_device_list": [Probe("GET", "/settings/push", outsider=OWN)],
+    "auth.unsubscribe_push": [Probe("POST", "/settings/push/unsubscribe", {"endpoint": "https://push.example.net/x"},
+                                    outsider=OWN)],
+    "auth.remove_push_device": [Probe("POST", "/settings/push/1/delete", outsider=404)],
+    "auth.service_worker": [Probe("GET", "/sw.js", **PUBLIC_PAGE)],
     # ----- invitations -----
     # A token of no invitation: "This invitation link isn't valid." (404) to everyone, signed in or
     # not, and nothing registered; such a miss costs like a failed login (auth/invitations.py).

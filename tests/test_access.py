@@ -179,6 +179,32 @@ ACCESS: dict[str, list[Probe]] = {
         Probe("POST", "/settings/avatar", {}, outsider=422),
         Probe("POST", "/settings/avatar", {"action": "remove"}, outsider=OWN),
     ],
+    # E-mail (issue 24): one's own address and opt-out; an unsubscribe link is its own proof (a
+    # token that is not one: nothing here, signed in or not); "Forgot your password?" answers
+    # everyone the same, and this server sends no e-mail (tests/test_mail.py: with a server).
+    "auth.email_settings": [
+        Probe("POST", "/settings/email", {"email": "{unique}@example.com", "email_notifications": "1"},
+              outsider=OWN),
+        Probe("POST", "/settings/email", {"email": "not an address"}, outsider=422),
+    ],
+    "auth.unsubscribe": [
+        Probe("GET", "/unsubscribe/not-an-unsubscribe-token", anonymous=404, outsider=404),
+        Probe("POST", "/unsubscribe/not-an-unsubscribe-token", {"List-Unsubscribe": "One-Click"},
+              anonymous=404, outsider=404),
+    ],
+    "auth.forgot_password": [
+        Probe("GET", "/forgot", **PUBLIC_PAGE),
+        Probe("POST", "/forgot", {"email": "{admin}@example.com"}, **PUBLIC_PAGE),
+    ],
+    # Web Push devices (webchat/auth/push.py): one's own only. A form that is no subscription is
+    # refused; a device id that is not one's own (here: no one's) is "not in your list"; the service
+    # worker is public, as any script of the app.
+    "auth.subscribe_push": [Probe("POST", "/settings/push", {}, outsider=422)],
+    "auth.push_device_list": [Probe("GET", "/settings/push", outsider=OWN)],
+    "auth.unsubscribe_push": [Probe("POST", "/settings/push/unsubscribe", {"endpoint": "https://push.example.net/x"},
+                                    outsider=OWN)],
+    "auth.remove_push_device": [Probe("POST", "/settings/push/1/delete", outsider=404)],
+    "auth.service_worker": [Probe("GET", "/sw.js", **PUBLIC_PAGE)],
     # One's own do-not-disturb hours and time zone only; a zone that is not one is refused.
     "auth.quiet_hours": [
         Probe("POST", "/settings/quiet-hours", {"dnd": "1", "dnd_start": "22:00", "dnd_end": "07:00",

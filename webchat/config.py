@@ -137,9 +137,17 @@ def from_environment(instance: Path) -> dict:
         "VAPID_SUBJECT": os.environ.get("WEBCHAT_VAPID_SUBJECT", "mailto:webchat@localhost"),
         # Push endpoints must be https; hosts listed here may be plain http (a local push service).
         "PUSH_HTTP_HOSTS": [h.strip() for h in os.environ.get("WEBCHAT_PUSH_HTTP_HOSTS", "").split(",") if h.strip()],
+        # How long one push may take (connecting, then each read) before it is retried later.
+        "PUSH_TIMEOUT_SECONDS": float(os.environ.get("WEBCHAT_PUSH_TIMEOUT_SECONDS", "10")),
         # E-mail: smtp://user:pass@host:587 (STARTTLS), smtps://… (TLS from the start); unset: no e-mail.
         "SMTP_URL": os.environ.get("WEBCHAT_SMTP_URL") or None,
         "MAIL_FROM": os.environ.get("WEBCHAT_MAIL_FROM", "webchat <webchat@localhost>"),
+        # A CA file to trust for the SMTP server's certificate besides the system's (a private CA).
+        "SMTP_CA_FILE": os.environ.get("WEBCHAT_SMTP_CA_FILE") or None,
+        # Seconds to wait on the SMTP server (connect, each reply) before trying again later.
+        "SMTP_TIMEOUT_SECONDS": float(os.environ.get("WEBCHAT_SMTP_TIMEOUT", "15")),
+        # "Forgot your password?" e-mails asked for one address (an address of the asker: 4 times it).
+        "PASSWORD_MAIL_LIMIT": os.environ.get("WEBCHAT_PASSWORD_MAIL_LIMIT", "5 per hour"),
         # The address people reach the app at, for links in e-mails (sent with no request at hand).
         "BASE_URL": (os.environ.get("WEBCHAT_BASE_URL") or "http://localhost:8000").rstrip("/"),
         # (The socket package adds its thread_class: socket/__init__.py.)

@@ -17,7 +17,7 @@ def add_security_headers(response):
     style_src = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
     response.headers.setdefault("Content-Security-Policy", (
         "default-src 'self'; script-src 'self'; "
-        f"style-src {style_src}; img-src 'self' data:; connect-src 'self'; "
+        f"style-src {style_src}; img-src 'self' data:; connect-src 'self'; worker-src 'self'; "
         "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
     ))
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

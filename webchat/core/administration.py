@@ -3,19 +3,21 @@ reactivate them, change their role, give them a one-time password reset link, ch
 workspace's settings. Each action checks its rule (core/workspace.py), stores the change and its
 audit line in one transaction, and publishes what open pages must learn."""
 import hashlib
+import logging
 import math
 
-from flask import current_app
+from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..models import AuditEvent, User
 from ..text_rules import unstorable, without_controls
-from . import accounts, sessions, workspace
+from . import accounts, mail, sessions, workspace
 from .broadcasts import publish_control
 from .errors import ChatError, not_found
 
+log = logging.getLogger(__name__)
 PEOPLE_SHOWN = 100
 AUDIT_PAGE = 50
 RESET_LINK_SECONDS = 24 * 60 * 60
@@ -118,7 +120,30 @@ def password_reset_token(actor: User, username: str) -> tuple[User, str]:
         raise ChatError("Reactivate this account first: a deactivated account can't set a password.", 409)
     workspace.record(actor, "user.password_reset_link", f"@{target.username}")
     db.session.commit()
-    return target, _reset_serializer().dumps({"user": target.id, "fp": _fingerprint(target)})
+    return target, reset_token(target)
+
+
+def reset_token(user: User) -> str:
+    """The token of a reset link for this person (an administrator's, or one e-mailed to them:
+    core/mail.py), good until used or 24 hours old."""
+    return _reset_serializer().dumps({"user": user.id, "fp": _fingerprint(user)})
+
+
+def email_reset_links(address: str) -> int:
+    """E-mail a reset link to every active account with this address ("Forgot your password?");
+    how many were sent. The asker is answered the same whatever this finds."""
+    if not mail.configured():
+        return 0
+    sent = 0
+    for user in db.session.scalars(select(User).where(User.email == address, User.is_active_account)).all():
+        link = mail.absolute(url_for("auth.reset_password", token=reset_token(user)))
+        try:
+            mail.deliver(mail.compose(user.email, f"Set a new password for {workspace.name()}", "reset",
+                                      user=user, link=link))
+            sent += 1
+        except mail.MailError as e:
+            log.warning("mail.reset_not_sent user=%d reason=%s", user.id, e)
+    return sent
 
 
 def user_for_reset(token: str) -> User:

@@ -6,7 +6,6 @@ table alone lets no one register. Using a link is one conditional UPDATE in the 
 transaction: two people racing for its last use get one account between them.
 """
 import hashlib
-import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -16,13 +15,12 @@ from ..extensions import db
 from ..models import Invitation, User, utcnow
 from . import accounts, workspace
 from .errors import ChatError, not_found
+from .mail import clean_email
 
 # What the administration page offers; the core takes any positive expiry and use count.
 EXPIRY_DAYS = (1, 7, 30)
 USE_COUNTS = (1, 5, 25, 100)
 INVITED_ROLES = ("member", "guest")
-MAX_EMAIL = 254
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 STATUS_WORDS = {"active": "Active", "expired": "Expired", "used up": "Used up", "revoked": "Revoked"}
 UNUSABLE = {
@@ -62,17 +60,6 @@ def status(invitation: Invitation, now: datetime | None = None) -> str:
     if _utc(invitation.expires_at) <= (now or utcnow()):
         return "expired"
     return "active"
-
-
-def clean_email(typed: str | None) -> str | None:
-    """An address as kept and compared (trimmed, lower-cased), None for none; ChatError if it
-    can't be one."""
-    email = (typed or "").strip().lower()
-    if not email:
-        return None
-    if len(email) > MAX_EMAIL or not EMAIL.match(email):
-        raise ChatError("Type an e-mail address like name@example.com, or leave it empty.")
-    return email
 
 
 def create_invitation(actor: User, *, expires_in: timedelta, max_uses: int, email: str | None = None,

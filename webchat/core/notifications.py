@@ -42,6 +42,7 @@ from ..templating import attachment_summary
 REASONS = ("mention", "dm", "thread", "all")
 WAYS = ("desktop", "push", "email")
 PREVIEW_CHARACTERS = 140  # of a notification's body: whole characters, "…" after 139
+SENT, RETRY, FAILED, DROPPED = "sent", "retry", "failed", "dropped"  # a sender's outcomes for a row
 FOLDING = "state = 'due' AND kind IN ('desktop', 'push')"  # the partial unique index of migration 0015
 
 
@@ -252,3 +253,18 @@ def notice(message: Message, chat: Chat, count: int = 1) -> Notice:
                   url=url_for("chats.show_message", chat_id=chat.id, message_id=message.id, _anchor=anchor),
                   tag=f"webchat-thread-{thread_id}" if thread_id else f"webchat-{chat.id}",
                   chat_id=chat.id, thread_id=thread_id, message_id=message.id)
+
+
+def notices(rows: list[Notification]) -> list[tuple[Notification, "Notice"]]:
+    """Each row with what it says (its newest message, its count); rows whose message is gone or
+    deleted say nothing and are dropped from the answer."""
+    message_ids, chat_ids = {r.message_id for r in rows}, {r.chat_id for r in rows}
+    messages = {m.id: m for m in db.session.scalars(select(Message).where(Message.id.in_(message_ids)))}
+    chats = {c.id: c for c in db.session.scalars(select(Chat).where(Chat.id.in_(chat_ids)))}
+    answer = []
+    for row in rows:
+        message = messages.get(row.message_id)
+        if message is None or message.is_deleted or row.chat_id not in chats:
+            continue
+        answer.append((row, notice(message, chats[row.chat_id], row.count)))
+    return answer

@@ -24,14 +24,16 @@ from flask import current_app, render_template
 from sqlalchemy import and_, delete, or_, select, update
 
 from ..extensions import db
-from ..models import Chat, Message, Notification, NotificationQueue, utcnow
+from ..models import Message, Notification, NotificationQueue, utcnow
 from ..realtime.hub import user_channel
 from . import notifications
 from .broadcasts import current_hub
 
+# The outcomes and notices() live with the rule, so the senders (push, mail) need not import the notifier.
+from .notifications import DROPPED, FAILED, RETRY, SENT, notices  # noqa: F401 - the senders' names too
+
 log = logging.getLogger(__name__)
 
-SENT, RETRY, FAILED, DROPPED = "sent", "retry", "failed", "dropped"
 QUEUE_BATCH = 100  # messages decided per transaction
 SEND_BATCH = 200  # notifications claimed at a time
 LEASE = timedelta(minutes=2)  # a claim outlives its worker this long
@@ -65,12 +67,14 @@ def take_queued() -> int:
     return len(ids)
 
 
-def claim() -> list[Notification]:
-    """Claim the notifications due (and, for each person with an e-mail due, their other e-mails
-    waiting: one e-mail for several); committed, so no other worker takes them."""
+def claim(kinds: tuple[str, ...] = notifications.WAYS) -> list[Notification]:
+    """Claim the notifications of these ways that are due (and, for each person with an e-mail
+    due, their other e-mails waiting: one e-mail for several); committed, so no other worker
+    takes them."""
     now = utcnow()
-    claimable = or_(and_(Notification.state == "due", Notification.due_at <= now),
-                    and_(Notification.state == "sending", Notification.claimed_until < now))
+    claimable = and_(Notification.kind.in_(kinds),
+                     or_(and_(Notification.state == "due", Notification.due_at <= now),
+                         and_(Notification.state == "sending", Notification.claimed_until < now)))
     due = (select(Notification.id).where(claimable).order_by(Notification.due_at).limit(SEND_BATCH)
            .with_for_update(skip_locked=True))
     ids = list(db.session.scalars(_claim(due.scalar_subquery(), claimable, now)))
@@ -118,9 +122,9 @@ def settle(rows: list[Notification], outcomes: dict[int, str]) -> None:
     db.session.commit()
 
 
-def send_due() -> int:
-    """Claim what is due, send it by its way, and record the outcomes; how many were claimed."""
-    rows = claim()
+def send_due(kinds: tuple[str, ...] = notifications.WAYS) -> int:
+    """Claim what is due of these ways, send it, and record the outcomes; how many were claimed."""
+    rows = claim(kinds)
     if not rows:
         return 0
     outcomes: dict[int, str] = {}
@@ -150,9 +154,13 @@ def run_once() -> int:
     claimed. (The background loop calls it; so do tests, to drive it by hand.)"""
     while take_queued():
         pass
+    return send_all_due()
+
+
+def send_all_due(kinds: tuple[str, ...] = notifications.WAYS) -> int:
     claimed = 0
     while True:
-        sent = send_due()
+        sent = send_due(kinds)
         claimed += sent
         if sent < SEND_BATCH:
             return claimed
@@ -172,32 +180,22 @@ def send_desktop(rows: list[Notification]) -> dict[int, str]:
     return outcomes
 
 
-def notices(rows: list[Notification]) -> list[tuple[Notification, "notifications.Notice"]]:
-    """Each row with what it says (its newest message, its count); rows whose message is gone or
-    deleted say nothing and are dropped from the answer."""
-    message_ids, chat_ids = {r.message_id for r in rows}, {r.chat_id for r in rows}
-    messages = {m.id: m for m in db.session.scalars(select(Message).where(Message.id.in_(message_ids)))}
-    chats = {c.id: c for c in db.session.scalars(select(Chat).where(Chat.id.in_(chat_ids)))}
-    answer = []
-    for row in rows:
-        message = messages.get(row.message_id)
-        if message is None or message.is_deleted or row.chat_id not in chats:
-            continue
-        answer.append((row, notifications.notice(message, chats[row.chat_id], row.count)))
-    return answer
-
-
 # ----- the loop ----------------------------------------------------------------------------------
 
 class Notifier:
-    """This process's notifier: a greenlet under gevent (NOTIFIER "auto"); none otherwise, where
-    tests call run_once() themselves."""
+    """This process's notifier (NOTIFIER "auto", under gevent; elsewhere tests call run_once()).
+
+    One greenlet per lane, so that a slow push service or SMTP server holds up only its own way:
+    the first decides what was queued and sends desktop notices (woken by each send), then wakes
+    the push and e-mail lanes; each lane also looks every NOTIFIER_POLL_SECONDS (retries, folds
+    and e-mails coming due, other workers' messages)."""
+
+    LANES = (("desktop",), ("push",), ("email",))
 
     def __init__(self, app) -> None:
         self.app = app
-        self._event = None
-        self._greenlet = None
-        self._rounds = 0
+        self._events: dict = {}
+        self._greenlets: list = []
 
     def start(self) -> None:
         if self.app.config["NOTIFIER"] != "auto":
@@ -207,31 +205,41 @@ class Notifier:
             return
         import gevent
         from gevent.event import Event
-        self._event = Event()
-        self._greenlet = gevent.spawn(self._run)
+        self._events = {lane: Event() for lane in self.LANES}
+        self._greenlets = [gevent.spawn(self._run, lane) for lane in self.LANES]
 
     def wake(self) -> None:
-        """Called after a message's commit: look at the queue now rather than at the next poll."""
-        if self._event is not None:
-            self._event.set()
+        """Called after a message's commit: decide now rather than at the next poll."""
+        event = self._events.get(self.LANES[0])
+        if event is not None:
+            event.set()
 
-    def _run(self) -> None:
+    def _run(self, lane: tuple[str, ...]) -> None:
         import gevent
         interval = self.app.config["NOTIFIER_POLL_SECONDS"]
+        deciding = lane == self.LANES[0]
+        rounds = 0
         while True:
-            self._event.wait(interval)
-            self._event.clear()
+            self._events[lane].wait(interval)
+            self._events[lane].clear()
             try:
                 with self.app.test_request_context(base_url=self.app.config["BASE_URL"]):
                     try:
-                        run_once()
-                        self._rounds += 1
-                        if self._rounds % 600 == 0:
+                        decided = 0
+                        if deciding:
+                            while (taken := take_queued()):
+                                decided += taken
+                        send_all_due(lane)
+                        if decided:
+                            for other in self.LANES[1:]:
+                                self._events[other].set()
+                        rounds += 1
+                        if deciding and rounds % 600 == 0:
                             prune()
                     finally:
                         db.session.remove()
             except Exception:
-                log.exception("notifier.round_failed")
+                log.exception("notifier.round_failed lane=%s", lane[0])
                 gevent.sleep(interval)
 
 

@@ -119,6 +119,7 @@ def test_a_followed_threads_reply_does_not_notify_while_its_pane_is_open_and_doe
     chat_id = open_shared_chat(alice, bob)
     (parent,) = post_messages(alice, chat_id, ["Release on Friday?"])
     reply(bob, chat_id, parent, "Yes")  # alice follows her thread from its first reply
+    alice.wait_for_function("() => (window.webchat.lastNotification || {}).body === 'Yes'")  # not in view
     alice.goto(f"/chats/{chat_id}/threads/{parent}")  # the pane open, in view
     expect_live(alice)
     alice.evaluate("""() => {
@@ -130,6 +131,7 @@ def test_a_followed_threads_reply_does_not_notify_while_its_pane_is_open_and_doe
     expect(alice.locator("#thread-pane .msg", has_text="seen in the pane")).to_have_count(1)
     alice.locator("#thread-pane .thread-close").click()  # the channel stays: its replies are not shown
     expect(alice.locator("#thread-pane[data-thread]")).to_have_count(0)
+    expect_live(alice)
     reply(bob, chat_id, parent, "after the pane closed")
 
     # The server notifies in the order of the replies: the one in view said nothing.

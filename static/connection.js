@@ -150,13 +150,36 @@
 
   function view() {
     sendFrame(viewFrame());
+    sayViewState();
   }
+
+  // What this tab shows in view, for the server's notification rule (core/notifications.py:
+  // nothing notifies of what a visible tab shows): its chat, its open thread pane, or nothing,
+  // and whether the tab is visible. Said on every change, after "view" (which the server checks
+  // the chat's membership by), and again on every new socket; the server keeps it alive.
+  var saidViewState = null; // the last one sent on this socket
+  function sayViewState() {
+    var chat = webchat.openChatId() || null;
+    var pane = chat && document.querySelector("#thread-pane[data-thread]");
+    var frame = JSON.stringify({
+      type: "view-state", chat: chat, visible: document.visibilityState === "visible",
+      thread: pane && parseInt(pane.dataset.chatId, 10) === chat ? parseInt(pane.dataset.thread, 10) : null,
+    });
+    if (!socket || frame === saidViewState) return;
+    socket.send(frame);
+    saidViewState = frame;
+  }
+  document.addEventListener("visibilitychange", sayViewState);
+  document.addEventListener("webchat:thread-closed", sayViewState); // threads.js, close()
+  document.addEventListener("htmx:historyRestore", function () { setTimeout(sayViewState, 0); });
 
   // Open is not yet live: the tab counts as live once the server has answered its "view"
   // (a proxy or a broken server can accept a socket and say nothing).
   function onOpen(evt) {
     socket = evt.detail.socketWrapper;
     socket.send(JSON.stringify(viewFrame()));
+    saidViewState = null;
+    sayViewState();
   }
 
   function onAfterMessage() {
@@ -425,7 +448,7 @@
     }
     counted.add(id);
     item.classList.add("chat-item--unread");
-    // Announced on the chat's item (bubbling): live.js counts it in the badges, notify.js notifies.
+    // Announced on the chat's item (bubbling): live.js counts it in the badges.
     item.dispatchEvent(new CustomEvent("webchat:incoming", { bubbles: true, detail: { msg: msg, chatId: chatId } }));
   }
 

@@ -1,16 +1,10 @@
 // Desktop notifications, one behaviour attached by hx-ext="notify": on a button, it asks for
 // permission (never on page load) and shows while there is something to ask; on the element
-// that holds the socket (.layout), it notifies of the messages connection.js announces
-// ("webchat:incoming", dispatched on the chat's item in #chat-list, bubbling). Not on the list
-// itself, which is swapped again and again: a listener on it must be attached anew each time,
-// and a message arriving in between would go unnoticed. A message notifies when its chat is not in view (another chat
-// is open, or the tab is hidden), unless it is one's own, and as the chat's setting says: all
-// messages, mentions only, or nothing. So a mention of me notifies under "all" and "mentions"
-// and never under "none" (a muted chat stays quiet), though it still counts in the chat's "@"
-// badge (mentions.js, read_state.unread_mention_counts).
-// A reply in a thread one follows comes as a notice on one's own channel (core/following.py,
-// announce_reply: <template data-thread-notice>, the reply inside), by the same rules, the thread
-// taking the chat's place: not while its pane is open in a visible tab.
+// that holds the socket (.layout), it shows the notices the server sends to this person's own
+// channel (core/notifier.py, send_desktop: <template data-notify>, worded and decided there).
+// Who is notified of what, and when not (their own message, a muted chat, what a visible tab
+// shows, do-not-disturb hours, folding) is the server's one rule (core/notifications.py); the
+// server knows what this tab shows from connection.js ("view-state"). This file decides nothing.
 (function () {
   "use strict";
 
@@ -29,65 +23,33 @@
     });
   }
 
-  // inView: the place the message shows in (its chat, its thread) is open in a visible tab.
-  function shouldNotify(msg, inView, item) {
-    if (!supported || Notification.permission !== "granted") return false;
-    if (msg.dataset.author === document.body.dataset.user || msg.classList.contains("msg--system")) return false;
-    if (inView && document.visibilityState === "visible") return false;
-    var level = item.dataset.notify || "all";
-    var mentioned = (msg.dataset.mentions || "").split(" ").indexOf(document.body.dataset.user) >= 0;
-    return level === "all" || (level === "mentions" && mentioned);
-  }
-
-  function notify(evt) {
-    var chatId = evt.detail.chatId;
-    var item = evt.target.closest(".chat-item");
-    if (!item || !shouldNotify(evt.detail.msg, chatId === webchat.openChatId(), item)) return;
-    show(evt.detail.msg, chatId, item, " in ", null);
-  }
-
-  // A followed thread's new reply: "Bob replied in a thread in #general".
-  function notifyThread(notice) {
-    var msg = notice.content.querySelector(".msg");
-    var chatId = parseInt(notice.dataset.chat, 10);
-    var threadId = parseInt(notice.dataset.thread, 10);
-    var item = document.getElementById("chat-item-" + chatId);
-    var pane = document.getElementById("thread-pane");
-    var inView = !!pane && parseInt(pane.dataset.thread, 10) === threadId;
-    if (!msg || !item || !shouldNotify(msg, inView, item)) return;
-    show(msg, chatId, item, " replied in a thread in ", { id: threadId, href: notice.dataset.href });
-  }
-
-  function show(msg, chatId, item, words, thread) {
-    var author = msg.querySelector(".msg-author");
-    var body = msg.querySelector(".msg-body");
-    var files = msg.querySelector(".msg-attachments[data-summary]"); // worded by the server
-    var text = ((body && body.textContent.trim()) || (files ? files.dataset.summary : "")).replace(/\s+/g, " ");
-    var chars = Array.from(text); // whole characters: cutting UTF-16 units could halve an emoji
-    var notification = new Notification((author ? author.textContent + words : "") +
-                                        item.querySelector(".chat-title").textContent, {
-      body: chars.length > 140 ? chars.slice(0, 139).join("") + "…" : text,
-      // one notification per chat (per thread), replaced by the newest
-      tag: thread ? "webchat-thread-" + thread.id : "webchat-" + chatId,
-    });
-    webchat.lastNotification = { chatId: chatId, threadId: thread ? thread.id : null, title: notification.title,
-                                 body: notification.body };
+  // One notice: its words, its tag (one notification per chat or thread: a newer one replaces
+  // it), and where a click goes: a channel message's chat by its link in the list when listed
+  // (the page stays), else the message's own address (a thread's reply opens its pane).
+  function show(notice) {
+    var data = notice.dataset;
+    var chatId = parseInt(data.chat, 10);
+    var threadId = parseInt(data.thread, 10) || null;
+    if (!supported || Notification.permission !== "granted") return;
+    var notification = new Notification(data.title, { body: data.body, tag: data.tag });
+    webchat.lastNotification = { chatId: chatId, threadId: threadId, title: data.title, body: data.body };
     notification.onclick = function () {
       window.focus();
-      var link = document.querySelector('#chat-list a[data-chat-id="' + chatId + '"]');
-      if (thread) window.location.assign(thread.href); // the chat with the thread open
-      else if (link) link.click();
+      var link = !threadId && document.querySelector('#chat-list a[data-chat-id="' + chatId + '"]');
+      if (link) link.click();
+      else window.location.assign(data.href);
       notification.close();
     };
+    document.dispatchEvent(new CustomEvent("webchat:notified", { detail: { reason: data.reason, chatId: chatId } }));
   }
 
   // Before a frame is swapped: notices are data, taken here (the swap then drops them, as
   // elements with no target: webchat.js dropUntargeted).
   function takeNotices(text) {
-    if (text.indexOf("data-thread-notice") < 0) return;
+    if (text.indexOf("<template data-notify") < 0) return; // (the chat list's items say data-notify="…")
     var holder = document.createElement("template");
     holder.innerHTML = text;
-    holder.content.querySelectorAll("template[data-thread-notice]").forEach(notifyThread);
+    holder.content.querySelectorAll("template[data-notify]").forEach(show);
   }
 
   htmx.defineExtension("notify", {
@@ -98,12 +60,12 @@
         return;
       }
       var el = evt.detail.elt;
-      if (name !== "htmx:afterProcessNode" || !/(^|,)\s*notify\s*(,|$)/.test(el.getAttribute("hx-ext") || "")) return;
+      if (name !== "htmx:afterProcessNode" || el.tagName !== "BUTTON" ||
+          !/(^|,)\s*notify\s*(,|$)/.test(el.getAttribute("hx-ext") || "")) return;
       var data = api.getInternalData(el);
       if (data.notify) return; // processed again (htmx.process): already attached
       data.notify = true;
-      if (el.tagName === "BUTTON") connectButton(el);
-      else el.addEventListener("webchat:incoming", notify);
+      connectButton(el);
     },
   });
 })();

@@ -39,6 +39,7 @@
     p.replaceWith(place);
     // htmx's own entries carry {htmx: true}: Back to the thread is then restored as any other.
     history.pushState({ htmx: true }, "", back.dataset.chatUrl);
+    document.dispatchEvent(new CustomEvent("webchat:thread-closed")); // connection.js says what is in view
     var parent = document.getElementById("m-" + p.dataset.thread);
     var text = document.getElementById("composer-text");
     if (parent && parent.tabIndex >= 0) parent.focus();

@@ -205,6 +205,12 @@ ACCESS: dict[str, list[Probe]] = {
                                     outsider=OWN)],
     "auth.remove_push_device": [Probe("POST", "/settings/push/1/delete", outsider=404)],
     "auth.service_worker": [Probe("GET", "/sw.js", **PUBLIC_PAGE)],
+    # One's own do-not-disturb hours and time zone only; a zone that is not one is refused.
+    "auth.quiet_hours": [
+        Probe("POST", "/settings/quiet-hours", {"dnd": "1", "dnd_start": "22:00", "dnd_end": "07:00",
+                                                "time_zone": "Europe/Paris"}, outsider=OWN),
+        Probe("POST", "/settings/quiet-hours", {"time_zone": "Nowhere/Atall"}, outsider=422),
+    ],
     # ----- invitations -----
     # A token of no invitation: "This invitation link isn't valid." (404) to everyone, signed in or
     # not, and nothing registered; such a miss costs like a failed login (auth/invitations.py).

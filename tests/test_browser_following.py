@@ -69,9 +69,9 @@ def test_follow_unfollow_and_the_threads_views_unread_state_across_two_tabs(pers
     expect(item.locator(".thread-item-unread")).to_have_text("1 new")
     # The channel's own count is not touched by a reply kept in its thread.
     expect(unread).to_have_attribute("data-count", "0")
+    watching.wait_for_function("() => (window.webchat.lastNotification || {}).body === 'Not me this time'")
     note = watching.evaluate("window.webchat.lastNotification")
     assert note["threadId"] == parent and note["title"].startswith(bob.display_name + " replied in a thread in ")
-    assert note["body"] == "Not me this time"
 
     # Reading it in one tab clears it in the other.
     thread.goto(f"/chats/{chat_id}/threads/{parent}")
@@ -99,10 +99,41 @@ def test_follow_unfollow_and_the_threads_views_unread_state_across_two_tabs(pers
     watching.goto("/threads")
     expect_live(watching)
     expect(watching.locator(f"#chat-item-{chat_id}")).to_have_attribute("data-notify", "mentions")
-    watching.evaluate("window.webchat.lastNotification = null")
+    watching.evaluate("""() => {
+      window.notified = [];
+      document.addEventListener("webchat:notified", (e) => window.notified.push(e.detail.reason));
+    }""")
     reply(bob, chat_id, parent, "no name here")
     expect(watching.locator("#threads-badge")).to_have_attribute("data-count", "1")
-    assert watching.evaluate("window.webchat.lastNotification") is None
     reply(bob, chat_id, parent, f"@{alice.username} over to you")
     expect(watching.locator("#threads-badge")).to_have_attribute("data-mentions", "1")
-    assert watching.evaluate("window.webchat.lastNotification")["body"] == f"@{alice.username} over to you"
+    # The server notifies in the order of the replies: the first said nothing.
+    watching.wait_for_function("body => (window.webchat.lastNotification || {}).body === body",
+                               arg=f"@{alice.username} over to you")
+    assert watching.evaluate("window.notified") == ["mention"]
+
+
+def test_a_followed_threads_reply_does_not_notify_while_its_pane_is_open_and_does_once_it_is_closed(person):
+    alice = person("alice", permissions=["notifications"])
+    bob = person("bob")
+    chat_id = open_shared_chat(alice, bob)
+    (parent,) = post_messages(alice, chat_id, ["Release on Friday?"])
+    reply(bob, chat_id, parent, "Yes")  # alice follows her thread from its first reply
+    alice.wait_for_function("() => (window.webchat.lastNotification || {}).body === 'Yes'")  # not in view
+    alice.goto(f"/chats/{chat_id}/threads/{parent}")  # the pane open, in view
+    expect_live(alice)
+    alice.evaluate("""() => {
+      window.notified = [];
+      document.addEventListener("webchat:notified", (e) => window.notified.push(e.detail.chatId));
+    }""")
+
+    reply(bob, chat_id, parent, "seen in the pane")
+    expect(alice.locator("#thread-pane .msg", has_text="seen in the pane")).to_have_count(1)
+    alice.locator("#thread-pane .thread-close").click()  # the channel stays: its replies are not shown
+    expect(alice.locator("#thread-pane[data-thread]")).to_have_count(0)
+    expect_live(alice)
+    reply(bob, chat_id, parent, "after the pane closed")
+
+    # The server notifies in the order of the replies: the one in view said nothing.
+    alice.wait_for_function("() => (window.webchat.lastNotification || {}).body === 'after the pane closed'")
+    assert alice.evaluate("window.notified") == [chat_id]

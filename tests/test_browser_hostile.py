@@ -9,7 +9,7 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from .support.browser import refresh_chat_list
+from .support.browser import HIDE_TAB, refresh_chat_list
 from .support.hostile import HTMX_PAYLOADS, markdown_text, squash
 
 pytestmark = pytest.mark.browser
@@ -179,12 +179,14 @@ def test_the_worst_payloads_sent_live_and_by_polling_run_nothing_and_show_as_tex
     chat_id = create_chat(alice, CHAT, bob, carol)
     bob.page.goto(f"/chats/{chat_id}")
     carol.page.goto(f"/chats/{chat_id}")
-    # Bob's second tab shows the dashboard: the chat is not in view there, so it notifies.
+    # Bob's tab on the chat goes to the background, his second tab shows the dashboard: the chat
+    # is in view in no visible tab of his, so the server notifies his tabs of every message.
     away = Watched(bob.page.context.new_page(), bob.username, BOB)
     bob.page.context.grant_permissions(["notifications"], origin=live_server.url)
     away.page.goto("/")
     for person in (alice, bob, away):
         expect_live(person.page)
+    bob.page.evaluate(HIDE_TAB)
     assert away.page.evaluate("Notification.permission") == "granted"
 
     for text in WORST:

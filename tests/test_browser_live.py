@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .support import pages
-from .support.browser import HIDE_TAB, SHOW_TAB, BrowserPeople, expect_live
+from .support.browser import HIDE_TAB, SHOW_TAB, BrowserPeople, expect_live, post_messages
 
 pytestmark = pytest.mark.browser
 
@@ -282,44 +282,78 @@ def test_opening_a_chat_with_unread_messages_shows_the_new_messages_divider_at_t
 
 # ----- notifications -----------------------------------------------------------------------------
 
+# Every notification the page shows, in order (notify.js says each, "webchat:notified"). The
+# server sends them in the order of their messages: a message that must not notify is followed by
+# one of another chat that must, and the list shows whether the first one did.
+RECORD_NOTIFICATIONS = """() => {
+  window.notified = [];
+  document.addEventListener("webchat:notified", (e) => window.notified.push(e.detail.chatId));
+}"""
+
+
+def notified(page, body: str) -> dict:
+    """The page's notification of this text, once shown (the server's notifier sends it)."""
+    page.wait_for_function("body => (window.webchat.lastNotification || {}).body === body", arg=body)
+    return page.evaluate("window.webchat.lastNotification")
+
+
 def test_desktop_notifications_for_chats_not_in_view_and_with_mentions_only_just_mentions(person):
     alice = person()
     bob = person(permissions=["notifications"])
     assert bob.evaluate("Notification.permission") == "granted"
+    other = create_group(alice, bob, name="Other")
     chat_id = create_group(alice, bob, name="Plans")
     elsewhere = create_group(bob, name="Bob's notes")
+    bob.evaluate(RECORD_NOTIFICATIONS)
 
     # Bob is looking at another chat: a message of Plans notifies, naming Alice and the chat.
     assert bob.evaluate("window.webchat.lastNotification") is None
     send(alice, "lunch at noon?")
     expect(bob.locator(f"#unread-{chat_id}")).to_have_text("1")
-    note = bob.evaluate("window.webchat.lastNotification")
+    note = notified(bob, "lunch at noon?")
     assert note == {"chatId": chat_id, "threadId": None, "title": f"{alice.name} in Plans", "body": "lunch at noon?"}
 
     # With Plans in view, nothing notifies.
     open_from_list(bob, chat_id)
-    bob.evaluate("window.webchat.lastNotification = null")
     send(alice, "see you there")
     expect(bob.locator("#messages > .msg", has_text="see you there")).to_have_count(1)
-    bob.wait_for_timeout(300)
-    assert bob.evaluate("window.webchat.lastNotification") is None
+    post_messages(alice, other, ["and in Other"])
+    notified(bob, "and in Other")
+    assert bob.evaluate("window.notified") == [chat_id, other]
 
     # Mentions only: a plain message stays quiet, one naming Bob notifies.
     bob.click(f"a[href='/chats/{chat_id}/members']")
     bob.select_option("select[name=notify]", "mentions")
     bob.click("form[action$='/notifications'] button[type=submit]")
     expect(bob.locator("#chat-pane")).to_contain_text("Notification setting saved.")
-    expect(bob.locator(f"#chat-item-{chat_id}")).to_have_attribute("data-notify", "mentions")
     open_from_list(bob, elsewhere)
-    bob.evaluate("window.webchat.lastNotification = null")
     send(alice, "nothing for bob here")
     expect(bob.locator(f"#unread-{chat_id}")).to_have_text("1")
-    bob.wait_for_timeout(300)
-    assert bob.evaluate("window.webchat.lastNotification") is None
+    post_messages(alice, other, ["again in Other"])
+    notified(bob, "again in Other")
     send(alice, f"@{bob.username} are you coming?")
     expect(bob.locator(f"#unread-{chat_id}")).to_have_text("2")
-    note = bob.evaluate("window.webchat.lastNotification")
-    assert note["chatId"] == chat_id and note["body"] == f"@{bob.username} are you coming?"
+    note = notified(bob, f"@{bob.username} are you coming?")
+    assert note["chatId"] == chat_id
+    assert bob.evaluate("window.notified") == [chat_id, other, other, chat_id]
+
+
+def test_a_visible_tab_on_the_chat_holds_back_the_notifications_of_the_persons_other_tabs(person):
+    alice, bob = person(), person(permissions=["notifications"])
+    other = create_group(alice, bob, name="Other")
+    chat_id = create_group(alice, bob, name="Shared")
+    open_from_list(bob, chat_id)  # seen here
+    dashboard = another_tab(bob)
+    dashboard.evaluate(RECORD_NOTIFICATIONS)
+
+    send(alice, "seen in the first tab")
+    post_messages(alice, other, ["in Other"])
+    notified(dashboard, "in Other")
+    assert dashboard.evaluate("window.notified") == [other]
+
+    bob.evaluate(HIDE_TAB)  # the first tab goes to the background: now nothing shows Shared
+    send(alice, "seen nowhere")
+    assert notified(dashboard, "seen nowhere")["chatId"] == chat_id
 
 
 # ----- hidden tabs -------------------------------------------------------------------------------
@@ -338,7 +372,7 @@ def test_a_hidden_tab_showing_the_chat_does_not_mark_new_messages_read_until_it_
     bob.wait_for_timeout(800)  # longer than the page's read debounce
     assert unread_from_server(bob, chat_id) == 1
     # The chat is open but not seen: it notifies, as for a chat not in view.
-    assert bob.evaluate("window.webchat.lastNotification")["body"] == "while you were away"
+    notified(bob, "while you were away")
 
     bob.evaluate(SHOW_TAB)
     expect(bob.locator(f"#unread-{chat_id}")).to_have_attribute("data-count", "0")

@@ -1,9 +1,10 @@
 """Following threads (issue 23): who follows a thread, the Threads badge and its "@", reading a
 thread, following and unfollowing by choice, the Threads view, and what each person's own channel
-is sent (their badge, their button, a notice of a reply) — as request tests."""
+is sent (their badge, their button; the notifier's notice of a reply) — as request tests."""
 
 import pytest
 
+from webchat.core import notifier
 from webchat.realtime.hub import user_channel
 
 from .support.pages import chat_list, parse
@@ -247,10 +248,16 @@ def test_someone_who_left_the_chat_no_longer_sees_its_threads(trio):
 
 # ----- what a follower's own channel is sent -----------------------------------------------------
 
-def test_each_follower_but_the_replier_gets_their_badge_and_a_notice_naming_the_thread(app, trio, own_channel):
+def test_each_follower_but_the_replier_gets_their_badge_and_the_notifier_a_notice_naming_the_thread(
+        app, trio, own_channel):
     chat_id, alice, bob, carol = trio
     parent = send(alice, chat_id, "parent")
     reply(carol, chat_id, parent, "carol follows")
+    with app.test_request_context():
+        notifier.run_once()  # (no one has a tab open yet: nothing to notify)
+    live = app.extensions["webchat.live_state"]
+    for user_id in user_ids(app, "alice", "carol"):
+        live.tab_opened(user_id, "tab")  # hidden tabs: nothing in view
     alices, bobs, carols = own_channel("alice"), own_channel("bob"), own_channel("carol")
     reply_id = reply(bob, chat_id, parent, "@carol here it is")
     assert bobs.got == []
@@ -259,10 +266,24 @@ def test_each_follower_but_the_replier_gets_their_badge_and_a_notice_naming_the_
         tree = parse(frame)
         assert tree.by_id("threads-badge").get("data-count") == str(count)
         assert tree.by_id("threads-badge").get("data-mentions") == str(mentions)
-        notice = tree.find("template")
+        assert tree.find("template") is None  # who is notified is the notifier's (core/notifications.py)
+        frames.got.clear()
+
+    # The notifier's round (after the reply's commit) sends each follower a notice of it.
+    with app.test_request_context():
+        notifier.run_once()
+    for frames, reason in ((alices, "thread"), (carols, "mention")):
+        (frame,) = frames.got
+        notice = parse(frame).find("template")
+        assert notice.get("data-reason") == reason and notice.get("data-message") == str(reply_id)
         assert notice.get("data-chat") == str(chat_id) and notice.get("data-thread") == str(parent)
-        assert notice.get("data-href") == f"/chats/{chat_id}/threads/{parent}"
-    # Rendered once: every follower is sent the same notice.
-    assert alices.got[0][alices.got[0].index("<template"):] == carols.got[0][carols.got[0].index("<template"):]
-    assert f'id="t-{reply_id}"' in alices.got[0] and "here it is" in alices.got[0]
+        assert notice.get("data-href").endswith(f"#t-{reply_id}")
+        assert notice.get("data-body") == "@carol here it is"
+    assert bobs.got == []
     assert [m.body for m in stored_messages(app, chat_id) if m.thread_id == parent][-1] == "@carol here it is"
+
+
+def user_ids(app, *usernames: str) -> list[int]:
+    from webchat.models import User
+    with app.app_context():
+        return [User.query.filter_by(username=name).one().id for name in usernames]

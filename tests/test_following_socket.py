@@ -1,12 +1,13 @@
 """Following threads over real WebSockets: a reply in a followed thread brings every tab of each
-follower their new Threads badge (and a notice), a "thread-read" frame clears it in every tab of
-the reader and tells no one else, and a tab that was away gets the badge with its catch-up."""
+follower their new Threads badge (and the notifier's desktop notice, core/notifier.py), a
+"thread-read" frame clears it in every tab of the reader and tells no one else, and a tab that
+was away gets the badge with its catch-up."""
 import re
 
 from .support.wsclient import is_chat_list, is_error, new_client_id
 
 BADGE = re.compile(r'<span id="threads-badge" class="threads-badge" data-count="(\d+)" data-mentions="(\d+)"')
-NOTICE = re.compile(r'<template data-thread-notice data-chat="(\d+)" data-thread="(\d+)"')
+NOTICE = re.compile(r'<template data-notify data-chat="(\d+)" data-thread="(\d+)"')
 
 
 def badge_in(frame: str) -> tuple[int, int] | None:
@@ -31,7 +32,8 @@ def test_a_reply_brings_every_tab_of_each_follower_their_badge_and_a_notice_and_
 
     reply(bob, chat, parent, f"@{alice.username} yes")
     for tab in (first, second, elsewhere):
-        frame = tab.wait_for(lambda f: badge_in(f) == (1, 1), timeout=3)
+        tab.wait_for(lambda f: badge_in(f) == (1, 1), timeout=3)
+        frame = tab.wait_for(lambda f: NOTICE.search(f) is not None, timeout=10)
         assert NOTICE.search(frame).groups() == (str(chat), str(parent))
     assert not any(NOTICE.search(f) for f in bobs.collect(0.3))
 

@@ -38,7 +38,7 @@ TOP_LEVEL = [
     ("div", None, ("hx-swap-oob", "beforeend:#messages")),  # new messages
     ("div", None, ("hx-swap-oob", re.compile(r"beforeend:#thread-\d+-replies"))),  # replies, for a thread's pane
     ("span", re.compile(r"threads-badge"), ("hx-swap-oob", "true")),  # to one person: their Threads badge
-    ("template", None, ("data-thread-notice", None)),  # to a follower: a reply to notify of
+    ("template", None, ("data-notify", None)),  # to one person: a desktop notification (its words are attributes)
     ("form", re.compile(r"follow-\d+"), ("hx-swap-oob", "true")),  # to one person: their Follow button
     ("div", re.compile(rf"pending-{CLIENT_ID}"), ("hx-swap-oob", None)),  # the sender's pending line
     ("nav", re.compile(r"chat-list"), ("hx-swap-oob", "true")),
@@ -191,7 +191,9 @@ def test_a_hostile_frame_cannot_put_its_own_markup_or_ids_into_the_answer(hostil
     tab.send_json({"type": "send", "chat": chat, "body": "hello", "client_id": "composer\n"})
     tab.send_json({"type": "view", "chat": chat, '<div id="composer" hx-swap-oob="true">': 1})
     tab.send_json({"type": '<section id="chat-pane" hx-swap-oob="true">x</section>'})
-    errors = [tab.wait_for(lambda f: 'id="flash"' in f, timeout=5) for _ in range(4)]
+    tab.send_json({"type": "view-state", "chat": chat, "thread": None, "visible": '<b id="composer">x</b>'})
+    tab.send_json({"type": "view-state", "chat": chat, '<div id="composer" hx-swap-oob="true">': 1})
+    errors = [tab.wait_for(lambda f: 'id="flash"' in f, timeout=5) for _ in range(6)]
 
     for frame in errors:
         assert not frame_problems(frame, {}, set()), frame

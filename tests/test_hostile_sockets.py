@@ -196,6 +196,12 @@ WRONG_SHAPE = {
     "send naming its author": (_json(lambda chat: _send(chat, author_id=1)), "Unexpected fields: author_id"),
     "send with __proto__": (_json(lambda chat: _send(chat, __proto__={"admin": True})), "Unexpected fields"),
     "typing without state": (_json(lambda chat: {"type": "typing", "chat": chat}), "must be start or stop"),
+    "view-state visible as text": (_json(lambda chat: {"type": "view-state", "chat": chat, "visible": "yes"}),
+                                   "must be true or false"),
+    "view-state thread without its chat": (_json(lambda chat: {"type": "view-state", "chat": None, "thread": 40,
+                                                               "visible": True}), "only in its chat"),
+    "view-state naming its place": (_json(lambda chat: {"type": "view-state", "chat": chat, "visible": True,
+                                                        "place": f"{chat} t1"}), "Unexpected fields: place"),
     "body with a NUL": (_json(lambda chat: _send(chat, body="nul \u0000 here")), "can't store"),
     "body with an unpaired surrogate": (lambda chat: frame(OP_TEXT, (
         f'{{"type":"send","chat":{chat},"body":"half \\ud83d an emoji","client_id":"{new_client_id()}"}}'

@@ -62,14 +62,11 @@ def followers(thread_id: int) -> list[int]:
 
 
 def announce_reply(reply: Message, parent: Message) -> None:
-    """After the reply's commit: each follower but its author gets their new Threads badge and a
-    notice of the reply (rendered once), which their page turns into a desktop notification as
-    the chat's notification level says (static/notify.js: the page knows the level, not what it
-    follows)."""
-    notice = render_template("threads/_notice.html", reply=reply, parent=parent)
+    """After the reply's commit: each follower but its author gets their new Threads badge. (Who
+    is notified of it, and how, is the notifier's: core/notifications.py.)"""
     for user_id in followers(parent.id):
         if user_id != reply.author_id:
-            publish_badge(user_id, also=notice)
+            publish_badge(user_id)
 
 
 def unread_threads(user_id: int) -> tuple[int, int]:

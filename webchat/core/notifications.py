@@ -6,9 +6,10 @@ Why a member is notified (the reason), in this order:
   dm       it is a direct message to them;
   thread   it is a reply in a thread they follow;
   all      it shows in the channel and the chat notifies them of all messages.
-Never of their own message, never in a chat they muted ("none"); under "mentions only", a
-channel's other messages ("all") do not notify. A reply kept in its thread notifies its
-followers and the people it mentions, not the whole channel.
+Never of their own message, never in a chat they muted ("none"); under "mentions only", nothing
+but a mention (not the chat's other messages, a direct message's or a followed thread's: the
+level is the person's say over the chat). A reply kept in its thread notifies its followers and
+the people it mentions, not the whole channel.
 
 How (the ways), for each member with a reason:
   nothing while they have its place in view in a visible tab: the chat, or for a reply kept in
@@ -71,11 +72,13 @@ def reason_for(message: Message, chat: Chat, recipient: Recipient, mentioned: se
         return None
     if recipient.user_id in mentioned:
         return "mention"
+    if recipient.level == "mentions":
+        return None
     if chat.is_direct:
         return "dm"
     if message.thread_id is not None and recipient.user_id in followers:
         return "thread"
-    if message.in_channel and recipient.level == "all":
+    if message.in_channel:
         return "all"
     return None
 

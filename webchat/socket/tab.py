@@ -12,6 +12,9 @@ stays live. Frames from the browser are small JSON objects:
   {"type": "delivered", "chat": 5, "upto": 130}   messages reached this page
   {"type": "typing", "chat": 5, "state": "start" | "stop"}   ("thread": 40 when typing in its pane)
   {"type": "thread-read", "chat": 5, "thread": 40, "upto": 131}   a thread's pane is in view
+  {"type": "view-state", "chat": 5 | null, "thread": 40 | null, "visible": true | false}   what the
+      tab shows now (sent on every change): the notification rule passes over what is in view
+      in a visible tab (core/notifications.py, in_view; live_state.set_view)
 """
 import json
 import logging
@@ -51,6 +54,7 @@ VIEW_KEYS = {"type", "chat", "after", "changes", "thread", "thread_after"}
 READ_KEYS = {"type", "chat", "upto"}
 TYPING_KEYS = {"type", "chat", "state", "thread"}
 THREAD_READ_KEYS = {"type", "chat", "thread", "upto"}
+VIEW_STATE_KEYS = {"type", "chat", "thread", "visible"}
 TYPING_THROTTLE_SECONDS = 2.5  # the page signals every 3 s while typing; more is ignored
 _shared_environs: dict[tuple, dict] = {}
 # (After ProxyFix: the handshake's environ has the proxy's scheme and host already.)
@@ -121,7 +125,7 @@ class TabSession:
 
     # Thousands of idle tabs per worker: no per-instance dict.
     __slots__ = ("hub", "app", "live", "budget", "user", "user_id", "typist", "tab_id", "session_token", "sid",
-                 "open_chat", "chat_ids", "conn", "_control", "_environ", "__weakref__")
+                 "open_chat", "chat_ids", "place", "conn", "_control", "_environ", "__weakref__")
 
     def __init__(self, hub, user: User, session_token: str, sid: str | None, ws, config) -> None:
         self.hub = hub
@@ -137,6 +141,7 @@ class TabSession:
         self.sid = sid
         self.open_chat: int | None = None
         self.chat_ids: set[int] = set()
+        self.place: str | None = None  # what it shows in view (live_state.set_view), None: hidden
         self.conn = SocketConnection(ws, ping_interval=config["SOCKET_PING_SECONDS"],
                                      max_message_size=config["SOCKET_MAX_MESSAGE_BYTES"], on_text=self.on_text,
                                      on_ping=self._still_here,
@@ -168,7 +173,10 @@ class TabSession:
                 db.session.remove()
 
     def _still_here(self) -> None:
-        """Every ping: renew this tab's presence lease; if the shared state lost it, say online again."""
+        """Every ping: renew this tab's presence lease and its view's (both lapse unless renewed);
+        if the shared state lost it, say online again."""
+        if self.place is not None:
+            self.live.set_view(self.user_id, self.tab_id, self.place)
         if self.live.tab_alive(self.user_id, self.tab_id):
             with self.context():
                 try:
@@ -177,7 +185,8 @@ class TabSession:
                     db.session.remove()
 
     def stop(self) -> None:
-        self.live.tab_closed(self.user_id, self.tab_id)
+        self.place = None
+        self.live.tab_closed(self.user_id, self.tab_id)  # its view goes with it
         if self.live.stop_typing(self.open_chat or 0, self.typist):
             broadcasts.publish_typing(self.open_chat)
         gevent.spawn(broadcasts.went_offline_later, self.app, self.user_id)
@@ -243,6 +252,8 @@ class TabSession:
                 self._typing(frame)
             elif kind == "thread-read":
                 self._thread_read(frame)
+            elif kind == "view-state":
+                self._view_state(frame)
             else:
                 raise ProtocolError("Unknown frame type.")
         except ProtocolError as e:
@@ -393,6 +404,26 @@ class TabSession:
         user = db.session.get(User, self.user_id)
         _, parent = threads.thread_or_404(self._member_chat(frame), user, _int(frame, "thread"))
         following.mark_read(self.user_id, parent, _int(frame, "upto"))
+
+    def _view_state(self, frame: dict) -> None:
+        """What this tab shows now: a chat (with a thread's pane open), nothing, or hidden. Only
+        its own person's notifications depend on it: a thread id is taken as said, no query."""
+        self._check_keys(frame, VIEW_STATE_KEYS)
+        visible = frame.get("visible")
+        if not isinstance(visible, bool):
+            raise ProtocolError("“visible” must be true or false.")
+        chat_id = self._member_chat(frame) if frame.get("chat") is not None else None
+        thread_id = _int(frame, "thread", optional=True)
+        if thread_id is not None and chat_id is None:
+            raise ProtocolError("A thread is in view only in its chat.")
+        if not visible:
+            place = None
+        elif chat_id is None:
+            place = ""
+        else:
+            place = f"{chat_id} t{thread_id}" if thread_id is not None else str(chat_id)
+        self.place = place
+        self.live.set_view(self.user_id, self.tab_id, place)
 
     def _delivered(self, frame: dict) -> None:
         self._check_keys(frame, READ_KEYS)

@@ -385,6 +385,27 @@ def test_quick_messages_fold_one_notification_at_once_then_one_saying_how_many_w
     assert bobs.notices()[1]["data-message"] == str(third)
 
 
+def test_messages_decided_in_one_round_notify_each_with_its_own_words_and_only_later_ones_fold(team, world):
+    chat_id, alice, bob, carol = team
+    bobs = world.own_channel("bob")
+    message_sent(alice, chat_id, "first")
+    message_sent(alice, chat_id, "second")
+    world.run()  # both in one round, no folding window (as live test servers run)
+    assert [n["data-body"] for n in bobs.notices()] == ["first", "second"]
+
+    world.app.config["NOTIFY_FOLD_SECONDS"] = 30
+    message_sent(alice, chat_id, "third")
+    message_sent(alice, chat_id, "@bob fourth")
+    message_sent(alice, chat_id, "fifth")
+    world.run()  # the window opened by "second": the three fold into one, due when it ends
+    assert [n["data-body"] for n in bobs.notices()] == ["first", "second"]
+    world.move_back(31)
+    world.run()
+    folded = bobs.notices()[-1]
+    assert (folded["data-title"], folded["data-body"]) == ("Team", "3 new messages")
+    assert folded["data-reason"] == "mention"  # a mention folded in is not lost in "all"
+
+
 def test_folding_is_per_chat(team, world):
     chat_id, alice, bob, carol = team
     other = create_group(alice, "Other", "bob")

@@ -422,16 +422,16 @@ class NotificationQueue(db.Model):
 
 class Notification(db.Model):
     """One notification of one person by one way: "desktop" (a notice to their open tabs), "push"
-    (every device they subscribed) or "email". A desktop or push row still due takes in the next
-    messages of its chat (count, message_id: the newest): "3 new messages in #general". state:
+    (every device they subscribed) or "email". A folding row takes in the next messages of its
+    chat (count, message_id: the newest): "3 new messages in #general". state:
     due, sending (claimed by a worker until claimed_until), sent, failed."""
 
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_due", "state", "due_at"),
                       Index("ix_notifications_user_chat", "user_id", "chat_id", "kind", "sent_at"),
                       Index("uq_notifications_folding", "user_id", "kind", "chat_id", unique=True,
-                            sqlite_where=text("state = 'due' AND kind IN ('desktop', 'push')"),
-                            postgresql_where=text("state = 'due' AND kind IN ('desktop', 'push')")))
+                            sqlite_where=text("state = 'due' AND folds"),
+                            postgresql_where=text("state = 'due' AND folds")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -441,6 +441,9 @@ class Notification(db.Model):
     thread_id: Mapped[int | None] = mapped_column(Integer)
     message_id: Mapped[int] = mapped_column(Integer)
     count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The row that takes in a chat's messages arriving within NOTIFY_FOLD_SECONDS of its last
+    # notification (at most one due per person, way and chat); the first of a window does not fold.
+    folds: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     state: Mapped[str] = mapped_column(String(8), default="due", server_default="due")
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

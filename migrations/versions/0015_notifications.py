@@ -6,8 +6,8 @@ waits on nothing, and a message stored is never missed by the notifier, whicheve
 stored it, across restarts. The notifier (core/notifier.py) takes queued messages in batches with
 FOR UPDATE SKIP LOCKED, decides who gets what (core/notifications.py) and writes one row of
 notifications per person and way (desktop, push, e-mail), which any worker then claims, sends
-and marks sent exactly once. A push or desktop row still due folds the next ones of its chat
-(count): the partial unique index makes that one upsert.
+and marks sent exactly once. A chat's later messages within the folding window go into one row
+that folds them (folds, count): the partial unique index makes that one upsert.
 
 Revision ID: 0015_notifications
 Revises: 0014_threads
@@ -40,7 +40,7 @@ POSTGRESQL_TRIGGER = """
     CREATE TRIGGER messages_queue_notifications AFTER INSERT ON messages
     REFERENCING NEW TABLE AS new_messages FOR EACH STATEMENT EXECUTE FUNCTION messages_queue_notifications()"""
 
-FOLDING = "state = 'due' AND kind IN ('desktop', 'push')"
+FOLDING = "state = 'due' AND folds"
 
 
 def upgrade():
@@ -74,6 +74,7 @@ def upgrade():
         sa.Column('thread_id', sa.Integer(), nullable=True),
         sa.Column('message_id', sa.Integer(), nullable=False),
         sa.Column('count', sa.Integer(), nullable=False, server_default='1'),
+        sa.Column('folds', sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column('state', sa.String(8), nullable=False, server_default='due'),
         sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True),

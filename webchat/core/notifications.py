@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, url_for
-from sqlalchemy import and_, exists, func, select, text
+from sqlalchemy import and_, case, exists, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
@@ -43,7 +43,7 @@ REASONS = ("mention", "dm", "thread", "all")
 WAYS = ("desktop", "push", "email")
 PREVIEW_CHARACTERS = 140  # of a notification's body: whole characters, "…" after 139
 SENT, RETRY, FAILED, DROPPED = "sent", "retry", "failed", "dropped"  # a sender's outcomes for a row
-FOLDING = "state = 'due' AND kind IN ('desktop', 'push')"  # the partial unique index of migration 0015
+FOLDING = "state = 'due' AND folds"  # the partial unique index of migration 0015
 
 
 @dataclass(frozen=True)
@@ -170,45 +170,54 @@ def decide(message: Message, now: datetime) -> list[Planned]:
 
 def plan(message: Message, planned: list[Planned], now: datetime) -> None:
     """Write the notifications decided for a message (in the caller's transaction). A desktop
-    notification or push of a chat still due takes this message in; a new one is due at once, or
-    when the chat's last one is NOTIFY_FOLD_SECONDS old."""
+    notification or push is due at once unless the chat's last one for that person and way went
+    (or is about to go) less than NOTIFY_FOLD_SECONDS ago: then the message goes into the row
+    that folds the window's later messages, due when the window ends."""
     if not planned:
         return
     fold = timedelta(seconds=current_app.config["NOTIFY_FOLD_SECONDS"])
     folding = [p for p in planned if p.kind in ("desktop", "push")]
-    last_sent = {}
+    opened = {}  # (user, way) -> when the chat's last notification went, or is due to go at once
     if folding and fold:
-        last_sent = {(user_id, kind): when for user_id, kind, when in db.session.execute(
-            select(Notification.user_id, Notification.kind, func.max(Notification.sent_at))
-            .where(Notification.chat_id == message.chat_id, Notification.kind.in_(("desktop", "push")),
-                   Notification.user_id.in_({p.user_id for p in folding}),
-                   Notification.sent_at > now - fold)
-            .group_by(Notification.user_id, Notification.kind))}
+        table = Notification
+        opened = {(user_id, kind): when for user_id, kind, when in db.session.execute(
+            select(table.user_id, table.kind, func.max(func.coalesce(table.sent_at, table.due_at)))
+            .where(table.chat_id == message.chat_id, table.kind.in_(("desktop", "push")),
+                   table.user_id.in_({p.user_id for p in folding}),
+                   or_(table.sent_at > now - fold, and_(table.state == "due", ~table.folds)))
+            .group_by(table.user_id, table.kind))}
     email_at = now + timedelta(minutes=current_app.config["EMAIL_AFTER_MINUTES"])
-    rows = []
+    plain, folded = [], []
     for p in planned:
+        row = {"user_id": p.user_id, "kind": p.kind, "reason": p.reason, "chat_id": message.chat_id,
+               "thread_id": message.thread_id, "message_id": message.id, "count": 1, "state": "due",
+               "due_at": now, "attempts": 0, "folds": False}
+        last = opened.get((p.user_id, p.kind))
         if p.kind == "email":
-            due = email_at
+            row["due_at"] = email_at
+            plain.append(row)
+        elif last is None:
+            plain.append(row)
         else:
-            sent = last_sent.get((p.user_id, p.kind))
-            due = max(now, _aware(sent) + fold) if sent is not None else now
-        rows.append({"user_id": p.user_id, "kind": p.kind, "reason": p.reason, "chat_id": message.chat_id,
-                     "thread_id": message.thread_id, "message_id": message.id, "count": 1, "state": "due",
-                     "due_at": due, "attempts": 0})
-    emails = [r for r in rows if r["kind"] == "email"]
-    others = [r for r in rows if r["kind"] != "email"]
-    if emails:
-        db.session.execute(Notification.__table__.insert(), emails)
-    if others:
+            row["due_at"], row["folds"] = max(now, _aware(last) + fold), True
+            folded.append(row)
+    if plain:
+        db.session.execute(Notification.__table__.insert(), plain)
+    if folded:
         dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(Notification.__table__).values(others)
-        table = Notification.__table__
+        statement = dialect.insert(Notification.__table__).values(folded)
+        table, new = Notification.__table__.c, statement.excluded
+        newest = func.max if dialect is sqlite else func.greatest
         db.session.execute(statement.on_conflict_do_update(
             index_elements=["user_id", "kind", "chat_id"], index_where=text(FOLDING),
-            set_={"count": table.c.count + 1,
-                  "message_id": func.max(table.c.message_id, statement.excluded.message_id)
-                  if dialect is sqlite else func.greatest(table.c.message_id, statement.excluded.message_id),
-                  "thread_id": statement.excluded.thread_id, "reason": statement.excluded.reason}))
+            set_={"count": table.count + 1, "message_id": newest(table.message_id, new.message_id),
+                  "thread_id": new.thread_id, "reason": _stronger(table.reason, new.reason)}))
+
+
+def _stronger(kept, new):
+    """Of two reasons, the one that says most (REASONS order): a folded mention stays a mention."""
+    whens = [(or_(kept == reason, new == reason), reason) for reason in REASONS[:-1]]
+    return case(*whens, else_=REASONS[-1])
 
 
 def _aware(when: datetime) -> datetime:

@@ -105,10 +105,11 @@ def settle(rows: list[Notification], outcomes: dict[int, str]) -> None:
         outcome = outcomes.get(row.id, RETRY)
         if outcome == RETRY and row.attempts >= MAX_ATTEMPTS:
             outcome = FAILED
-        if outcome == RETRY and row.kind != "email":
+        if outcome == RETRY and row.folds:  # one folding row due per chat: a newer one takes this one in
             folded = db.session.execute(
                 update(Notification).where(Notification.user_id == row.user_id, Notification.kind == row.kind,
-                                           Notification.chat_id == row.chat_id, Notification.state == "due")
+                                           Notification.chat_id == row.chat_id, Notification.state == "due",
+                                           Notification.folds)
                 .values(count=Notification.count + row.count)).rowcount
             if folded:
                 outcome = "folded"

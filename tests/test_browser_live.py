@@ -13,7 +13,15 @@ import pytest
 from playwright.sync_api import expect
 
 from .support import pages
-from .support.browser import HIDE_TAB, SHOW_TAB, BrowserPeople, expect_live, post_messages
+from .support.browser import (
+    HIDE_TAB,
+    RECORD_NOTIFICATIONS,
+    SHOW_TAB,
+    BrowserPeople,
+    expect_live,
+    notified,
+    post_messages,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -281,21 +289,6 @@ def test_opening_a_chat_with_unread_messages_shows_the_new_messages_divider_at_t
 
 
 # ----- notifications -----------------------------------------------------------------------------
-
-# Every notification the page shows, in order (notify.js says each, "webchat:notified"). The
-# server sends them in the order of their messages: a message that must not notify is followed by
-# one of another chat that must, and the list shows whether the first one did.
-RECORD_NOTIFICATIONS = """() => {
-  window.notified = [];
-  document.addEventListener("webchat:notified", (e) => window.notified.push(e.detail.chatId));
-}"""
-
-
-def notified(page, body: str) -> dict:
-    """The page's notification of this text, once shown (the server's notifier sends it)."""
-    page.wait_for_function("body => (window.webchat.lastNotification || {}).body === body", arg=body)
-    return page.evaluate("window.webchat.lastNotification")
-
 
 def test_desktop_notifications_for_chats_not_in_view_and_with_mentions_only_just_mentions(person):
     alice = person()

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .support import pages
-from .support.browser import BrowserPeople, expect_live, post_messages
+from .support.browser import RECORD_NOTIFICATIONS, BrowserPeople, expect_live, notified, post_messages
 
 pytestmark = pytest.mark.browser
 
@@ -186,19 +186,6 @@ def test_arrows_move_tab_and_click_choose_escape_closes_and_then_enter_sends(per
 
 
 # ----- notifications ---------------------------------------------------------------------------
-
-# Every notification the page shows, in order (notify.js says each, "webchat:notified").
-RECORD_NOTIFICATIONS = """() => {
-  window.notified = [];
-  document.addEventListener("webchat:notified", (e) => window.notified.push(e.detail.chatId));
-}"""
-
-
-def notified(page, body: str) -> dict:
-    """The page's notification of this text, once shown (the server's notifier sends it)."""
-    page.wait_for_function("body => (window.webchat.lastNotification || {}).body === body", arg=body)
-    return page.evaluate("window.webchat.lastNotification")
-
 
 def test_a_mention_notifies_with_all_and_mentions_only_but_never_in_a_muted_chat_where_it_still_counts(person):
     alice = person("alice")

@@ -10,7 +10,6 @@ the machine's Redis is shared with other runs, whose users must not look like ou
 """
 import collections
 import os
-import random
 import time
 
 import pytest
@@ -27,7 +26,6 @@ from .support.wsclient import Person
 
 POSTGRES_URL = os.environ.get("WEBCHAT_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("WEBCHAT_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
-TABLES = ("users", "chats", "memberships", "messages")
 VAPID_PRIVATE, VAPID_PUBLIC = vapid_key_pair()
 
 
@@ -38,21 +36,7 @@ def database():
     problem = services.redis_reachable(REDIS_URL)
     if problem:
         services.unavailable(f"Redis at {REDIS_URL} is not reachable: {problem}")
-    with services.postgres_database(POSTGRES_URL, "push_workers") as url:
-        from flask_migrate import upgrade
-
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test", "REDIS_URL": None})
-        with app.app_context():
-            upgrade()
-            db.engine.dispose()
-        start = random.randrange(1, 2000) * 1_000_000
-        engine = create_engine(url)
-        try:
-            with engine.begin() as conn:
-                for table in TABLES:
-                    conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), :n)"), {"n": start})
-        finally:
-            engine.dispose()
+    with services.migrated_postgres_database(POSTGRES_URL, "push_workers") as url:
         yield url
 
 

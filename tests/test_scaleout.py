@@ -15,7 +15,6 @@ import collections
 import http.client
 import json
 import os
-import random
 import re
 import signal
 import threading
@@ -44,7 +43,6 @@ from .support.wsclient import (
 POSTGRES_URL = os.environ.get("WEBCHAT_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = os.environ.get("WEBCHAT_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
 RESYNC = "<template data-resync></template>"
-TABLES = ("users", "chats", "memberships", "messages")
 
 
 # ----- services and servers -----------------------------------------------------------------------
@@ -60,24 +58,7 @@ def redis_url():
 @pytest.fixture(scope="module")
 def database(redis_url):
     """A fresh PostgreSQL database with the schema, its ids starting at a random offset."""
-    with services.postgres_database(POSTGRES_URL, "scaleout") as url:
-        from flask_migrate import upgrade
-
-        from webchat import create_app
-        from webchat.extensions import db
-
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test", "REDIS_URL": None})
-        with app.app_context():
-            upgrade()
-            db.engine.dispose()
-        start = random.randrange(1, 2000) * 1_000_000  # well inside a 32-bit id
-        engine = create_engine(url)
-        try:
-            with engine.begin() as conn:
-                for table in TABLES:
-                    conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), :n)"), {"n": start})
-        finally:
-            engine.dispose()
+    with services.migrated_postgres_database(POSTGRES_URL, "scaleout") as url:
         yield url
 
 

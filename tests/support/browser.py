@@ -167,3 +167,18 @@ SHOW_TAB = """() => {
   delete document.hidden;
   document.dispatchEvent(new Event("visibilitychange"));
 }"""
+
+
+# Every desktop notification the page shows, in order (static/notify.js says each, "webchat:notified").
+# The server sends them in the order of their messages: a message that must not notify is followed
+# by one of another chat that must, and the list shows whether the first one did.
+RECORD_NOTIFICATIONS = """() => {
+  window.notified = [];
+  document.addEventListener("webchat:notified", (e) => window.notified.push(e.detail.chatId));
+}"""
+
+
+def notified(page, body: str) -> dict:
+    """The page's notification of this text, once shown (the server's notifier sends it)."""
+    page.wait_for_function("body => (window.webchat.lastNotification || {}).body === body", arg=body)
+    return page.evaluate("window.webchat.lastNotification")

@@ -63,6 +63,38 @@ def postgres_database(base_url: str, purpose: str):
         admin.dispose()
 
 
+OFFSET_TABLES = ("users", "chats", "memberships", "messages")
+
+
+@contextlib.contextmanager
+def migrated_postgres_database(base_url: str, purpose: str):
+    """A fresh PostgreSQL database with the schema (the real migrations), its ids starting at a
+    random offset: Redis keeps who is online and each chat's channel by id, and the machine's Redis
+    is shared with other runs, whose users and chats must not look like ours."""
+    import random
+
+    from flask_migrate import upgrade
+    from sqlalchemy import create_engine, text
+
+    from webchat import create_app
+    from webchat.extensions import db
+
+    with postgres_database(base_url, purpose) as url:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test", "REDIS_URL": None})
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+        start = random.randrange(1, 2000) * 1_000_000  # well inside a 32-bit id
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                for table in OFFSET_TABLES:
+                    conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), :n)"), {"n": start})
+        finally:
+            engine.dispose()
+        yield url
+
+
 def _die_with_parent() -> None:
     """In the child: get SIGTERM when the test process dies, so no server outlives an aborted run."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)

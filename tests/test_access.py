@@ -194,7 +194,7 @@ ACCESS: dict[str, list[Probe]] = {
     ],
     "auth.forgot_password": [
         Probe("GET", "/forgot", **PUBLIC_PAGE),
-        Probe("POST", "/forgot", {"email": "{admin}@example.com"}, **PUBLIC_PAGE),
+        Probe("POST", "/forgot", {"email": "{unique}@example.com"}, **PUBLIC_PAGE),
     ],
     # Web Push devices (webchat/auth/push.py): one's own only. A form that is no subscription is
     # refused; a device id that is not one's own (here: no one's) is "not in your list"; the service

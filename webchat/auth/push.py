@@ -75,7 +75,7 @@ def unsubscribe_push():
     return jsonify(removed=removed)
 
 
-@bp.post("/settings/push/<int:subscription_id>/delete")
+@bp.post("/settings/push/<id:subscription_id>/delete")
 @login_required
 def remove_push_device(subscription_id: int):
     """Remove one of one's devices from Settings: it gets no more notifications."""

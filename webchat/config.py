@@ -1,6 +1,8 @@
 """Configuration read from the environment; every setting has a safe default for the embedded mode."""
+import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -27,16 +29,26 @@ def load_secret_key(instance: Path) -> str:
         return os.environ["SECRET_KEY"]
     key_file = instance / "secret_key"
     if not key_file.exists():
-        instance.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two workers starting together must not each write a different key.
-        try:
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
+        write_once(key_file, secrets.token_hex(32).encode())
     return key_file.read_text().strip()
+
+
+def write_once(path: Path, content: bytes) -> None:
+    """Create path with content unless it exists, atomically: workers starting together each
+    write a file of their own and link it into place; the first link wins, and nobody ever reads
+    a file half written (an O_EXCL create is visible, empty, before its write)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(scratch, 0o600)
+        with contextlib.suppress(FileExistsError):  # another worker's is in place: use theirs
+            os.link(scratch, path)
+    finally:
+        os.unlink(scratch)
 
 
 def database_url(instance: Path) -> str:

@@ -3,7 +3,7 @@ sending a notification to them (core/notifier.py's sender for the "push" way).
 
 The VAPID key is the server's identity to the push services: given by the environment
 (VAPID_PRIVATE_KEY, PEM or base64url of the raw key) or generated once into the instance folder,
-as the secret key is (two workers starting together write it once: O_EXCL). Browsers subscribe
+as the secret key is (config.write_once: workers starting together write it once). Browsers subscribe
 with its public half (public_key(): the applicationServerKey); a subscription made under one key
 is refused by the push service under another, so the key must outlive deployments.
 """
@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
@@ -22,6 +23,7 @@ from py_vapid import Vapid02
 from pywebpush import WebPusher, WebPushException
 from sqlalchemy import select
 
+from ..config import write_once
 from ..extensions import db
 from ..models import Notification, PushSubscription, User, utcnow
 from ..realtime.event_loop import under_gevent
@@ -54,18 +56,11 @@ def _load_key(app) -> Vapid02:
         if configured.startswith("-----BEGIN"):
             return Vapid02.from_pem(configured.encode())
         return Vapid02.from_string(configured)
-    path = os.path.join(app.instance_path, KEY_FILE)
-    if not os.path.exists(path):
+    path = Path(app.instance_path) / KEY_FILE
+    if not path.exists():
         fresh = Vapid02()
         fresh.generate_keys()
-        os.makedirs(app.instance_path, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another worker wrote it first: use theirs
-        else:
-            with os.fdopen(fd, "wb") as f:
-                f.write(fresh.private_pem())
+        write_once(path, fresh.private_pem())
     with open(path, "rb") as f:
         return Vapid02.from_pem(f.read())
 

@@ -22,7 +22,7 @@ from .support.records import members_of, stored_messages, user_names
 
 TABLES = {"users", "chats", "memberships", "messages", "reactions", "attachments", "login_sessions", "mentions",
           "workspace", "invitations", "audit_events", "thread_follows",
-          "push_subscriptions", "notification_queue", "notifications"}
+          "push_subscriptions", "notification_queue", "notifications", "api_tokens", "webhooks"}
 
 
 @pytest.fixture

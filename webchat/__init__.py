@@ -74,6 +74,8 @@ def create_app(config: dict | None = None) -> Flask:
     from .core import threads
     threads.init_app(app)
 
+    from .api import bp as api_bp
+    from .api import spec as api_spec
     from .auth import bp as auth_bp
     from .health import bp as health_bp
     from .pages import bp as pages_bp
@@ -84,6 +86,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(pages_bp)
     app.register_blueprint(socket_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(api_bp)
+    api_spec.app = app  # the OpenAPI document is read off this app's routes (no doc pages registered)
     app.extensions["webchat.notifier"].start()
     return app
 

@@ -1,5 +1,5 @@
 """Error pages and fragments that read like a product, not a traceback."""
-from flask import g, make_response, render_template
+from flask import g, jsonify, make_response, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, generate_csrf
 from sqlalchemy.exc import DBAPIError
@@ -23,9 +23,22 @@ TITLES = {
 }
 
 
+API_PREFIX = "/api/v1/"  # programs' front door (webchat/api): every answer there is JSON
+API_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+             409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "rate_limited",
+             500: "server_error", 503: "unavailable"}
+
+
+def api_error(status: int, message: str, code: str | None = None):
+    """An API error: {"error": {"code", "message"}} with its status; never HTML, never a traceback."""
+    return jsonify({"error": {"code": code or API_CODES.get(status, "error"), "message": message}}), status
+
+
 def render_error(status: int, detail: str | None = None):
-    """An error in the page's flash area for htmx, else a page of its own."""
+    """An error in the page's flash area for htmx, else a page of its own; JSON on the API."""
     title, text = TITLES.get(status, (f"Error {status}", "The request could not be completed."))
+    if request.path.startswith(API_PREFIX):
+        return api_error(status, detail or text)
     if is_htmx():
         response = make_response(render_template("_flash.html", message=detail or text, kind="error"), status)
         return retarget(response, "#flash", "innerHTML")

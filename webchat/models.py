@@ -70,6 +70,10 @@ class User(UserMixin, db.Model):
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     dnd_start: Mapped[int | None] = mapped_column(Integer)
     dnd_end: Mapped[int | None] = mapped_column(Integer)
+    # A bot: an account of a program, owned by a person (core/bots.py), that signs in only with
+    # its tokens; shown with a "bot" badge. (No foreign key: SQLite adds one only by copying users.)
+    is_bot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    bot_owner_id: Mapped[int | None] = mapped_column(Integer)
 
     @validates("username", "display_name")
     def _keep_skeleton(self, key: str, name: str) -> str:
@@ -449,3 +453,54 @@ class Notification(db.Model):
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiToken(db.Model):
+    """A key to the API and the socket for a person's scripts or a bot (core/tokens.py): only the
+    SHA-256 of its secret is kept (the secret is shown once); prefix tells tokens apart in lists."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("secret_hash", name="uq_api_tokens_secret_hash"),
+                      Index("ix_api_tokens_user", "user_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[str] = mapped_column(String(32))  # "read" or "read write"
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+    @property
+    def can_write(self) -> bool:
+        return "write" in self.scopes.split()
+
+
+class Webhook(db.Model):
+    """A chat's webhook, posting as a bot. direction "incoming": a secret URL that takes a POST of
+    {"text": …} (secret_hash: the SHA-256 of its secret); "outgoing": the chat's messages (or
+    those starting with trigger) are POSTed to url, signed with signing_secret (core/webhooks.py)."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (UniqueConstraint("secret_hash", name="uq_webhooks_secret_hash"),
+                      Index("ix_webhooks_chat", "chat_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    bot_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(8))  # incoming, outgoing
+    name: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    url: Mapped[str | None] = mapped_column(Text)
+    signing_secret: Mapped[str | None] = mapped_column(String(64))
+    trigger: Mapped[str | None] = mapped_column(String(32))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    bot: Mapped[User] = relationship(foreign_keys=[bot_id])

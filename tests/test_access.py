@@ -211,6 +211,29 @@ ACCESS: dict[str, list[Probe]] = {
                                                 "time_zone": "Europe/Paris"}, outsider=OWN),
         Probe("POST", "/settings/quiet-hours", {"time_zone": "Nowhere/Atall"}, outsider=422),
     ],
+    # Access tokens (issue 25): one's own only. A form without a name is refused; a token id that is
+    # not one's own (here: no one's) is not found.
+    "auth.create_token": [
+        Probe("POST", "/settings/tokens", {"name": "probe {unique}", "scope": "read"}, outsider=OWN),
+        Probe("POST", "/settings/tokens", {"name": "", "scope": "read"}, outsider=422),
+    ],
+    "auth.revoke_token": [Probe("POST", "/settings/tokens/2147483647/revoke", outsider=404)],
+    # Bots (issue 25): the Bots page lists the bots one owns; creating one there is for administrators,
+    # in a channel for its admins (alice may: not tried, it adds a member). A bot's tokens and its
+    # deactivation are its owner's and the administrators': alice and bob are people, so 404 to all.
+    "chats.bots_page": [Probe("GET", "/bots", outsider=OWN)],
+    "chats.create_bot": [Probe("POST", "/bots", {"username": "probe-{unique}", "display_name": "Probe {unique}"},
+                               member=404, channel_admin=404, admin=ALLOWED, owner=ALLOWED)],
+    "chats.add_bot": [Probe("POST", "/chats/{chat}/bots", {"username": "probe-{unique}", "display_name": "Probe"},
+                            member=403)],
+    "chats.create_bot_token": [Probe("POST", "/bots/{member}/tokens", {"name": "taken over", "scope": "write"},
+                                     member=404, channel_admin=404, admin=404, owner=404)],
+    "chats.revoke_bot_token": [Probe("POST", "/bots/{member}/tokens/1/revoke", member=404, channel_admin=404,
+                                     admin=404, owner=404)],
+    "chats.deactivate_bot": [
+        Probe("POST", "/bots/{member}/deactivate", member=404, channel_admin=404, admin=404, owner=404),
+        Probe("POST", "/bots/{admin}/deactivate", member=404, channel_admin=404, admin=404, owner=404),
+    ],
     # ----- invitations -----
     # A token of no invitation: "This invitation link isn't valid." (404) to everyone, signed in or
     # not, and nothing registered; such a miss costs like a failed login (auth/invitations.py).

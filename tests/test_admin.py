@@ -122,7 +122,7 @@ def test_the_owner_sees_administration_in_the_top_bar_and_it_opens_on_people(own
     page = owner.get("/admin/people")
     assert page.status == 200
     nav = re.search(r'<nav class="admin-nav".*?</nav>', page.text, re.S)[0]
-    assert re.findall(r">([^<>]+)</a>", nav) == ["People", "Channels", "Invitations", "Settings", "Audit log"]
+    assert re.findall(r">([^<>]+)</a>", nav) == ["People", "Channels", "Invitations", "Bots", "Settings", "Audit log"]
     assert 'href="/admin/people" aria-current="page"' in nav
 
 

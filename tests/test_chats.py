@@ -572,6 +572,7 @@ CHAT_URLS = [
     ("POST", "/admin/channels/{id}/owner", {"owner": "mallory"}),
     ("POST", "/admin/channels/{id}/default", {"default": "1"}),
     ("POST", "/chats/{id}/join", {}),  # joining is for public channels (test_directory.py)
+    ("POST", "/chats/{id}/bots", {"username": "sneaky-bot", "display_name": "Sneaky"}),  # test_bots.py
     # ----- threads (test_threads.py)
     ("GET", "/chats/{id}/threads/{mid}", None),
     ("POST", "/chats/{id}/threads/{mid}/replies", {"body": "let me in", "client_id": "intruder-0003"}),

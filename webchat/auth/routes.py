@@ -101,6 +101,10 @@ def login():
             return render_template("auth/login.html", error="This account has been deactivated. Ask the "
                                    "person who runs this webchat to reactivate it.",
                                    username=request.form.get("username", "")), DEACTIVATED
+        except accounts.IsBot as e:
+            return render_template("auth/login.html", error=f"@{e} is a bot: bots have no password and can't sign in "
+                                   "here. A program uses one of its access tokens, made on the Bots page by its owner.",
+                                   username=request.form.get("username", "")), FAILED_LOGIN
         if user is None:
             return render_template("auth/login.html", error="Wrong username or password.",
                                    username=request.form.get("username", "")), FAILED_LOGIN
@@ -200,9 +204,10 @@ def settings():
     return _settings_page(errors, 422 if errors else 200)
 
 
-def _settings_page(errors: dict, status: int):
-    """The settings page, with the refusal of whichever of its forms was sent."""
-    return render_template("auth/settings.html", errors=errors, themes=accounts.THEMES), status
+def _settings_page(errors: dict, status: int, **context):
+    """The settings page, with the refusal of whichever of its forms was sent (context: what one
+    of its sections shows besides, e.g. a new access token)."""
+    return render_template("auth/settings.html", errors=errors, themes=accounts.THEMES, **context), status
 
 
 def _avatar_key() -> str:

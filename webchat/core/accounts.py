@@ -8,7 +8,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..extensions import db, login_manager
 from ..models import User
 from ..text_rules import name_skeleton, unstorable, without_controls
-from . import channels, sessions, workspace
+from . import channels, sessions, tokens, workspace
 from .broadcasts import publish_control
 
 USERNAME = re.compile(r"^[a-z0-9_-]{3,32}$")
@@ -73,12 +73,11 @@ def display_name_error(name: str, besides: int | None = None) -> str | None:
     return None
 
 
-def register(username: str | None, display_name: str | None, password: str | None, role: str = "member") -> User:
-    """A new account with role (the owner's if it is the first; a guest's from a guest invitation).
-    The caller's pending changes (core/invitations.py: the use it takes) commit with it or not at all."""
+def new_names(username: str | None, display_name: str | None) -> tuple[str, str, dict[str, str]]:
+    """The username and display name a new account (a person's or a bot's) would have, and what is
+    wrong with them (field -> words; empty when nothing is)."""
     username = (username or "").strip().lower()
     display_name = clean_display_name(display_name) or username
-    password = password or ""
     errors = {}
     if not USERNAME.match(username):
         errors["username"] = "Usernames are 3–32 characters: letters a–z, digits, _ and -."
@@ -90,6 +89,14 @@ def register(username: str | None, display_name: str | None, password: str | Non
     # A display name left empty is the username: its problem is already said once.
     if not (display_name == username and "username" in errors) and (problem := display_name_error(display_name)):
         errors["display_name"] = problem
+    return username, display_name, errors
+
+
+def register(username: str | None, display_name: str | None, password: str | None, role: str = "member") -> User:
+    """A new account with role (the owner's if it is the first; a guest's from a guest invitation).
+    The caller's pending changes (core/invitations.py: the use it takes) commit with it or not at all."""
+    username, display_name, errors = new_names(username, display_name)
+    password = password or ""
     if problem := password_error(password):
         errors["password"] = problem
     if errors:
@@ -164,15 +171,24 @@ def sign_out(user_id: int, sid: str) -> None:
 
 
 def set_active(user: User, active: bool) -> None:
-    """Take an account out of service (signed out everywhere, sockets closed) or back in."""
+    """Take an account out of service (signed out everywhere, sockets closed, its access tokens
+    revoked, and the bots it owns deactivated with theirs) or back in (alone: its tokens stay
+    revoked and its bots deactivated until someone reactivates each, so nothing comes back unseen)."""
     user.is_active_account = active
+    gone = [user]
     if not active:
         sessions.end_all(user.id)
+        gone += db.session.scalars(select(User).where(User.bot_owner_id == user.id, User.is_bot.is_(True),
+                                                      User.is_active_account.is_(True))).all()
+        for bot in gone[1:]:
+            bot.is_active_account = False
     db.session.commit()
     if not active:
+        for account in gone:
+            tokens.revoke_all(account)  # each token's sockets close ("session-ended token:<id>")
         # With Redis the user's sockets close at once; without it (one process, in-process hub) a
         # command cannot reach them, and each worker's session check closes them within seconds.
-        publish_control([user.id], "credentials-changed")
+        publish_control([account.id for account in gone], "credentials-changed")
 
 
 _DUMMY_HASH = generate_password_hash("not a real password")
@@ -182,9 +198,14 @@ class Deactivated(Exception):
     """The password was right, but the account has been deactivated."""
 
 
+class IsBot(Exception):
+    """The username is a bot's: bots have no password and sign in with access tokens only."""
+
+
 def authenticate(username: str | None, password: str | None) -> User | None:
     """The user these credentials name, or None; raises Deactivated for a right password on a
-    deactivated account (only then, so the answer tells nothing to someone guessing)."""
+    deactivated account (only then, so the answer tells nothing to someone guessing), and IsBot
+    for a bot's username, whatever the password (bots are listed by name to everyone anyway)."""
     username = (username or "").strip().lower()
     # A name no account can have never reaches the query (PostgreSQL refuses a NUL outright).
     user = None if unstorable(username) else db.session.scalar(select(User).where(User.username == username))
@@ -192,6 +213,9 @@ def authenticate(username: str | None, password: str | None) -> User | None:
         # Hash anyway, so the response time does not tell which usernames exist.
         check_password_hash(_DUMMY_HASH, password or "")
         return None
+    if user.is_bot:
+        check_password_hash(_DUMMY_HASH, password or "")  # as long as any other answer takes
+        raise IsBot(user.username)
     if not user.check_password(password or ""):
         return None
     if not user.is_active_account:

@@ -79,6 +79,8 @@ def change_role(actor: User, username: str, role: str | None) -> User:
     workspace.check_may_manage(actor, target)
     if role not in workspace.ROLES:
         raise ChatError("Pick one of the roles shown.", 422)
+    if target.is_bot and role != target.role:
+        raise ChatError("A bot keeps the member role: what it may do is what its tokens allow.", 409)
     if role == target.role:
         return target
     if "owner" in (role, target.role) and actor.role != "owner":
@@ -116,6 +118,8 @@ def password_reset_token(actor: User, username: str) -> tuple[User, str]:
     administrator is shown it once (it is not stored: its signature and fingerprint prove it)."""
     target = person(username)
     workspace.check_may_manage(actor, target)
+    if target.is_bot:
+        raise ChatError("A bot has no password: it signs in with access tokens, made on the Bots page.", 409)
     if not target.is_active_account:
         raise ChatError("Reactivate this account first: a deactivated account can't set a password.", 409)
     workspace.record(actor, "user.password_reset_link", f"@{target.username}")
@@ -158,7 +162,7 @@ def user_for_reset(token: str) -> User:
         raise ChatError("This is not a valid password reset link. Check that it was copied whole, "
                         "or ask an administrator for a new one.", 404) from None
     user = db.session.get(User, claims.get("user")) if isinstance(claims, dict) else None
-    if user is None or not user.is_active_account:
+    if user is None or not user.is_active_account or user.is_bot:
         raise ChatError("This password reset link no longer works: the account is deactivated.", 410)
     if claims.get("fp") != _fingerprint(user):
         raise ChatError("This password reset link has already been used. "

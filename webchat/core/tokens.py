@@ -8,6 +8,7 @@ revoking one, or deactivating its user, closes its sockets within a second (as s
 the control channel's "session-ended token:<id>", and session_guard for what that misses).
 """
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,8 +17,9 @@ from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import ApiToken, User, utcnow
+from ..text_rules import unstorable, without_controls
 from .broadcasts import publish_control
-from .errors import ChatError
+from .errors import ChatError, not_found
 
 PREFIX = "wc_"
 SCOPES = {"read": "read", "write": "read write"}  # as chosen in Settings -> as stored
@@ -30,9 +32,18 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+SESSION_PREFIX = "token:"
+_SESSION_ID = re.compile(re.escape(SESSION_PREFIX) + r"(\d{1,18})", re.ASCII)
+
+
 def session_id(token: ApiToken) -> str:
     """The sign-in id a token's sockets carry (socket/session_guard.py, "session-ended <id>")."""
-    return f"token:{token.id}"
+    return f"{SESSION_PREFIX}{token.id}"
+
+
+def is_session_id(sid: str | None) -> bool:
+    """Whether a socket's sign-in id is a token's (session_id) rather than a login session's."""
+    return bool(sid) and sid.startswith(SESSION_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -43,21 +54,34 @@ class NewToken:
 
 def create(user: User, name: str, scope: str, created_by: User | None = None) -> NewToken:
     """Make a token for user (a person's own, or a bot's made by its owner or an administrator)."""
-    name = " ".join((name or "").split())
-    if not name or len(name) > MAX_NAME:
-        raise ChatError(f"Give the token a name of 1 to {MAX_NAME} characters, to tell it apart later.", 422)
+    name = clean_name(name)
     if scope not in SCOPES:
         raise ChatError("Choose what the token may do: read, or read and write.", 422)
-    count = db.session.scalar(select(db.func.count()).select_from(ApiToken)
-                              .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)))
-    if count >= MAX_TOKENS:
-        raise ChatError(f"{user.display_name} has {MAX_TOKENS} tokens already. Revoke one first.", 409)
+    live = tokens_of(user)
+    if any(token.name.casefold() == name.casefold() for token in live):
+        raise ChatError(f"There is a token called “{name}” already: give this one another name, "
+                        "to tell them apart later.", 422)
+    if len(live) >= MAX_TOKENS:
+        whose = "You have" if created_by is None or created_by.id == user.id else f"@{user.username} has"
+        raise ChatError(f"{whose} {MAX_TOKENS} tokens already, the most there may be. Revoke one first.", 409)
     secret = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, name=name, prefix=secret[:11], secret_hash=digest(secret),
                      scopes=SCOPES[scope], created_by_id=(created_by or user).id, created_at=utcnow())
     db.session.add(token)
     db.session.commit()
     return NewToken(token, secret)
+
+
+def clean_name(typed: str | None) -> str:
+    """A token's name as kept (white space made single spaces, invisible characters dropped);
+    ChatError when there is none left, it is too long, or holds a character no column can keep."""
+    typed = typed or ""
+    if unstorable(typed):
+        raise ChatError("That name contains a character webchat can't store (a NUL or an unpaired surrogate).", 422)
+    name = " ".join(without_controls(typed).split())
+    if not name or len(name) > MAX_NAME:
+        raise ChatError(f"Give the token a name of 1 to {MAX_NAME} characters, to tell it apart later.", 422)
+    return name
 
 
 def authenticate(secret: str | None) -> ApiToken | None:
@@ -81,6 +105,14 @@ def tokens_of(user: User) -> list[ApiToken]:
                                    .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
 
 
+def token_of(user: User, token_id: int) -> ApiToken:
+    """One of the user's tokens that still work; the usual 404 for any other (someone else's, revoked)."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id or token.revoked_at is not None:
+        raise not_found()
+    return token
+
+
 def revoke(token: ApiToken) -> None:
     """The token stops working at once; its sockets close."""
     if token.revoked_at is None:
@@ -91,17 +123,28 @@ def revoke(token: ApiToken) -> None:
 
 def live_ids(ids) -> set[int]:
     """Which of these token ids still work (session_guard's check for token sockets)."""
-    ids = list(ids)
-    if not ids:
-        return set()
-    return set(db.session.scalars(select(ApiToken.id).join(User, User.id == ApiToken.user_id)
-                                  .where(ApiToken.id.in_(ids), ApiToken.revoked_at.is_(None), User.is_active_account)))
+    ids = sorted(set(ids))
+    live: set[int] = set()
+    for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit, with room to spare
+        live.update(db.session.scalars(
+            select(ApiToken.id).join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.id.in_(ids[start:start + 500]), ApiToken.revoked_at.is_(None),
+                   User.is_active_account.is_(True))))
+    return live
+
+
+def live_sessions(sids) -> set[str]:
+    """Which of these socket sign-in ids are of tokens that still work (is_session_id; others are
+    left out: they are login sessions', for core/sessions.still_live)."""
+    ids = {int(match[1]) for sid in sids if sid and (match := _SESSION_ID.fullmatch(sid))}
+    return {f"{SESSION_PREFIX}{token_id}" for token_id in live_ids(ids)}
 
 
 def revoke_all(user: User) -> None:
-    """Every token of the user stops working (their owner deactivated, the bot deleted)."""
+    """Every token of the user stops working (they or the bot's owner deactivated, the bot deactivated)."""
     ids = [t.id for t in tokens_of(user)]
-    db.session.execute(update(ApiToken).where(ApiToken.id.in_(ids)).values(revoked_at=utcnow()))
+    if ids:
+        db.session.execute(update(ApiToken).where(ApiToken.id.in_(ids)).values(revoked_at=utcnow()))
     db.session.commit()
     for token_id in ids:
-        publish_control([user.id], f"session-ended token:{token_id}")
+        publish_control([user.id], f"session-ended {SESSION_PREFIX}{token_id}")

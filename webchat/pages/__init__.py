@@ -9,6 +9,7 @@ bp = Blueprint("chats", __name__)  # the name keeps the endpoints chats.*
 
 from . import (  # noqa: E402,F401  (registers the views on bp)
     attachments,
+    bots,
     channels,
     chats,
     directory,

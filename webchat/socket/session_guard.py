@@ -6,13 +6,15 @@ database, in one query per 500 sign-ins, which of its open sockets' login sessio
 and closes the others with 1008. It catches what no control message announces (a sign-in that
 expired, an account deactivated from the command line while the hub is in-process) and what one
 could miss (a socket whose handshake crossed its logout, a Redis message lost).
+A program's socket carries its token's id instead of a login session's (tokens.session_id): it
+lives while the token is not revoked and its user (a person or a bot) is active.
 """
 import logging
 
 import gevent
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..core import sessions
+from ..core import sessions, tokens
 from ..extensions import db
 from ..realtime.connection import POLICY_VIOLATION
 
@@ -24,11 +26,18 @@ _watcher: gevent.Greenlet | None = None
 def close_unless_signed_in(tab) -> None:
     """Right after a socket subscribed: a logout between its handshake and now went unheard."""
     try:
-        live = sessions.still_live([tab.sid])
+        live = still_live([tab.sid])
     finally:
         db.session.remove()
     if tab.sid not in live:
         tab.conn.close(POLICY_VIOLATION, "signed out")
+
+
+def still_live(sids) -> set[str]:
+    """Which of these sockets' sign-ins are live: login sessions' and tokens' alike."""
+    sids = {sid for sid in sids if sid}
+    of_tokens = {sid for sid in sids if tokens.is_session_id(sid)}
+    return sessions.still_live(sids - of_tokens) | tokens.live_sessions(of_tokens)
 
 
 def watch(app, open_tabs) -> None:
@@ -47,7 +56,7 @@ def _run(app, open_tabs) -> None:
             continue
         with app.app_context():
             try:
-                live = sessions.still_live(tab.sid for tab in tabs)
+                live = still_live(tab.sid for tab in tabs)
             except SQLAlchemyError as e:
                 # The database is away: say nothing about anyone's sign-in until it is back.
                 log.warning("session_check.skipped error=%s", type(e).__name__)

@@ -342,7 +342,8 @@ def test_the_guard_checks_every_address_a_name_resolves_to_with_the_resolver_at_
 
     for answers, why in ((["127.0.0.1"], "loopback"), (["93.184.216.34", "10.1.2.3"], "private"),
                          (["::ffff:169.254.169.254"], "link-local"), (["fd00::1"], "private"),
-                         (["224.0.0.1"], "multicast"), (["0.0.0.0"], "unspecified"), (["100.64.0.1"], "non-public")):
+                         (["224.0.0.1"], "multicast"), (["0.0.0.0"], "unspecified"), (["100.64.0.1"], "non-public"),
+                         (["64:ff9b::a00:5"], "private"), (["2002:7f00:1::"], "loopback")):
         with pytest.raises(outbound.Refused, match=f"a {why} address"):
             outbound.safe_addresses("hooks.example.com", 443, frozenset(), resolver(answers))
     assert outbound.safe_addresses("hooks.example.com", 443, frozenset(), resolver(["93.184.216.34"]))

@@ -188,7 +188,9 @@ def webhook_targets(message: Message, mentioned: set[int]) -> list[Planned]:
     hooks = db.session.execute(
         select(Webhook.bot_id, Webhook.trigger).join(Membership, and_(Membership.chat_id == Webhook.chat_id,
                                                                       Membership.user_id == Webhook.bot_id))
-        .where(Webhook.chat_id == message.chat_id, Webhook.direction == "outgoing", Webhook.revoked_at.is_(None)))
+        .join(User, User.id == Webhook.bot_id)
+        .where(Webhook.chat_id == message.chat_id, Webhook.direction == "outgoing", Webhook.revoked_at.is_(None),
+               User.is_active_account))
     planned = []
     for bot_id, trigger in hooks:
         if bot_id in mentioned:

@@ -23,6 +23,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 MAX_REDIRECTS = 3
 MAX_ANSWER_BYTES = 64 * 1024  # of a response body read (a reply's {"text": …})
 REDIRECTS = (301, 302, 303, 307, 308)
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address in its last 32 bits
 
 Resolver = Callable[[str, int], list[tuple]]  # socket.getaddrinfo's answer, for (host, port)
 
@@ -38,8 +39,13 @@ def _resolve(host: str, port: int) -> list[tuple]:
 def forbidden(address: str) -> str | None:
     """Why this IP address is not one to connect to ("loopback", "private" …), or None if public."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # a scope (fe80::1%eth0) says nothing more
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if ip.version == 6:  # an IPv6 address that carries an IPv4 one reaches it: judge that one
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip in NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
     for kind, test in (("unspecified", ip.is_unspecified), ("loopback", ip.is_loopback),
                        ("link-local", ip.is_link_local), ("multicast", ip.is_multicast),
                        ("private", ip.is_private), ("reserved", ip.is_reserved)):

@@ -218,7 +218,7 @@ def incoming(secret: str | None) -> Webhook | None:
     if not secret or not SECRET_CHARACTERS.fullmatch(secret):
         return None
     hook = db.session.scalar(select(Webhook).where(Webhook.secret_hash == digest(secret)))
-    if hook is None or hook.revoked_at is not None or hook.direction != "incoming":
+    if hook is None or hook.revoked_at is not None or hook.direction != "incoming" or not hook.bot.is_active_account:
         return None
     return hook
 

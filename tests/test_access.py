@@ -301,6 +301,16 @@ ACCESS: dict[str, list[Probe]] = {
         Probe("POST", "/chats/{chat}/threads/{system_message}/replies", {"body": "hi", "client_id": "intruder-t02"},
               member=404, channel_admin=404),
     ],
+    # ----- webhooks (issue 25) -----
+    # A chat's webhooks are its admins' (and workspace administrators' in it): bob is refused,
+    # anyone outside the chat finds nothing. An incoming URL's secret is its only credential: a
+    # secret of no webhook is 404 to everyone, signed in or not, and posts nothing.
+    "chats.add_incoming_webhook": [Probe("POST", "/chats/{chat}/webhooks/incoming", {"name": "Intruder"}, member=403)],
+    "chats.add_outgoing_webhook": [Probe("POST", "/chats/{chat}/webhooks/outgoing",
+                                         {"name": "Intruder", "url": "https://example.com/hook"}, member=403)],
+    "chats.revoke_webhook": [Probe("POST", "/chats/{chat}/webhooks/1/revoke", member=403)],
+    "hooks.incoming": [Probe("POST", "/hooks/not-the-secret-of-any-webhook-at-all", {"text": "let me in"},
+                             anonymous=404, outsider=404)],
     # ----- the socket ---------------------------------------------------------------------------
     "realtime.socket": [Probe("WS", "/socket", anonymous=401, outsider=REFUSED)],
 }

@@ -71,11 +71,13 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     htmx.init_app(app)
     templating.init_app(app)
-    from .core import threads
+    from .core import threads, webhooks
     threads.init_app(app)
+    webhooks.init_app(app)
 
     from .api import bp as api_bp
     from .api import spec as api_spec
+    from .api.hooks import bp as hooks_bp
     from .auth import bp as auth_bp
     from .health import bp as health_bp
     from .pages import bp as pages_bp
@@ -87,6 +89,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(socket_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(hooks_bp)
     api_spec.app = app  # the OpenAPI document is read off this app's routes (no doc pages registered)
     app.extensions["webchat.notifier"].start()
     return app

@@ -160,6 +160,14 @@ def from_environment(instance: Path) -> dict:
         "SMTP_TIMEOUT_SECONDS": float(os.environ.get("WEBCHAT_SMTP_TIMEOUT", "15")),
         # "Forgot your password?" e-mails asked for one address (an address of the asker: 4 times it).
         "PASSWORD_MAIL_LIMIT": os.environ.get("WEBCHAT_PASSWORD_MAIL_LIMIT", "5 per hour"),
+        # Webhooks (core/webhooks.py): how long a receiver may take (connecting, then each read)
+        # before the delivery is retried later; hosts (as written in URLs) an outgoing webhook may
+        # reach though they resolve to private or loopback addresses (an internal service);
+        # posts one incoming webhook URL takes.
+        "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("WEBCHAT_WEBHOOK_TIMEOUT_SECONDS", "5")),
+        "WEBHOOK_ALLOWED_HOSTS": [h.strip().lower().strip("[]") for h in
+                                  os.environ.get("WEBCHAT_WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()],
+        "WEBHOOK_INCOMING_LIMIT": os.environ.get("WEBCHAT_WEBHOOK_INCOMING_LIMIT", "60 per minute; 1000 per hour"),
         # The address people reach the app at, for links in e-mails (sent with no request at hand).
         "BASE_URL": (os.environ.get("WEBCHAT_BASE_URL") or "http://localhost:8000").rstrip("/"),
         # (The socket package adds its thread_class: socket/__init__.py.)

@@ -23,6 +23,10 @@ How (the ways), for each member with a reason:
 A desktop notification or push is sent at most once per chat per NOTIFY_FOLD_SECONDS: later
 messages fold into the next one ("3 new messages in #general").
 
+Outgoing webhooks (core/webhooks.py) are a way too, "webhook", for the hook's bot: every person's
+message of the chat (never a bot's: two bots would answer each other forever), or, for a hook with
+a trigger word, those whose first word is it and those that mention the bot (webhook_targets).
+
 plan() writes the rows (models.Notification) in the notifier's transaction (core/notifier.py),
 which then sends them off the send path.
 """
@@ -35,12 +39,12 @@ from sqlalchemy import and_, case, exists, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
-from ..models import Chat, Membership, Mention, Message, Notification, PushSubscription, ThreadFollow, User
+from ..models import Chat, Membership, Mention, Message, Notification, PushSubscription, ThreadFollow, User, Webhook
 from ..sanitize import plain_text
 from ..templating import attachment_summary
 
 REASONS = ("mention", "dm", "thread", "all")
-WAYS = ("desktop", "push", "email")
+WAYS = ("desktop", "push", "email", "webhook")
 PREVIEW_CHARACTERS = 140  # of a notification's body: whole characters, "…" after 139
 SENT, RETRY, FAILED, DROPPED = "sent", "retry", "failed", "dropped"  # a sender's outcomes for a row
 FOLDING = "state = 'due' AND folds"  # the partial unique index of migration 0015
@@ -149,6 +153,7 @@ def decide(message: Message, now: datetime) -> list[Planned]:
     if message.thread_id is not None:
         followers = set(db.session.scalars(select(ThreadFollow.user_id).where(
             ThreadFollow.thread_id == message.thread_id, ThreadFollow.following)))
+    planned = webhook_targets(message, mentioned)
     reasons = {}
     people = {}
     for recipient in recipients(chat.id):
@@ -157,14 +162,41 @@ def decide(message: Message, now: datetime) -> list[Planned]:
             reasons[recipient.user_id] = reason
             people[recipient.user_id] = recipient
     if not reasons:
-        return []
+        return planned
     live = current_app.extensions["webchat.live_state"]
     online = live.online(reasons)
     views = live.views(online) if online else {}
-    planned = []
     for user_id, reason in reasons.items():
         for way in ways_for(message, people[user_id], reason, views.get(user_id), user_id in online, now):
             planned.append(Planned(user_id, way, reason))
+    return planned
+
+
+def triggered(text: str, trigger: str) -> bool:
+    """Whether a message's text starts with the trigger word (its first word, in any case)."""
+    first = text.split(maxsplit=1)[:1]
+    return bool(first) and first[0].casefold() == trigger.casefold()
+
+
+def webhook_targets(message: Message, mentioned: set[int]) -> list[Planned]:
+    """The outgoing webhooks of the message's chat it goes to, as a "webhook" row for each hook's
+    bot: a person's message only; for a hook with a trigger word, only one that starts with it or
+    mentions the bot (mentioned: the user ids the message mentions)."""
+    author = message.author
+    if author is None or author.is_bot:
+        return []
+    hooks = db.session.execute(
+        select(Webhook.bot_id, Webhook.trigger).join(Membership, and_(Membership.chat_id == Webhook.chat_id,
+                                                                      Membership.user_id == Webhook.bot_id))
+        .join(User, User.id == Webhook.bot_id)
+        .where(Webhook.chat_id == message.chat_id, Webhook.direction == "outgoing", Webhook.revoked_at.is_(None),
+               User.is_active_account))
+    planned = []
+    for bot_id, trigger in hooks:
+        if bot_id in mentioned:
+            planned.append(Planned(bot_id, "webhook", "mention"))
+        elif trigger is None or triggered(message.body, trigger):
+            planned.append(Planned(bot_id, "webhook", "all"))
     return planned
 
 

@@ -14,6 +14,7 @@ from . import (  # noqa: E402,F401  (registers the views on bp)
     chats,
     directory,
     following,
+    integrations,
     invitations,
     mentions,
     messages,

@@ -2,7 +2,18 @@
 from flask import current_app, make_response, render_template, request, url_for
 from flask_login import current_user
 
-from ..core import changes, channels, directory, messaging, quotes, read_state, service, work_budget, workspace
+from ..core import (
+    changes,
+    channels,
+    directory,
+    messaging,
+    quotes,
+    read_state,
+    service,
+    webhooks,
+    work_budget,
+    workspace,
+)
 from ..core.errors import ChatError
 from ..core.fragments import render_chat_list
 from ..core.presence import Presence
@@ -181,8 +192,10 @@ def members(chat_id: int):
     return _members_page(membership)
 
 
-def _members_page(membership, status: int = 200, error: str | None = None, notice: str | None = None):
+def _members_page(membership, status: int = 200, error: str | None = None, notice: str | None = None, **extra):
+    """extra: for the Integrations section (pages/integrations.py), the hook just made."""
     chat = membership.chat
+    manages_hooks = webhooks.may_manage(current_user, chat, membership)
     people = sorted(chat.memberships, key=lambda m: (not m.is_admin, m.user.display_name.lower()))
     if triggered_by(f"member-list-stale-{chat.id}"):  # an open members page, after a membership change
         return render_template("chats/_member_list.html", chat=chat, membership=membership, people=people,
@@ -190,7 +203,9 @@ def _members_page(membership, status: int = 200, error: str | None = None, notic
     return page_or_pane("chats/_members.html", status=status, chat=chat, membership=membership,
                         people=people, title=service.chat_title(chat, current_user),
                         may_archive=channels.may_archive(current_user, chat, membership),
-                        presence=Presence(current_user, [m.user for m in people]), error=error, notice=notice)
+                        presence=Presence(current_user, [m.user for m in people]), error=error, notice=notice,
+                        manages_hooks=manages_hooks, hooks=webhooks.hooks_of(chat.id) if manages_hooks else [],
+                        **extra)
 
 
 def _member_action(chat_id: int, action):

@@ -31,7 +31,7 @@ from ..extensions import db
 from ..models import Chat, Membership, Message, Notification, User, Webhook, utcnow
 from ..realtime.event_loop import under_gevent
 from ..text_rules import name_skeleton, unstorable
-from . import accounts, messaging, outbound
+from . import accounts, bots, messaging, outbound
 from .errors import ChatError, not_found
 from .notifications import DROPPED, FAILED, RETRY, SENT
 from .read_only import check_writable
@@ -120,9 +120,9 @@ def _bot_username(name: str) -> str:
 
 def _add_bot(chat: Chat, creator: User, name: str) -> User:
     """A bot for a new hook, owned by its creator, made a member of the chat (a chat event says so);
-    the caller commits. It never signs in with a password (none matches "!")."""
+    the caller commits. It never signs in with a password (bots.NO_PASSWORD matches none)."""
     bot = User(username=_bot_username(name), display_name=name, is_bot=True, bot_owner_id=creator.id,
-               password_hash="!")
+               password_hash=bots.NO_PASSWORD)
     db.session.add(bot)
     chat.memberships.append(Membership(user=bot))
     return bot

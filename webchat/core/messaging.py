@@ -85,7 +85,7 @@ class Sender:
     """What send_message needs of a membership, read in one Core query (sender_in)."""
 
     chat_id: int
-    user: User  # detached, with id, username, display_name and avatar_name (all the message partial reads)
+    user: User  # detached, with id, username, display_name, avatar_name and is_bot (all the message partial reads)
     client_id: str | None = None  # the id sender_in looked up, and the user's message under it
     repeat_of: int | None = None
     chat_name: str | None = None
@@ -93,7 +93,7 @@ class Sender:
 
 
 _SENDER = DriverStatement(
-    select(_users.c.username, _users.c.display_name, _users.c.avatar_name,
+    select(_users.c.username, _users.c.display_name, _users.c.avatar_name, _users.c.is_bot,
            _EXISTING.scalar_subquery().label("repeat_of"), _chats.c.name, _chats.c.archived_at)
     .select_from(_memberships).join(_users, _users.c.id == _memberships.c.user_id)
     .join(_chats, _chats.c.id == _memberships.c.chat_id)
@@ -107,8 +107,9 @@ def sender_in(chat_id: int, user_id: int, client_id: str | None = None) -> Sende
                         {"chat": chat_id, "user": user_id, "author": user_id, "client_id": client_id})
     if not rows:
         return None
-    username, display_name, avatar_name, repeat_of, chat_name, archived_at = rows[0]
-    user = detached(User, id=user_id, username=username, display_name=display_name, avatar_name=avatar_name)
+    username, display_name, avatar_name, is_bot, repeat_of, chat_name, archived_at = rows[0]
+    user = detached(User, id=user_id, username=username, display_name=display_name, avatar_name=avatar_name,
+                    is_bot=bool(is_bot))
     return Sender(chat_id, user, client_id, repeat_of, chat_name, archived_at is not None)
 
 

@@ -76,6 +76,7 @@ class ProgramSession(TabSession):
 
     def __init__(self, hub, user: User, sid: str, ws, config, *, can_write: bool) -> None:
         super().__init__(hub, user, user.session_token, sid, ws, config)
+        self.conn.heartbeat_interval = 0  # the pages' heartbeat is HTML; a program has WebSocket pings
         self.can_write = can_write
         # Per chat, while it catches up: the live deliveries waiting for the catch-up's end.
         self.held: dict[int, list[Delivery]] = {}

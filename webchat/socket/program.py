@@ -194,7 +194,7 @@ class ProgramSession(TabSession):
             self._error(code, str(e), client_id)
         except ChatError as e:
             db.session.rollback()
-            self._error(CODES.get(e.status, "refused"), e.message, client_id)
+            self._error(CODES.get(e.status, "refused"), e.message, client_id, e.retry_after)
         except DBAPIError:
             db.session.rollback()
             log.warning("database.unavailable during program frame")
@@ -206,8 +206,10 @@ class ProgramSession(TabSession):
         finally:
             db.session.remove()
 
-    def _error(self, code: str, message: str, client_id: str | None) -> None:
+    def _error(self, code: str, message: str, client_id: str | None, retry_after: int | None = None) -> None:
         event = {"type": "error", "error": {"code": code, "message": message}}
+        if retry_after is not None:
+            event["error"]["retry_after"] = retry_after
         if client_id is not None and messaging.CLIENT_ID.fullmatch(client_id):
             event["client_id"] = client_id
         self._write(event)
@@ -239,6 +241,9 @@ class ProgramSession(TabSession):
                     changed = self._replay_changes(chat_id, cursor)
         finally:
             held = self.held.pop(chat_id, [])
+        if chat_id not in self.chat_ids:  # removed from the chat meanwhile: nothing more of it
+            self._unsubscribe(chat_id)
+            return
         old = self.floors.get(chat_id, (0, 0))
         self.floors[chat_id] = (max(newest, old[0]), max(changed, old[1]))
         for delivery in held:  # in the order published, without what the catch-up gave

@@ -43,14 +43,15 @@ def allowed_origins() -> set[str]:
 
 @bp.before_request
 def admit_socket():
-    """Refuse before the 101: anonymous users, foreign origins, too many sockets; decline compression."""
+    """Refuse before the 101: anonymous users, bad tokens, foreign origins (for cookies), too many
+    sockets; decline compression."""
     # Browsers always offer permessage-deflate and simple-websocket always accepts it, giving
     # each socket its own zlib stream at several times the CPU per delivery. Not offered, not used.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     g.program_token = None
-    if "Authorization" in request.headers:
-        scheme, _, secret = request.headers["Authorization"].partition(" ")
-        token = tokens.authenticate(secret.strip()) if scheme.lower() == "bearer" else None
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":  # a program's (other schemes, a proxy's Basic say, are not ours)
+        token = tokens.authenticate(secret.strip())
         if token is None:
             abort(401)
         g.program_token = token

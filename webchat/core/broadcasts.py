@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import Membership, User
 from ..realtime.hub import Hub, chat_channel, control_channel, user_channel
+from . import program_events
 
 PRESENCE_GRACE_SECONDS = 5  # a reload reconnects within this, so nobody flickers offline
 # Presence goes live to direct chats and to groups up to this size. In bigger rooms every member
@@ -99,7 +100,7 @@ def publish_typing(chat_id: int, thread_id: int | None = None) -> None:
     place = typing_place(chat_id, thread_id)
     typists = [who.split("|", 1) for who in live_state().typists(place)]
     html = render_template("realtime/_typing.html", chat_id=place, typists=typists)
-    current_hub().publish(chat_channel(chat_id), html)
+    program_events.publish(chat_id, html, lambda: [program_events.typing(chat_id, thread_id, typists)])
 
 
 def receipt_readers(chat_id: int):

@@ -16,9 +16,7 @@ from sqlalchemy import func, select, update
 
 from ..extensions import db
 from ..models import Chat, Membership, Message, utcnow
-from ..realtime.hub import chat_channel
-from . import attachments, send_budget, workspace
-from .broadcasts import current_hub
+from . import attachments, program_events, send_budget, workspace
 from .errors import ChatError
 from .messaging import MAX_ID, record_mentions, render_body, validate_body, with_parts
 from .read_only import check_writable
@@ -68,12 +66,16 @@ def render_changes(messages: list[Message], chat_id: int, cursor: int | None = N
     return render_template("chats/_changes.html", messages=messages, chat_id=chat_id, cursor=cursor)
 
 
-def announce_change(message: Message, quoting: list[Message] = ()) -> None:
+def announce_change(message: Message, quoting: list[Message] = (),
+                    event: "program_events.Events | None" = None) -> None:
     """Render the changed message once, with the messages quoting it that changed with it
-    (follow_quotes), and publish them to its chat in one frame (after commit)."""
+    (follow_quotes), and publish them to its chat in one frame (after commit); to programs, each
+    as message.changed or message.deleted, or event() for the message itself (a reaction)."""
     if quoting:  # read again after the commit, with what the partial shows, in one query each
         db.session.scalars(with_parts(select(Message)).where(Message.id.in_([m.id for m in quoting]))).all()
-    current_hub().publish(chat_channel(message.chat_id), render_changes([message, *quoting], message.chat_id))
+    program_events.publish(message.chat_id, render_changes([message, *quoting], message.chat_id),
+                           lambda: (event() if event else program_events.changed([message]))
+                           + program_events.changed(quoting))
 
 
 def changes_after(chat_id: int, cursor: int, limit: int) -> list[Message]:

@@ -226,7 +226,7 @@ def join_default_channels(user: User) -> list[Chat]:
         messages.append(add_system_message(chat, f"{user.display_name} joined"))
     db.session.commit()
     for chat, message in zip(chats, messages, strict=True):
-        service.announce_membership(chat, message)
+        service.announce_membership(chat, message, joined=[user])
     publish_control([user.id], "memberships")
     return chats
 

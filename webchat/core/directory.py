@@ -105,5 +105,5 @@ def join(chat_id: int, user: User) -> Chat:
         db.session.rollback()
         return previewable_or_404(chat_id, user)
     publish_control([user.id], "memberships")  # their sockets subscribe, their lists show it
-    service.announce_membership(chat, message)
+    service.announce_membership(chat, message, joined=[user])
     return chat

@@ -12,14 +12,12 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 import gevent
-from flask import current_app
 from gevent.event import Event
 
 from ..extensions import db
 from ..models import Message, utcnow
 from ..realtime.event_loop import under_gevent
-from ..realtime.hub import chat_channel
-from . import messaging, notifier
+from . import messaging, notifier, program_events
 from .messaging import Draft, SendResult
 
 log = logging.getLogger(__name__)
@@ -188,9 +186,8 @@ def _announce(results: list[SendResult], frames: dict[int, str]) -> None:
     for chat_id, messages in stored.items():
         log.info("message.stored chat=%d id=%s chars=%s", chat_id, ",".join(str(m.id) for m in messages),
                  ",".join(str(len(m.body)) for m in messages))
-    hub = current_app.extensions["webchat.hub"]
     for chat_id, frame in frames.items():
-        hub.publish(chat_channel(chat_id), frame)
+        program_events.publish(chat_id, frame, lambda messages=stored[chat_id]: program_events.created(messages))
     notifier.wake()
 
 

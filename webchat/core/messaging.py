@@ -19,10 +19,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..database import DriverStatement
 from ..extensions import db
 from ..models import Attachment, Chat, Membership, Mention, Message, Reaction, User, utcnow
-from ..realtime.hub import chat_channel
 from ..templating import render_fragment
 from ..text_rules import body_without_controls, unstorable, without_controls
-from . import following, notifier, send_budget
+from . import following, notifier, program_events, send_budget
 from .errors import ChatError
 from .formatting import MENTION, render_message, render_plain
 from .read_only import archived_refusal, check_writable
@@ -85,7 +84,7 @@ class Sender:
     """What send_message needs of a membership, read in one Core query (sender_in)."""
 
     chat_id: int
-    user: User  # detached, with id, username, display_name, avatar_name and is_bot (all the message partial reads)
+    user: User  # detached, with id, username, display_name, avatar_name and is_bot (what the partial and events read)
     client_id: str | None = None  # the id sender_in looked up, and the user's message under it
     repeat_of: int | None = None
     chat_name: str | None = None
@@ -258,7 +257,7 @@ def store_draft(draft: Draft, attachments: list[Attachment] = ()) -> SendResult:
             raise
         return _answer_repeat(existing, chat_id)
     log.info("message.stored chat=%d id=%d chars=%d", chat_id, message.id, len(draft.text))
-    announce(message, fragment)
+    announce(message, fragment, changed=[parent] if parent is not None else ())
     if parent is not None:
         following.announce_reply(message, parent)
     return SendResult(message, created=True, fragment=fragment)
@@ -422,10 +421,14 @@ def frame_articles(articles: str) -> str:
     return render_fragment("realtime/_messages_frame.html", articles=Markup(articles))
 
 
-def announce(message: Message, fragment: str | None = None) -> None:
-    """Publish the message, rendered once (or its render_message_frame), to its chat's channel (after commit)."""
-    hub = current_app.extensions["webchat.hub"]
-    hub.publish(chat_channel(message.chat_id), fragment or render_message_frame([message]))
+def announce(message: Message, fragment: str | None = None, *, changed: list[Message] = (),
+             also: "program_events.Events | None" = None) -> None:
+    """Publish the message, rendered once (or its render_message_frame), to its chat's channel
+    (after commit), and as message.created to its programs, with the messages that changed with
+    it (a thread's parent) and also()'s events (program_events.publish)."""
+    program_events.publish(message.chat_id, fragment or render_message_frame([message]),
+                           lambda: program_events.created([message]) + program_events.changed(changed)
+                           + (also() if also else []))
     notifier.wake()
 
 

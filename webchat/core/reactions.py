@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Membership, Message, Reaction, User
-from . import send_budget
+from . import program_events, send_budget
 from .changes import announce_change, record_change
 from .errors import ChatError
 from .read_only import check_writable
@@ -92,7 +92,8 @@ def toggle_reaction(membership: Membership, message: Message, raw_emoji: str | N
         return True
     log.info("reaction.%s chat=%d id=%d by=%d", "removed" if removed else "added",
              message.chat_id, message.id, membership.user_id)
-    announce_change(message)
+    user = membership.user
+    announce_change(message, event=lambda: [program_events.reaction(message, user, emoji, added=not removed)])
     return not removed
 
 

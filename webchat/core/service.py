@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Chat, Membership, Message, User
 from ..text_rules import unstorable, without_controls
-from . import read_state, send_budget, workspace
+from . import program_events, read_state, send_budget, workspace
 from .broadcasts import publish_control
 from .errors import ChatError, not_found
 from .messaging import IN_CHANNEL, MAX_ID, add_system_message, announce, render_message_frame
@@ -215,12 +215,15 @@ def _require_admin(membership: Membership) -> None:
         raise ChatError("Only the chat's admins can do that.", 403)
 
 
-def announce_membership(chat: Chat, message: Message) -> None:
+def announce_membership(chat: Chat, message: Message, *, joined: list[User] = (), left: list[User] = ()) -> None:
     """Someone joined, was added or removed, or left (after commit): the chat's open pages get the
-    system message and the new member count, one frame (an open members page fetches its list)."""
+    system message and the new member count, one frame (an open members page fetches its list);
+    programs get the message and member.joined or member.left naming who."""
     count = db.session.scalar(select(func.count()).select_from(Membership).where(Membership.chat_id == chat.id))
+    kind, users = ("member.joined", joined) if joined else ("member.left", left)
     announce(message, render_message_frame([message])
-             + render_template("chats/_member_count.html", chat=chat, count=count, oob=True))
+             + render_template("chats/_member_count.html", chat=chat, count=count, oob=True),
+             also=lambda: [program_events.members(kind, chat.id, users, message)] if users else [])
 
 
 def add_members(membership: Membership, member_names: str | None) -> list[User]:
@@ -238,7 +241,7 @@ def add_members(membership: Membership, member_names: str | None) -> list[User]:
     chat.memberships.extend(Membership(user=u) for u in new)
     message = add_system_message(chat, f"{membership.user.display_name} added {_names(new)}")
     db.session.commit()
-    announce_membership(chat, message)
+    announce_membership(chat, message, joined=new)
     publish_control([u.id for u in new], "memberships")
     return new
 
@@ -256,7 +259,7 @@ def remove_member(membership: Membership, username: str | None) -> User:
     message = add_system_message(chat, f"{membership.user.display_name} removed {target.user.display_name}")
     db.session.commit()
     publish_control([target.user_id], f"left {chat.id}")  # their sockets stop receiving this chat
-    announce_membership(chat, message)
+    announce_membership(chat, message, left=[target.user])
     return target.user
 
 
@@ -285,7 +288,7 @@ def leave(membership: Membership) -> None:
     message = add_system_message(chat, f"{user.display_name} left")
     db.session.commit()
     publish_control([user.id], f"left {chat.id}")
-    announce_membership(chat, message)
+    announce_membership(chat, message, left=[user])
 
 
 NOTIFY_LEVELS = ("all", "mentions", "none")

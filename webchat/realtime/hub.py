@@ -1,9 +1,10 @@
 """The hub: publish an already-rendered string to a channel; connections subscribe to channels.
 
 Contract: the hub moves strings and never renders, reads the database or knows the app (it
-imports nothing of webchat outside realtime/). Channels are "chat:<id>", "user:<id>" and
-"control:<id>". InProcessHub serves one process; redis_hub.RedisHub has the same three methods
-for several workers. The app factory picks one (webchat/__init__.py).
+imports nothing of webchat outside realtime/). Channels are "chat:<id>", "user:<id>",
+"control:<id>" and "program:<id>" (a chat's JSON events, for program sockets only). InProcessHub
+serves one process; redis_hub.RedisHub has the same methods for several workers. The app
+factory picks one (webchat/__init__.py).
 """
 import threading
 from collections import defaultdict
@@ -36,6 +37,8 @@ class Hub(Protocol):
     def publish(self, channel: str, payload: str) -> None: ...
     def subscribe(self, channel: str, connection: Connection) -> None: ...
     def unsubscribe(self, channel: str, connection: Connection) -> None: ...
+    def publish_many(self, publications: list[tuple[str, str]]) -> None: ...
+    def listened(self, channel: str) -> bool: ...
 
 
 def chat_channel(chat_id: int) -> str:
@@ -44,6 +47,11 @@ def chat_channel(chat_id: int) -> str:
 
 def user_channel(user_id: int) -> str:
     return f"user:{user_id}"
+
+
+def program_channel(chat_id: int) -> str:
+    """A chat's events as JSON, for the sockets of programs (socket/program.py); pages never subscribe."""
+    return f"program:{chat_id}"
 
 
 def control_channel(user_id: int) -> str:
@@ -66,6 +74,16 @@ class InProcessHub:
         delivery = Delivery(channel, payload)
         for connection in subscribers:
             connection.deliver(delivery)
+
+    def publish_many(self, publications: list[tuple[str, str]]) -> None:
+        """Several publications, in order (RedisHub sends them in one round trip)."""
+        for channel, payload in publications:
+            self.publish(channel, payload)
+
+    def listened(self, channel: str) -> bool:
+        """Whether anything here is subscribed to the channel: a publisher may skip building a
+        payload nobody would get (exact in one process; RedisHub can't know the others')."""
+        return channel in self._subscribers
 
     def subscribe(self, channel: str, connection: Connection) -> None:
         with self._lock:

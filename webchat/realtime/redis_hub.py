@@ -50,6 +50,23 @@ class RedisHub:
             # Other processes miss this one; their pages catch up when Redis is back (resync).
             log.warning("hub.publish_failed channel=%s error=%s", channel, type(e).__name__)
 
+    def publish_many(self, publications: list[tuple[str, str]]) -> None:
+        """Deliver locally, then publish them all to Redis in one round trip, in order."""
+        for channel, payload in publications:
+            self.local.publish(channel, payload)
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for channel, payload in publications:
+                pipe.publish(PREFIX + channel, f"{self.host_id}\n{payload}")
+            pipe.execute()
+        except redis.RedisError as e:
+            log.warning("hub.publish_failed channels=%d error=%s", len(publications), type(e).__name__)
+
+    def listened(self, channel: str) -> bool:
+        """Always: another process may have subscribers, and asking Redis per publication would
+        cost every publication a round trip (docs/architecture.md, "The socket for programs")."""
+        return True
+
     def subscribe(self, channel: str, connection) -> None:
         if self._listener is None or self._listener.dead:
             self._listener = gevent.spawn(self._listen)

@@ -1,4 +1,9 @@
-"""The one WebSocket per browser tab: who may open it, and its life from handshake to close."""
+"""The one WebSocket per browser tab, or per program: who may open it, and its life from handshake to close.
+
+A browser is admitted by its session cookie and an allowed Origin; a program by an access token
+in "Authorization: Bearer <token>" alone (no Origin: it is no browser, and a browser can't put a
+token in a WebSocket's headers; no cookie is read). socket/program.py serves the program's.
+"""
 import atexit
 import logging
 import signal
@@ -8,15 +13,17 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 import gevent
-from flask import abort, current_app, request, session
+from flask import abort, current_app, g, request, session
 from flask_login import current_user
 
+from ..core import tokens
 from ..core.broadcasts import current_hub
 from ..errors import render_error
 from ..extensions import db, sock
 from ..realtime.connection import GOING_AWAY_RECONNECT
 from ..realtime.event_loop import under_gevent
 from . import bp, session_guard
+from .program import ProgramSession
 from .tab import TabSession
 
 log = logging.getLogger(__name__)
@@ -36,10 +43,19 @@ def allowed_origins() -> set[str]:
 
 @bp.before_request
 def admit_socket():
-    """Refuse before the 101: anonymous users, foreign origins, too many sockets; decline compression."""
+    """Refuse before the 101: anonymous users, bad tokens, foreign origins (for cookies), too many
+    sockets; decline compression."""
     # Browsers always offer permessage-deflate and simple-websocket always accepts it, giving
     # each socket its own zlib stream at several times the CPU per delivery. Not offered, not used.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+    g.program_token = None
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":  # a program's (other schemes, a proxy's Basic say, are not ours)
+        token = tokens.authenticate(secret.strip())
+        if token is None:
+            abort(401)
+        g.program_token = token
+        return _under_cap(token.user_id)
     if not current_user.is_authenticated:
         abort(401)
     origin = request.headers.get("Origin", "")
@@ -47,8 +63,13 @@ def admit_socket():
     if not origin or f"{parts.scheme}://{parts.netloc}" != origin.rstrip("/") or origin.rstrip("/") \
             not in allowed_origins():
         abort(403)
+    return _under_cap(current_user.id)
+
+
+def _under_cap(user_id: int):
+    """None, or the refusal of a socket beyond the user's cap (pages' and programs' together)."""
     cap = current_app.config["SOCKETS_PER_USER"]
-    if _tabs_per_user[current_user.id] >= cap:
+    if _tabs_per_user[user_id] >= cap:
         # The page can't show this (a refused handshake only fails), but a person or script reading it can.
         return render_error(429, f"You have {cap} webchat tabs open already. Close some of them; until then "
                                  "this one checks for new messages every "
@@ -57,10 +78,15 @@ def admit_socket():
 
 @sock.route("/socket", bp=bp)
 def socket(ws):
-    """A tab's socket: live messages of the open chat and of the chat list, and sending."""
+    """A tab's socket: live messages of the open chat and of the chat list, and sending; or a program's."""
     _install_shutdown_hook()
-    user = current_user._get_current_object()
-    tab = TabSession(current_hub(), user, user.session_token, session.get("sid"), ws, current_app.config)
+    token = g.program_token
+    if token is not None:
+        tab = ProgramSession(current_hub(), token.user, tokens.session_id(token), ws, current_app.config,
+                             can_write=token.can_write)
+    else:
+        user = current_user._get_current_object()
+        tab = TabSession(current_hub(), user, user.session_token, session.get("sid"), ws, current_app.config)
     db.session.remove()  # the socket lives for hours; its database connection goes back now
     _live_tabs.add(tab)
     _tabs_per_user[tab.user_id] += 1

@@ -54,18 +54,25 @@ def _senders() -> dict[str, Callable[[list[Notification]], dict[int, str]]]:
 
 
 def take_queued() -> int:
-    """Decide the notifications of the oldest queued messages; how many messages were taken."""
+    """Decide the notifications of the oldest queued messages; how many messages were taken.
+
+    Reads and decides first, writes last: deciding asks the live state (Redis: network I/O, a
+    greenlet switch), and SQLite's write lock must not be held across it, or every other request
+    of the worker waits on it. The DELETE … RETURNING says which queued messages are still ours
+    (on PostgreSQL, FOR UPDATE SKIP LOCKED has kept other workers off them meanwhile)."""
     now = utcnow()
-    oldest = (select(NotificationQueue.message_id).order_by(NotificationQueue.message_id)
-              .limit(QUEUE_BATCH).with_for_update(skip_locked=True))
-    ids = list(db.session.scalars(
-        delete(NotificationQueue).where(NotificationQueue.message_id.in_(oldest.scalar_subquery()))
-        .returning(NotificationQueue.message_id)))
+    ids = list(db.session.scalars(select(NotificationQueue.message_id).order_by(NotificationQueue.message_id)
+                                  .limit(QUEUE_BATCH).with_for_update(skip_locked=True)))
     if not ids:
         db.session.commit()
         return 0
-    for message in db.session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id)):
-        notifications.plan(message, notifications.decide(message, now), now)
+    messages = db.session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id)).all()
+    decided = [(message, notifications.decide(message, now)) for message in messages]
+    taken = set(db.session.scalars(delete(NotificationQueue).where(NotificationQueue.message_id.in_(ids))
+                                   .returning(NotificationQueue.message_id)))
+    for message, planned in decided:
+        if message.id in taken:
+            notifications.plan(message, planned, now)
     db.session.commit()
     return len(ids)
 

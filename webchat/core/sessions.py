@@ -14,7 +14,6 @@ from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from ..extensions import db
 from ..models import User, utcnow
-from .tokens import live_ids
 
 
 class LoginSession(db.Model):
@@ -94,16 +93,11 @@ def end_all(user_id: int) -> None:
     db.session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
 
 
-TOKEN_SID = "token:"  # a program's socket carries its access token's id (core/tokens.session_id)
-
-
 def still_live(sids) -> set[str]:
-    """Which of these sign-ins are live now (their user active, not expired); a token's sid
-    ("token:<id>") is live while its token works (core/tokens.live_ids)."""
+    """Which of these sign-ins are live now (their user active, not expired). (A program's socket
+    carries a token's id instead: socket/session_guard.py asks core/tokens.live_sessions for those.)"""
     sids = [s for s in set(sids) if s]
-    token_sids = {s for s in sids if s.startswith(TOKEN_SID)}
-    live: set[str] = _live_tokens(token_sids) if token_sids else set()
-    sids = [s for s in sids if s not in token_sids]
+    live: set[str] = set()
     now = utcnow()
     for start in range(0, len(sids), 500):  # SQLite's bound-parameter limit, with room to spare
         rows = db.session.execute(
@@ -113,9 +107,3 @@ def still_live(sids) -> set[str]:
         ).all()
         live.update(row.id for row in rows if row.is_active_account and _utc(row.expires_at) > now)
     return live
-
-
-def _live_tokens(sids: set[str]) -> set[str]:
-    ids = {int(s[len(TOKEN_SID):]) for s in sids if s[len(TOKEN_SID):].isdigit()}
-    live = live_ids(ids)
-    return {s for s in sids if s[len(TOKEN_SID):].isdigit() and int(s[len(TOKEN_SID):]) in live}

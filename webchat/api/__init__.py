@@ -17,6 +17,7 @@ import json
 from flask import Blueprint, current_app, g, request
 from flask_limiter.util import get_remote_address
 from spectree import Response, SpecTree
+from spectree.model_adapter.pydantic_adapter import PydanticModelAdapter
 from spectree.plugins.flask_plugin import FlaskPlugin
 
 from ..core import tokens
@@ -43,6 +44,14 @@ def _invalid_request(req, resp, error, _instance, adapter) -> None:
     resp.set_data(json.dumps({"error": {"code": "invalid",
                                         "message": f"{where}: {first.get('msg')}" if where else first.get("msg")}}))
     resp.mimetype = "application/json"
+
+
+class _Adapter(PydanticModelAdapter):
+    """pydantic's errors without the input they refused (a file part, bytes: not JSON, and not
+    something to echo back)."""
+
+    def validation_errors(self, err):
+        return err.errors(include_url=False, include_context=False, include_input=False)
 
 
 class _Plugin(FlaskPlugin):
@@ -76,7 +85,7 @@ class _Spec(SpecTree):
 
 BINARY: dict[str, dict[str, str]] = {}  # operationId -> {status: media type} of responses that are files
 
-spec = _Spec("flask", backend=_Plugin, before=_invalid_request, validation_error_model=Error,
+spec = _Spec("flask", backend=_Plugin, model_adapter=_Adapter(), before=_invalid_request, validation_error_model=Error,
              title="webchat API", version="1", path="api/v1/docs", mode="strict", annotations=True,
              naming_strategy=lambda model: model.__name__, nested_naming_strategy=lambda _parent, child: child,
              security_schemes=[{"name": "bearer", "data": {"type": "http", "scheme": "bearer"}}],

@@ -3,7 +3,7 @@ schemas of the OpenAPI document. One model per thing, reused wherever it appears
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 from werkzeug.datastructures import FileStorage
 
 # Ids as the URLs take them (routing.IdConverter: up to 18 digits).
@@ -172,8 +172,15 @@ def _a_file(value: Any) -> FileStorage:
 FilePart = Annotated[Any, PlainValidator(_a_file), WithJsonSchema({"type": "string", "format": "binary"})]
 
 
+def _listed(value: Any) -> Any:
+    # One file part comes alone (spectree lists only repeated fields); a file is iterable (its
+    # lines), so it must not reach the list's check as it is.
+    return [value] if isinstance(value, FileStorage) else value
+
+
 class UploadIn(Model):
-    files: list[FilePart] = Field(description="One to ten files, together at most the workspace's upload limit")
+    files: Annotated[list[FilePart], BeforeValidator(_listed)] = Field(
+        description="One to ten files, together at most the workspace's upload limit")
     text: str = Field("", description="A caption (may be empty)")
     client_id: Annotated[str, Field(pattern=CLIENT_ID)] = absent("As for sending a message")
     thread_id: Id = absent("Reply in this message's thread")

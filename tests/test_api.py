@@ -460,11 +460,11 @@ def test_an_upload_past_the_servers_limit_is_413_in_json(app, scene):
     assert response.json["error"]["code"] == "too_large"
 
 
-def test_an_unexpected_failure_is_a_json_500_without_a_traceback(app, scene):
+def test_an_unexpected_failure_under_the_api_is_a_json_500_without_a_traceback(app):
     def boom():
         raise RuntimeError("secret internals")
-    app.add_url_rule("/api/v1/boom-for-the-test", "boom", boom)
-    response = Program(app, scene["secrets"]["alice"]).get("/api/v1/boom-for-the-test")
+    app.add_url_rule("/api/v1/boom-for-the-test", "boom", boom)  # a fresh app: before its first request
+    response = Program(app, None).get("/api/v1/boom-for-the-test")
     assert response.status_code == 500
     assert response.json["error"]["code"] == "server_error"
     assert "secret internals" not in response.get_data(as_text=True)
@@ -565,12 +565,12 @@ def test_a_message_sent_through_the_api_reaches_an_open_page_live_and_a_page_sen
     finally:
         stored.close()
     tab = alice.open_tab()
-    tab.view(chat)
     text = f"deployed {uuid.uuid4().hex[:6]}"
     sent = call(live_server.url, "POST", f"/api/v1/chats/{chat}/messages", secret, {"text": text})
     assert sent.status == 201
-    frame = tab.wait_for(lambda f: sent.json["id"] in message_ids(f, chat), timeout=5)
-    assert text in frame
+    frame = tab.wait_for_message(sent.json["id"], timeout=5)
+    assert message_ids(frame, chat) == [sent.json["id"]]
+    assert text in frame and f'data-chat="{chat}"' in frame
     page_message = alice.send(chat, "thanks, bot")
     history = call(live_server.url, "GET", f"/api/v1/chats/{chat}/messages?after={sent.json['id']}", secret)
     assert [(m["id"], m["text"]) for m in history.json["messages"]] == [(page_message, "thanks, bot")]

@@ -40,7 +40,7 @@ def api_error(status: int, message: str, code: str | None = None):
 def api_rate_limited(e: RateLimitExceeded):
     """A per-token limit of the API spent (webchat/api): JSON, and Retry-After in seconds."""
     current = limiter.current_limit
-    wait = current.reset_at - time.time() if current is not None else e.limit.limit.get_expiry()
+    wait = current.window[0] - time.time() if current is not None else e.limit.limit.get_expiry()  # its reset
     seconds = max(1, math.ceil(wait))
     response, status = api_error(429, f"Too many requests for this token. Try again in {seconds} "
                                       f"second{'s' if seconds != 1 else ''}.")

@@ -46,6 +46,16 @@ def _invalid_request(req, resp, error, _instance, adapter) -> None:
     resp.mimetype = "application/json"
 
 
+def _invalid_response(req, resp, error, _instance, adapter) -> None:
+    """An answer of ours that its model refuses is our bug: logged, and a 500 in the error shape."""
+    if error is None:
+        return
+    current_app.logger.error("api.response_invalid endpoint=%s errors=%s", req.endpoint,
+                             adapter.validation_errors(error))
+    resp.set_data(json.dumps({"error": {"code": "server_error", "message": DESCRIPTIONS[500] + "."}}))
+    resp.mimetype = "application/json"
+
+
 class _Adapter(PydanticModelAdapter):
     """pydantic's errors without the input they refused (a file part, bytes: not JSON, and not
     something to echo back)."""
@@ -85,7 +95,8 @@ class _Spec(SpecTree):
 
 BINARY: dict[str, dict[str, str]] = {}  # operationId -> {status: media type} of responses that are files
 
-spec = _Spec("flask", backend=_Plugin, model_adapter=_Adapter(), before=_invalid_request, validation_error_model=Error,
+spec = _Spec("flask", backend=_Plugin, model_adapter=_Adapter(), before=_invalid_request,
+             after=_invalid_response, validation_error_model=Error,
              title="webchat API", version="1", path="api/v1/docs", mode="strict", annotations=True,
              naming_strategy=lambda model: model.__name__, nested_naming_strategy=lambda _parent, child: child,
              security_schemes=[{"name": "bearer", "data": {"type": "http", "scheme": "bearer"}}],

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 from werkzeug.datastructures import FileStorage
 
+from ..core.search import MAX_QUERY_LENGTH
+
 # Ids as the URLs take them (routing.IdConverter: up to 18 digits).
 ID_MAX = 10**18 - 1
 Id = Annotated[int, Field(ge=1, le=ID_MAX)]
@@ -188,7 +190,7 @@ class UploadIn(Model):
 
 
 class SearchQuery(Model):
-    q: str = Field(min_length=1, max_length=1000, description="Words to find, all of them (the last may be "
+    q: str = Field(min_length=1, max_length=MAX_QUERY_LENGTH, description="Words to find, all of them (the last may be "
                                                                  "the start of a word)")
     chat: Id = absent("Only this chat")
     before: Cursor = absent("Only messages older than this id (the next page)")

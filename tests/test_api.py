@@ -43,9 +43,10 @@ class Program:
     def post(self, path, json=None, **kwargs):
         return self.request("POST", path, json=json, **kwargs)
 
-    def upload(self, chat_id: int, files=(TEXT_FILE,), **fields):
+    def upload(self, chat_id: int, files=(TEXT_FILE,), path: str | None = None, **fields):
         data = {**fields, "files": [(io.BytesIO(content), name) for name, content in files]}
-        return self.request("POST", f"/api/v1/chats/{chat_id}/files", data=data, content_type="multipart/form-data")
+        return self.request("POST", path or f"/api/v1/chats/{chat_id}/files", data=data,
+                            content_type="multipart/form-data")
 
 
 def user_id(app, username: str) -> int:
@@ -132,7 +133,7 @@ def request_as(app, scene, who, endpoint):
     path = path.format(**scene)
     caller = program(app, scene, who)
     if body == "upload":
-        return caller.upload(scene["chat"], text="let me in")
+        return caller.upload(scene["chat"], path=path, text="let me in")
     return caller.request(method, path, json=body)
 
 
@@ -574,3 +575,14 @@ def test_a_message_sent_through_the_api_reaches_an_open_page_live_and_a_page_sen
     page_message = alice.send(chat, "thanks, bot")
     history = call(live_server.url, "GET", f"/api/v1/chats/{chat}/messages?after={sent.json['id']}", secret)
     assert [(m["id"], m["text"]) for m in history.json["messages"]] == [(page_message, "thanks, bot")]
+
+
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e[3]], ids=endpoint_id)
+def test_an_id_past_the_databases_integers_but_within_the_urls_18_digits_is_404(app, scene, endpoint):
+    huge = 5_618_403_304_949_264  # a PostgreSQL integer column can't even be compared with it
+    method, path, body, _ = endpoint
+    for name in ("chat", "message", "file"):
+        if "{" + name + "}" not in path:
+            continue
+        response = request_as(app, scene, "alice", (method, path.replace("{" + name + "}", str(huge)), body, True))
+        assert response.status_code == 404, (name, response.json)

@@ -69,7 +69,7 @@ SIGNED_IN = ("guest", "outsider", "admin", "owner")
 
 @dataclass(frozen=True)
 class Probe:
-    method: str  # GET, POST, or WS (open the socket, then send frames)
+    method: str  # GET, POST, PATCH, DELETE, or WS (open the socket, then send frames)
     path: str
     form: dict | None = None
     anonymous: int | str = LOGIN
@@ -96,6 +96,7 @@ class Probe:
 
 
 PUBLIC_PAGE = {"anonymous": 200, "outsider": OWN}
+NO_COOKIE = {"anonymous": 401, "outsider": 401, "member": 401, "channel_admin": 401}  # the API's rows
 
 
 def small_png() -> bytes:
@@ -313,6 +314,25 @@ ACCESS: dict[str, list[Probe]] = {
                              anonymous=404, outsider=404)],
     # ----- the socket ---------------------------------------------------------------------------
     "realtime.socket": [Probe("WS", "/socket", anonymous=401, outsider=REFUSED)],
+    # ----- the API (webchat/api): a Bearer token or nothing. Every role's browser, its cookies
+    # included, gets 401 there, members too: the API never reads a cookie, so no page of another
+    # site can use one. What each token may do is tests/test_api.py's table (no, bad, revoked,
+    # read-only token; a person's or a bot's outside the chat).
+    "api.openapi": [Probe("GET", "/api/v1/openapi.json", **PUBLIC_PAGE)],
+    "api.me": [Probe("GET", "/api/v1/me", **NO_COOKIE)],
+    "api.list_chats": [Probe("GET", "/api/v1/chats", **NO_COOKIE)],
+    "api.show_chat": [Probe("GET", "/api/v1/chats/{chat}", **NO_COOKIE)],
+    "api.list_members": [Probe("GET", "/api/v1/chats/{chat}/members", **NO_COOKIE)],
+    "api.history": [Probe("GET", "/api/v1/chats/{chat}/messages?after=0", **NO_COOKIE)],
+    "api.send_message": [Probe("POST", "/api/v1/chats/{chat}/messages", {"text": "let me in"}, **NO_COOKIE)],
+    "api.show_message": [Probe("GET", "/api/v1/chats/{chat}/messages/{message}", **NO_COOKIE)],
+    "api.edit_message": [Probe("PATCH", "/api/v1/chats/{chat}/messages/{message}", {"text": "x"}, **NO_COOKIE)],
+    "api.delete_message": [Probe("DELETE", "/api/v1/chats/{chat}/messages/{message}", **NO_COOKIE)],
+    "api.toggle_reaction": [Probe("POST", "/api/v1/chats/{chat}/messages/{message}/reactions", {"emoji": "👍"},
+                                  **NO_COOKIE)],
+    "api.upload_file": [Probe("POST", "/api/v1/chats/{chat}/files", {"text": "x"}, **NO_COOKIE)],
+    "api.download_file": [Probe("GET", "/api/v1/chats/{chat}/files/{attachment}", **NO_COOKIE)],
+    "api.search": [Probe("GET", "/api/v1/search?q=members", **NO_COOKIE)],
 }
 
 # ----- roles -----
@@ -552,7 +572,9 @@ def call(person: Person, scene: Scene, probe: Probe):
     path = scene.url(probe.path)
     if probe.method == "GET":
         return person.get(path)
-    return person.post(path, scene.form(probe))
+    if probe.method == "POST":
+        return person.post(path, scene.form(probe))
+    return person.request(probe.method, path, scene.form(probe))
 
 
 def assert_answer(response, expected, scene: Scene, in_the_chat: bool = False, may_name_it: bool = False) -> None:

@@ -39,6 +39,7 @@ def scene(live_server):
     assert alice.upload(chat, [("dot.png", _png())]).status == 302
     attachment = int(re.search(rf"/chats/{chat}/attachments/(\d+)/", alice.get(f"/chats/{chat}").text)[1])
     yield alice, {"chat_id": str(chat), "message_id": str(message), "attachment_id": str(attachment),
+                  "file_id": str(attachment),  # the API's name for it (/api/v1/chats/<chat_id>/files/<file_id>)
                   "filename": "dot.png", "username": bob.username, "version": "00000000",
                   # ids of rows this scene has none of: the other id in the URL is the huge one
                   "hook_id": "1", "token_id": "1", "subscription_id": "1", "invitation_id": "1", "user_id": "1"}

@@ -114,6 +114,11 @@ def from_environment(instance: Path) -> dict:
         "MEMBER_ADD_LIMIT": os.environ.get("WEBCHAT_MEMBER_ADD_LIMIT", "300 per 10 minutes; 2000 per day"),
         "PUT_INTO_CHATS_LIMIT": os.environ.get("WEBCHAT_PUT_INTO_CHATS_LIMIT", "20 per hour"),
         "USERNAME_LOOKUP_LIMIT": os.environ.get("WEBCHAT_USERNAME_LOOKUP_LIMIT", "200 per hour; 1000 per day"),
+        # The API (webchat/api): calls one token may make, and writes (send, edit, delete, react,
+        # upload) among them; the person's budgets above apply too. A JSON body's largest size.
+        "API_RATE_LIMIT": os.environ.get("WEBCHAT_API_RATE_LIMIT", "600 per minute"),
+        "API_SEND_LIMIT": os.environ.get("WEBCHAT_API_SEND_LIMIT", "120 per minute"),
+        "API_MAX_JSON_BYTES": int(os.environ.get("WEBCHAT_API_MAX_JSON_BYTES", str(64 * 1024))),
         "PROXY_FIX": _bool("WEBCHAT_PROXY_FIX"),
         "POLL_INTERVAL_LIVE_SECONDS": int(os.environ.get("WEBCHAT_POLL_INTERVAL_LIVE", "60")),
         # Exact origins (scheme://host[:port]) allowed to open the socket besides the app's own.

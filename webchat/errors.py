@@ -1,4 +1,7 @@
 """Error pages and fragments that read like a product, not a traceback."""
+import math
+import time
+
 from flask import g, jsonify, make_response, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, generate_csrf
@@ -6,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from .core.errors import NOT_FOUND
-from .extensions import db, login_manager
+from .extensions import db, limiter, login_manager
 from .htmx import is_htmx, retarget
 
 TITLES = {
@@ -34,6 +37,17 @@ def api_error(status: int, message: str, code: str | None = None):
     return jsonify({"error": {"code": code or API_CODES.get(status, "error"), "message": message}}), status
 
 
+def api_rate_limited(e: RateLimitExceeded):
+    """A per-token limit of the API spent (webchat/api): JSON, and Retry-After in seconds."""
+    current = limiter.current_limit
+    wait = current.window[0] - time.time() if current is not None else e.limit.limit.get_expiry()  # its reset
+    seconds = max(1, math.ceil(wait))
+    response, status = api_error(429, f"Too many requests for this token. Try again in {seconds} "
+                                      f"second{'s' if seconds != 1 else ''}.")
+    response.headers["Retry-After"] = str(seconds)
+    return response, status
+
+
 def render_error(status: int, detail: str | None = None):
     """An error in the page's flash area for htmx, else a page of its own; JSON on the API."""
     title, text = TITLES.get(status, (f"Error {status}", "The request could not be completed."))
@@ -58,6 +72,8 @@ def init_app(app) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(e):
+        if request.path.startswith(API_PREFIX):
+            return api_rate_limited(e)
         seconds = max(60, int(e.limit.limit.get_expiry()))
         minutes = (seconds + 59) // 60
         return render_error(429, f"Too many attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}.")

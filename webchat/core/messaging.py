@@ -505,10 +505,11 @@ def page_end_before(chat_id: int, before_id: int) -> tuple[int | None, int | Non
     return (row[0], row[1]) if row else (None, None)
 
 
-def latest_messages(chat_id: int, viewer: User, limit: int) -> list[Message]:
-    rows = db.session.scalars(
-        _visible(viewer).where(Message.chat_id == chat_id, IN_CHANNEL).order_by(Message.id.desc()).limit(limit)
-    ).all()
+def latest_messages(chat_id: int, viewer: User, limit: int, *, replies: bool = False) -> list[Message]:
+    """The chat's newest messages, oldest first: its timeline (replies: with the replies kept in
+    threads too, as the API reads history)."""
+    where = [Message.chat_id == chat_id] if replies else [Message.chat_id == chat_id, IN_CHANNEL]
+    rows = db.session.scalars(_visible(viewer).where(*where).order_by(Message.id.desc()).limit(limit)).all()
     return list(reversed(rows))
 
 
@@ -516,12 +517,12 @@ def latest_messages(chat_id: int, viewer: User, limit: int) -> list[Message]:
 MAX_ID = 2**31 - 1
 
 
-def messages_before(chat_id: int, viewer: User, before_id: int, limit: int) -> list[Message]:
+def messages_before(chat_id: int, viewer: User, before_id: int, limit: int, *,
+                    replies: bool = False) -> list[Message]:
+    """The page of the chat's timeline before before_id, oldest first (replies: as latest_messages)."""
     before_id = min(before_id, MAX_ID)
-    rows = db.session.scalars(
-        _visible(viewer).where(Message.chat_id == chat_id, Message.id < before_id, IN_CHANNEL)
-        .order_by(Message.id.desc()).limit(limit)
-    ).all()
+    where = [Message.chat_id == chat_id, Message.id < before_id] + ([] if replies else [IN_CHANNEL])
+    rows = db.session.scalars(_visible(viewer).where(*where).order_by(Message.id.desc()).limit(limit)).all()
     return list(reversed(rows))
 
 

@@ -78,11 +78,13 @@ def parse_query(raw: str | None) -> SearchQuery:
     return SearchQuery(cleaned, terms, prefix=terms[-1].isalnum())
 
 
-def search_messages(user: User, query: SearchQuery | str, limit: int = 20, before: int | None = None) -> SearchPage:
+def search_messages(user: User, query: SearchQuery | str, limit: int = 20, before: int | None = None,
+                    chat_id: int | None = None) -> SearchPage:
     """Messages of the chats user is in now that contain every word of query, newest first.
 
-    before: only messages with a smaller id (the next page). Deleted messages and system
-    events never match. Raises ChatError for a query with nothing to search for.
+    before: only messages with a smaller id (the next page); chat_id: only in that chat (one of
+    the user's: any other finds nothing). Deleted messages and system events never match.
+    Raises ChatError for a query with nothing to search for.
     """
     if not isinstance(query, SearchQuery):
         query = parse_query(query)
@@ -90,13 +92,15 @@ def search_messages(user: User, query: SearchQuery | str, limit: int = 20, befor
         before = min(before, MAX_ID)
     dialect = db.session.get_bind().dialect.name
     find = _find_postgresql if dialect == "postgresql" else _find_sqlite
-    rows = find(user.id, query, limit + 1, before)
+    rows = find(user.id, query, limit + 1, before, chat_id)
     more_before = rows[limit - 1][0] if len(rows) > limit else None
     return SearchPage(query, _hits(user, query, rows[:limit]), more_before)
 
 
-def _chat_ids(user_id: int) -> list[int]:
-    return list(db.session.scalars(select(Membership.chat_id).where(Membership.user_id == user_id)))
+def _chat_ids(user_id: int, chat_id: int | None = None) -> list[int]:
+    """The chats searched: the user's, or of them only chat_id."""
+    where = [Membership.user_id == user_id] + ([Membership.chat_id == chat_id] if chat_id is not None else [])
+    return list(db.session.scalars(select(Membership.chat_id).where(*where)))
 
 
 def _term_words(query: SearchQuery) -> list[list[str]] | None:
@@ -124,8 +128,9 @@ def fts5_expression(query: SearchQuery, chat_ids: list[int]) -> str | None:
     return " OR ".join(per_chat)
 
 
-def _find_sqlite(user_id: int, query: SearchQuery, limit: int, before: int | None) -> list[tuple[int, None]]:
-    match = fts5_expression(query, _chat_ids(user_id))
+def _find_sqlite(user_id: int, query: SearchQuery, limit: int, before: int | None,
+                 chat_id: int | None = None) -> list[tuple[int, None]]:
+    match = fts5_expression(query, _chat_ids(user_id, chat_id))
     if match is None:
         return []
     sql = f"""
@@ -204,8 +209,9 @@ RECENT_WINDOW = 50_000  # messages; SEARCH_RECENT_WINDOW in the app's config ove
 QUICK_WINDOW = 2_000
 
 
-def _find_postgresql(user_id: int, query: SearchQuery, limit: int, before: int | None) -> list[tuple[int, str]]:
-    chat_ids = _chat_ids(user_id)
+def _find_postgresql(user_id: int, query: SearchQuery, limit: int, before: int | None,
+                     chat_id: int | None = None) -> list[tuple[int, str]]:
+    chat_ids = _chat_ids(user_id, chat_id)
     if not chat_ids:
         return []
     chat_tsquery = _chat_tsquery(query, chat_ids)

@@ -69,7 +69,8 @@ def spend(user_id: int, budget: Budget = SEND, amount: int = 1, about: int | Non
         wait = max(wait, live.spend(window_key, limit.amount, limit.get_expiry(), amount))
     if wait:
         count = min(limit.amount for limit in limits)
-        raise ChatError(budget.refusal.format(wait=wait_phrase(wait), count=count, **words), TOO_MANY_REQUESTS)
+        raise ChatError(budget.refusal.format(wait=wait_phrase(wait), count=count, **words), TOO_MANY_REQUESTS,
+                        retry_after=max(1, math.ceil(wait)))
 
 
 def wait_phrase(seconds: float) -> str:

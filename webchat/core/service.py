@@ -23,7 +23,10 @@ MAX_MEMBERS_PER_REQUEST = 100
 
 
 def find_membership(chat_id: int, user: User) -> Membership | None:
-    """The user's membership of the chat, None when the chat does not exist or the user is not in it."""
+    """The user's membership of the chat, None when the chat does not exist or the user is not in it
+    (or the id is past the database's integers: PostgreSQL would refuse to compare it)."""
+    if chat_id > MAX_ID:
+        return None
     return db.session.scalar(
         select(Membership).where(Membership.chat_id == chat_id, Membership.user_id == user.id)
     )

@@ -103,3 +103,10 @@ def test_the_example_bot_listens_in_a_chat_it_is_added_to_while_running(ops):
     alice.send(later, "!ping")
     frame = page.wait_for(lambda f: any(m["author"] == bot for m in messages_in(f)), timeout=10)
     assert [m["chat"] for m in messages_in(frame) if m["author"] == bot] == [later]
+
+
+def test_the_readme_shows_the_example_bot_as_it_is_in_docs_examples():
+    readme = (services.ROOT / "README.md").read_text()
+    shown = readme.split("**A bot that answers `!ping` with `pong`**", 1)[1].split("```python\n", 1)[1].split("```")[0]
+    code = BOT.read_text().split('"""\n', 1)[1].lstrip("\n")  # without its docstring
+    assert shown == code

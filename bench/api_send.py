@@ -15,6 +15,8 @@ sending, one way after the other on the same server:
            socket is subscribed to its chats)
   program  the program socket: {"type": "send", "chat", "text", "client_id"} with a Bearer token,
            answered {"type": "sent", ...}; not subscribed, so it gets only its answers
+  me       GET /api/v1/me with the token: no send at all, what any API call costs (the token,
+           the limits, the request's and answer's checks)
 
 Printed per way: sends/s, latency p50/p99 (request out -> whole answer in), server CPU per send
 (master + worker utime+stime over the window, / sends) and the load client's CPU. The tokens are
@@ -49,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fanout  # noqa: E402
 from fanout import HOST, Server, Tab, login, percentile, progress  # noqa: E402
 
-WAYS = ("api", "page", "socket", "program")
+WAYS = ("api", "page", "socket", "program", "me")
 
 # Run with the server's environment: a read-write token for each user named, {name: secret}.
 TOKENS = """
@@ -114,7 +116,7 @@ class Client:
 
     def open(self, newest: int) -> None:
         self.newest = newest
-        if self.way in ("api", "page"):
+        if self.way in ("api", "page", "me"):
             self.conn = http.client.HTTPConnection(HOST, self.port, timeout=60)  # kept alive, as a browser's
             if self.way == "page":
                 self.csrf, self.cookie = csrf_token(self.port, self.cookie)
@@ -136,7 +138,9 @@ class Client:
         client_id = f"{self.prefix}-{self.seq}"
         text = f"bench {self.seq} {time.time_ns()}"
         self.seq += 1
-        if self.way == "api":
+        if self.way == "me":
+            self._http("GET", "/api/v1/me", "", {"Authorization": f"Bearer {self.secret}"}, 200)
+        elif self.way == "api":
             self._http("POST", f"/api/v1/chats/{self.chat}/messages",
                        json.dumps({"text": text, "client_id": client_id}),
                        {"Authorization": f"Bearer {self.secret}", "Content-Type": "application/json"}, 201)

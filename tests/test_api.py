@@ -57,7 +57,7 @@ def user_id(app, username: str) -> int:
 def new_token(app, username: str, scope: str = "write") -> str:
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == username))
-        return tokens.create(user, f"{scope} token", scope).secret
+        return tokens.create(user, f"{scope} token {uuid.uuid4().hex[:8]}", scope).secret
 
 
 def make_bot(app, username: str, owner: str) -> None:
@@ -278,7 +278,7 @@ def test_a_message_carries_its_source_its_html_its_author_reactions_and_files(ap
     assert message["author"] == {"id": user_id(app, "alice"), "username": "alice", "display_name": "Alice",
                                  "is_bot": False}
     assert set(message) == {"id", "chat_id", "seq", "kind", "author", "text", "html", "created_at", "edited_at",
-                            "deleted", "thread_id", "reply_to_id", "reactions", "attachments"}
+                            "change_seq", "deleted", "thread_id", "reply_to_id", "reactions", "attachments"}
     assert message["created_at"].endswith("+00:00")
     with_file = alice.get(f"/api/v1/chats/{scene['chat']}/messages").json["messages"][-2]
     (attachment,) = with_file["attachments"]

@@ -18,7 +18,7 @@ from webchat.models import ApiToken, Message, User
 
 from .support.api import call, make_token
 from .support.records import create_group
-from .support.stored import LiveDatabase
+from .support.stored import LiveDatabase, empty_database
 from .support.wsclient import message_ids, new_client_id
 
 TEXT_FILE = ("notes.txt", b"deploy at noon\n")
@@ -487,13 +487,7 @@ def limited_app(_schema):
             db.session.add(user)
         db.session.commit()
     yield app
-    with app.app_context():
-        db.session.remove()
-        from .support.stored import audit_log_writable
-        with db.engine.begin() as conn, audit_log_writable(conn):
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
-        db.engine.dispose()
+    empty_database(app)
 
 
 def test_a_token_past_its_rate_limit_gets_429_with_retry_after_and_other_tokens_go_on(limited_app):

@@ -24,7 +24,7 @@ from .support import page_errors as page_error_records  # noqa: E402
 from .support import services  # noqa: E402
 from .support.browser import BrowserPeople  # noqa: E402
 from .support.records import create_group  # noqa: E402
-from .support.stored import LiveDatabase, audit_log_writable  # noqa: E402
+from .support.stored import LiveDatabase, empty_database  # noqa: E402
 from .support.wsclient import People  # noqa: E402
 
 FAST_HASH = "pbkdf2:sha256:1000"
@@ -194,12 +194,7 @@ def app(_schema):
     })
     app.jinja_env.bytecode_cache = COMPILED_TEMPLATES
     yield app
-    with app.app_context():
-        db.session.remove()
-        with db.engine.begin() as conn, audit_log_writable(conn):
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
-        db.engine.dispose()
+    empty_database(app)
 
 
 @pytest.fixture

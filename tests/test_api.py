@@ -18,7 +18,7 @@ from webchat.models import ApiToken, Message, User
 
 from .support.api import call, make_token
 from .support.records import create_group
-from .support.stored import LiveDatabase
+from .support.stored import LiveDatabase, empty_database
 from .support.wsclient import message_ids, new_client_id
 
 TEXT_FILE = ("notes.txt", b"deploy at noon\n")
@@ -57,7 +57,7 @@ def user_id(app, username: str) -> int:
 def new_token(app, username: str, scope: str = "write") -> str:
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == username))
-        return tokens.create(user, f"{scope} token", scope).secret
+        return tokens.create(user, f"{scope} token {uuid.uuid4().hex[:8]}", scope).secret
 
 
 def make_bot(app, username: str, owner: str) -> None:
@@ -278,7 +278,7 @@ def test_a_message_carries_its_source_its_html_its_author_reactions_and_files(ap
     assert message["author"] == {"id": user_id(app, "alice"), "username": "alice", "display_name": "Alice",
                                  "is_bot": False}
     assert set(message) == {"id", "chat_id", "seq", "kind", "author", "text", "html", "created_at", "edited_at",
-                            "deleted", "thread_id", "reply_to_id", "reactions", "attachments"}
+                            "change_seq", "deleted", "thread_id", "reply_to_id", "reactions", "attachments"}
     assert message["created_at"].endswith("+00:00")
     with_file = alice.get(f"/api/v1/chats/{scene['chat']}/messages").json["messages"][-2]
     (attachment,) = with_file["attachments"]
@@ -487,13 +487,7 @@ def limited_app(_schema):
             db.session.add(user)
         db.session.commit()
     yield app
-    with app.app_context():
-        db.session.remove()
-        from .support.stored import audit_log_writable
-        with db.engine.begin() as conn, audit_log_writable(conn):
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
-        db.engine.dispose()
+    empty_database(app)
 
 
 def test_a_token_past_its_rate_limit_gets_429_with_retry_after_and_other_tokens_go_on(limited_app):

@@ -13,19 +13,9 @@ from webchat.models import AuditEvent, User
 from webchat.realtime.hub import control_channel
 
 from .support.pages import form_error, parse, system_messages
-from .support.records import create_group, members_of, post_messages, set_user
+from .support.records import Recorder, create_group, members_of, post_messages, set_user
 
 SECRET = re.compile(r"wc_[A-Za-z0-9_-]{43}")
-
-
-class Recorder:
-    """Subscribed to a hub channel: what was published, in order."""
-
-    def __init__(self) -> None:
-        self.got: list[str] = []
-
-    def deliver(self, delivery) -> None:
-        self.got.append(delivery.text)
 
 
 @pytest.fixture

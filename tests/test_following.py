@@ -8,19 +8,9 @@ from webchat.core import notifier
 from webchat.realtime.hub import user_channel
 
 from .support.pages import chat_list, parse
-from .support.records import create_group, stored_messages
+from .support.records import Recorder, create_group, stored_messages
 from .support.records import message_sent as send
 from .support.records import reply_sent as reply
-
-
-class Recorder:
-    """Subscribed to hub channels: what was published, in order."""
-
-    def __init__(self) -> None:
-        self.got: list[str] = []
-
-    def deliver(self, delivery) -> None:
-        self.got.append(delivery.text)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from webchat.extensions import db
 from webchat.models import Notification, PushSubscription, User
 from webchat.realtime.hub import user_channel
 
+from .support import records
 from .support.pages import form_error, parse
 from .support.records import create_group, message_sent, reply_sent, set_user
 from .support.wsclient import is_error
@@ -26,14 +27,8 @@ from .support.wsclient import is_error
 _endpoints = itertools.count(1)
 
 
-class Recorder:
-    """Subscribed to a hub channel: what was published, in order."""
-
-    def __init__(self) -> None:
-        self.got: list[str] = []
-
-    def deliver(self, delivery) -> None:
-        self.got.append(delivery.text)
+class Recorder(records.Recorder):
+    """What a person's own channel was published, with their desktop notices read out."""
 
     def notices(self) -> list[dict]:
         """The desktop notices among the frames (templates/notifications/_notice.html), as data."""

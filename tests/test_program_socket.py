@@ -12,6 +12,7 @@ import json
 import os
 import threading
 import time
+import uuid
 
 import pytest
 import websocket
@@ -62,7 +63,7 @@ def make_token(side_app, username: str, scope: str = "write") -> tuple[int, str]
     with side_app.app_context():
         try:
             user = db.session.scalar(select(User).where(User.username == username))
-            made = tokens.create(user, f"test {scope}", scope)
+            made = tokens.create(user, f"test {scope} {uuid.uuid4().hex[:8]}", scope)
             return made.token.id, made.secret
         finally:
             db.session.remove()
@@ -210,7 +211,7 @@ def test_edits_deletions_and_reactions_arrive_as_events_and_catch_up_by_change_c
     assert alice.post(f"/chats/{chat}/messages/{message_id}/reactions", {"emoji": "🎉"}).status == 302
     reacted = bot.event(lambda e: e["type"] == "reaction")
     assert reacted["emoji"] == "🎉" and reacted["added"] is True and reacted["user"]["username"] == alice.username
-    assert reacted["message"]["reactions"] == [{"emoji": "🎉", "count": 1, "users": [alice.username]}]
+    assert reacted["message"]["reactions"] == [{"emoji": "🎉", "count": 1, "user_ids": [reacted["user"]["id"]]}]
     cursor = reacted["message"]["change_seq"]
     bot.close()
 

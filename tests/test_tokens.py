@@ -14,18 +14,9 @@ from webchat.realtime.hub import control_channel
 from webchat.socket import session_guard
 
 from .support.pages import form_error, parse
+from .support.records import Recorder
 
 SECRET = re.compile(r"wc_[A-Za-z0-9_-]{43}")
-
-
-class Recorder:
-    """Subscribed to a hub channel: what was published, in order."""
-
-    def __init__(self) -> None:
-        self.got: list[str] = []
-
-    def deliver(self, delivery) -> None:
-        self.got.append(delivery.text)
 
 
 def make_token(person, name="deploy script", scope="read"):

@@ -111,3 +111,13 @@ def reply_id(response) -> int:
 def reply_sent(person, chat_id: int, parent_id: int, body: str, **options) -> int:
     """Reply without JavaScript (post_reply's options); the stored reply's id."""
     return reply_id(post_reply(person, chat_id, parent_id, body, **options))
+
+
+class Recorder:
+    """A hub connection (subscribe it to a channel): the text of each frame published, in order."""
+
+    def __init__(self) -> None:
+        self.got: list[str] = []
+
+    def deliver(self, delivery) -> None:
+        self.got.append(delivery.text)

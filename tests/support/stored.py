@@ -104,3 +104,15 @@ def _update(server, statement: str, **values) -> None:
             conn.execute(text(statement), values)
     finally:
         engine.dispose()
+
+
+def empty_database(app) -> None:
+    """Delete every row the test wrote (the schema stays for the next test), and close the pool."""
+    from webchat.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn, audit_log_writable(conn):
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        db.engine.dispose()

@@ -106,6 +106,8 @@ class MessageOut(Model):
     deleted: bool
     thread_id: int | None = Field(description="The message whose thread this reply is in")
     reply_to_id: int | None = Field(description="The message this one quotes")
+    change_seq: int = Field(description="The chat's change number of this version of the message (0: never "
+                                        "changed); the socket's catch-up cursor")
     reactions: list[ReactionOut]
     attachments: list[AttachmentOut]
 

@@ -18,6 +18,7 @@ from flask import current_app, url_for
 
 from ..models import Message, User
 from ..realtime.hub import chat_channel, program_channel
+from .reaction_groups import group_reactions
 
 Events = Callable[[], list[str]]
 
@@ -73,22 +74,21 @@ def user_json(user: User) -> dict:
 
 
 def message_json(m: Message) -> dict:
-    """A message as programs see it: ids, its source text and its rendered HTML (the same as
-    pages show inside the article), reactions grouped by emoji, files with their links.
-    change_seq is the chat's change number of its newest version (the "changes" cursor)."""
-    deleted = m.deleted_at is not None
-    reactions: dict[str, list[str]] = {}
-    for r in m.reactions:
-        reactions.setdefault(r.emoji, []).append(r.user.username)
+    """A message as programs see it, on the socket and in the API's answers alike: ids, its source
+    text and its rendered HTML (the same as pages show inside the article), reactions grouped by
+    emoji in the order first used, files with the address a token downloads them from. change_seq
+    is the chat's change number of its newest version (the socket's "changes" cursor)."""
     return {
         "id": m.id, "seq": m.seq, "chat_id": m.chat_id, "kind": m.kind,
         "author": user_json(m.author) if m.author is not None else None,
         "text": m.body, "html": m.html, "created_at": _iso(m.created_at), "edited_at": _iso(m.edited_at),
-        "deleted": deleted, "thread_id": m.thread_id, "reply_to_id": m.reply_to_id, "change_seq": m.change_seq,
-        "reactions": [{"emoji": emoji, "count": len(names), "users": names} for emoji, names in reactions.items()],
-        "attachments": [{"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size,
-                         "url": url_for("chats.download_attachment", chat_id=m.chat_id, attachment_id=a.id,
-                                        filename=a.filename)} for a in m.attachments],
+        "deleted": m.deleted_at is not None, "thread_id": m.thread_id, "reply_to_id": m.reply_to_id,
+        "change_seq": m.change_seq,
+        "reactions": [{"emoji": group.emoji, "count": group.count, "user_ids": [u.id for u in group.users]}
+                      for group in group_reactions(m.reactions)],
+        "attachments": [{"id": a.id, "filename": a.filename, "size": a.size, "content_type": a.content_type,
+                         "url": url_for("api.download_file", chat_id=a.chat_id, file_id=a.id, _external=True)}
+                        for a in m.attachments],
     }
 
 

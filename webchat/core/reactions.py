@@ -6,7 +6,6 @@ feeds templates/chats/_reactions.html, which is the same for every viewer: whose
 "mine" comes from data-by and the per-viewer rule in base.html.
 """
 import logging
-from dataclasses import dataclass, field
 from functools import cache
 
 import emoji as emoji_data
@@ -14,10 +13,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import Membership, Message, Reaction, User
+from ..models import Membership, Message, Reaction
 from . import program_events, send_budget
 from .changes import announce_change, record_change
 from .errors import ChatError
+from .reaction_groups import ReactionGroup, group_reactions  # noqa: F401 - pages use them from here
 from .read_only import check_writable
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 QUICK_REACTIONS = ("👍", "❤️", "😂", "🎉", "😮", "😢")
 MAX_DISTINCT_EMOJI = 20  # different emoji on one message: beyond this, people add to an existing one
 MAX_INPUT_CHARS = 64  # the longest emoji is 10 code points; anything far longer is not one
-NAMES_IN_TITLE = 10  # who reacted, on hover: this many names, then "and N others"
 VARIATION_SELECTOR = "\ufe0f"
 
 
@@ -103,37 +102,4 @@ def _check_room_for(message: Message, emoji: str) -> None:
     if emoji not in distinct and len(distinct) >= MAX_DISTINCT_EMOJI:
         raise ChatError(f"This message already has {MAX_DISTINCT_EMOJI} different reactions; add yours to "
                         "one of them instead. Nothing was changed.", 409)
-
-
-@dataclass
-class ReactionGroup:
-    """Everyone who reacted to a message with one emoji, in the order they did."""
-
-    emoji: str
-    users: list[User] = field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        return len(self.users)
-
-    @property
-    def usernames(self) -> str:
-        return " ".join(user.username for user in self.users)
-
-    @property
-    def title(self) -> str:
-        """Who reacted, as a hover text: "Alice", "Alice and Bob", "Alice, Bob and 3 others"."""
-        names = [user.display_name for user in self.users[:NAMES_IN_TITLE]]
-        others = self.count - len(names)
-        if others:
-            names.append(f"{others} other{'s' if others != 1 else ''}")
-        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-
-
-def group_reactions(reactions: list[Reaction]) -> list[ReactionGroup]:
-    """A message's reactions grouped by emoji, in the order each emoji was first used."""
-    groups: dict[str, ReactionGroup] = {}
-    for reaction in reactions:
-        groups.setdefault(reaction.emoji, ReactionGroup(reaction.emoji)).users.append(reaction.user)
-    return list(groups.values())
 

@@ -839,6 +839,9 @@ def run_one(members: int, workers: int, args, cpus: tuple[int | None, int | None
                 tab.connect(server.port, args.deflate)
                 readers.spawn(tab.run)
                 tab.send_json({"type": "view", "chat": seed["chat"], "after": seed["newest"]})
+                # Shown in a visible tab, as the page says (static/connection.js): else each member
+                # counts as online elsewhere and every message is a desktop notice to each of them.
+                tab.send_json({"type": "view-state", "chat": seed["chat"], "visible": True})
             except Exception as e:  # noqa: BLE001 - counted and reported
                 connect_errors[f"{type(e).__name__}: {e}"] += 1
                 tab.close()

@@ -4,7 +4,9 @@ Two runs on fresh servers (gunicorn -k gevent -w 1, SQLite; PostgreSQL + Redis w
 same in all but the listeners, in this order:
 
   pages     each member signs in and opens a page's socket (cookie, Origin), {"type": "view"} on
-            the chat; ready at its chat list; a message arrives as the chat's HTML frame
+            the chat and {"type": "view-state", "chat", "visible": true} (the chat in view, as the
+            page says; --hidden leaves it out: see bench/README.md); ready at its chat list; a
+            message arrives as the chat's HTML frame
   programs  each member has a read-write access token (made in the server's database by a
             subprocess, core/tokens.create) and opens a program's socket with it (Authorization:
             Bearer, no Origin, no cookie), {"type": "subscribe", "chat", "after": newest}; ready
@@ -99,6 +101,8 @@ def run(kind: str, args, cpus) -> dict:
             readers.spawn(tab.run)
             kind_ = "subscribe" if program else "view"
             tab.send_json({"type": kind_, "chat": seed["chat"], "after": seed["newest"]})
+            if not program and not args.hidden:  # the chat in view in a visible tab, as the page says
+                tab.send_json({"type": "view-state", "chat": seed["chat"], "visible": True})
             tabs.append(tab)
 
         pool = gevent.pool.Pool(args.concurrency)
@@ -163,6 +167,9 @@ def main() -> int:
     parser.add_argument("--runs", nargs="+", choices=("pages", "programs"), default=["pages", "programs"])
     parser.add_argument("--concurrency", type=int, default=50, help="logins and handshakes in flight at once")
     parser.add_argument("--redis", action="store_true", help="PostgreSQL + Redis instead of SQLite")
+    parser.add_argument("--hidden", action="store_true",
+                        help="page sockets do not say the chat is in view: each member is online elsewhere, and "
+                             "every message is a desktop notice to each (core/notifications.py)")
     parser.add_argument("--no-pin", dest="pin", action="store_false")
     args = parser.parse_args()
     fanout.raise_fd_limit(args.members * 2 + 1024)

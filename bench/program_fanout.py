@@ -13,10 +13,14 @@ same in all but the listeners, in this order:
             at "caught-up"; a message arrives as one {"type": "message.created", ...} event,
             serialised once per message for all of them (core/program_events.py)
 
+  none      no listener at all: what a message to the 1,000-member chat costs before any delivery
+            (store, render, publish, the notifier's plan for 1,000 members)
+
 In each the sender sends --rate messages a second for --seconds over its page socket
 (fanout.Sender: "bench <seq> <time_ns>"); every listener times send -> receipt. Printed per run:
 deliveries, server CPU per delivery (master + worker utime+stime from the first send until every
-listener had every message, / deliveries) and per message, latency p50/p99/max, the size of one
+listener had every message, / deliveries) and per message (and, less the "none" run's per
+message, per delivery: the deliveries' own cost), latency p50/p99/max, the size of one
 message's frame. fanout.py measures the page sockets the same way with more options.
 A benchmark, not a test: exit 0 whatever it measured (1 only when it could not run).
 
@@ -107,7 +111,7 @@ def run(kind: str, args, cpus) -> dict:
 
         pool = gevent.pool.Pool(args.concurrency)
         started = time.monotonic()
-        for name in seed["members"]:
+        for name in seed["members"] if kind != "none" else []:
             pool.spawn(open_tab, name)
         while not pool.join(timeout=0.5):
             server.check()
@@ -164,7 +168,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second from the sender")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--drain", type=float, default=30.0, help="max seconds to wait for deliveries")
-    parser.add_argument("--runs", nargs="+", choices=("pages", "programs"), default=["pages", "programs"])
+    parser.add_argument("--runs", nargs="+", choices=("none", "pages", "programs"),
+                        default=["none", "pages", "programs"])
     parser.add_argument("--concurrency", type=int, default=50, help="logins and handshakes in flight at once")
     parser.add_argument("--redis", action="store_true", help="PostgreSQL + Redis instead of SQLite")
     parser.add_argument("--hidden", action="store_true",
@@ -177,16 +182,22 @@ def main() -> int:
     if cpus[0] is not None:
         os.sched_setaffinity(0, {cpus[0]})
     results = [run(kind, args, cpus) for kind in args.runs]
+    base = next((r.get("cpu_ms_per_message") for r in results if r["run"] == "none"), None)
+    for r in results:
+        if base is not None and r["run"] != "none" and r.get("cpu_ms_per_message") is not None:
+            r["delivery_only_us"] = (r["cpu_ms_per_message"] - base) * 1e3 / r["sockets"]
     print(f"\n{args.members} listeners, {args.rate:g} msg/s for {args.seconds:g} s, gunicorn -k gevent -w 1, "
           f"{'PostgreSQL + Redis' if args.redis else 'SQLite'}")
-    print(f"{'run':<9} {'sockets':>7} {'deliveries':>13} {'cpu µs/deliv':>12} {'cpu ms/msg':>10} {'p50 ms':>7} "
-          f"{'p99 ms':>7} {'max ms':>7} {'frame B':>7} {'confirm p50':>11} {'load':>9}")
+    print(f"{'run':<9} {'sockets':>7} {'deliveries':>13} {'cpu µs/deliv':>12} {'cpu ms/msg':>10} "
+          f"{'net µs/deliv':>12} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'frame B':>7} {'confirm p50':>11} "
+          f"{'load':>9}")
 
     def num(value, template):
         return template.format(value) if value is not None else "-"
     for r in results:
         print(f"{r['run']:<9} {r.get('sockets', '-'):>7} {r.get('deliveries', '-'):>13} "
               f"{num(r.get('cpu_us_per_delivery'), '{:.1f}'):>12} {num(r.get('cpu_ms_per_message'), '{:.2f}'):>10} "
+              f"{num(r.get('delivery_only_us'), '{:.1f}'):>12} "
               f"{num(r.get('p50_ms'), '{:.1f}'):>7} {num(r.get('p99_ms'), '{:.1f}'):>7} "
               f"{num(r.get('max_ms'), '{:.1f}'):>7} {num(r.get('frame_bytes'), '{}'):>7} "
               f"{num(r.get('confirm_p50_ms'), '{:.1f}'):>11} "

@@ -573,6 +573,10 @@ CHAT_URLS = [
     ("POST", "/admin/channels/{id}/default", {"default": "1"}),
     ("POST", "/chats/{id}/join", {}),  # joining is for public channels (test_directory.py)
     ("POST", "/chats/{id}/bots", {"username": "sneaky-bot", "display_name": "Sneaky"}),  # test_bots.py
+    # Integrations (tests/test_webhooks.py): a chat's webhooks are its admins' to make and revoke.
+    ("POST", "/chats/{id}/webhooks/incoming", {"name": "Sneaky hook"}),
+    ("POST", "/chats/{id}/webhooks/outgoing", {"name": "Sneaky hook", "url": "https://example.com/hook"}),
+    ("POST", "/chats/{id}/webhooks/1/revoke", {}),
     # ----- threads (test_threads.py)
     ("GET", "/chats/{id}/threads/{mid}", None),
     ("POST", "/chats/{id}/threads/{mid}/replies", {"body": "let me in", "client_id": "intruder-0003"}),
@@ -589,7 +593,7 @@ CHAT_URL_IDS = [f"{method} {url.replace('{id}', 'N')}" for method, url, _ in CHA
 def test_the_list_of_chat_urls_above_covers_every_chat_route(app):
     routes = {(method, rule.rule.replace("<id:chat_id>", "{id}").replace("<username>", "bob")
                .replace("<id:message_id>", "{mid}").replace("<id:attachment_id>", "{aid}")
-               .replace("<filename>", "notes.txt"))
+               .replace("<filename>", "notes.txt").replace("<id:hook_id>", "1"))
               for rule in app.url_map.iter_rules() if "<id:chat_id>" in rule.rule
               and not rule.rule.startswith("/api/")  # the API's own table: tests/test_api.py ENDPOINTS
               for method in rule.methods - {"HEAD", "OPTIONS"}}

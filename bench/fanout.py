@@ -503,13 +503,17 @@ class Tab:
         self._compressed = False
         self.on_text = None  # the sender overrides this
 
-    def connect(self, port: int, deflate: bool, timeout: float = 60.0, path: str = "/socket") -> None:
+    def connect(self, port: int, deflate: bool, timeout: float = 60.0, path: str = "/socket",
+                bearer: str | None = None) -> None:
+        """The handshake: a browser's (the cookie, Origin), or with bearer a program's (an access
+        token in Authorization, no Origin: bench/program_fanout.py, bench/api_send.py)."""
         sock = socket.create_connection((HOST, port), timeout=timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [
             f"GET {path} HTTP/1.1", f"Host: {HOST}:{port}", "Upgrade: websocket", "Connection: Upgrade",
-            f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13", f"Origin: http://{HOST}:{port}",
+            f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13",
+            f"Authorization: Bearer {bearer}" if bearer else f"Origin: http://{HOST}:{port}",
         ]
         if self.cookie:  # bench/versus.py's socket.io peers have no login
             lines.append(f"Cookie: {self.cookie}")
@@ -835,6 +839,9 @@ def run_one(members: int, workers: int, args, cpus: tuple[int | None, int | None
                 tab.connect(server.port, args.deflate)
                 readers.spawn(tab.run)
                 tab.send_json({"type": "view", "chat": seed["chat"], "after": seed["newest"]})
+                # Shown in a visible tab, as the page says (static/connection.js): else each member
+                # counts as online elsewhere and every message is a desktop notice to each of them.
+                tab.send_json({"type": "view-state", "chat": seed["chat"], "visible": True})
             except Exception as e:  # noqa: BLE001 - counted and reported
                 connect_errors[f"{type(e).__name__}: {e}"] += 1
                 tab.close()

@@ -143,6 +143,7 @@ def run(label: str, args, subscribe: bool, cpus) -> dict:
             tab.connect(server.port, False)
             readers.spawn(tab.run)
             tab.send_json({"type": "view", "chat": seed["chat"], "after": seed["newest"]})
+            tab.send_json({"type": "view-state", "chat": seed["chat"], "visible": True})  # in view: no notice
             tabs.append(tab)
         for tab in tabs:
             tab.ready.wait(30)

@@ -8,7 +8,7 @@ from ..core import administration, mail
 from ..core.errors import ChatError
 from ..extensions import csrf, db, limiter
 from . import bp
-from .routes import _settings_page
+from .routes import _settings_page, shared_address_limit
 
 
 @bp.post("/settings/email")
@@ -54,9 +54,7 @@ def _password_mail_limit() -> str:
 
 
 def _asker_limit() -> str:
-    # Several people can share one address (an office NAT): allow them more together.
-    count, _, period = _password_mail_limit().partition(" per ")
-    return f"{int(count) * 4} per {period}"
+    return shared_address_limit(_password_mail_limit())
 
 
 @bp.route("/forgot", methods=["GET", "POST"])

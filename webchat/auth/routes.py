@@ -76,10 +76,15 @@ def _login_failure_limit() -> str:
     return current_app.config["LOGIN_FAILURE_LIMIT"]
 
 
-def _address_failure_limit() -> str:
-    # Several people can share one address (an office NAT): allow them more together.
-    count, _, period = _login_failure_limit().partition(" per ")
+def shared_address_limit(limit: str) -> str:
+    """A per-account limit as the limit of one network address: several people can share one (an
+    office NAT), so together they get four times as much."""
+    count, _, period = limit.partition(" per ")
     return f"{int(count) * 4} per {period}"
+
+
+def _address_failure_limit() -> str:
+    return shared_address_limit(_login_failure_limit())
 
 
 @bp.route("/login", methods=["GET", "POST"])

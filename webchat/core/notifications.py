@@ -32,10 +32,12 @@ which then sends them off the send path.
 """
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, url_for
-from sqlalchemy import and_, case, exists, func, or_, select, text
+from sqlalchemy import and_, bindparam, case, exists, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
@@ -50,8 +52,7 @@ SENT, RETRY, FAILED, DROPPED = "sent", "retry", "failed", "dropped"  # a sender'
 FOLDING = "state = 'due' AND folds"  # the partial unique index of migration 0015
 
 
-@dataclass(frozen=True)
-class Recipient:
+class Recipient(NamedTuple):
     """What the rule needs to know of one member (one query for the whole chat: recipients())."""
     user_id: int
     level: str  # the chat's notification level for them: all, mentions, none
@@ -62,6 +63,19 @@ class Recipient:
     has_push: bool  # at least one device subscribed
 
 
+class Facts(NamedTuple):
+    """What the rule reads of a message and its chat, read once: the rule runs for every member."""
+    chat_id: int
+    author_id: int | None
+    thread_id: int | None
+    in_channel: bool
+    is_direct: bool
+
+    @classmethod
+    def of(cls, message: Message, chat: Chat) -> "Facts":
+        return cls(message.chat_id, message.author_id, message.thread_id, message.in_channel, chat.is_direct)
+
+
 @dataclass(frozen=True)
 class Planned:
     user_id: int
@@ -69,25 +83,25 @@ class Planned:
     reason: str
 
 
-def reason_for(message: Message, chat: Chat, recipient: Recipient, mentioned: set[int],
-               followers: set[int]) -> str | None:
-    """Why this member is notified of the message, or None (the first half of the rule above)."""
-    if recipient.user_id == message.author_id or recipient.level == "none":
+def reason_for(message: Facts, user_id: int, level: str, mentioned: set[int], followers: set[int]) -> str | None:
+    """Why this member (level: the chat's notification level for them) is notified of the
+    message, or None (the first half of the rule above)."""
+    if user_id == message.author_id or level == "none":
         return None
-    if recipient.user_id in mentioned:
+    if user_id in mentioned:
         return "mention"
-    if recipient.level == "mentions":
+    if level == "mentions":
         return None
-    if chat.is_direct:
+    if message.is_direct:
         return "dm"
-    if message.thread_id is not None and recipient.user_id in followers:
+    if message.thread_id is not None and user_id in followers:
         return "thread"
     if message.in_channel:
         return "all"
     return None
 
 
-def in_view(message: Message, places: set[str]) -> bool:
+def in_view(message: Facts, places: set[str]) -> bool:
     """Whether one of these views (live_state.views: "5", "5 t40") shows the message: its chat for
     a message of the channel, its thread's pane for a reply kept in its thread."""
     chat, thread = str(message.chat_id), f"t{message.thread_id}"
@@ -114,7 +128,7 @@ def quiet_now(recipient: Recipient, now: datetime) -> bool:
     return start <= minute < end if start < end else minute >= start or minute < end
 
 
-def ways_for(message: Message, recipient: Recipient, reason: str, views: set[str] | None, online: bool,
+def ways_for(message: Facts, recipient: Recipient, reason: str, views: set[str] | None, online: bool,
              now: datetime) -> list[str]:
     """How this member is notified (the second half of the rule). views: the places they have in
     view in visible tabs, None when they have no visible tab; online: they have an open tab."""
@@ -132,42 +146,57 @@ def ways_for(message: Message, recipient: Recipient, reason: str, views: set[str
     return ways
 
 
-def recipients(chat_id: int) -> list[Recipient]:
-    """Every member of the chat with their level, quiet hours and where they can be reached."""
+# The members of a chat and their levels: all the rule's first half needs, read for every message.
+_LEVELS = (select(Membership.user_id, Membership.notify).join(User, User.id == Membership.user_id)
+           .where(Membership.chat_id == bindparam("chat"), User.is_active_account))
+
+
+def recipients(chat_id: int, user_ids) -> dict[int, Recipient]:
+    """These members of the chat with their level, quiet hours and where they can be reached."""
     has_push = exists().where(PushSubscription.user_id == User.id)
-    rows = db.session.execute(
+    rows = db.session.connection().execute(
         select(User.id, Membership.notify, User.time_zone, User.dnd_start, User.dnd_end,
                and_(User.email.is_not(None), User.email_notifications), has_push)
         .join(Membership, Membership.user_id == User.id)
-        .where(Membership.chat_id == chat_id, User.is_active_account))
-    return [Recipient(*row) for row in rows]
+        .where(Membership.chat_id == bindparam("chat"), User.id.in_(bindparam("users", expanding=True))),
+        {"chat": chat_id, "users": sorted(user_ids)})
+    return {row[0]: Recipient._make(row) for row in rows.all()}
 
 
 def decide(message: Message, now: datetime) -> list[Planned]:
-    """Who is notified of this message, and how (after its commit, off the send path)."""
+    """Who is notified of this message, and how (after its commit, off the send path).
+
+    The members' levels come first, in one small query, and those who have the message's place
+    in view (one lookup of the chat's viewers) are passed over: in a busy chat that is most of
+    them, and they get nothing. What the rest need besides is read for them alone."""
     chat = db.session.get(Chat, message.chat_id)
     if chat is None or message.is_system or message.is_deleted:
         return []
+    facts = Facts.of(message, chat)
     mentioned = set(db.session.scalars(select(Mention.user_id).where(Mention.message_id == message.id)))
     followers = set()
     if message.thread_id is not None:
         followers = set(db.session.scalars(select(ThreadFollow.user_id).where(
             ThreadFollow.thread_id == message.thread_id, ThreadFollow.following)))
     planned = webhook_targets(message, mentioned)
+    live = current_app.extensions["webchat.live_state"]
+    viewers = live.viewers(chat.id)
     reasons = {}
-    people = {}
-    for recipient in recipients(chat.id):
-        reason = reason_for(message, chat, recipient, mentioned, followers)
+    for user_id, level in db.session.connection().execute(_LEVELS, {"chat": chat.id}).all():
+        reason = reason_for(facts, user_id, level, mentioned, followers)
         if reason is not None:
-            reasons[recipient.user_id] = reason
-            people[recipient.user_id] = recipient
+            places = viewers.get(user_id)
+            if places is None or not in_view(facts, places):  # else ways_for would answer nothing
+                reasons[user_id] = reason
     if not reasons:
         return planned
-    live = current_app.extensions["webchat.live_state"]
+    people = recipients(chat.id, reasons)
     online = live.online(reasons)
     views = live.views(online) if online else {}
     for user_id, reason in reasons.items():
-        for way in ways_for(message, people[user_id], reason, views.get(user_id), user_id in online, now):
+        if user_id not in people:
+            continue  # left the chat meanwhile
+        for way in ways_for(facts, people[user_id], reason, views.get(user_id), user_id in online, now):
             planned.append(Planned(user_id, way, reason))
     return planned
 
@@ -210,6 +239,10 @@ def plan(message: Message, planned: list[Planned], now: datetime) -> None:
     fold = timedelta(seconds=current_app.config["NOTIFY_FOLD_SECONDS"])
     folding = [p for p in planned if p.kind in ("desktop", "push")]
     opened = {}  # (user, way) -> when the chat's last notification went, or is due to go at once
+    counted = set()  # (user, way) whose folding row took this message in
+    if folding and fold:
+        counted = _fold_into_due(message, folding)
+        folding = [p for p in folding if (p.user_id, p.kind) not in counted]
     if folding and fold:
         table = Notification
         opened = {(user_id, kind): when for user_id, kind, when in db.session.execute(
@@ -221,6 +254,8 @@ def plan(message: Message, planned: list[Planned], now: datetime) -> None:
     email_at = now + timedelta(minutes=current_app.config["EMAIL_AFTER_MINUTES"])
     plain, folded = [], []
     for p in planned:
+        if (p.user_id, p.kind) in counted:
+            continue
         row = {"user_id": p.user_id, "kind": p.kind, "reason": p.reason, "chat_id": message.chat_id,
                "thread_id": message.thread_id, "message_id": message.id, "count": 1, "state": "due",
                "due_at": now, "attempts": 0, "folds": False}
@@ -234,22 +269,56 @@ def plan(message: Message, planned: list[Planned], now: datetime) -> None:
             row["due_at"], row["folds"] = max(now, _aware(last) + fold), True
             folded.append(row)
     if plain:
-        db.session.execute(Notification.__table__.insert(), plain)
+        db.session.connection().execute(Notification.__table__.insert(), plain)
     if folded:
-        dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(Notification.__table__).values(folded)
-        table, new = Notification.__table__.c, statement.excluded
-        newest = func.max if dialect is sqlite else func.greatest
-        db.session.execute(statement.on_conflict_do_update(
-            index_elements=["user_id", "kind", "chat_id"], index_where=text(FOLDING),
-            set_={"count": table.count + 1, "message_id": newest(table.message_id, new.message_id),
-                  "thread_id": new.thread_id, "reason": _stronger(table.reason, new.reason)}))
+        db.session.connection().execute(_fold_statement(db.session.get_bind().dialect.name), folded)
+
+
+def _fold_into_due(message: Message, folding: list[Planned]) -> set[tuple[int, str]]:
+    """Count the message into the folding rows already due for these people and ways (one
+    statement per way and reason, not a row each: in a busy chat most notifications fold);
+    which (user, way) had one."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for p in folding:
+        groups.setdefault((p.kind, p.reason), []).append(p.user_id)
+    counted = set()
+    for (kind, reason), user_ids in groups.items():
+        counted.update((user_id, kind) for user_id in db.session.connection().execute(
+            _COUNT_IN, {"in_chat": message.chat_id, "way": kind, "people": user_ids, "newest": message.id,
+                        "in_thread": message.thread_id, "why": reason}).scalars())
+    return counted
+
+
+@cache
+def _fold_statement(dialect_name: str):
+    """Insert a folding row, or count one more message into the one due (executed with many rows:
+    the statement is built once, not a VALUES list per call)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement = dialect.insert(Notification.__table__)
+    table, new = Notification.__table__.c, statement.excluded
+    newest = func.max if dialect is sqlite else func.greatest
+    return statement.on_conflict_do_update(
+        index_elements=["user_id", "kind", "chat_id"], index_where=text(FOLDING),
+        set_={"count": table.count + 1, "message_id": newest(table.message_id, new.message_id),
+              "thread_id": new.thread_id, "reason": _stronger(table.reason, new.reason)})
 
 
 def _stronger(kept, new):
     """Of two reasons, the one that says most (REASONS order): a folded mention stays a mention."""
     whens = [(or_(kept == reason, new == reason), reason) for reason in REASONS[:-1]]
     return case(*whens, else_=REASONS[-1])
+
+
+_folding = Notification.__table__.c
+# One more message into the due folding rows of these people (FOLDING: at most one per chat and way).
+_COUNT_IN = (update(Notification.__table__)
+             .where(_folding.chat_id == bindparam("in_chat"), _folding.kind == bindparam("way"),
+                    _folding.user_id.in_(bindparam("people", expanding=True)), _folding.state == "due", _folding.folds)
+             .values(count=_folding.count + 1,
+                     message_id=case((_folding.message_id > bindparam("newest"), _folding.message_id),
+                                     else_=bindparam("newest")),
+                     thread_id=bindparam("in_thread"), reason=_stronger(_folding.reason, bindparam("why")))
+             .returning(_folding.user_id))
 
 
 def _aware(when: datetime) -> datetime:

@@ -31,6 +31,10 @@ class LiveState(Protocol):
         """The places each of these users has in view in a visible tab; a user with no visible
         tab is left out (so: in the answer = active now)."""
 
+    def viewers(self, chat_id: int) -> dict[int, set[str]]:
+        """The users with this chat in view in a visible tab, and the places of it they show
+        ("5", "5 t40"): views() the other way round, one lookup for a whole chat."""
+
     def start_typing(self, chat_id: int | str, who: str) -> None:
         """who is "<username>|<display name>"; it expires by itself after TYPING_SECONDS. chat_id
         is where: a chat, or one of its threads ("5-t40", core/broadcasts.typing_place)."""
@@ -57,6 +61,11 @@ TAB_LEASE_SECONDS = 90  # a tab's worker refreshes it on every ping (25 s); a de
 TYPING_SECONDS = 6  # a receiver's indicator lasts as long; the typist signals every 3 s
 
 
+def chat_of(place: str | None) -> str | None:
+    """The chat a view shows ("5" of "5 t40"), or None (no chat: "" or a hidden tab)."""
+    return place.split(" ", 1)[0] if place else None
+
+
 class InProcessLiveState:
     """State of this process only: right for one worker, wrong for several."""
 
@@ -66,6 +75,7 @@ class InProcessLiveState:
         self._tabs: dict[int, dict[str, float]] = {}
         self._typing: dict[int | str, dict[str, float]] = {}
         self._views: dict[int, dict[str, tuple[str, float]]] = {}  # user -> tab -> (place, lease end)
+        self._viewing: dict[str, dict[tuple[int, str], tuple[str, float]]] = {}  # chat -> (user, tab) -> as _views
         self._throttles: dict[str, float] = {}
         self._budgets: dict[str, tuple[int, float]] = {}  # key -> (uses, window end)
         self._work = WorkLedger(clock)
@@ -96,10 +106,7 @@ class InProcessLiveState:
             tabs.pop(tab_id, None)
             if not tabs:
                 self._tabs.pop(user_id, None)
-            views = self._views.get(user_id, {})
-            views.pop(tab_id, None)
-            if not views:
-                self._views.pop(user_id, None)
+            self._forget_view(user_id, tab_id)
 
     def online(self, user_ids):
         with self._lock:
@@ -107,13 +114,30 @@ class InProcessLiveState:
 
     def set_view(self, user_id, tab_id, place):
         with self._lock:
-            tabs = self._views.setdefault(user_id, {})
             if place is None:
-                tabs.pop(tab_id, None)
-                if not tabs:
-                    del self._views[user_id]
-            else:
-                tabs[tab_id] = (place, self._clock() + TAB_LEASE_SECONDS)
+                self._forget_view(user_id, tab_id)
+                return
+            tabs = self._views.setdefault(user_id, {})
+            was = tabs.get(tab_id, (None,))[0]
+            if chat_of(was) != chat_of(place):
+                self._unindex(user_id, tab_id, was)
+            tabs[tab_id] = (place, self._clock() + TAB_LEASE_SECONDS)
+            if chat_of(place) is not None:
+                self._viewing.setdefault(chat_of(place), {})[user_id, tab_id] = tabs[tab_id]
+
+    def _forget_view(self, user_id, tab_id):
+        tabs = self._views.get(user_id, {})
+        was = tabs.pop(tab_id, (None,))[0]
+        if not tabs:
+            self._views.pop(user_id, None)
+        self._unindex(user_id, tab_id, was)
+
+    def _unindex(self, user_id, tab_id, place):
+        viewing = self._viewing.get(chat_of(place))
+        if viewing is not None:
+            viewing.pop((user_id, tab_id), None)
+            if not viewing:
+                del self._viewing[chat_of(place)]
 
     def views(self, user_ids):
         now = self._clock()
@@ -123,6 +147,18 @@ class InProcessLiveState:
                 places = {place for place, until in self._views.get(user_id, {}).values() if until > now}
                 if places:
                     answer[user_id] = places
+            return answer
+
+    def viewers(self, chat_id):
+        now = self._clock()
+        with self._lock:
+            answer: dict[int, set[str]] = {}
+            for (user_id, _), (place, until) in self._viewing.get(str(chat_id), {}).items():
+                if until > now:
+                    if user_id in answer:
+                        answer[user_id].add(place)
+                    else:
+                        answer[user_id] = {place}
             return answer
 
     def start_typing(self, chat_id, who):

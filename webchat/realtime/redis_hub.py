@@ -16,7 +16,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from .hub import Delivery, InProcessHub
-from .live_state import TAB_LEASE_SECONDS, TYPING_SECONDS
+from .live_state import TAB_LEASE_SECONDS, TYPING_SECONDS, chat_of
 
 log = logging.getLogger(__name__)
 
@@ -166,20 +166,56 @@ class RedisLiveState:
     def tab_closed(self, user_id, tab_id):
         pipe = self.redis.pipeline()
         pipe.zrem(f"{PREFIX}tabs:{user_id}", tab_id)
+        pipe.hget(f"{PREFIX}views:{user_id}", tab_id)
         pipe.hdel(f"{PREFIX}views:{user_id}", tab_id)
-        pipe.execute()
+        _, was, _ = pipe.execute()
+        self._unindex(user_id, tab_id, was)
 
     # A user's views: one hash, tab -> "<lease end> <place>"; lapsed entries are skipped on reading.
+    # And each chat's viewers the other way round (viewers()): one hash per chat, "<user> <tab>" ->
+    # "<lease end> <place>", kept beside it: a tab's entry moves when its view moves to another chat.
     @_or_nothing_known(None)
     def set_view(self, user_id, tab_id, place):
-        key = f"{PREFIX}views:{user_id}"
-        if place is None:
-            self.redis.hdel(key, tab_id)
-            return
+        key, chat = f"{PREFIX}views:{user_id}", chat_of(place)
         pipe = self.redis.pipeline()
-        pipe.hset(key, tab_id, f"{time.time() + TAB_LEASE_SECONDS} {place}")
-        pipe.expire(key, TAB_LEASE_SECONDS * 2)
-        pipe.execute()
+        pipe.hget(key, tab_id)
+        if place is None:
+            pipe.hdel(key, tab_id)
+        else:
+            value = f"{time.time() + TAB_LEASE_SECONDS} {place}"
+            pipe.hset(key, tab_id, value)
+            pipe.expire(key, TAB_LEASE_SECONDS * 2)
+            if chat is not None:
+                pipe.hset(f"{PREFIX}viewing:{chat}", f"{user_id} {tab_id}", value)
+                pipe.expire(f"{PREFIX}viewing:{chat}", TAB_LEASE_SECONDS * 2)
+        was = pipe.execute()[0]
+        if was is not None and chat_of(was.decode().partition(" ")[2]) != chat:
+            self._unindex(user_id, tab_id, was)
+
+    def _unindex(self, user_id, tab_id, was: bytes | None) -> None:
+        """Take a tab's entry out of the viewers of the chat it showed (was: its views value)."""
+        chat = chat_of(was.decode().partition(" ")[2]) if was is not None else None
+        if chat is not None:
+            self.redis.hdel(f"{PREFIX}viewing:{chat}", f"{user_id} {tab_id}")
+
+    @_or_nothing_known(dict)
+    def viewers(self, chat_id):
+        key, now = f"{PREFIX}viewing:{chat_id}", time.time()
+        answer: dict[int, set[str]] = {}
+        lapsed = []
+        for field, value in self.redis.hgetall(key).items():
+            until, _, place = value.decode().partition(" ")
+            if float(until) > now:
+                user_id = int(field.partition(b" ")[0])
+                if user_id in answer:
+                    answer[user_id].add(place)
+                else:
+                    answer[user_id] = {place}
+            else:
+                lapsed.append(field)  # a tab whose worker died: its entry goes with the first reading after
+        if lapsed:
+            self.redis.hdel(key, *lapsed)
+        return answer
 
     @_or_nothing_known(dict)
     def views(self, user_ids):

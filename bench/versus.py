@@ -20,6 +20,7 @@ import os  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -65,6 +66,7 @@ class Scenario:
         return [(f"{self.name}: server KB/socket", "kb_per_socket", "{:.1f}")]
 
 
+SLOW_RECEIVE_BUFFER = 4096  # --reader slow: each listener's SO_RCVBUF (an 8 KiB window on Linux)
 QUICK = {"fanout": [50], "closed": [20], "idle": [200]}
 FULL = {"fanout": [100, 1000], "closed": [100], "idle": [2000, 5000, 10000]}
 
@@ -100,6 +102,7 @@ def run_one(name: str, scenario: Scenario, variant: Variant, args, server_cpu, a
     server = make_server(name, server_cpu, app_dir, node_deflate=args.node_deflate)
     group = gevent.pool.Group()
     conns: list = []
+    profiler = None
     timeout, concurrency = args.setup_timeout, args.concurrency
     try:
         server.prepare(scenario.size + (scenario.senders if scenario.senders > 1 else 0))
@@ -123,15 +126,24 @@ def run_one(name: str, scenario: Scenario, variant: Variant, args, server_cpu, a
             if len(senders) < scenario.senders:
                 raise RuntimeError(f"senders not connected: {failures}")
             cookies = server.credentials(scenario.size, concurrency, timeout)
-            conns, failures = open_conns(server, cookies, stats, deflate, group, concurrency, label, timeout)
+            # The slow reader's sockets also have a small TCP window (SO_RCVBUF, doubled by Linux), as a
+            # far-away or mobile link has: the server's buffers fill sooner when it falls behind.
+            conns, failures = open_conns(server, cookies, stats, deflate, group, concurrency, label, timeout,
+                                         receive_buffer=SLOW_RECEIVE_BUFFER if variant.reader == "slow" else 0)
             conns += senders
             listeners = conns[:len(conns) - len(senders)]
+            if args.profile and name == "webchat":
+                out = Path(args.profile) / f"webchat-{scenario.name}-{variant.name}.txt".replace(" ", "-")
+                profiler = start_profiler(server.server.workers[0], out, args.seconds + 2)
             if scenario.kind == "fanout":
                 result.update(fanout_latency(server, listeners, senders[0], stats, args.rate, args.seconds, label,
                                              reader=variant.reader, slow_us=args.slow_us))
             else:
                 result.update(closed_loop(server, listeners, senders, stats, args.seconds, label,
                                           reader=variant.reader, slow_us=args.slow_us))
+        if profiler is not None:
+            profiler.wait(60)
+            result["profile"] = str(out)
         result["sockets"] = len(conns)
         result["failures"] = failures
         result["extensions"] = sorted({c.tab.extensions or "-" for c in conns})
@@ -146,6 +158,18 @@ def run_one(name: str, scenario: Scenario, variant: Variant, args, server_cpu, a
             conn.close()
         server.stop()
         fanout.progress(f"{label} " + summary(result), done=True)
+
+
+def start_profiler(pid: int, out: Path, seconds: float) -> subprocess.Popen:
+    """py-spy (pip install py-spy; not a dependency) samples the webchat worker for the run's window:
+    collapsed stacks, gevent's idle hub included (--idle), into `out`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    process = subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(int(seconds + 1)), "--rate", "500",
+                                "--format", "raw", "--idle", "--nonblocking", "--output", str(out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    gevent.sleep(0.5)  # let it attach
+    return process
 
 
 def summary(result: dict) -> str:
@@ -238,6 +262,8 @@ def main(argv=None) -> int:
     parser.add_argument("--messages", choices=("plain", "mix", "both"), default="plain",
                         help="message bodies: plain words, or a mix of realistic lines (punctuation, links, "
                              "mentions, :shortcodes:, code, multi-line); both: one run of each")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="sample webchat's worker with py-spy during each measurement, into DIR")
     parser.add_argument("--app-dir", default=str(fanout.ROOT), help="the webchat checkout to serve")
     parser.add_argument("--json", metavar="FILE", help="also write every run's numbers as JSON")
     args = parser.parse_args(argv)

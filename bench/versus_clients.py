@@ -89,11 +89,15 @@ class Conn:
     def closed(self) -> bool:
         return self.tab.closed
 
-    def open(self, deflate: bool, group: gevent.pool.Group, timeout: float = 60.0) -> None:
-        self.tab.connect(self.server.port, deflate, timeout=timeout, path=self.server.path)
+    def open(self, deflate: bool, group: gevent.pool.Group, timeout: float = 60.0, receive_buffer: int = 0) -> None:
+        self.tab.connect(self.server.port, deflate, timeout=timeout, path=self.server.path,
+                         receive_buffer=receive_buffer)
         self.reader = group.spawn(self.tab.run)
         if self.server.kind == "webchat":
             self.tab.send_json({"type": "view", "chat": self.server.chat, "after": self.server.newest})
+            # Shown in a visible tab, as the page says (static/connection.js), as bench/fanout.py does:
+            # else each member counts as online elsewhere and every message is a desktop notice to each.
+            self.tab.send_json({"type": "view-state", "chat": self.server.chat, "visible": True})
         if not self.ready.wait(timeout):
             raise RuntimeError(f"not ready within {timeout:g} s ({self.tab.close_reason or 'still open'})")
 
@@ -157,8 +161,10 @@ class Conn:
 
 
 def open_conns(server, cookies: list[str], stats: Stats | None, deflate: bool, group, concurrency: int,
-               label: str, timeout: float, messages: str = "plain") -> tuple[list[Conn], dict]:
-    """Open one socket per credential, `concurrency` handshakes at a time; (ready ones, failures)."""
+               label: str, timeout: float, messages: str = "plain",
+               receive_buffer: int = 0) -> tuple[list[Conn], dict]:
+    """Open one socket per credential, `concurrency` handshakes at a time; (ready ones, failures).
+    receive_buffer: each socket's SO_RCVBUF (the slow reader's small TCP window), 0: the system's."""
     conns: list[Conn] = []
     failures: dict[str, int] = {}
     pool = gevent.pool.Pool(concurrency)
@@ -166,7 +172,7 @@ def open_conns(server, cookies: list[str], stats: Stats | None, deflate: bool, g
     def one(cookie: str) -> None:
         conn = Conn(server, cookie, stats, messages)
         try:
-            conn.open(deflate, group)
+            conn.open(deflate, group, receive_buffer=receive_buffer)
         except Exception as e:  # noqa: BLE001 - counted and reported
             reason = f"{type(e).__name__}: {e}"[:120]
             failures[reason] = failures.get(reason, 0) + 1

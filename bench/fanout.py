@@ -504,10 +504,19 @@ class Tab:
         self.on_text = None  # the sender overrides this
 
     def connect(self, port: int, deflate: bool, timeout: float = 60.0, path: str = "/socket",
-                bearer: str | None = None) -> None:
+                bearer: str | None = None, receive_buffer: int = 0) -> None:
         """The handshake: a browser's (the cookie, Origin), or with bearer a program's (an access
-        token in Authorization, no Origin: bench/program_fanout.py, bench/api_send.py)."""
-        sock = socket.create_connection((HOST, port), timeout=timeout)
+        token in Authorization, no Origin: bench/program_fanout.py, bench/api_send.py).
+        receive_buffer: SO_RCVBUF set before connecting (a small TCP window), 0: the system's."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if receive_buffer:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.settimeout(timeout)
+        try:
+            sock.connect((HOST, port))
+        except OSError:
+            sock.close()
+            raise
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [

@@ -6,7 +6,13 @@
  * and the closed loop saturated the client before the Node server. Here a frame costs the read
  * system call and a few memmem.
  *
- * Usage: fast_reader KIND FD...   (KIND: webchat | socketio; the FDs are inherited)
+ * Usage: fast_reader KIND SLOW_US FD...   (KIND: webchat | socketio; the FDs are inherited)
+ * SLOW_US 0 reads as fast as it can (the "fast" reader). SLOW_US > 0 is the "slow" reader of
+ * bench/versus.py --reader slow: it spends SLOW_US µs of CPU on every frame it reads (a spin on the
+ * clock, as a client's own parsing and handling would), reads at most SLOW_READ bytes per read()
+ * and times each frame when its handling ends. At 25 µs that is Node's `ws` client reading 1,000
+ * sockets (45-51 % of a core at 20,000 frames/s): the server's writes then outrun it in bursts and
+ * its socket buffers fill.
  * stdin:  "mark" lines, each answered at once with "mark RECEIPTS CPU_US" (a window's two ends);
  *         then "end SECONDS EXPECTED": stop once EXPECTED receipts are in, or SECONDS later.
  * stdout: "progress RECEIPTS" lines while reading, the "mark" answers; then one line
@@ -32,6 +38,7 @@
 #include <unistd.h>
 
 #define READ_SIZE 262144
+#define SLOW_READ 4096
 #define MAX_EVENTS 1024
 
 typedef struct {
@@ -43,6 +50,7 @@ typedef struct {
 static Peer *peers;
 static int max_fd;
 static int webchat;
+static int64_t slow_ns; /* CPU spent per frame read (the slow reader), 0: none */
 static int64_t *latencies;
 static size_t receipts, capacity, frames, frame_bytes, closed_count, refused;
 
@@ -87,8 +95,20 @@ static void bodies(const unsigned char *p, const unsigned char *end, int64_t now
     }
 }
 
+/* The slow reader's handling of one frame: SLOW_US of CPU, then the time it was handled. */
+static int64_t handle_slowly(int64_t now) {
+    struct timespec ts;
+    int64_t until = now + slow_ns;
+    do {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    } while (now < until);
+    return now;
+}
+
 static void text(const unsigned char *p, size_t len, int64_t now) {
     const unsigned char *end = p + len;
+    if (slow_ns) now = handle_slowly(now_ns());
     frames++;
     frame_bytes += len;
     if (!webchat) {
@@ -151,7 +171,7 @@ static size_t parse(int fd, const unsigned char *buf, size_t len, int64_t now) {
 
 static void readable(int epfd, int fd, unsigned char *buf) {
     Peer *peer = &peers[fd];
-    ssize_t got = read(fd, buf, READ_SIZE);
+    ssize_t got = read(fd, buf, slow_ns ? SLOW_READ : READ_SIZE);
     if (got < 0 && (errno == EAGAIN || errno == EINTR)) return;
     int64_t now = now_ns();
     if (got > 0) {
@@ -179,19 +199,20 @@ static void readable(int epfd, int fd, unsigned char *buf) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3) {
-        fprintf(stderr, "usage: %s webchat|socketio FD...\n", argv[0]);
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s webchat|socketio SLOW_US FD...\n", argv[0]);
         return 2;
     }
     webchat = strcmp(argv[1], "webchat") == 0;
+    slow_ns = (int64_t)(atof(argv[2]) * 1000);
     int epfd = epoll_create1(0);
-    for (int i = 2; i < argc; i++) {
+    for (int i = 3; i < argc; i++) {
         int fd = atoi(argv[i]);
         if (fd > max_fd) max_fd = fd;
     }
     peers = calloc(max_fd + 1, sizeof *peers);
     struct epoll_event ev = {.events = EPOLLIN};
-    for (int i = 2; i < argc; i++) {
+    for (int i = 3; i < argc; i++) {
         int fd = atoi(argv[i]);
         peers[fd].open = 1;
         ev.data.fd = fd;

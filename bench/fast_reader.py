@@ -37,15 +37,17 @@ def binary() -> Path | None:
 
 
 class FastReader:
-    """The C reader on the given sockets; receipts so far, then finish() for the latencies."""
+    """The C reader on the given sockets; receipts so far, then finish() for the latencies.
 
-    def __init__(self, program: Path, kind: str, socks: list) -> None:
+    slow_us > 0: the slow reader, spending that much CPU on every frame (fast_reader.c)."""
+
+    def __init__(self, program: Path, kind: str, socks: list, slow_us: float = 0) -> None:
         fds = [sock.fileno() for sock in socks]
         self.receipts = 0
         self.result: dict | None = None
         self._mark: tuple[int, float] | None = None
         self._marked = Event()
-        self.process = subprocess.Popen([str(program), kind, *map(str, fds)], pass_fds=fds,
+        self.process = subprocess.Popen([str(program), kind, f"{slow_us:g}", *map(str, fds)], pass_fds=fds,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self._reading = gevent.spawn(self._read)
 

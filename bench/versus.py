@@ -4,7 +4,9 @@ It runs the matrix of issue 7 — fan-out latency (one sender at --rate msg/s to
 closed-loop throughput (10 senders, 100 listeners), idle memory (2,000 / 5,000 / 10,000 sockets) —
 for each server, --repeat times, each run on a fresh server pinned to one core with this load client
 pinned to the other, and prints one table of medians with the ratio webchat ÷ Node and the client's
-CPU. See bench/README.md ("versus.py").
+CPU. --reader slow reads the listeners with a reader that spends --slow-us of CPU per frame (phones,
+far-away browsers, busy laptops); --messages mix sends realistic lines instead of plain words.
+See bench/README.md ("versus.py", and "Issue 26: slow readers and realistic messages").
 
 A benchmark, not a test: it asserts nothing; exit status 1 only when no run produced a number.
 """
@@ -18,6 +20,7 @@ import os  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -63,6 +66,7 @@ class Scenario:
         return [(f"{self.name}: server KB/socket", "kb_per_socket", "{:.1f}")]
 
 
+SLOW_RECEIVE_BUFFER = 4096  # --reader slow: each listener's SO_RCVBUF (an 8 KiB window on Linux)
 QUICK = {"fanout": [50], "closed": [20], "idle": [200]}
 FULL = {"fanout": [100, 1000], "closed": [100], "idle": [2000, 5000, 10000]}
 
@@ -76,14 +80,29 @@ def matrix(args) -> list[Scenario]:
             *(Scenario("idle", k) for k in sizes["idle"])]
 
 
-def run_one(name: str, scenario: Scenario, deflate: bool, args, server_cpu, app_dir: Path) -> dict:
+@dataclass(frozen=True)
+class Variant:
+    """How the load client behaves in a run: permessage-deflate offered, its reader, its messages."""
+    deflate: bool
+    reader: str  # "fast", "slow" or "python"
+    messages: str  # "plain" or "mix"
+
+    @property
+    def name(self) -> str:
+        return " ".join([*(["deflate"] if self.deflate else []), f"{self.reader} reader", f"{self.messages} messages"])
+
+
+def run_one(name: str, scenario: Scenario, variant: Variant, args, server_cpu, app_dir: Path) -> dict:
     """One fresh server, one scenario: the figures, or an "error"."""
-    label = f"[{name} {scenario.name}{' deflate' if deflate else ''}]"
-    result: dict = {"server": name, "scenario": scenario.name, "deflate": deflate}
+    deflate, messages = variant.deflate, variant.messages
+    label = f"[{name} {scenario.name} {variant.name}]"
+    result: dict = {"server": name, "scenario": scenario.name, "deflate": deflate, "reader": variant.reader,
+                    "messages": messages}
     result.update(fanout.wait_for_quiet(args.max_load, args.load_wait, label.strip("[]")))
     server = make_server(name, server_cpu, app_dir, node_deflate=args.node_deflate)
     group = gevent.pool.Group()
     conns: list = []
+    profiler = None
     timeout, concurrency = args.setup_timeout, args.concurrency
     try:
         server.prepare(scenario.size + (scenario.senders if scenario.senders > 1 else 0))
@@ -102,19 +121,29 @@ def run_one(name: str, scenario: Scenario, deflate: bool, args, server_cpu, app_
                           kb_per_socket=(rss1 - rss0) / len(conns) if conns else None)
         else:
             sender_cookies = server.senders(scenario.senders, concurrency, timeout)
-            senders, failures = open_conns(server, sender_cookies, None, deflate, group, concurrency, label, timeout)
+            senders, failures = open_conns(server, sender_cookies, None, deflate, group, concurrency, label, timeout,
+                                           messages)
             if len(senders) < scenario.senders:
                 raise RuntimeError(f"senders not connected: {failures}")
             cookies = server.credentials(scenario.size, concurrency, timeout)
-            conns, failures = open_conns(server, cookies, stats, deflate, group, concurrency, label, timeout)
+            # The slow reader's sockets also have a small TCP window (SO_RCVBUF, doubled by Linux), as a
+            # far-away or mobile link has: the server's buffers fill sooner when it falls behind.
+            conns, failures = open_conns(server, cookies, stats, deflate, group, concurrency, label, timeout,
+                                         receive_buffer=SLOW_RECEIVE_BUFFER if variant.reader == "slow" else 0)
             conns += senders
             listeners = conns[:len(conns) - len(senders)]
+            if args.profile and name == "webchat":
+                out = Path(args.profile) / f"webchat-{scenario.name}-{variant.name}.txt".replace(" ", "-")
+                profiler = start_profiler(server.server.workers[0], out, args.seconds + 2)
             if scenario.kind == "fanout":
                 result.update(fanout_latency(server, listeners, senders[0], stats, args.rate, args.seconds, label,
-                                             c_reader=not args.python_reader))
+                                             reader=variant.reader, slow_us=args.slow_us))
             else:
                 result.update(closed_loop(server, listeners, senders, stats, args.seconds, label,
-                                          c_reader=not args.python_reader))
+                                          reader=variant.reader, slow_us=args.slow_us))
+        if profiler is not None:
+            profiler.wait(60)
+            result["profile"] = str(out)
         result["sockets"] = len(conns)
         result["failures"] = failures
         result["extensions"] = sorted({c.tab.extensions or "-" for c in conns})
@@ -129,6 +158,18 @@ def run_one(name: str, scenario: Scenario, deflate: bool, args, server_cpu, app_
             conn.close()
         server.stop()
         fanout.progress(f"{label} " + summary(result), done=True)
+
+
+def start_profiler(pid: int, out: Path, seconds: float) -> subprocess.Popen:
+    """py-spy (pip install py-spy; not a dependency) samples the webchat worker for the run's window:
+    collapsed stacks, gevent's idle hub included (--idle), into `out`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    process = subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(int(seconds + 1)), "--rate", "500",
+                                "--format", "raw", "--idle", "--nonblocking", "--output", str(out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    gevent.sleep(0.5)  # let it attach
+    return process
 
 
 def summary(result: dict) -> str:
@@ -153,19 +194,20 @@ def median(results: list[dict], key: str) -> float | None:
     return statistics.median(values) if values else None
 
 
-def print_table(results: list[dict], scenarios: list[Scenario], deflates: list[bool], names: list[str]) -> None:
+def print_table(results: list[dict], scenarios: list[Scenario], variants: list[Variant], names: list[str]) -> None:
     header = ["figure (median of runs)", *(TITLES[n] for n in names)]
     if "node" in names and "webchat" in names:
         header.append("webchat÷Node")
     header += [f"client CPU % ({TITLES[n]})" for n in names]
     rows = [header]
-    for deflate in deflates:
+    for variant in variants:
         for scenario in scenarios:
             runs = {n: [r for r in results if r["server"] == n and r["scenario"] == scenario.name
-                        and r["deflate"] == deflate] for n in names}
+                        and (r["deflate"], r["reader"], r["messages"]) == (variant.deflate, variant.reader,
+                                                                          variant.messages)] for n in names}
             for title, key, template in scenario.figures:
                 values = {n: median(runs[n], key) for n in names}
-                row = [title + (" [deflate offered]" if deflate else ""),
+                row = [title + (f" [{variant.name}]" if len(variants) > 1 else ""),
                        *(fanout.fmt(template, values[n]) for n in names)]
                 if "node" in names and "webchat" in names:
                     ratio = values["webchat"] / values["node"] if values["webchat"] and values["node"] else None
@@ -211,6 +253,17 @@ def main(argv=None) -> int:
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="don't pin client and server to cores")
     parser.add_argument("--python-reader", action="store_true",
                         help="read the listeners in Python, not with bench/fast_reader.c (for comparison)")
+    parser.add_argument("--reader", choices=("fast", "slow", "both"), default="fast",
+                        help="the listeners' reader (bench/fast_reader.c): fast, as fast as it can; slow, spending "
+                             "--slow-us of CPU per frame; both: one run of each")
+    parser.add_argument("--slow-us", type=float, default=25.0,
+                        help="--reader slow: CPU µs spent per frame (25: Node's ws client, ~50 %% of a core at "
+                             "20,000 frames/s)")
+    parser.add_argument("--messages", choices=("plain", "mix", "both"), default="plain",
+                        help="message bodies: plain words, or a mix of realistic lines (punctuation, links, "
+                             "mentions, :shortcodes:, code, multi-line); both: one run of each")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="sample webchat's worker with py-spy during each measurement, into DIR")
     parser.add_argument("--app-dir", default=str(fanout.ROOT), help="the webchat checkout to serve")
     parser.add_argument("--json", metavar="FILE", help="also write every run's numbers as JSON")
     args = parser.parse_args(argv)
@@ -225,6 +278,10 @@ def main(argv=None) -> int:
     if not scenarios or args.senders < 1 or min(s.size for s in scenarios) < 1:
         parser.error("nothing to run, or a size or --senders below 1")
     deflates = {"off": [False], "on": [True], "both": [False, True]}[args.deflate]
+    readers = ["python"] if args.python_reader else {"fast": ["fast"], "slow": ["slow"], "both": ["fast", "slow"]}[
+        args.reader]
+    messages = {"plain": ["plain"], "mix": ["mix"], "both": ["plain", "mix"]}[args.messages]
+    variants = [Variant(d, r, m) for d in deflates for r in readers for m in messages]
 
     # Client and server each hold one descriptor per socket; the servers inherit this limit.
     needed = max(s.size for s in scenarios) + 2048
@@ -241,6 +298,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, interrupt)
     print(f"load client pid {os.getpid()} on cpu {client_cpu}, servers on cpu {server_cpu}; "
           f"{args.repeat} run(s) each; {args.seconds:g} s windows; fan-out at {args.rate:g} msg/s; "
+          f"readers {','.join(readers)} (slow: {args.slow_us:g} µs/frame); messages {','.join(messages)}; "
           f"1-minute load average {fanout.loadavg():.2f}", file=sys.stderr)
 
     results: list[dict] = []
@@ -250,18 +308,19 @@ def main(argv=None) -> int:
         app_version = fanout.snapshot_app(Path(args.app_dir).resolve(), snapshot)
         # Repeats outermost and servers innermost: drift on a shared machine reaches every server alike.
         for repeat in range(args.repeat):
-            for deflate in deflates:
+            for variant in variants:
                 for scenario in scenarios:
                     for name in names:
-                        fanout.progress(f"run {repeat + 1}/{args.repeat}: {name} {scenario.name}"
-                                        f"{' deflate' if deflate else ''} ({time.monotonic() - started:.0f} s)")
-                        results.append(run_one(name, scenario, deflate, args, server_cpu, snapshot))
+                        fanout.progress(f"run {repeat + 1}/{args.repeat}: {name} {scenario.name} {variant.name} "
+                                        f"({time.monotonic() - started:.0f} s)")
+                        results.append(run_one(name, scenario, variant, args, server_cpu, snapshot))
     except KeyboardInterrupt:
         print("\ninterrupted; the table has the runs finished so far", file=sys.stderr)
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)
     versions = {r["server"]: r["version"] for r in results if r.get("version")}
     print(f"\nversus: {args.repeat} run(s) per cell, {args.seconds:g} s windows, fan-out at {args.rate:g} msg/s, "
+          f"slow reader {args.slow_us:g} µs/frame, "
           f"client on cpu {client_cpu}, servers on cpu {server_cpu}; webchat {app_version}; "
           f"1-minute load average at the end {fanout.loadavg():.2f}")
     for name in names:
@@ -271,10 +330,11 @@ def main(argv=None) -> int:
     if loads:
         print(f"  1-minute load average when runs started: {min(loads):.2f}–{max(loads):.2f}"
               f"{' (some above --max-load: measured anyway)' if max(loads) >= args.max_load else ''}")
-    print_table(results, scenarios, deflates, names)
+    print_table(results, scenarios, variants, names)
     problems = [r for r in results if r.get("error") or r.get("lost") or r.get("failures") or r.get("stuck_senders")]
     for r in problems:
-        print(f"  note: {r['server']} {r['scenario']}{' deflate' if r['deflate'] else ''}: {summary(r)}")
+        print(f"  note: {r['server']} {r['scenario']} {Variant(r['deflate'], r['reader'], r['messages']).name}: "
+              f"{summary(r)}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0 if any(not r.get("error") for r in results) else 1

@@ -5,8 +5,9 @@ permessage-deflate inflated) speaking either webchat's protocol (JSON frames in,
 "view" answered by the chat list) or Socket.IO v5 over Engine.IO v4 on the plain WebSocket
 transport: "0{...}" open -> we send "40" connect -> "40{...}" -> we emit "join" with an ack id ->
 "43<id>[...]" means joined; "2" ping -> "3" pong; "42[\"message\", html]" is a broadcast.
-Every message body is "bench <seq> <send time ns>", found in the HTML whatever the server, so the
-latency is the same measurement everywhere (one process, one clock).
+Every message body starts "bench <seq> <send time ns>", found in the HTML whatever the server, so the
+latency is the same measurement everywhere (one process, one clock). With --messages mix the rest of
+the body is a realistic line (MIX_LINES), which webchat renders as Markdown and the peers escape.
 """
 import json
 import re
@@ -21,6 +22,29 @@ import gevent.pool
 from gevent.event import Event
 
 SIO_ACK = re.compile(rb"^43(\d+)")
+
+# --messages mix: what team chats send: punctuation, a time, a link, a mention, :shortcodes:, a code
+# span, emphasis, a few multi-line, one plain line in ten. Each follows "bench <seq> <ns> " (first, so
+# a shortened chat-list preview still quotes it whole). The peers escape them alike (markupsafe's
+# escapes), so their bytes stay the same.
+MIX_LINES = (
+    "Thanks!",
+    "Meeting moved to 10:30, room B.",
+    "See https://example.com/docs/setup?step=2#install for the steps.",
+    "@member00001 can you take a look? :thumbsup:",
+    "Run `make test` before pushing ~ it takes 2 min.",
+    "Plan for today:\n- review the PR\n- ship 1.4\n- lunch :pizza:",
+    "sounds good to me",
+    "**Heads up**: the build is red again (see #ops).",
+    "lol :joy: that's exactly what I said",
+    "Two things:\nfirst, the deploy is at 5 pm.\nsecond, who has the keys?",
+)
+
+
+def message_body(seq: int, messages: str) -> str:
+    """The body of bench message `seq`: its latency mark, then (mix) a realistic line."""
+    mark = f"bench {seq} {time.time_ns()}"
+    return mark if messages == "plain" else f"{mark} {MIX_LINES[seq % len(MIX_LINES)]}"
 
 
 @dataclass
@@ -48,8 +72,9 @@ def article_bodies(text: bytes):
 class Conn:
     """One socket of the load client to any of the three servers."""
 
-    def __init__(self, server, cookie: str, stats: Stats | None) -> None:
+    def __init__(self, server, cookie: str, stats: Stats | None, messages: str = "plain") -> None:
         self.server = server
+        self.messages = messages  # what send_message sends: "plain" or "mix" (message_body)
         self.stats = stats  # None: a sender or idle socket, whose receipts are not counted
         self.tab = fanout.Tab("versus", cookie, None, 0)
         self.tab.on_text = self.on_text
@@ -64,11 +89,15 @@ class Conn:
     def closed(self) -> bool:
         return self.tab.closed
 
-    def open(self, deflate: bool, group: gevent.pool.Group, timeout: float = 60.0) -> None:
-        self.tab.connect(self.server.port, deflate, timeout=timeout, path=self.server.path)
+    def open(self, deflate: bool, group: gevent.pool.Group, timeout: float = 60.0, receive_buffer: int = 0) -> None:
+        self.tab.connect(self.server.port, deflate, timeout=timeout, path=self.server.path,
+                         receive_buffer=receive_buffer)
         self.reader = group.spawn(self.tab.run)
         if self.server.kind == "webchat":
             self.tab.send_json({"type": "view", "chat": self.server.chat, "after": self.server.newest})
+            # Shown in a visible tab, as the page says (static/connection.js), as bench/fanout.py does:
+            # else each member counts as online elsewhere and every message is a desktop notice to each.
+            self.tab.send_json({"type": "view-state", "chat": self.server.chat, "visible": True})
         if not self.ready.wait(timeout):
             raise RuntimeError(f"not ready within {timeout:g} s ({self.tab.close_reason or 'still open'})")
 
@@ -77,7 +106,7 @@ class Conn:
 
     def send_message(self, seq: int) -> None:
         self.confirmed.clear()
-        body = f"bench {seq} {time.time_ns()}"
+        body = message_body(seq, self.messages)
         client_id = f"bench-{self.token}-{seq}"
         if self.server.kind == "webchat":
             self.tab.send_json({"type": "send", "chat": self.server.chat, "body": body, "client_id": client_id})
@@ -132,16 +161,18 @@ class Conn:
 
 
 def open_conns(server, cookies: list[str], stats: Stats | None, deflate: bool, group, concurrency: int,
-               label: str, timeout: float) -> tuple[list[Conn], dict]:
-    """Open one socket per credential, `concurrency` handshakes at a time; (ready ones, failures)."""
+               label: str, timeout: float, messages: str = "plain",
+               receive_buffer: int = 0) -> tuple[list[Conn], dict]:
+    """Open one socket per credential, `concurrency` handshakes at a time; (ready ones, failures).
+    receive_buffer: each socket's SO_RCVBUF (the slow reader's small TCP window), 0: the system's."""
     conns: list[Conn] = []
     failures: dict[str, int] = {}
     pool = gevent.pool.Pool(concurrency)
 
     def one(cookie: str) -> None:
-        conn = Conn(server, cookie, stats)
+        conn = Conn(server, cookie, stats, messages)
         try:
-            conn.open(deflate, group)
+            conn.open(deflate, group, receive_buffer=receive_buffer)
         except Exception as e:  # noqa: BLE001 - counted and reported
             reason = f"{type(e).__name__}: {e}"[:120]
             failures[reason] = failures.get(reason, 0) + 1
@@ -168,15 +199,17 @@ def percentile(values: list, p: float) -> float | None:
 
 
 def fanout_latency(server, conns: list[Conn], sender: Conn, stats: Stats, rate: float, seconds: float,
-                   label: str, c_reader: bool = True) -> dict:
+                   label: str, reader: str = "fast", slow_us: float = 25) -> dict:
     """One sender at `rate` msg/s; send -> receipt latency on every listener and server CPU per delivery.
 
     The listeners are read by fast_reader (C) when it can be built and no socket compresses: read
     from Python, a frame costs the client more than a fast server takes to write it, and the p99
-    would measure the client (bench/README.md)."""
+    would measure the client (bench/README.md). reader "slow": the C reader spending slow_us of CPU
+    per frame (fast_reader.c); "python": this process reads them."""
     total = int(rate * seconds)
     gevent.sleep(1.0)
-    reader = c_reader and hand_to_c_reader(server, conns)
+    kind = reader
+    reader = kind != "python" and hand_to_c_reader(server, conns, slow_us if kind == "slow" else 0)
     stats.counting = True
     cpu0, client0, wall0 = server.cpu(), fanout.client_cpu_seconds(), time.monotonic()
     if reader:
@@ -207,7 +240,7 @@ def fanout_latency(server, conns: list[Conn], sender: Conn, stats: Stats, rate: 
     stats.counting = False
     latencies = sorted(stats.latencies)
     return {
-        "reader": "C" if reader else "Python",
+        "reader": kind if reader else "python",
         "first_ms": percentile(latencies, 0), "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
         "cpu_us_per_delivery": (cpu1 - cpu0) * 1e6 / stats.receipts if stats.receipts else None,
         "deliveries": stats.receipts, "expected": expected, "lost": max(0, expected - stats.receipts),
@@ -216,7 +249,7 @@ def fanout_latency(server, conns: list[Conn], sender: Conn, stats: Stats, rate: 
     }
 
 
-def hand_to_c_reader(server, conns: list[Conn]) -> "fast_reader.FastReader | None":
+def hand_to_c_reader(server, conns: list[Conn], slow_us: float = 0) -> "fast_reader.FastReader | None":
     """Stop reading the listeners here and let fast_reader read them, if it can: built, and no socket
     compresses (it does not inflate). Call while the sockets are quiet (nothing cut short)."""
     program = fast_reader.binary()
@@ -225,11 +258,11 @@ def hand_to_c_reader(server, conns: list[Conn]) -> "fast_reader.FastReader | Non
     for conn in conns:
         conn.reader.kill()
     return fast_reader.FastReader(program, "webchat" if server.kind == "webchat" else "socketio",
-                                  [conn.tab.sock for conn in conns])
+                                  [conn.tab.sock for conn in conns], slow_us)
 
 
 def closed_loop(server, conns: list[Conn], senders: list[Conn], stats: Stats, seconds: float, label: str,
-                warmup: float = 1.0, c_reader: bool = True) -> dict:
+                warmup: float = 1.0, reader: str = "fast", slow_us: float = 25) -> dict:
     """Each sender sends its next message when the server acknowledged the last; deliveries/s to the
     listeners and server CPU per delivery over `seconds` of steady state (after `warmup`). The senders
     are Python's; the listeners are read as in fanout_latency."""
@@ -245,7 +278,8 @@ def closed_loop(server, conns: list[Conn], senders: list[Conn], stats: Stats, se
                 return
 
     gevent.sleep(1.0)
-    reader = c_reader and hand_to_c_reader(server, conns)
+    kind = reader
+    reader = kind != "python" and hand_to_c_reader(server, conns, slow_us if kind == "slow" else 0)
     loops = [gevent.spawn(loop, conn) for conn in senders]
     gevent.sleep(warmup)
     stats.counting = True
@@ -270,7 +304,7 @@ def closed_loop(server, conns: list[Conn], senders: list[Conn], stats: Stats, se
         client1 += reader_cpu1 - reader_cpu0
         stats.latencies = reader.finish(0, 0)["latencies"][receipts0:receipts1]
     return {
-        "reader": "C" if reader else "Python",
+        "reader": kind if reader else "python",
         "deliveries_per_s": receipts / (wall1 - wall0),
         "cpu_us_per_delivery": (cpu1 - cpu0) * 1e6 / receipts if receipts else None,
         "deliveries": receipts, "client_cpu_pct": 100 * (client1 - client0) / (wall1 - wall0),

@@ -53,8 +53,9 @@ def _senders() -> dict[str, Callable[[list[Notification]], dict[int, str]]]:
             **current_app.extensions.get("webchat.notify_senders", {})}
 
 
-def take_queued() -> int:
+def take_queued(planned_kinds: set[str] | None = None) -> int:
     """Decide the notifications of the oldest queued messages; how many messages were taken.
+    planned_kinds, if given, gets the ways (desktop, push, …) of the notifications decided.
 
     Reads and decides first, writes last: deciding asks the live state (Redis: network I/O, a
     greenlet switch), and SQLite's write lock must not be held across it, or every other request
@@ -73,6 +74,8 @@ def take_queued() -> int:
     for message, planned in decided:
         if message.id in taken:
             notifications.plan(message, planned, now)
+            if planned_kinds is not None:
+                planned_kinds.update(p.kind for p in planned)
     db.session.commit()
     return len(ids)
 
@@ -200,8 +203,11 @@ class Notifier:
 
     One greenlet per lane, so that a slow push service, SMTP server or webhook receiver holds up
     only its own way: the first decides what was queued and sends desktop notices (woken by each
-    send), then wakes the push, e-mail and webhook lanes; each lane also looks every
-    NOTIFIER_POLL_SECONDS (retries, folds and e-mails coming due, other workers' messages)."""
+    send), then wakes the push, e-mail and webhook lanes it decided something for; each lane also
+    looks every NOTIFIER_POLL_SECONDS (retries, folds and e-mails coming due, other workers' messages).
+    A send whose readers all have its chat in view decides nothing: its round is then one take of
+    the queue, no lane's claim (each is three statements and a request context, and the worker
+    serves nobody else while SQLite runs them)."""
 
     LANES = (("desktop",), ("push",), ("email",), ("webhook",))
 
@@ -233,18 +239,20 @@ class Notifier:
         deciding = lane == self.LANES[0]
         rounds = 0
         while True:
-            self._events[lane].wait(interval)
+            woken = self._events[lane].wait(interval)  # False: the poll interval passed
             self._events[lane].clear()
             try:
                 with self.app.test_request_context(base_url=self.app.config["BASE_URL"]):
                     try:
-                        decided = 0
+                        planned: set[str] = set()
                         if deciding:
-                            while (taken := take_queued()):
-                                decided += taken
-                        send_all_due(lane)
-                        if decided:
-                            for other in self.LANES[1:]:
+                            # Fewer than a batch: the queue is empty (a send after this take wakes us again).
+                            while take_queued(planned) == QUEUE_BATCH:
+                                pass
+                        if not (deciding and woken) or planned.intersection(lane):
+                            send_all_due(lane)
+                        for other in self.LANES[1:]:
+                            if planned.intersection(other):
                                 self._events[other].set()
                         rounds += 1
                         if deciding and rounds % 600 == 0:

@@ -12,7 +12,7 @@ const port = Number(process.env.PORT || process.argv[2] || 8701);
 const ROOM = "bench";
 let lastId = 0;
 
-const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;" };  // markupsafe's escapes
 const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => ESCAPES[c]);
 
 // The markup of webchat's message frame (templates/chats/_message.html inside its out-of-band

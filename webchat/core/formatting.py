@@ -99,20 +99,25 @@ def _text(content: str) -> Token:
 _markdown = _build_markdown()
 
 
-# One line of words that Markdown would leave as one paragraph of the same text: none of the
-# characters the enabled rules start at (markdown-it's terminators, backslash, quotes aside),
-# no control or line-separating character, and no list number first. What auto-linking would
-# still find (a dot in "file.py") is asked of the same linkify the renderer uses.
-_PLAIN_LINE = re.compile(r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\\`*_~\[\]<>&@:!#$%+\-=^{}|]+")
-_LIST_NUMBER = re.compile(r"\d+[.)]")
+# One line that Markdown would leave as one paragraph of text: none of the characters the enabled
+# inline rules start at (backslash, code spans, emphasis, strikethrough, links, autolinks,
+# entities), no control or line-separating character, and no list marker first. Other
+# punctuation ("Thanks!", "10:30", "+1", "#3", "50%") starts no enabled rule, so markdown-it
+# keeps it as text. What auto-linking would still find ("file.py", "bob@example.com") is asked of
+# the same linkify the renderer uses ("://" aside: markdown-it links "xhttp://host" where
+# linkify alone finds nothing); :shortcodes: and @mentions are the two rules of ours, done
+# here as they do them (_emoji_run, _split_mentions).
+_PLAIN_LINE = re.compile(r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\\`*_~\[\]<>&]+")
+_LIST_MARKER = re.compile(r"(?:\d+[.)]|[-+])(?:[ \t]|$)")
 
 
 def render_message(body: str, member_usernames: set[str]) -> tuple[str, list[str]]:
     """Return (clean HTML, usernames mentioned) for a message body."""
     if _is_plain_line(body):
-        # Most chat messages are a plain line; the full parse costs several times what the
-        # rest of drafting does. tests/test_sanitize.py holds the two paths to one answer.
-        return sanitize.clean(f"<p>{escape(body)}</p>"), []
+        # Most chat messages are a line of words and punctuation; the full parse costs several
+        # times what the rest of drafting does. tests/test_sanitize.py holds the two paths to one
+        # answer.
+        return _render_plain_line(body, member_usernames)
     return render_markdown(body, member_usernames)
 
 
@@ -125,7 +130,21 @@ def render_markdown(body: str, member_usernames: set[str]) -> tuple[str, list[st
 
 def _is_plain_line(body: str) -> bool:
     return (_PLAIN_LINE.fullmatch(body) is not None and body == body.strip()
-            and not _LIST_NUMBER.match(body) and ("." not in body or not _markdown.linkify.test(body)))
+            and not _LIST_MARKER.match(body) and "://" not in body  # markdown-it's own scheme links
+            and not (_markdown.linkify.pretest(body) and _markdown.linkify.test(body)))
+
+
+def _render_plain_line(body: str, member_usernames: set[str]) -> tuple[str, list[str]]:
+    """What the full parse makes of a plain line (one text token): its shortcodes as emoji, then
+    its members' mentions as spans, the rest escaped, in a paragraph."""
+    text = SHORTCODES.sub(_emoji_run, body) if ":" in body else body
+    mentioned: list[str] = []
+    if "@" in text:
+        html = "".join(tok.content if tok.type == "html_inline" else escape(tok.content)
+                       for tok in _split_mentions(text, member_usernames, mentioned))
+    else:
+        html = escape(text)
+    return sanitize.clean(f"<p>{html}</p>"), mentioned
 
 
 def render_plain(text: str) -> str:

@@ -254,3 +254,19 @@ def test_a_plain_line_renders_exactly_as_the_full_markdown_parse_would():
 def test_text_with_markdown_or_links_takes_the_full_parse(body):
     assert not formatting._is_plain_line(body)
     assert render_message(body, {"bob"}) == formatting.render_markdown(body, {"bob"})
+
+
+def test_a_one_paragraph_line_renders_exactly_as_markdown_its_block_parse_would():
+    """render_markdown skips the block parser for a line that can only be one paragraph."""
+    markdown_words = ["**bold**", "*it*", "_u_", "`code`", "~~s~~", "[a](http://b.c)", "<http://x.y>", "&amp;",
+                      "&#42;", "\\*", "a@b.co", "![i](x)", "https://example.com/menu?a=1&b=2", "<b>", "***", "x://y"]
+    rng = random.Random(11)
+    bodies = _bodies_to_compare() + [" ".join(rng.choice(markdown_words + ["word", "@bob", ":tada:", "> q", "- x"])
+                                              for _ in range(rng.randint(1, 6))) for _ in range(2000)]
+    taken = 0
+    for body in bodies:
+        taken += formatting._is_one_paragraph(body)
+        env = {"members": {"bob"}}
+        whole_parse = formatting.sanitize.clean(formatting._markdown.render(body, env)).strip()
+        assert formatting.render_markdown(body, {"bob"}) == (whole_parse, env.get("mentioned", [])), body
+    assert taken > 1000

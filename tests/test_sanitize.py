@@ -212,6 +212,8 @@ PLAIN_LINES = [
     "ok, see you at five", 'He said "hi" and it\'s fine', "thanks 👍", "version 2.5 is out", "e.g. this one",
     "a  b", "x (y) z", "100 percent; or so?", "1 2 3", "Ünïcödé façade — naïve", "日本語のテキスト", "שלום עולם",
     "e\u0301 combining", "zero\u200bwidth", "tab less, no newline", "'quoted'", '"', "/slash/ and back",
+    "Thanks!", "see you at 10:30", "+1", "50% done, #3 next", ":tada: shipped :+1:", "@bob can you look?",
+    "ask @bob or @carol", "a = b ^ {c} | $d", ":nosuchname: stays", "10:30:00 sharp", "-5 degrees",
 ]
 
 
@@ -221,7 +223,9 @@ def _bodies_to_compare():
     bodies = PLAIN_LINES + json.loads((Path(__file__).parent / "data" / "blns.json").read_text())
     everything = string.printable + "éü日👍—…\u00a0\u200b\u2028\u0085\t"
     wordy = string.ascii_letters + string.digits + " ,.?;'\"()/éü日👍—…\u00a0"
-    words = ["file.py", "example.com", "1.", "2)", "www", "http", "mailto", "a.b", "e.g.", "@bob", "bob"]
+    words = ["file.py", "example.com", "1.", "2)", "www", "http", "mailto", "a.b", "e.g.", "@bob", "bob",
+             ":tada:", ":+1:", "10:30", "Thanks!", "http://", "https://x.io", "//localhost", "ftp:", "-", "+",
+             "@BoB", "a@b.co", "@bob:tada:", "localhost:8000", "x://y"]
     rng = random.Random(7)
     for _ in range(4000):
         alphabet = rng.choice([everything, wordy])
@@ -238,13 +242,31 @@ def test_a_plain_line_renders_exactly_as_the_full_markdown_parse_would():
             continue
         taken += 1
         assert render_message(body, {"bob"}) == formatting.render_markdown(body, {"bob"}), body
+    assert all(formatting._is_plain_line(body) for body in PLAIN_LINES)
     assert taken > 1000  # the shortcut was really compared, not skipped
 
 
 @pytest.mark.parametrize("body", [
     "see file.py", "go to example.com", "1. first", "3) third", "a *b*", "a_b_", "`x`", "x\ny", "a & b",
-    "<b>", "@bob hi", "x\\y", "~~x~~", "[x]", "> quote", "- item", " leading", "ok\u2028ok",
+    "<b>", "x\\y", "~~x~~", "[x]", "> quote", "- item", "+ item", "-", " leading", "ok\u2028ok",
+    "a@b.co hi", "éhttp://host", "x://y and http://example.com",
 ])
-def test_text_with_markdown_links_or_mentions_takes_the_full_parse(body):
+def test_text_with_markdown_or_links_takes_the_full_parse(body):
     assert not formatting._is_plain_line(body)
     assert render_message(body, {"bob"}) == formatting.render_markdown(body, {"bob"})
+
+
+def test_a_one_paragraph_line_renders_exactly_as_markdown_its_block_parse_would():
+    """render_markdown skips the block parser for a line that can only be one paragraph."""
+    markdown_words = ["**bold**", "*it*", "_u_", "`code`", "~~s~~", "[a](http://b.c)", "<http://x.y>", "&amp;",
+                      "&#42;", "\\*", "a@b.co", "![i](x)", "https://example.com/menu?a=1&b=2", "<b>", "***", "x://y"]
+    rng = random.Random(11)
+    bodies = _bodies_to_compare() + [" ".join(rng.choice(markdown_words + ["word", "@bob", ":tada:", "> q", "- x"])
+                                              for _ in range(rng.randint(1, 6))) for _ in range(2000)]
+    taken = 0
+    for body in bodies:
+        taken += formatting._is_one_paragraph(body)
+        env = {"members": {"bob"}}
+        whole_parse = formatting.sanitize.clean(formatting._markdown.render(body, env)).strip()
+        assert formatting.render_markdown(body, {"bob"}) == (whole_parse, env.get("mentioned", [])), body
+    assert taken > 1000

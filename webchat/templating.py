@@ -45,6 +45,32 @@ def message_url(endpoint: str, m) -> str:
     return shape.format(m.chat_id, m.id)
 
 
+class _MarkedMessage:
+    """What chats/_message_actions.html reads of a message, with url_for's stand-in ids."""
+
+    chat_id, id = _CHAT_MARK, _MESSAGE_MARK
+
+    def __init__(self, thread_id: int | None) -> None:
+        self.thread_id = thread_id
+
+
+def message_actions(m, in_thread: bool) -> Markup:
+    """A message's actions (chats/_message_actions.html). They differ between messages only by
+    the ids in their links, and rendering them is most of what a message's partial costs: each
+    variant (a thread's pane or not, a reply or not) is rendered once per script root with the
+    stand-in ids, and the ids are filled into that shape. Kept on the template, so a reloaded
+    template is rendered again."""
+    template = current_app.jinja_env.get_template("chats/_message_actions.html")
+    shapes = template.__dict__.setdefault("webchat_shapes", {})
+    key = (request.script_root, bool(m.thread_id), bool(in_thread))
+    shape = shapes.get(key)
+    if shape is None:
+        built = render_fragment("chats/_message_actions.html", m=_MarkedMessage(m.thread_id), in_thread=in_thread)
+        shape = shapes[key] = (built.replace("{", "{{").replace("}", "}}")
+                               .replace(str(_CHAT_MARK), "{0}").replace(str(_MESSAGE_MARK), "{1}"))
+    return Markup(shape.format(m.chat_id, m.id))
+
+
 def htmx_config() -> str:
     return json.dumps({
         "selfRequestsOnly": True,
@@ -222,6 +248,7 @@ def init_app(app) -> None:
     app.jinja_env.globals["attachment_summary"] = attachment_summary
     app.jinja_env.filters["plain_text"] = plain_text
     app.jinja_env.globals["message_url"] = message_url
+    app.jinja_env.globals["message_actions"] = message_actions
     app.jinja_env.globals["badge_words"] = badge_words
     app.jinja_env.globals["page_config"] = page_config
     app.jinja_env.globals["presence_schedule"] = presence_schedule

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 PREFIX = "webchat:"
 RESYNC = "<template data-resync></template>"  # connection.js answers it with a fresh "view"
 SUBSCRIBE_WAIT_SECONDS = 5  # at most this long for Redis to confirm a subscription (it takes a round trip)
+LIVE_STATE_BATCH = 1000  # users' presence or views read per script call (each holds Redis meanwhile)
 SUBSCRIBE_BATCH = 1000  # channels per SUBSCRIBE when (re)subscribing all of a process's
 
 
@@ -234,7 +235,7 @@ class RedisLiveState:
 
     def __init__(self, url: str) -> None:
         self.redis = connect(url)
-        self._spend_work = None
+        self._scripts = {}
 
     @_or_nothing_known(False)
     def tab_opened(self, user_id, tab_id):
@@ -277,36 +278,59 @@ class RedisLiveState:
         pipe.expire(key, TAB_LEASE_SECONDS * 2)
         pipe.execute()
 
+    # Many users' state in one command per LIVE_STATE_BATCH users: pipelined, each user's read
+    # was a command for redis-py to pack in Python, costlier than Redis's work on it.
+    _VIEWS = """
+    local out = {}
+    for i, key in ipairs(KEYS) do
+      local values = redis.call('HVALS', key)
+      if #values > 0 then out[#out + 1] = i; out[#out + 1] = values end
+    end
+    return out
+    """
+    _ONLINE = """
+    local out = {}
+    for i, key in ipairs(KEYS) do
+      if redis.call('ZCOUNT', key, ARGV[1], '+inf') > 0 then out[#out + 1] = i end
+    end
+    return out
+    """
+
+    def _script(self, source: str):
+        if source not in self._scripts:
+            self._scripts[source] = self.redis.register_script(source)
+        return self._scripts[source]
+
     @_or_nothing_known(dict)
     def views(self, user_ids):
         user_ids = list(user_ids)
-        if not user_ids:
-            return {}
         now = time.time()
-        pipe = self.redis.pipeline()
-        for user_id in user_ids:
-            pipe.hvals(f"{PREFIX}views:{user_id}")
         answer = {}
-        for user_id, values in zip(user_ids, pipe.execute(), strict=True):
-            places = set()
-            for value in values:
-                until, _, place = value.decode().partition(" ")
-                if float(until) > now:
-                    places.add(place)
-            if places:
-                answer[user_id] = places
+        views = self._script(self._VIEWS)
+        for start in range(0, len(user_ids), LIVE_STATE_BATCH):
+            batch = user_ids[start:start + LIVE_STATE_BATCH]
+            found = views(keys=[f"{PREFIX}views:{user_id}" for user_id in batch])
+            for index, values in zip(found[::2], found[1::2], strict=True):
+                places = set()
+                for value in values:
+                    until, _, place = value.decode().partition(" ")
+                    if float(until) > now:
+                        places.add(place)
+                if places:
+                    answer[batch[index - 1]] = places
         return answer
 
     @_or_nothing_known(set)
     def online(self, user_ids):
         user_ids = list(user_ids)
-        if not user_ids:
-            return set()
         now = time.time()
-        pipe = self.redis.pipeline()
-        for user_id in user_ids:
-            pipe.zcount(f"{PREFIX}tabs:{user_id}", now, "+inf")
-        return {u for u, count in zip(user_ids, pipe.execute(), strict=True) if count}
+        answer = set()
+        online = self._script(self._ONLINE)
+        for start in range(0, len(user_ids), LIVE_STATE_BATCH):
+            batch = user_ids[start:start + LIVE_STATE_BATCH]
+            answer.update(batch[index - 1] for index in online(keys=[f"{PREFIX}tabs:{user_id}" for user_id in batch],
+                                                               args=[now]))
+        return answer
 
     @_or_nothing_known(None)
     def start_typing(self, chat_id, who):
@@ -342,9 +366,7 @@ class RedisLiveState:
 
     @_or_nothing_known(0.0)
     def spend_work(self, key, cost, rate, burst):
-        if self._spend_work is None:
-            self._spend_work = self.redis.register_script(self._SPEND_WORK)
-        return float(self._spend_work(keys=[f"{PREFIX}work:{key}"], args=[cost, rate, burst]))
+        return float(self._script(self._SPEND_WORK)(keys=[f"{PREFIX}work:{key}"], args=[cost, rate, burst]))
 
     @_or_nothing_known(0.0)
     def spend(self, key, budget, seconds, amount=1):

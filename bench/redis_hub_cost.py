@@ -63,6 +63,11 @@ class Counter:
             self.count += 1
 
 
+def _redis_cpu(client) -> float:
+    info = client.info("cpu")
+    return info["used_cpu_user"] + info["used_cpu_sys"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--app-dir", default=str(Path(__file__).resolve().parents[1]))
@@ -84,16 +89,19 @@ def main() -> None:
     counter = Counter()
     hub.subscribe(f"chat:{first}", counter)
     gevent.sleep(0.5)  # the listener is up and subscribed (the old hub subscribes asynchronously)
+    redis_cpu = _redis_cpu(hub.redis)
     start = time.process_time()
     publisher = subprocess.Popen([sys.executable, "-c", PUBLISHER, url, str(first), f"webchat:chat:{first}",
                                   str(args.listened_every), str(args.publications), str(args.size)])
     counter.done.wait(120)
     cpu = time.process_time() - (counter.first_cpu or start)
     publisher.wait()
+    redis_cpu = _redis_cpu(hub.redis) - redis_cpu
     print(f"app {args.app_dir}, hiredis {HIREDIS_AVAILABLE}")
     print(f"listener: {args.publications} publications ({counter.count} to the listened chat): "
           f"{cpu * 1e6 / args.publications:.1f} µs CPU per publication, "
-          f"{cpu * 1e6 / max(counter.count, 1):.1f} per listened one")
+          f"{cpu * 1e6 / max(counter.count, 1):.1f} per listened one; redis-server "
+          f"{redis_cpu * 1e6 / args.publications:.1f} µs CPU per publication (INFO cpu: includes anyone else's use)")
 
     live = RedisLiveState(url)
     ids = list(range(first, first + args.members))

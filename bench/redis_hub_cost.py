@@ -33,15 +33,15 @@ import gevent.event  # noqa: E402
 
 PUBLISHER = """
 import sys, redis
-url, first, listened, every, count, size = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), \
-    int(sys.argv[5]), int(sys.argv[6])
+url, first, listened, every, count, size, batch = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), \
+    int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
 r = redis.Redis.from_url(url)
 payload = "otherhost000\\n" + "x" * size
 others = [f"webchat:chat:{first + i}" for i in range(1, 50)] + [f"webchat:program:{first}", f"webchat:user:{first}"]
 pipe = r.pipeline(transaction=False)
 for i in range(count):
     pipe.publish(listened if i % every == 0 else others[i % len(others)], payload)
-    if len(pipe) == 200:
+    if len(pipe) == batch:
         pipe.execute()
 pipe.publish(listened, "otherhost000\\nEND")
 pipe.execute()
@@ -75,6 +75,10 @@ def main() -> None:
     parser.add_argument("--listened-every", type=int, default=4,
                         help="one publication in this many goes to the listened chat (4: one worker of four)")
     parser.add_argument("--size", type=int, default=1200, help="payload bytes (a message frame is ~1.2 KB)")
+    parser.add_argument("--listeners", type=int, default=1,
+                        help="hubs (as if workers) subscribed to the listened chat, all in this process")
+    parser.add_argument("--batch", type=int, default=200,
+                        help="publications per round trip (1: one PUBLISH at a time, as a lone send does)")
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=50)
     args = parser.parse_args()
@@ -85,20 +89,23 @@ def main() -> None:
     url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     first = random.randrange(10**8, 9 * 10**8)
 
-    hub = RedisHub(url)
-    counter = Counter()
-    hub.subscribe(f"chat:{first}", counter)
+    hubs = [RedisHub(url) for _ in range(args.listeners)]
+    counters = [Counter() for _ in hubs]
+    for hub, counter in zip(hubs, counters, strict=True):
+        hub.subscribe(f"chat:{first}", counter)
     gevent.sleep(0.5)  # the listener is up and subscribed (the old hub subscribes asynchronously)
     redis_cpu = _redis_cpu(hub.redis)
     start = time.process_time()
     publisher = subprocess.Popen([sys.executable, "-c", PUBLISHER, url, str(first), f"webchat:chat:{first}",
-                                  str(args.listened_every), str(args.publications), str(args.size)])
-    counter.done.wait(120)
-    cpu = time.process_time() - (counter.first_cpu or start)
+                                  str(args.listened_every), str(args.publications), str(args.size), str(args.batch)])
+    for counter in counters:
+        counter.done.wait(120)
+    cpu = (time.process_time() - min(c.first_cpu or start for c in counters)) / len(hubs)
     publisher.wait()
     redis_cpu = _redis_cpu(hub.redis) - redis_cpu
     print(f"app {args.app_dir}, hiredis {HIREDIS_AVAILABLE}")
-    print(f"listener: {args.publications} publications ({counter.count} to the listened chat): "
+    print(f"listener (each of {len(hubs)}; publisher: {args.batch} per round trip): {args.publications} publications "
+          f"({counter.count} to the listened chat): "
           f"{cpu * 1e6 / args.publications:.1f} µs CPU per publication, "
           f"{cpu * 1e6 / max(counter.count, 1):.1f} per listened one; redis-server "
           f"{redis_cpu * 1e6 / args.publications:.1f} µs CPU per publication (INFO cpu: includes anyone else's use)")

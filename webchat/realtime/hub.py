@@ -97,6 +97,11 @@ class InProcessHub:
                 if not subscribers:
                     del self._subscribers[channel]
 
+    def channels(self) -> list[str]:
+        """The channels something here is subscribed to (RedisHub subscribes to these in Redis)."""
+        with self._lock:
+            return list(self._subscribers)
+
     def connections(self) -> set[Connection]:
         """Every connection subscribed to anything here (to ask them all to resync)."""
         with self._lock:

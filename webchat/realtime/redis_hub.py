@@ -11,6 +11,8 @@ import time
 import uuid
 
 import gevent
+import gevent.event
+import gevent.lock
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -22,25 +24,48 @@ log = logging.getLogger(__name__)
 
 PREFIX = "webchat:"
 RESYNC = "<template data-resync></template>"  # connection.js answers it with a fresh "view"
+SUBSCRIBE_WAIT_SECONDS = 5  # at most this long for Redis to confirm a subscription (it takes a round trip)
+LIVE_STATE_BATCH = 1000  # users' presence or views read per script call (each holds Redis meanwhile)
+SUBSCRIBE_BATCH = 1000  # channels per SUBSCRIBE when (re)subscribing all of a process's
+
+
+POOL_CONNECTIONS = 100  # per process; more greenlets at once wait their turn (POOL_WAIT_SECONDS)
+POOL_WAIT_SECONDS = 5
 
 
 def connect(url: str) -> redis.Redis:
-    # No silent retries: a dropped connection must reach us, so we know to resync.
-    return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=2,
-                                health_check_interval=30)
+    # No silent retries: a dropped connection must reach us, so we know to resync. A blocking pool:
+    # when a reconnect storm's sockets all open or close at once, the plain pool raised on the
+    # 101st greenlet (their presence then lingered until its lease ran out); these wait instead.
+    retry = Retry(NoBackoff(), 0)
+    pool = redis.BlockingConnectionPool.from_url(url, max_connections=POOL_CONNECTIONS, timeout=POOL_WAIT_SECONDS,
+                                                 retry=retry, socket_connect_timeout=2, health_check_interval=30)
+    return redis.Redis(connection_pool=pool, retry=retry)
 
 
 class RedisHub:
-    """Delivers locally at once and publishes to Redis for the other processes; one listener
-    greenlet per process takes the others' publications (skipping its own by host id)."""
+    """Delivers locally at once and publishes to Redis for the other processes. One listener
+    connection per process is subscribed to exactly the channels something here listens to, so a
+    process takes only the publications it has sockets for (skipping its own by host id)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.host_id = uuid.uuid4().hex[:12]
+        self._own = f"{self.host_id}\n".encode()
         self.local = InProcessHub()
         self.redis = connect(url)
         self._listener = None
         self.reconnects = 0
+        # The listener's connection while it is up. Under _sending, and only on this connection:
+        # the channels SUBSCRIBEd (not UNSUBSCRIBEd since), SUBSCRIBEs sent and confirmed per
+        # channel (Redis answers in order), and who waits for which confirmation.
+        self._connection = None
+        self._sending = gevent.lock.Semaphore()
+        self._subscribed: set[str] = set()
+        self._sent: dict[str, int] = {}
+        self._confirmed: dict[str, int] = {}
+        self._waiting: dict[str, list[tuple[int, gevent.event.Event]]] = {}
+        self._first_attempt = gevent.event.Event()
 
     def publish(self, channel: str, payload: str) -> None:
         self.local.publish(channel, payload)
@@ -68,47 +93,127 @@ class RedisHub:
         return True
 
     def subscribe(self, channel: str, connection) -> None:
+        """Returns once Redis has confirmed this process's subscription to the channel (or the
+        listener is away: its reconnect asks every socket to resync). A socket reads the database
+        after subscribing (its replay), so whatever Redis sent before is in what it reads."""
         if self._listener is None or self._listener.dead:
             self._listener = gevent.spawn(self._listen)
         self.local.subscribe(channel, connection)
+        if self._connection is None and not self._first_attempt.is_set():
+            # Connecting for the first time: it subscribes to every local channel, this one too.
+            self._first_attempt.wait(SUBSCRIBE_WAIT_SECONDS)
+        with self._sending:
+            ticket = self._follow_local(channel)
+            if ticket is None or self._confirmed.get(channel, 0) >= ticket:
+                return
+            confirmed = gevent.event.Event()
+            self._waiting.setdefault(channel, []).append((ticket, confirmed))
+        if not confirmed.wait(SUBSCRIBE_WAIT_SECONDS):
+            log.warning("hub.subscribe_unconfirmed channel=%s", channel)
 
     def unsubscribe(self, channel: str, connection) -> None:
         self.local.unsubscribe(channel, connection)
+        with self._sending:
+            self._follow_local(channel)
+
+    def _follow_local(self, channel: str) -> int | None:
+        """Under _sending: SUBSCRIBE or UNSUBSCRIBE the listener's connection so it is subscribed
+        to the channel exactly while something here is; the SUBSCRIBE to wait for, if any.
+        Deciding from the local state now (not from who came first) keeps it right whatever
+        order concurrent subscribers and unsubscribers get here in."""
+        connection = self._connection
+        if connection is None:
+            return None
+        wanted = self.local.listened(channel)
+        try:
+            if wanted and channel not in self._subscribed:
+                connection.send_command("SUBSCRIBE", PREFIX + channel, check_health=False)
+                self._subscribed.add(channel)
+                self._sent[channel] = self._sent.get(channel, 0) + 1
+            elif not wanted and channel in self._subscribed:
+                connection.send_command("UNSUBSCRIBE", PREFIX + channel, check_health=False)
+                self._subscribed.discard(channel)
+        except (redis.RedisError, OSError) as e:
+            # The listener finds the connection broken too, reconnects and resyncs everyone.
+            log.warning("hub.subscription_failed channel=%s error=%s", channel, type(e).__name__)
+            return None
+        return self._sent.get(channel) if wanted else None
 
     def _listen(self) -> None:
         """Take publications from Redis forever; back off 1 s doubling to 60 s while it is away."""
         backoff, first = 1.0, True
         while True:
-            pubsub = None
+            connection = None
             try:
-                pubsub = connect(self.url).pubsub(ignore_subscribe_messages=True)
-                pubsub.psubscribe(PREFIX + "*")
+                connection = self._listener_connection()
+                connection.connect()
+                with self._sending:
+                    self._connection = connection
+                    channels = self.local.channels()
+                    for start in range(0, len(channels), SUBSCRIBE_BATCH):
+                        batch = channels[start:start + SUBSCRIBE_BATCH]
+                        connection.send_command("SUBSCRIBE", *(PREFIX + c for c in batch), check_health=False)
+                    self._subscribed = set(channels)
+                    self._sent = dict.fromkeys(channels, 1)
+                    self._confirmed = {}
+                self._first_attempt.set()
                 if not first:
                     self.reconnects += 1
                     log.info("hub.redis_reconnected resyncing=%d", len(self.local.connections()))
                     self._resync_all()
                 first, backoff = False, 1.0
-                for message in pubsub.listen():
-                    self._deliver(message)
+                while True:
+                    self._take(connection.read_response())
             except (redis.RedisError, OSError) as e:
                 log.warning("hub.redis_lost error=%s retry_in<=%.0fs", type(e).__name__, backoff)
                 first = False
+                self._lost()
+                self._first_attempt.set()
                 gevent.sleep(random.uniform(0, backoff))
                 backoff = min(backoff * 2, 60.0)
             finally:
-                if pubsub is not None:
+                self._lost()
+                if connection is not None:
                     with contextlib.suppress(redis.RedisError, OSError):
-                        pubsub.close()
+                        connection.disconnect()
 
-    def _deliver(self, message: dict) -> None:
-        if message.get("type") != "pmessage":
-            return
-        data = message["data"].decode()
-        host, _, payload = data.partition("\n")
-        if host == self.host_id:
-            return  # delivered locally when published
-        channel = message["channel"].decode()[len(PREFIX):]
-        self.local.publish(channel, payload)
+    def _listener_connection(self) -> redis.Connection:
+        # RESP2, so publications come as plain replies; no read timeout: it waits for them.
+        return redis.ConnectionPool.from_url(self.url, protocol=2, socket_connect_timeout=2,
+                                             socket_timeout=None).make_connection()
+
+    def _take(self, reply) -> None:
+        if type(reply) is not list or len(reply) != 3:
+            return  # nothing else is asked on this connection
+        kind, channel, data = reply
+        if kind == b"message":
+            if data.startswith(self._own):
+                return  # delivered locally when published
+            self.local.publish(channel[len(PREFIX):].decode(), data[len(self._own):].decode())
+        elif kind == b"subscribe":
+            channel = channel.decode()[len(PREFIX):]
+            confirmed = self._confirmed[channel] = self._confirmed.get(channel, 0) + 1
+            waiting = self._waiting.get(channel)
+            if waiting:
+                still = [(ticket, event) for ticket, event in waiting if ticket > confirmed]
+                for ticket, event in waiting:
+                    if ticket <= confirmed:
+                        event.set()
+                if still:
+                    self._waiting[channel] = still
+                else:
+                    del self._waiting[channel]
+
+    def _lost(self) -> None:
+        """The listener's connection is gone: nothing on it is subscribed any more, and whoever
+        waits for a confirmation goes on (the reconnect resyncs every socket)."""
+        with self._sending:
+            self._connection = None
+            self._subscribed, self._sent, self._confirmed = set(), {}, {}
+            waiting, self._waiting = self._waiting, {}
+        for entries in waiting.values():
+            for _, event in entries:
+                event.set()
 
     def _resync_all(self) -> None:
         delivery = Delivery("resync", RESYNC)
@@ -138,7 +243,7 @@ class RedisLiveState:
 
     def __init__(self, url: str) -> None:
         self.redis = connect(url)
-        self._spend_work = None
+        self._scripts = {}
 
     @_or_nothing_known(False)
     def tab_opened(self, user_id, tab_id):
@@ -217,36 +322,59 @@ class RedisLiveState:
             self.redis.hdel(key, *lapsed)
         return answer
 
+    # Many users' state in one command per LIVE_STATE_BATCH users: pipelined, each user's read
+    # was a command for redis-py to pack in Python, costlier than Redis's work on it.
+    _VIEWS = """
+    local out = {}
+    for i, key in ipairs(KEYS) do
+      local values = redis.call('HVALS', key)
+      if #values > 0 then out[#out + 1] = i; out[#out + 1] = values end
+    end
+    return out
+    """
+    _ONLINE = """
+    local out = {}
+    for i, key in ipairs(KEYS) do
+      if redis.call('ZCOUNT', key, ARGV[1], '+inf') > 0 then out[#out + 1] = i end
+    end
+    return out
+    """
+
+    def _script(self, source: str):
+        if source not in self._scripts:
+            self._scripts[source] = self.redis.register_script(source)
+        return self._scripts[source]
+
     @_or_nothing_known(dict)
     def views(self, user_ids):
         user_ids = list(user_ids)
-        if not user_ids:
-            return {}
         now = time.time()
-        pipe = self.redis.pipeline()
-        for user_id in user_ids:
-            pipe.hvals(f"{PREFIX}views:{user_id}")
         answer = {}
-        for user_id, values in zip(user_ids, pipe.execute(), strict=True):
-            places = set()
-            for value in values:
-                until, _, place = value.decode().partition(" ")
-                if float(until) > now:
-                    places.add(place)
-            if places:
-                answer[user_id] = places
+        views = self._script(self._VIEWS)
+        for start in range(0, len(user_ids), LIVE_STATE_BATCH):
+            batch = user_ids[start:start + LIVE_STATE_BATCH]
+            found = views(keys=[f"{PREFIX}views:{user_id}" for user_id in batch])
+            for index, values in zip(found[::2], found[1::2], strict=True):
+                places = set()
+                for value in values:
+                    until, _, place = value.decode().partition(" ")
+                    if float(until) > now:
+                        places.add(place)
+                if places:
+                    answer[batch[index - 1]] = places
         return answer
 
     @_or_nothing_known(set)
     def online(self, user_ids):
         user_ids = list(user_ids)
-        if not user_ids:
-            return set()
         now = time.time()
-        pipe = self.redis.pipeline()
-        for user_id in user_ids:
-            pipe.zcount(f"{PREFIX}tabs:{user_id}", now, "+inf")
-        return {u for u, count in zip(user_ids, pipe.execute(), strict=True) if count}
+        answer = set()
+        online = self._script(self._ONLINE)
+        for start in range(0, len(user_ids), LIVE_STATE_BATCH):
+            batch = user_ids[start:start + LIVE_STATE_BATCH]
+            answer.update(batch[index - 1] for index in online(keys=[f"{PREFIX}tabs:{user_id}" for user_id in batch],
+                                                               args=[now]))
+        return answer
 
     @_or_nothing_known(None)
     def start_typing(self, chat_id, who):
@@ -282,9 +410,7 @@ class RedisLiveState:
 
     @_or_nothing_known(0.0)
     def spend_work(self, key, cost, rate, burst):
-        if self._spend_work is None:
-            self._spend_work = self.redis.register_script(self._SPEND_WORK)
-        return float(self._spend_work(keys=[f"{PREFIX}work:{key}"], args=[cost, rate, burst]))
+        return float(self._script(self._SPEND_WORK)(keys=[f"{PREFIX}work:{key}"], args=[cost, rate, burst]))
 
     @_or_nothing_known(0.0)
     def spend(self, key, budget, seconds, amount=1):

@@ -91,9 +91,10 @@ def main() -> None:
             db.drop_all()
             with db.engine.begin() as conn:
                 conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-                if db.engine.dialect.name == "postgresql":  # migrations 0008's and 0009's, which drop_all leaves
+                if db.engine.dialect.name == "postgresql":  # migrations 0008's, 0009's and 0017's, which drop_all leaves
                     conn.execute(text("DROP FUNCTION IF EXISTS messages_after_insert() CASCADE"))
                     conn.execute(text("DROP FUNCTION IF EXISTS message_search_vector(bigint, text) CASCADE"))
+                    conn.execute(text("DROP FUNCTION IF EXISTS webchat_send_message CASCADE"))
         from flask_migrate import upgrade
         upgrade()
         print(f"seeding {args.members} members…", file=sys.stderr)

@@ -12,6 +12,7 @@ from functools import lru_cache
 from flask import current_app, render_template
 from markupsafe import Markup
 from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -260,6 +261,88 @@ def store_draft(draft: Draft, attachments: list[Attachment] = ()) -> SendResult:
     announce(message, fragment, changed=[parent] if parent is not None else ())
     if parent is not None:
         following.announce_reply(message, parent)
+    return SendResult(message, created=True, fragment=fragment)
+
+
+def send_alone(chat_id: int, user_id: int, body: str | None, client_id: str,
+               reply_to_id: int | None = None) -> SendResult | None:
+    """A socket send that arrived alone (core/group_commit.py): checked, stored and announced as
+    send_message does it; None if the user is not in the chat. On PostgreSQL a message that quotes
+    nothing is checked and stored in one statement (_send_in_one_statement); anything the checks
+    would refuse, and SQLite, go the usual way: sender_in, draft_message, store_draft."""
+    if reply_to_id is None and db.session.get_bind().dialect.name == "postgresql":
+        text = _sendable(user_id, body, client_id)
+        if text is not None:
+            return _send_in_one_statement(chat_id, user_id, text, client_id)
+    sender = sender_in(chat_id, user_id, client_id)
+    if sender is None:
+        return None
+    draft = draft_message(sender, body, client_id, reply_to_id=reply_to_id)
+    return draft if isinstance(draft, SendResult) else store_draft(draft)
+
+
+def _sendable(user_id: int, body: str | None, client_id: str) -> str | None:
+    """The text of a send that passes the checks made before the database is asked, with the
+    sender's budget spent; None if one refuses it: the usual way then answers it, after the
+    membership and repeat checks, in send_message's order (a repeat is answered even when over
+    budget)."""
+    if not CLIENT_ID.fullmatch(client_id):
+        return None
+    try:
+        text = validate_body(body)
+    except ChatError:
+        return None
+    try:
+        send_budget.spend(user_id)
+    except ChatError:
+        send_budget.refund(user_id)  # the usual way spends (and refuses) again: counted once
+        return None
+    return text
+
+
+# Migration 0017: the membership, repeat and read-only checks, the sequence bump, the INSERT and
+# its mention rows, in one statement run in autocommit (its own transaction): one round trip.
+_SEND_MESSAGE = DriverStatement(sql_text(
+    "SELECT * FROM webchat_send_message(CAST(:chat AS integer), CAST(:author AS integer), "
+    "CAST(:client_id AS varchar), CAST(:now AS timestamptz), CAST(:body AS text), CAST(:html AS text), "
+    "CAST(:mentions AS text), CAST(:mentioned AS integer[]))"))
+_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
+
+
+def _send_in_one_statement(chat_id: int, user_id: int, text: str, client_id: str) -> SendResult | None:
+    """Store a checked text (_sendable) with webchat_send_message; refund the budget if it finds a
+    repeat, an archived chat, or no membership."""
+    connection = db.session.connection(execution_options=_AUTOCOMMIT)
+    html, mentioned, mentioned_ids = render_body(chat_id, text)
+    now = utcnow()
+    try:
+        rows = _SEND_MESSAGE.rows(connection, {"chat": chat_id, "author": user_id, "client_id": client_id,
+                                               "now": now, "body": text, "html": html,
+                                               "mentions": " ".join(mentioned), "mentioned": mentioned_ids})
+    except IntegrityError:
+        # Two sends with one client id raced; the other one stored it.
+        db.session.rollback()
+        existing = _existing(user_id, client_id)
+        if existing is None:
+            raise
+        return _answer_repeat(existing, chat_id)
+    if not rows or rows[0][7] is None:  # not stored: free
+        send_budget.refund(user_id)
+    if not rows:
+        return None
+    username, display_name, avatar_name, is_bot, chat_name, archived, repeat_of, message_id, seq = rows[0]
+    if repeat_of is not None:
+        return _answer_repeat(db.session.get(Message, repeat_of), chat_id)
+    if archived:
+        raise archived_refusal(chat_name)
+    user = detached(User, id=user_id, username=username, display_name=display_name, avatar_name=avatar_name,
+                    is_bot=bool(is_bot))
+    draft = Draft(Sender(chat_id, user), client_id, text, html, mentioned, mentioned_ids)
+    message = detached_message(message_id, message_row(chat_id, seq, now, user, **draft.fields()), user)
+    fragment = render_message_frame([message])
+    db.session.commit()  # nothing to commit: hands the connection back
+    log.info("message.stored chat=%d id=%d chars=%d", chat_id, message.id, len(text))
+    announce(message, fragment)
     return SendResult(message, created=True, fragment=fragment)
 
 

@@ -91,7 +91,7 @@ def main() -> None:
             db.drop_all()
             with db.engine.begin() as conn:
                 conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-                if db.engine.dialect.name == "postgresql":  # migrations 0008's, 0009's and 0017's, which drop_all leaves
+                if db.engine.dialect.name == "postgresql":  # 0008's, 0009's, 0017's: drop_all leaves them
                     conn.execute(text("DROP FUNCTION IF EXISTS messages_after_insert() CASCADE"))
                     conn.execute(text("DROP FUNCTION IF EXISTS message_search_vector(bigint, text) CASCADE"))
                     conn.execute(text("DROP FUNCTION IF EXISTS webchat_send_message CASCADE"))
@@ -116,13 +116,13 @@ def main() -> None:
 
     # The send path's own statements run on the driver's cursor (database.DriverStatement), where
     # SQLAlchemy's events do not see them: counted here.
-    run_on_driver = DriverStatement.rows
+    run_on_driver = DriverStatement.run
 
-    def counted_on_driver(statement, connection, params):
+    def counted_on_driver(statement, dialect, connection, params):
         count()
-        return run_on_driver(statement, connection, params)
+        return run_on_driver(statement, dialect, connection, params)
 
-    DriverStatement.rows = counted_on_driver
+    DriverStatement.run = counted_on_driver
     hub = app.extensions["webchat.hub"]
     sinks = [CountingConnection() for _ in range(args.subscribers)]
     for sink in sinks:

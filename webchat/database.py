@@ -88,7 +88,10 @@ class DriverStatement:
 
     def rows(self, connection, params: dict) -> list[tuple]:
         """Run it on an SQLAlchemy Connection (db.session.connection()); all its rows."""
-        dialect = connection.dialect
+        return self.run(connection.dialect, connection.connection, params)
+
+    def run(self, dialect, dbapi_connection, params: dict) -> list[tuple]:
+        """Run it on a driver connection (a pooled one: Engine.raw_connection()); all its rows."""
         compiled = self._compiled.get(dialect)
         if compiled is None:
             compiled = self._compiled[dialect] = self._compile(dialect)
@@ -103,7 +106,7 @@ class DriverStatement:
                 parameters = dict(params)
                 for name, process in processors:
                     parameters[name] = process(parameters[name])
-        cursor = connection.connection.cursor()
+        cursor = dbapi_connection.cursor()
         try:
             cursor.execute(sql, parameters)
             return cursor.fetchall() if cursor.description else []

@@ -64,13 +64,16 @@ def _insert_statement(count: int) -> DriverStatement:
                                                                     _messages.c.seq))
 
 
-def insert_messages(connection, rows: list[dict]) -> dict[tuple[int, int], int]:
-    """Insert message rows (message_row), ROWS_PER_INSERT per statement; each one's id by (chat id, seq)."""
+def insert_messages(connection, rows: list[dict], dialect=None) -> dict[tuple[int, int], int]:
+    """Insert message rows (message_row), ROWS_PER_INSERT per statement; each one's id by (chat id, seq).
+    connection: an SQLAlchemy Connection, or a driver connection with its dialect."""
+    run = ((lambda statement, params: statement.rows(connection, params)) if dialect is None
+           else (lambda statement, params: statement.run(dialect, connection, params)))
     ids = {}
     for start in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[start:start + ROWS_PER_INSERT]
         params = {f"{column}_{i}": row[column] for i, row in enumerate(chunk) for column in MESSAGE_COLUMNS}
-        for message_id, chat_id, seq in _insert_statement(len(chunk)).rows(connection, params):
+        for message_id, chat_id, seq in run(_insert_statement(len(chunk)), params):
             ids[chat_id, seq] = message_id
     return ids
 ADD_MENTION = insert(Mention.__table__)
@@ -267,13 +270,16 @@ def store_draft(draft: Draft, attachments: list[Attachment] = ()) -> SendResult:
 def send_alone(chat_id: int, user_id: int, body: str | None, client_id: str,
                reply_to_id: int | None = None) -> SendResult | None:
     """A socket send that arrived alone (core/group_commit.py): checked, stored and announced as
-    send_message does it; None if the user is not in the chat. On PostgreSQL a message that quotes
-    nothing is checked and stored in one statement (_send_in_one_statement); anything the checks
-    would refuse, and SQLite, go the usual way: sender_in, draft_message, store_draft."""
-    if reply_to_id is None and db.session.get_bind().dialect.name == "postgresql":
+    send_message does it; None if the user is not in the chat. A message that quotes nothing is
+    checked and stored in one statement on PostgreSQL (_send_in_one_statement), on a driver
+    connection without the Session on SQLite (_send_on_driver); a quote, and a send that
+    _sendable refuses, go the usual way: sender_in, draft_message, store_draft."""
+    if reply_to_id is None:
         text = _sendable(user_id, body, client_id)
         if text is not None:
-            return _send_in_one_statement(chat_id, user_id, text, client_id)
+            if db.engine.dialect.name == "postgresql":
+                return _send_in_one_statement(chat_id, user_id, text, client_id)
+            return _send_on_driver(chat_id, user_id, text, client_id)
     sender = sender_in(chat_id, user_id, client_id)
     if sender is None:
         return None
@@ -346,6 +352,58 @@ def _send_in_one_statement(chat_id: int, user_id: int, text: str, client_id: str
     return SendResult(message, created=True, fragment=fragment)
 
 
+_ADD_MENTION_ROW = DriverStatement(insert(Mention.__table__).values(
+    message_id=bindparam("message_id"), user_id=bindparam("user_id"), chat_id=bindparam("chat_id"),
+    thread_id=bindparam("thread_id")))
+
+
+def _send_on_driver(chat_id: int, user_id: int, text: str, client_id: str) -> SendResult | None:
+    """SQLite: store a checked text (_sendable) with the usual statements (sender_in's, NEXT_SEQ,
+    the INSERT, the mention rows) on a pooled driver connection and commit it, without the
+    Session's transaction around them; refund the budget if it finds a repeat, an archived chat,
+    or no membership. The mention lookup, and a repeat's message, are read through the Session."""
+    engine = db.engine
+    dialect, driver = engine.dialect, engine.raw_connection()
+    try:
+        rows = _SENDER.run(dialect, driver, {"chat": chat_id, "user": user_id, "author": user_id,
+                                             "client_id": client_id})
+        if not rows or rows[0][4] is not None or rows[0][6] is not None:
+            send_budget.refund(user_id)  # not stored: free
+        if not rows:
+            return None
+        username, display_name, avatar_name, is_bot, repeat_of, chat_name, archived_at = rows[0]
+        if repeat_of is not None:
+            return _answer_repeat(db.session.get(Message, repeat_of), chat_id)
+        if archived_at is not None:
+            raise archived_refusal(chat_name)
+        user = detached(User, id=user_id, username=username, display_name=display_name, avatar_name=avatar_name,
+                        is_bot=bool(is_bot))
+        draft = Draft(Sender(chat_id, user), client_id, text, *render_body(chat_id, text))
+        now = utcnow()
+        seq = NEXT_SEQ.run(dialect, driver, {"chat": chat_id, "now": now, "count": 1})[0][0]
+        values = message_row(chat_id, seq, now, user, **draft.fields())
+        message = detached_message(insert_messages(driver, [values], dialect)[chat_id, seq], values, user)
+        for row in mention_rows(message, draft.mentioned_ids):
+            _ADD_MENTION_ROW.run(dialect, driver, row)
+        driver.commit()
+    except IntegrityError:
+        # Two sends with one client id raced; the other one stored it.
+        driver.rollback()
+        existing = _existing(user_id, client_id)
+        if existing is None:
+            raise
+        return _answer_repeat(existing, chat_id)
+    except BaseException:
+        driver.rollback()
+        raise
+    finally:
+        driver.close()
+    fragment = render_message_frame([message])
+    log.info("message.stored chat=%d id=%d chars=%d", chat_id, message.id, len(text))
+    announce(message, fragment)
+    return SendResult(message, created=True, fragment=fragment)
+
+
 def mentionable(chat_id: int, text: str) -> dict[str, int]:
     """Members whose @username the text names, username to user id (one small query, not the
     whole member list)."""
@@ -365,13 +423,17 @@ def render_body(chat_id: int, text: str) -> tuple[str, list[str], list[int]]:
 def record_mentions(message: Message, user_ids: list[int], replace: bool = False) -> None:
     """The mention rows the "@" badges count: one per member the message names, but not its
     author (one's own mentions never count). replace: drop the rows of the message's last version."""
-    thread_id = None if message.in_channel else message.thread_id  # counted in the Threads view instead
-    rows = [{"message_id": message.id, "user_id": user_id, "chat_id": message.chat_id, "thread_id": thread_id}
-            for user_id in user_ids if user_id != message.author_id]
+    rows = mention_rows(message, user_ids)
     if replace:
         db.session.connection().execute(_DROP_MENTIONS, {"message": message.id})
     if rows:  # most messages name nobody: no statement, on the path every message takes
         db.session.connection().execute(ADD_MENTION, rows)
+
+
+def mention_rows(message: Message, user_ids: list[int]) -> list[dict]:
+    thread_id = None if message.in_channel else message.thread_id  # counted in the Threads view instead
+    return [{"message_id": message.id, "user_id": user_id, "chat_id": message.chat_id, "thread_id": thread_id}
+            for user_id in user_ids if user_id != message.author_id]
 
 
 def _answer_repeat(existing: Message, chat_id: int) -> SendResult:

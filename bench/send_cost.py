@@ -88,13 +88,12 @@ def main() -> None:
                       "WORK_PER_SECOND": 1e9, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1"})
     with app.app_context():
         if args.database:
-            db.drop_all()
             with db.engine.begin() as conn:
-                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-                if db.engine.dialect.name == "postgresql":  # 0008's, 0009's, 0017's: drop_all leaves them
-                    conn.execute(text("DROP FUNCTION IF EXISTS messages_after_insert() CASCADE"))
-                    conn.execute(text("DROP FUNCTION IF EXISTS message_search_vector(bigint, text) CASCADE"))
-                    conn.execute(text("DROP FUNCTION IF EXISTS webchat_send_message CASCADE"))
+                if db.engine.dialect.name == "postgresql":  # with the migrations' functions, which drop_all leaves
+                    conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+                else:
+                    db.drop_all()
+                    conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         from flask_migrate import upgrade
         upgrade()
         print(f"seeding {args.members} members…", file=sys.stderr)

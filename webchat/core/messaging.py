@@ -316,22 +316,32 @@ _AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
 def _send_in_one_statement(chat_id: int, user_id: int, text: str, client_id: str) -> SendResult | None:
-    """Store a checked text (_sendable) with webchat_send_message; refund the budget if it finds a
-    repeat, an archived chat, or no membership."""
-    connection = db.session.connection(execution_options=_AUTOCOMMIT)
+    """Store a checked text (_sendable) with webchat_send_message, on a pooled driver connection in
+    autocommit (no Session, no BEGIN); refund the budget if it finds a repeat, an archived chat, or
+    no membership."""
+    if MENTION.search(text):  # mentionable's lookup, through the Session: in autocommit too (no BEGIN)
+        db.session.connection(execution_options=_AUTOCOMMIT)
     html, mentioned, mentioned_ids = render_body(chat_id, text)
     now = utcnow()
+    engine = db.engine
+    driver = engine.raw_connection()
     try:
-        rows = _SEND_MESSAGE.rows(connection, {"chat": chat_id, "author": user_id, "client_id": client_id,
-                                               "now": now, "body": text, "html": html,
-                                               "mentions": " ".join(mentioned), "mentioned": mentioned_ids})
+        driver.driver_connection.autocommit = True
+        rows = _SEND_MESSAGE.run(engine.dialect, driver, {
+            "chat": chat_id, "author": user_id, "client_id": client_id, "now": now, "body": text, "html": html,
+            "mentions": " ".join(mentioned), "mentioned": mentioned_ids})
     except IntegrityError:
         # Two sends with one client id raced; the other one stored it.
-        db.session.rollback()
         existing = _existing(user_id, client_id)
         if existing is None:
             raise
         return _answer_repeat(existing, chat_id)
+    finally:
+        if driver.driver_connection.broken:
+            driver.invalidate()  # not back into the pool
+        else:
+            driver.driver_connection.autocommit = False  # as the pool hands it out
+        driver.close()
     if not rows or rows[0][7] is None:  # not stored: free
         send_budget.refund(user_id)
     if not rows:
@@ -346,7 +356,6 @@ def _send_in_one_statement(chat_id: int, user_id: int, text: str, client_id: str
     draft = Draft(Sender(chat_id, user), client_id, text, html, mentioned, mentioned_ids)
     message = detached_message(message_id, message_row(chat_id, seq, now, user, **draft.fields()), user)
     fragment = render_message_frame([message])
-    db.session.commit()  # nothing to commit: hands the connection back
     log.info("message.stored chat=%d id=%d chars=%d", chat_id, message.id, len(text))
     announce(message, fragment)
     return SendResult(message, created=True, fragment=fragment)

@@ -88,12 +88,12 @@ def main() -> None:
                       "WORK_PER_SECOND": 1e9, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1"})
     with app.app_context():
         if args.database:
-            db.drop_all()
             with db.engine.begin() as conn:
-                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-                if db.engine.dialect.name == "postgresql":  # migrations 0008's and 0009's, which drop_all leaves
-                    conn.execute(text("DROP FUNCTION IF EXISTS messages_after_insert() CASCADE"))
-                    conn.execute(text("DROP FUNCTION IF EXISTS message_search_vector(bigint, text) CASCADE"))
+                if db.engine.dialect.name == "postgresql":  # with the migrations' functions, which drop_all leaves
+                    conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+                else:
+                    db.drop_all()
+                    conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         from flask_migrate import upgrade
         upgrade()
         print(f"seeding {args.members} members…", file=sys.stderr)
@@ -115,13 +115,13 @@ def main() -> None:
 
     # The send path's own statements run on the driver's cursor (database.DriverStatement), where
     # SQLAlchemy's events do not see them: counted here.
-    run_on_driver = DriverStatement.rows
+    run_on_driver = DriverStatement.run
 
-    def counted_on_driver(statement, connection, params):
+    def counted_on_driver(statement, dialect, connection, params):
         count()
-        return run_on_driver(statement, connection, params)
+        return run_on_driver(statement, dialect, connection, params)
 
-    DriverStatement.rows = counted_on_driver
+    DriverStatement.run = counted_on_driver
     hub = app.extensions["webchat.hub"]
     sinks = [CountingConnection() for _ in range(args.subscribers)]
     for sink in sinks:

@@ -161,6 +161,24 @@ def test_a_socket_sending_hundreds_of_messages_a_second_stores_its_budget_and_is
     print(f"\n200 send frames: {len(sent)} stored, {200 - len(sent)} refused, answered in {elapsed:.1f} s")
 
 
+def test_a_socket_send_repeated_by_its_page_spends_the_budget_once(people):
+    alice, bob = people("alice"), people("bob")
+    chat = alice.create_chat("Repeats", [bob])
+    tab = alice.open_tab()
+    client_id = tab.send(chat, "said once")
+    assert answers_to(tab, [client_id], timeout=10) == {client_id: "sent"}
+    stored = alice.stored_ids(chat)
+    for _ in range(SEND_BUDGET):  # the same frame again and again, as a page retrying on reconnects does
+        tab.send(chat, "said once", client_id)
+        assert answers_to(tab, [client_id], timeout=10) == {client_id: "sent"}
+    assert alice.stored_ids(chat) == stored
+
+    # Repeats are free: what is left of the budget still sends.
+    client_ids = [tab.send(chat, f"new {i}") for i in range(SEND_BUDGET - 1)]
+    assert set(answers_to(tab, client_ids, timeout=10).values()) == {"sent"}
+    assert len(alice.stored_ids(chat)) == len(stored) + SEND_BUDGET - 1
+
+
 def test_the_send_budget_is_one_per_user_across_sockets_and_http_and_http_gets_429_keeping_the_text(people):
     alice, bob = people("alice"), people("bob")
     chat = alice.create_chat("Budget", [bob])

@@ -1,8 +1,11 @@
 """Engine settings per backend (SQLite gets WAL and enforced foreign keys), and statements run on
 the driver's cursor for the path every message takes (DriverStatement)."""
+import time
+
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.pool import Pool
 
 from .search_words import index_text
 
@@ -11,7 +14,41 @@ def engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
         # Several greenlets share the file; wait for the writer instead of failing at once.
         return {"connect_args": {"timeout": 15}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    # Pinged on checkout only after idling (_ping_if_idle), not as pool_pre_ping does, every
+    # time: a socket's frame checks a connection out per send. Last in, first out: the
+    # connection used last (known alive) is used next.
+    return {"pool_size": 10, "max_overflow": 20, "pool_use_lifo": True}
+
+
+# A connection back in the pool within this long is taken as alive: a server restarted meanwhile
+# fails one statement, whose disconnect error invalidates every pooled connection (SQLAlchemy's
+# pool invalidation), and the page retries (a send with its client id: never stored twice).
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+@event.listens_for(Pool, "checkin")
+def _note_checkin(dbapi_connection, connection_record):
+    connection_record.info["checked_in_at"] = time.monotonic()
+
+
+@event.listens_for(Pool, "checkout")
+def _ping_if_idle(dbapi_connection, connection_record, connection_proxy):
+    """PostgreSQL (psycopg): a connection that idled in the pool, or whose socket broke, is pinged
+    (SELECT 1 in autocommit: no transaction left open); a dead one is replaced by the pool."""
+    if not type(dbapi_connection).__module__.startswith("psycopg"):
+        return
+    checked_in = connection_record.info.get("checked_in_at")
+    if checked_in is None:
+        return  # just connected
+    if not dbapi_connection.broken and time.monotonic() - checked_in < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        autocommit = dbapi_connection.autocommit  # as the engine set it (an AUTOCOMMIT engine's stays on)
+        dbapi_connection.autocommit = True
+        dbapi_connection.execute("SELECT 1")
+        dbapi_connection.autocommit = autocommit
+    except Exception as e:  # noqa: BLE001 - any failure: the pool connects anew
+        raise DisconnectionError(f"pooled connection is gone: {e}") from e
 
 
 @event.listens_for(Engine, "connect")
@@ -51,7 +88,10 @@ class DriverStatement:
 
     def rows(self, connection, params: dict) -> list[tuple]:
         """Run it on an SQLAlchemy Connection (db.session.connection()); all its rows."""
-        dialect = connection.dialect
+        return self.run(connection.dialect, connection.connection, params)
+
+    def run(self, dialect, dbapi_connection, params: dict) -> list[tuple]:
+        """Run it on a driver connection (a pooled one: Engine.raw_connection()); all its rows."""
         compiled = self._compiled.get(dialect)
         if compiled is None:
             compiled = self._compiled[dialect] = self._compile(dialect)
@@ -66,7 +106,7 @@ class DriverStatement:
                 parameters = dict(params)
                 for name, process in processors:
                     parameters[name] = process(parameters[name])
-        cursor = connection.connection.cursor()
+        cursor = dbapi_connection.cursor()
         try:
             cursor.execute(sql, parameters)
             return cursor.fetchall() if cursor.description else []

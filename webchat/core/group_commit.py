@@ -68,16 +68,16 @@ class SendQueue:
         """Check, store and announce a message with whatever sends arrive in the same turn: its
         SendResult (a repeat's too), or None if the sender is not in the chat. Raises ChatError
         for a message refused, and the database's errors."""
-        if not under_gevent():  # a threaded development server: one at a time
-            turn = _Turn(request)
-            _serve([turn])
-            return turn.outcome()
         # The batch goes through its leader's session: nobody holds a pooled connection (nor, on
-        # PostgreSQL, an open transaction) while waiting. A frame that has not used its session
-        # yet (a send, as a rule) has none to close, and asking for one would make it.
+        # PostgreSQL, an open transaction) while waiting, and a lone send starts from no
+        # transaction (messaging.send_alone). A frame that has not used its session yet (a send,
+        # as a rule) has none to close, and asking for one would make it.
         if db.session.registry.has():
             db.session.close()
         turn = _Turn(request)
+        if not under_gevent():  # a threaded development server: one at a time
+            _serve([turn])
+            return turn.outcome()
         self._waiting.append(turn)
         if self._storing:
             try:
@@ -114,6 +114,9 @@ class SendQueue:
 
 def _serve(batch: list[_Turn]) -> None:
     """Give every turn its outcome: look up the senders, draft each message, store the drafts."""
+    if len(batch) == 1:  # alone: none of a batch's machinery
+        _serve_alone(batch[0])
+        return
     done = False
     try:
         drafted: list[tuple[_Turn, Draft]] = []
@@ -148,6 +151,21 @@ def _serve(batch: list[_Turn]) -> None:
             if not done and turn.result is None and turn.error is None:
                 turn.error = RuntimeError("the send was interrupted")  # the leader was killed midway
             turn.woken.set()
+
+
+def _serve_alone(turn: _Turn) -> None:
+    request = turn.request
+    try:
+        turn.result = messaging.send_alone(request.chat_id, request.user_id, request.body, request.client_id,
+                                           request.reply_to_id)
+    except Exception as e:  # noqa: BLE001 - refused (ChatError) or failed: handed to its sender
+        db.session.rollback()
+        turn.error = e
+    except BaseException:
+        turn.error = RuntimeError("the send was interrupted")
+        raise
+    finally:
+        turn.woken.set()
 
 
 def _store(drafted: list[tuple["_Turn", Draft]]) -> None:

@@ -12,6 +12,7 @@ from functools import lru_cache
 from flask import current_app, render_template
 from markupsafe import Markup
 from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -63,13 +64,16 @@ def _insert_statement(count: int) -> DriverStatement:
                                                                     _messages.c.seq))
 
 
-def insert_messages(connection, rows: list[dict]) -> dict[tuple[int, int], int]:
-    """Insert message rows (message_row), ROWS_PER_INSERT per statement; each one's id by (chat id, seq)."""
+def insert_messages(connection, rows: list[dict], dialect=None) -> dict[tuple[int, int], int]:
+    """Insert message rows (message_row), ROWS_PER_INSERT per statement; each one's id by (chat id, seq).
+    connection: an SQLAlchemy Connection, or a driver connection with its dialect."""
+    run = ((lambda statement, params: statement.rows(connection, params)) if dialect is None
+           else (lambda statement, params: statement.run(dialect, connection, params)))
     ids = {}
     for start in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[start:start + ROWS_PER_INSERT]
         params = {f"{column}_{i}": row[column] for i, row in enumerate(chunk) for column in MESSAGE_COLUMNS}
-        for message_id, chat_id, seq in _insert_statement(len(chunk)).rows(connection, params):
+        for message_id, chat_id, seq in run(_insert_statement(len(chunk)), params):
             ids[chat_id, seq] = message_id
     return ids
 ADD_MENTION = insert(Mention.__table__)
@@ -263,6 +267,152 @@ def store_draft(draft: Draft, attachments: list[Attachment] = ()) -> SendResult:
     return SendResult(message, created=True, fragment=fragment)
 
 
+def send_alone(chat_id: int, user_id: int, body: str | None, client_id: str,
+               reply_to_id: int | None = None) -> SendResult | None:
+    """A socket send that arrived alone (core/group_commit.py): checked, stored and announced as
+    send_message does it; None if the user is not in the chat. A message that quotes nothing is
+    checked and stored in one statement on PostgreSQL (_send_in_one_statement), on a driver
+    connection without the Session on SQLite (_send_on_driver); a quote, and a send that
+    _sendable refuses, go the usual way: sender_in, draft_message, store_draft."""
+    if reply_to_id is None:
+        text = _sendable(user_id, body, client_id)
+        if text is not None:
+            if db.engine.dialect.name == "postgresql":
+                return _send_in_one_statement(chat_id, user_id, text, client_id)
+            return _send_on_driver(chat_id, user_id, text, client_id)
+    sender = sender_in(chat_id, user_id, client_id)
+    if sender is None:
+        return None
+    draft = draft_message(sender, body, client_id, reply_to_id=reply_to_id)
+    return draft if isinstance(draft, SendResult) else store_draft(draft)
+
+
+def _sendable(user_id: int, body: str | None, client_id: str) -> str | None:
+    """The text of a send that passes the checks made before the database is asked, with the
+    sender's budget spent; None if one refuses it: the usual way then answers it, after the
+    membership and repeat checks, in send_message's order (a repeat is answered even when over
+    budget)."""
+    if not CLIENT_ID.fullmatch(client_id):
+        return None
+    try:
+        text = validate_body(body)
+    except ChatError:
+        return None
+    try:
+        send_budget.spend(user_id)
+    except ChatError:
+        send_budget.refund(user_id)  # the usual way spends (and refuses) again: counted once
+        return None
+    return text
+
+
+# Migration 0017: the membership, repeat and read-only checks, the sequence bump, the INSERT and
+# its mention rows, in one statement run in autocommit (its own transaction): one round trip.
+_SEND_MESSAGE = DriverStatement(sql_text(
+    "SELECT * FROM webchat_send_message(CAST(:chat AS integer), CAST(:author AS integer), "
+    "CAST(:client_id AS varchar), CAST(:now AS timestamptz), CAST(:body AS text), CAST(:html AS text), "
+    "CAST(:mentions AS text), CAST(:mentioned AS integer[]))"))
+_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
+
+
+def _send_in_one_statement(chat_id: int, user_id: int, text: str, client_id: str) -> SendResult | None:
+    """Store a checked text (_sendable) with webchat_send_message, on a pooled driver connection in
+    autocommit (no Session, no BEGIN); refund the budget if it finds a repeat, an archived chat, or
+    no membership."""
+    if MENTION.search(text):  # mentionable's lookup, through the Session: in autocommit too (no BEGIN)
+        db.session.connection(execution_options=_AUTOCOMMIT)
+    html, mentioned, mentioned_ids = render_body(chat_id, text)
+    now = utcnow()
+    engine = db.engine
+    driver = engine.raw_connection()
+    try:
+        driver.driver_connection.autocommit = True
+        rows = _SEND_MESSAGE.run(engine.dialect, driver, {
+            "chat": chat_id, "author": user_id, "client_id": client_id, "now": now, "body": text, "html": html,
+            "mentions": " ".join(mentioned), "mentioned": mentioned_ids})
+    except IntegrityError:
+        # Two sends with one client id raced; the other one stored it.
+        existing = _existing(user_id, client_id)
+        if existing is None:
+            raise
+        return _answer_repeat(existing, chat_id)
+    finally:
+        if driver.driver_connection.broken:
+            driver.invalidate()  # not back into the pool
+        else:
+            driver.driver_connection.autocommit = False  # as the pool hands it out
+        driver.close()
+    if not rows or rows[0][7] is None:  # not stored: free
+        send_budget.refund(user_id)
+    if not rows:
+        return None
+    username, display_name, avatar_name, is_bot, chat_name, archived, repeat_of, message_id, seq = rows[0]
+    if repeat_of is not None:
+        return _answer_repeat(db.session.get(Message, repeat_of), chat_id)
+    if archived:
+        raise archived_refusal(chat_name)
+    user = detached(User, id=user_id, username=username, display_name=display_name, avatar_name=avatar_name,
+                    is_bot=bool(is_bot))
+    draft = Draft(Sender(chat_id, user), client_id, text, html, mentioned, mentioned_ids)
+    message = detached_message(message_id, message_row(chat_id, seq, now, user, **draft.fields()), user)
+    fragment = render_message_frame([message])
+    log.info("message.stored chat=%d id=%d chars=%d", chat_id, message.id, len(text))
+    announce(message, fragment)
+    return SendResult(message, created=True, fragment=fragment)
+
+
+_ADD_MENTION_ROW = DriverStatement(insert(Mention.__table__).values(
+    message_id=bindparam("message_id"), user_id=bindparam("user_id"), chat_id=bindparam("chat_id"),
+    thread_id=bindparam("thread_id")))
+
+
+def _send_on_driver(chat_id: int, user_id: int, text: str, client_id: str) -> SendResult | None:
+    """SQLite: store a checked text (_sendable) with the usual statements (sender_in's, NEXT_SEQ,
+    the INSERT, the mention rows) on a pooled driver connection and commit it, without the
+    Session's transaction around them; refund the budget if it finds a repeat, an archived chat,
+    or no membership. The mention lookup, and a repeat's message, are read through the Session."""
+    engine = db.engine
+    dialect, driver = engine.dialect, engine.raw_connection()
+    try:
+        rows = _SENDER.run(dialect, driver, {"chat": chat_id, "user": user_id, "author": user_id,
+                                             "client_id": client_id})
+        if not rows or rows[0][4] is not None or rows[0][6] is not None:
+            send_budget.refund(user_id)  # not stored: free
+        if not rows:
+            return None
+        username, display_name, avatar_name, is_bot, repeat_of, chat_name, archived_at = rows[0]
+        if repeat_of is not None:
+            return _answer_repeat(db.session.get(Message, repeat_of), chat_id)
+        if archived_at is not None:
+            raise archived_refusal(chat_name)
+        user = detached(User, id=user_id, username=username, display_name=display_name, avatar_name=avatar_name,
+                        is_bot=bool(is_bot))
+        draft = Draft(Sender(chat_id, user), client_id, text, *render_body(chat_id, text))
+        now = utcnow()
+        seq = NEXT_SEQ.run(dialect, driver, {"chat": chat_id, "now": now, "count": 1})[0][0]
+        values = message_row(chat_id, seq, now, user, **draft.fields())
+        message = detached_message(insert_messages(driver, [values], dialect)[chat_id, seq], values, user)
+        for row in mention_rows(message, draft.mentioned_ids):
+            _ADD_MENTION_ROW.run(dialect, driver, row)
+        driver.commit()
+    except IntegrityError:
+        # Two sends with one client id raced; the other one stored it.
+        driver.rollback()
+        existing = _existing(user_id, client_id)
+        if existing is None:
+            raise
+        return _answer_repeat(existing, chat_id)
+    except BaseException:
+        driver.rollback()
+        raise
+    finally:
+        driver.close()
+    fragment = render_message_frame([message])
+    log.info("message.stored chat=%d id=%d chars=%d", chat_id, message.id, len(text))
+    announce(message, fragment)
+    return SendResult(message, created=True, fragment=fragment)
+
+
 def mentionable(chat_id: int, text: str) -> dict[str, int]:
     """Members whose @username the text names, username to user id (one small query, not the
     whole member list)."""
@@ -282,13 +432,17 @@ def render_body(chat_id: int, text: str) -> tuple[str, list[str], list[int]]:
 def record_mentions(message: Message, user_ids: list[int], replace: bool = False) -> None:
     """The mention rows the "@" badges count: one per member the message names, but not its
     author (one's own mentions never count). replace: drop the rows of the message's last version."""
-    thread_id = None if message.in_channel else message.thread_id  # counted in the Threads view instead
-    rows = [{"message_id": message.id, "user_id": user_id, "chat_id": message.chat_id, "thread_id": thread_id}
-            for user_id in user_ids if user_id != message.author_id]
+    rows = mention_rows(message, user_ids)
     if replace:
         db.session.connection().execute(_DROP_MENTIONS, {"message": message.id})
     if rows:  # most messages name nobody: no statement, on the path every message takes
         db.session.connection().execute(ADD_MENTION, rows)
+
+
+def mention_rows(message: Message, user_ids: list[int]) -> list[dict]:
+    thread_id = None if message.in_channel else message.thread_id  # counted in the Threads view instead
+    return [{"message_id": message.id, "user_id": user_id, "chat_id": message.chat_id, "thread_id": thread_id}
+            for user_id in user_ids if user_id != message.author_id]
 
 
 def _answer_repeat(existing: Message, chat_id: int) -> SendResult:

@@ -61,16 +61,31 @@ def spend(user_id: int, budget: Budget = SEND, amount: int = 1, about: int | Non
         return
     limits = _parsed(config[budget.setting])
     live = current_app.extensions["webchat.live_state"]
-    key = f"{budget.key}:{user_id}" + (f":{about}" if about is not None else "")
     wait = 0.0
-    for i, limit in enumerate(limits):
-        # Each window counts on a key of its own; the first keeps the plain key (send:<user id>).
-        window_key = key if i == 0 else f"{key}:{limit.get_expiry()}"
+    for window_key, limit in _windows(limits, budget, user_id, about):
         wait = max(wait, live.spend(window_key, limit.amount, limit.get_expiry(), amount))
     if wait:
         count = min(limit.amount for limit in limits)
         raise ChatError(budget.refusal.format(wait=wait_phrase(wait), count=count, **words), TOO_MANY_REQUESTS,
                         retry_after=max(1, math.ceil(wait)))
+
+
+def refund(user_id: int, budget: Budget = SEND, amount: int = 1) -> None:
+    """Give back `amount` uses spent on an act that then was not stored (a send found to be a
+    repeat or refused only after spending: core/messaging.py, send_alone): free, as spend's are."""
+    config = current_app.config
+    if not config.get("RATELIMIT_ENABLED", True) or amount <= 0:
+        return
+    limits = _parsed(config[budget.setting])
+    live = current_app.extensions["webchat.live_state"]
+    for window_key, limit in _windows(limits, budget, user_id, None):
+        live.spend(window_key, limit.amount, limit.get_expiry(), -amount)
+
+
+def _windows(limits, budget: Budget, user_id: int, about: int | None):
+    """Each limit's window, with the key it counts on: the first keeps the plain key (send:<user id>)."""
+    key = f"{budget.key}:{user_id}" + (f":{about}" if about is not None else "")
+    return [(key if i == 0 else f"{key}:{limit.get_expiry()}", limit) for i, limit in enumerate(limits)]
 
 
 def wait_phrase(seconds: float) -> str:

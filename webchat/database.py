@@ -1,6 +1,7 @@
 """Engine settings per backend (SQLite gets WAL and enforced foreign keys), and statements run on
 the driver's cursor for the path every message takes (DriverStatement)."""
 import time
+from contextlib import contextmanager
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -66,6 +67,17 @@ def register_search_words(sqlite_connection) -> None:
     """The function the search index's triggers call (migration 0009): a connection without it
     cannot store, edit or delete a message."""
     sqlite_connection.create_function("webchat_search_words", 2, index_text, deterministic=True)
+
+
+@contextmanager
+def as_sqlalchemy_errors(dialect):
+    """Driver errors raised as SQLAlchemy's (DBAPIError and its kinds), as a Session raises them,
+    for work on a pooled driver connection (Engine.raw_connection()) beyond DriverStatement: its
+    checkout, commit and settings. The front doors answer those as "database unavailable"."""
+    try:
+        yield
+    except dialect.loaded_dbapi.Error as e:
+        raise DBAPIError.instance(None, None, e, dialect.loaded_dbapi.Error, dialect=dialect) from e
 
 
 class DriverStatement:

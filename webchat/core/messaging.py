@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..database import DriverStatement
+from ..database import DriverStatement, as_sqlalchemy_errors
 from ..extensions import db
 from ..models import Attachment, Chat, Membership, Mention, Message, Reaction, User, utcnow
 from ..templating import render_fragment
@@ -277,9 +277,10 @@ def send_alone(chat_id: int, user_id: int, body: str | None, client_id: str,
     if reply_to_id is None:
         text = _sendable(user_id, body, client_id)
         if text is not None:
-            if db.engine.dialect.name == "postgresql":
-                return _send_in_one_statement(chat_id, user_id, text, client_id)
-            return _send_on_driver(chat_id, user_id, text, client_id)
+            with as_sqlalchemy_errors(db.engine.dialect):
+                if db.engine.dialect.name == "postgresql":
+                    return _send_in_one_statement(chat_id, user_id, text, client_id)
+                return _send_on_driver(chat_id, user_id, text, client_id)
     sender = sender_in(chat_id, user_id, client_id)
     if sender is None:
         return None

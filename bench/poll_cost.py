@@ -10,6 +10,7 @@ figure (gunicorn's HTTP parsing and socket writes are not either). Measured with
 
   - the poll: GET /chats/<id>/messages?after=<newest>&changes=<cursor> as the page's #poller sends
     it (htmx headers), every one finding nothing new;
+  - the chat list, which the page polls with it: GET /chats/list (the one chat);
   - the chat page: GET /chats/<id> (the full page, and the pane alone as htmx navigation asks).
 
 It prints CPU µs per request (median, mean), SQL statements per request and how many of them read
@@ -99,6 +100,7 @@ class Counter:
 
     def __init__(self, engine) -> None:
         self.statements, self.message_reads = 0, 0
+        self.log = None  # a list to keep the statements in (--statements)
         event.listen(engine, "before_cursor_execute", self.seen)
         run_on_driver = DriverStatement.rows
         texts = {}  # compiled once per statement, as DriverStatement compiles them
@@ -113,6 +115,8 @@ class Counter:
 
     def seen(self, _conn, _cursor, statement, *_rest) -> None:
         self.statements += 1
+        if self.log is not None:
+            self.log.append(statement)
         if MESSAGES_TABLE.search(statement):
             self.message_reads += 1
 
@@ -162,6 +166,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=20)
     parser.add_argument("--database", help="a database URL (default: a fresh SQLite file); its tables are dropped")
     parser.add_argument("--profile", type=int, metavar="N", help="print the N costliest functions of the polls")
+    parser.add_argument("--profile-page", action="store_true", help="profile the chat page instead of the polls")
+    parser.add_argument("--statements", action="store_true", help="print the SQL of one poll and one chat page")
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="webchat-poll-cost-")
@@ -193,23 +199,36 @@ def main() -> None:
     poll = {"path": f"/chats/{chat_id}/messages", "query_string": {"after": newest, "changes": cursor},
             "headers": {"HX-Request": "true", "HX-Trigger": "poller", "HX-Target": "messages",
                         "HX-Current-URL": f"http://localhost/chats/{chat_id}", "Accept": "*/*"}}
+    chat_list = {"path": "/chats/list", "headers": {"HX-Request": "true", "HX-Trigger": "chat-list",
+                                                    "HX-Target": "chat-list", "Accept": "*/*"}}
     page = {"path": f"/chats/{chat_id}", "headers": {"Accept": "text/html"}}
     pane = {"path": f"/chats/{chat_id}", "headers": {"HX-Request": "true", "HX-Target": "chat-pane",
                                                     "HX-Current-URL": "http://localhost/", "Accept": "*/*"}}
     measure(app, counter, poll, cookie, 200)  # warm up: compiled SQL, templates
     measure(app, counter, page, cookie, 20)
     measure(app, counter, pane, cookie, 20)
+    if args.statements:
+        for label, request in (("poll", poll), ("chat page", page)):
+            counter.log = []
+            measure(app, counter, request, cookie, 1)
+            print(f"--- {label}: {len(counter.log)} statements")
+            for statement in counter.log:
+                print("   ", " ".join(statement.split())[:160])
+        counter.log = None
     profiler = cProfile.Profile() if args.profile else None
-    polls = measure(app, counter, poll, cookie, args.polls, profiler)
-    pages = measure(app, counter, page, cookie, args.pages)
+    polls = measure(app, counter, poll, cookie, args.polls, None if args.profile_page else profiler)
+    lists = measure(app, counter, chat_list, cookie, args.pages)
+    pages = measure(app, counter, page, cookie, args.pages, profiler if args.profile_page else None)
     panes = measure(app, counter, pane, cookie, args.pages)
     page_messages = pages[4].count(b'<article id="m-')
     print(f"database: {url.split(':')[0]}   members: {args.members}   polls: {args.polls}   pages: {args.pages}")
     print(line("idle poll (nothing new)", *polls))
+    print(line("chat list poll (1 chat)", *lists))
     print(line(f"chat page ({page_messages} messages)", *pages))
     print(line("chat pane (htmx navigation)", *panes))
     if profiler:
-        print(f"Python function calls per poll: {pstats.Stats(profiler).total_calls / args.polls:,.0f}")
+        what, count = ("page", args.pages) if args.profile_page else ("poll", args.polls)
+        print(f"Python function calls per {what}: {pstats.Stats(profiler).total_calls / count:,.0f}")
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
     if args.database:

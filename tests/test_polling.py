@@ -10,7 +10,7 @@ from sqlalchemy import event
 
 from webchat.extensions import db
 
-from .support.records import create_group, stored_messages
+from .support.records import create_group, post_reply, stored_messages
 
 POLL_HEADERS = {"HX-Request": "true", "HX-Trigger": "poller", "HX-Target": "messages"}
 
@@ -119,3 +119,13 @@ def test_a_poll_of_a_chat_one_is_not_in_is_not_found(app, pair, actor):
     carol = actor("carol")
 
     assert poll(carol, chat_id, newest_id(app, chat_id)).status_code == 404
+
+
+def test_a_poll_after_a_thread_reply_brings_it(app, pair):
+    chat_id, alice, bob = pair
+    parent = newest_id(app, chat_id)
+    cursor = change_cursor(alice.get(f"/chats/{chat_id}").get_data(as_text=True))
+    post_reply(bob, chat_id, parent, "in the thread")
+
+    assert "in the thread" in poll(alice, chat_id, parent).get_data(as_text=True)
+    assert "in the thread" in poll(alice, chat_id, parent, cursor).get_data(as_text=True)

@@ -120,9 +120,13 @@ def catch_up_changes(chat_id: int, cursor: int | None, limit: int) -> CatchUp:
                    newest if len(changed) == limit else None)
 
 
-# A chat's newest message id and change number, for a live sign-in that is one of its members.
+# Whether the chat has a message after id :after, and its change number, for a live sign-in that
+# is one of its members. A message: chats.last_message_id counts the channel's only, so a thread
+# reply is found in the (chat_id, id) index, which holds all the probe reads (no message row).
 _POLL_STATE = DriverStatement(
-    select(Chat.last_message_id, Chat.last_change_seq).select_from(sessions.LoginSession)
+    select(select(Message.id).where(Message.chat_id == bindparam("chat"), Message.id > bindparam("after"))
+           .exists(),
+           Chat.last_change_seq).select_from(sessions.LoginSession)
     .join(User, User.id == sessions.LoginSession.user_id)
     .join(Membership, Membership.user_id == User.id).join(Chat, Chat.id == Membership.chat_id)
     .where(Membership.chat_id == bindparam("chat"),
@@ -132,20 +136,20 @@ _POLL_STATE = DriverStatement(
 def nothing_new_for(login_id: str, chat_id: int, after: int, cursor: int | None) -> int | None:
     """For a page asking for the chat's messages after id `after` and its changes after `cursor`
     (messages only when None): the user's id when the sign-in `login_id` is live, the user is a
-    member, and the chat has neither (its newest message id and change number say so: both only
-    move forward, in the transaction that stores the message or the change); else None, and the
-    full answer decides. One statement; no message is read."""
+    member, and the chat has neither (its change number only moves forward, in the transaction
+    that stores the change); else None, and the full answer decides. One statement, no message
+    row read."""
     parsed = sessions.parse_login_id(login_id)
-    if parsed is None or chat_id > MAX_ID:
+    if parsed is None or chat_id > MAX_ID or after > MAX_ID:
         return None
     user_id, token, sid = parsed
     with db.engine.connect() as connection:  # not the Session's: no ORM transaction to set up and end
-        rows = _POLL_STATE.rows(connection, {"chat": chat_id, "sid": sid, "user": user_id, "token": token,
-                                             "now": utcnow()})
+        rows = _POLL_STATE.rows(connection, {"chat": chat_id, "after": after, "sid": sid, "user": user_id,
+                                             "token": token, "now": utcnow()})
     if not rows:
         return None
-    newest, changed = rows[0]
-    if (newest or 0) > after or (cursor is not None and changed > cursor):
+    newer, changed = rows[0]
+    if newer or (cursor is not None and changed > cursor):
         return None
     return user_id
 

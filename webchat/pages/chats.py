@@ -125,7 +125,7 @@ def list_messages(chat_id: int):
 
 def answer_idle_poll():
     """A poll of list_messages that finds nothing new, answered as list_messages would (an empty
-    fragment) from the chat row alone, before anything else is loaded: every open page polls, and
+    fragment) from one statement, before anything else is loaded: every open page polls, and
     almost every poll finds nothing. Anything else, a sign-in that has to be checked otherwise (a
     remember-me cookie) included, goes on to the view. The app's first before-request hook
     (create_app): list_messages has no rate limit and a GET no CSRF check to skip."""

@@ -56,7 +56,8 @@
       : "";
   }
 
-  // ----- polling: every 20 s while the socket is down, every 60 s while it is up ---------
+  // ----- polling: every POLL_INTERVAL_SECONDS while the socket is down, every
+  // POLL_INTERVAL_LIVE_SECONDS while it is up (the server's config, on <body>) -----------
   var pollTimer = null;
   function schedulePoll() {
     clearTimeout(pollTimer);

@@ -47,6 +47,8 @@ def create_app(config: dict | None = None) -> Flask:
     from .core.search import include_in_autogenerate
     migrate.init_app(app, db, directory=str(root / "migrations"), render_as_batch=True,
                      include_name=include_in_autogenerate)
+    from .pages.chats import answer_idle_poll
+    app.before_request(answer_idle_poll)  # before the hooks below, which such a poll needs none of
     csrf.init_app(app)
     limiter.init_app(app)
     from .security import secure_cookies_on_https

@@ -120,7 +120,11 @@ def from_environment(instance: Path) -> dict:
         "API_SEND_LIMIT": os.environ.get("WEBCHAT_API_SEND_LIMIT", "120 per minute"),
         "API_MAX_JSON_BYTES": int(os.environ.get("WEBCHAT_API_MAX_JSON_BYTES", str(64 * 1024))),
         "PROXY_FIX": _bool("WEBCHAT_PROXY_FIX"),
-        "POLL_INTERVAL_LIVE_SECONDS": int(os.environ.get("WEBCHAT_POLL_INTERVAL_LIVE", "60")),
+        # While the socket is live it carries every message, change and list update, and a page
+        # whose socket drops or goes quiet catches up at once (connection.js): this poll is only
+        # the net under a delivery lost without the socket noticing, and its chat-list half is a
+        # full render. Rarely, then.
+        "POLL_INTERVAL_LIVE_SECONDS": int(os.environ.get("WEBCHAT_POLL_INTERVAL_LIVE", "300")),
         # Exact origins (scheme://host[:port]) allowed to open the socket besides the app's own.
         "ALLOWED_ORIGINS": [o.strip().rstrip("/") for o in os.environ.get("WEBCHAT_ALLOWED_ORIGINS", "").split(",")
                             if o.strip()],

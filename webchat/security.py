@@ -23,7 +23,7 @@ def add_security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if current_user and current_user.is_authenticated:
+    if "Cache-Control" not in response.headers and current_user and current_user.is_authenticated:
         # Pages show private conversations: never keep them in a shared cache.
         response.headers.setdefault("Cache-Control", "no-store")
     return response

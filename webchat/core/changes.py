@@ -12,11 +12,12 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from flask import render_template
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
+from ..database import DriverStatement
 from ..extensions import db
-from ..models import Chat, Membership, Message, utcnow
-from . import attachments, program_events, send_budget, workspace
+from ..models import Chat, Membership, Message, User, utcnow
+from . import attachments, program_events, send_budget, sessions, workspace
 from .errors import ChatError
 from .messaging import MAX_ID, record_mentions, render_body, validate_body, with_parts
 from .read_only import check_writable
@@ -117,6 +118,40 @@ def catch_up_changes(chat_id: int, cursor: int | None, limit: int) -> CatchUp:
     newest = changed[-1].change_seq
     return CatchUp(render_changes(changed, chat_id, cursor=newest), len(changed),
                    newest if len(changed) == limit else None)
+
+
+# Whether the chat has a message after id :after, and its change number, for a live sign-in that
+# is one of its members. A message: chats.last_message_id counts the channel's only, so a thread
+# reply is found in the (chat_id, id) index, which holds all the probe reads (no message row).
+_POLL_STATE = DriverStatement(
+    select(select(Message.id).where(Message.chat_id == bindparam("chat"), Message.id > bindparam("after"))
+           .exists(),
+           Chat.last_change_seq).select_from(sessions.LoginSession)
+    .join(User, User.id == sessions.LoginSession.user_id)
+    .join(Membership, Membership.user_id == User.id).join(Chat, Chat.id == Membership.chat_id)
+    .where(Membership.chat_id == bindparam("chat"),
+           sessions.live_sign_in(bindparam("sid"), bindparam("user"), bindparam("token"), bindparam("now"))))
+
+
+def nothing_new_for(login_id: str, chat_id: int, after: int, cursor: int | None) -> int | None:
+    """For a page asking for the chat's messages after id `after` and its changes after `cursor`
+    (messages only when None): the user's id when the sign-in `login_id` is live, the user is a
+    member, and the chat has neither (its change number only moves forward, in the transaction
+    that stores the change); else None, and the full answer decides. One statement, no message
+    row read."""
+    parsed = sessions.parse_login_id(login_id)
+    if parsed is None or chat_id > MAX_ID or after > MAX_ID:
+        return None
+    user_id, token, sid = parsed
+    with db.engine.connect() as connection:  # not the Session's: no ORM transaction to set up and end
+        rows = _POLL_STATE.rows(connection, {"chat": chat_id, "after": after, "sid": sid, "user": user_id,
+                                             "token": token, "now": utcnow()})
+    if not rows:
+        return None
+    newer, changed = rows[0]
+    if newer or (cursor is not None and changed > cursor):
+        return None
+    return user_id
 
 
 def render_reload(chat_id: int) -> str:

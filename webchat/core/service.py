@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from flask import render_template
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import Chat, Membership, Message, User
@@ -30,6 +32,16 @@ def find_membership(chat_id: int, user: User) -> Membership | None:
     return db.session.scalar(
         select(Membership).where(Membership.chat_id == chat_id, Membership.user_id == user.id)
     )
+
+
+def members_of(chat: Chat) -> list[Membership]:
+    """The chat's memberships with their users, in one query; chat.memberships holds them after
+    (loaded one by one, each member's user was a query of its own)."""
+    if "memberships" not in chat.__dict__:
+        memberships = db.session.scalars(select(Membership).where(Membership.chat_id == chat.id)
+                                         .options(joinedload(Membership.user)).order_by(Membership.id)).all()
+        set_committed_value(chat, "memberships", memberships)
+    return chat.memberships
 
 
 def membership_or_404(chat_id: int, user: User) -> Membership:

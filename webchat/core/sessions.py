@@ -9,8 +9,8 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, delete, select
-from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
+from sqlalchemy import Boolean, DateTime, ForeignKey, String, and_, delete, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from ..models import User, utcnow
@@ -67,19 +67,24 @@ def parse_login_id(value: str) -> tuple[int, str, str] | None:
 
 
 def live_user(value: str) -> User | None:
-    """The user a login id names, if that sign-in is still live: one primary-key lookup."""
+    """The user a login id names, if that sign-in is still live: one query."""
     parsed = parse_login_id(value)
     if parsed is None:
         return None  # ids from before login sessions existed: sign in again
     user_id, token, sid = parsed
-    login = db.session.get(LoginSession, sid, options=[joinedload(LoginSession.user)])
-    if login is None or login.user_id != user_id or _utc(login.expires_at) <= utcnow():
-        return None
-    user = login.user
-    if user.session_token != token or not user.is_active_account:
-        return None
-    user.login_session_id = login.id
+    user = db.session.scalar(select(User).join(LoginSession, LoginSession.user_id == User.id)
+                             .where(live_sign_in(sid, user_id, token, utcnow())))
+    if user is not None:
+        user.login_session_id = sid
     return user
+
+
+def live_sign_in(sid, user_id, token, now):
+    """The rule for a live sign-in, as a condition on login_sessions joined to users (the
+    arguments: values, or bind parameters): its row exists and names the login id's user, it has
+    not expired by `now`, and the user is active with the login id's credential generation."""
+    return and_(LoginSession.id == sid, LoginSession.user_id == user_id, User.id == LoginSession.user_id,
+                LoginSession.expires_at > now, User.session_token == token, User.is_active_account)
 
 
 def end(sid: str | None) -> None:

@@ -1,5 +1,5 @@
 """The chat pages: dashboard, a chat's page and its messages, sending, and member management."""
-from flask import current_app, make_response, render_template, request, url_for
+from flask import current_app, make_response, render_template, request, session, url_for
 from flask_login import current_user
 
 from ..core import (
@@ -120,6 +120,29 @@ def list_messages(chat_id: int):
                                      len(messages) + caught_up.count))
     if len(messages) == cap or caught_up.more_from is not None:
         trigger(response, "messages-behind")  # the page asks again at once
+    return response
+
+
+def answer_idle_poll():
+    """A poll of list_messages that finds nothing new, answered as list_messages would (an empty
+    fragment) from one statement, before anything else is loaded: every open page polls, and
+    almost every poll finds nothing. Anything else, a sign-in that has to be checked otherwise (a
+    remember-me cookie) included, goes on to the view. The app's first before-request hook
+    (create_app): list_messages has no rate limit and a GET no CSRF check to skip."""
+    if request.endpoint != "chats.list_messages" or request.method != "GET" or "before" in request.args:
+        return None
+    after = request.args.get("after", type=int)
+    login_id = session.get("_user_id")
+    if after is None or login_id is None or current_app.login_manager._session_protection_failed():
+        return None
+    user_id = changes.nothing_new_for(login_id, request.view_args["chat_id"], after,
+                                      request.args.get("changes", type=int))
+    if user_id is None:
+        return None
+    work_budget.spend_request(user_id)
+    response = make_response("")
+    # What add_security_headers says to a signed-in user, said here: it need not load the user to know.
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -102,7 +102,7 @@ def chat_context(membership, before: int | None = None, **extra) -> dict:
     if messages and not before and opened_by_the_user():
         read_state.advance_read(chat.id, viewer.id, messages[-1].id)
     older = messages and messaging.has_older(chat.id, viewer, messages[0].id)
-    people = [m.user for m in chat.memberships]
+    people = [m.user for m in service.members_of(chat)]
     return dict(chat=chat, membership=membership, title=service.chat_title(chat, viewer),
                 messages=messaging.with_gaps(messages, *_page_end(chat.id, before, messages)),
                 older_than=messages[0].id if older else None,

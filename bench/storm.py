@@ -235,6 +235,25 @@ def subprocess_in(server: Server, code: str, *args, stdin: str = "") -> str:
     return done.stdout
 
 
+def restart(server: Server) -> None:
+    """A new gunicorn on the server's port, without Server.start's own GET /login checks (those time
+    out while thousands of pages are at the door): the worker forked is enough, the pages find it."""
+    command = [str(fanout.BIN / "gunicorn"), "-k", "gevent", "-w", "1", "--no-control-socket", "--graceful-timeout",
+               "5", "-b", f"{HOST}:{server.port}", "wsgi:app"]
+    server.process = subprocess.Popen(command, cwd=server.app_dir, env=server.env, stdout=server.log,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError("gunicorn exited: see its log")
+        workers = fanout.children_of(server.process.pid)
+        if workers:
+            server.workers = workers
+            return
+        gevent.sleep(0.05)
+    raise RuntimeError("gunicorn forked no worker within 300 s")
+
+
 def chat_ids_after(db_path: Path, chat: int, after: int) -> list[int]:
     with sqlite3.connect(db_path) as conn:
         return [row[0] for row in conn.execute(
@@ -317,9 +336,9 @@ def storm(args, tmp: Path, app_dir: Path) -> dict:
         run.away_ids = set(chat_ids_after(tmp / "webchat.db", chat, max(last_before.values())))
         run.caught, run.caught_at = set(), []  # pages answered by the old worker while it wound down count again
         fanout.progress(f"old server gone; {args.away} messages stored while away; starting the new one")
-        # Same port, new master and worker (fanout.Server.start waits for its first answers).
+        # Same port, new master and worker.
         starting_at = time.monotonic()
-        server.start()
+        restart(server)
         up_at = run.first_answer_at or time.monotonic()
         result["down_s"] = starting_at - closed_at
         result["start_to_first_answer_s"] = up_at - starting_at

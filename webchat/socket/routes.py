@@ -13,7 +13,6 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 import gevent
-import gevent.lock
 from flask import abort, current_app, g, request, session
 from flask_login import current_user
 
@@ -34,12 +33,6 @@ log = logging.getLogger(__name__)
 _live_tabs: "weakref.WeakSet[TabSession]" = weakref.WeakSet()
 _tabs_per_user: Counter[int] = Counter()  # kept beside _live_tabs: the cap check must not scan them all
 _shutdown_hook_installed = False
-# Sockets being opened at once, at most (under gevent). After a restart every page comes back
-# within seconds, and an open is milliseconds of CPU that never waits; let in a few at a time,
-# the opens leave turns of the loop to live deliveries between them instead of queueing those
-# behind thousands of handshakes (bench/storm.py).
-OPENING_AT_ONCE = 4
-_opening = gevent.lock.BoundedSemaphore(OPENING_AT_ONCE)
 
 
 def allowed_origins() -> set[str]:
@@ -55,9 +48,6 @@ def admit_socket():
     # Browsers always offer permessage-deflate and simple-websocket always accepts it, giving
     # each socket its own zlib stream at several times the CPU per delivery. Not offered, not used.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
-    if under_gevent():
-        _opening.acquire()
-        g.socket_opening = True
     g.program_token = None
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer":  # a program's (other schemes, a proxy's Basic say, are not ours)
@@ -74,13 +64,6 @@ def admit_socket():
             not in allowed_origins():
         abort(403)
     return _under_cap(current_user.id)
-
-
-@bp.teardown_request
-def _done_opening(exc=None) -> None:
-    """The next socket may open: this one is serving, or was refused."""
-    if g.pop("socket_opening", False):
-        _opening.release()
 
 
 def _under_cap(user_id: int):
@@ -116,8 +99,6 @@ def socket(ws):
     except BaseException:
         _closed(tab, opened)
         raise
-    finally:
-        _done_opening()
     if ws.mode == "gunicorn" and under_gevent():
         # Let this request end and serve the socket from a read watcher: an idle socket then
         # holds its buffers and objects, not this request nor a greenlet (see connection.py).

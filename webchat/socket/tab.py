@@ -25,7 +25,6 @@ from datetime import datetime
 from typing import NamedTuple
 
 import gevent
-import gevent.lock
 from flask import current_app, render_template, request
 from flask.ctx import RequestContext
 from flask.sessions import SecureCookieSession
@@ -39,7 +38,6 @@ from ..core.group_commit import SendRequest
 from ..extensions import db
 from ..models import Chat, Membership, User
 from ..realtime.connection import POLICY_VIOLATION, SocketConnection
-from ..realtime.event_loop import under_gevent
 from ..realtime.frames import text_frame as _frame
 from ..realtime.hub import Delivery, chat_channel, control_channel, user_channel
 from ..templating import render_fragment
@@ -60,11 +58,6 @@ TYPING_KEYS = {"type", "chat", "state", "thread"}
 THREAD_READ_KEYS = {"type", "chat", "thread", "upto"}
 VIEW_STATE_KEYS = {"type", "chat", "thread", "visible"}
 TYPING_THROTTLE_SECONDS = 2.5  # the page signals every 3 s while typing; more is ignored
-# Views answered at once, at most (under gevent): after a restart every page's first frame is a
-# view, each milliseconds of CPU (the chat list); the rest wait their turn unscheduled, so a live
-# message's greenlet is queued behind a few of them, not behind thousands (bench/storm.py).
-VIEWS_AT_ONCE = 4
-_viewing = gevent.lock.BoundedSemaphore(VIEWS_AT_ONCE)
 _shared_environs: dict[tuple, dict] = {}
 # (After ProxyFix: the handshake's environ has the proxy's scheme and host already.)
 URL_ENVIRON = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
@@ -371,13 +364,6 @@ class TabSession:
         return chat_id
 
     def _view(self, frame: dict) -> None:
-        if not under_gevent():
-            self._answer_view(frame)
-            return
-        with _viewing:
-            self._answer_view(frame)
-
-    def _answer_view(self, frame: dict) -> None:
         """Show a chat: replay everything after the page's newest message, then stay live.
 
         Page by page, each charged to the user's work budget and this socket's pace, with a turn

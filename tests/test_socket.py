@@ -132,6 +132,28 @@ def test_catch_up_replays_exactly_the_messages_sent_while_away_in_order(people):
     assert is_chat_list(frames[-1]) and not message_ids(frames[-1])
 
 
+def test_a_replay_after_an_edit_shows_the_edited_message_to_the_next_page_asking_the_same(people):
+    """Pages reconnecting after the same id share a rendered replay: an edit in between is not
+    replayed in its old version (nor a message sent in between left out)."""
+    alice, bob, carol = people.new("alice"), people.new("bob"), people.new("carol")
+    chat = alice.create_chat("Shared replay", [bob, carol])
+    start = alice.send(chat, "before")
+    first = alice.send(chat, "the tpyo version")
+
+    tab = bob.open_tab()
+    tab.view(chat, after=start)
+    assert "the tpyo version" in "".join(tab.collect_until(is_chat_list))
+    tab.close()
+
+    assert alice.post(f"/chats/{chat}/messages/{first}/edit", {"body": "the fixed version"}).status < 400
+    later = alice.send(chat, "one more")
+    tab = carol.open_tab()
+    tab.view(chat, after=start)
+    frames = tab.collect_until(is_chat_list)
+    assert message_ids(frames, chat) == [first, later]
+    assert "the fixed version" in "".join(frames) and "the tpyo version" not in "".join(frames)
+
+
 def test_replay_and_live_messages_overlapping_never_lose_one(people):
     alice, bob = people.new("alice"), people.new("bob")
     chat = alice.create_chat("Overlap", [bob])

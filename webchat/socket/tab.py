@@ -19,6 +19,8 @@ stays live. Frames from the browser are small JSON objects:
 import json
 import logging
 import secrets
+import time
+from collections import OrderedDict
 from datetime import datetime
 from typing import NamedTuple
 
@@ -34,7 +36,7 @@ from ..core.errors import ChatError
 from ..core.fragments import render_chat_list, render_role_links
 from ..core.group_commit import SendRequest
 from ..extensions import db
-from ..models import Membership, User
+from ..models import Chat, Membership, User
 from ..realtime.connection import POLICY_VIOLATION, SocketConnection
 from ..realtime.frames import text_frame as _frame
 from ..realtime.hub import Delivery, chat_channel, control_channel, user_channel
@@ -59,6 +61,75 @@ TYPING_THROTTLE_SECONDS = 2.5  # the page signals every 3 s while typing; more i
 _shared_environs: dict[tuple, dict] = {}
 # (After ProxyFix: the handshake's environ has the proxy's scheme and host already.)
 URL_ENVIRON = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
+
+
+class ReplayPage(NamedTuple):
+    """One page of a replay as written: its frame's text, how many messages, the newest id."""
+    text: str
+    count: int
+    newest: int
+
+
+class RenderedReplays:
+    """Replay pages of chats rendered lately, shared by every tab of this process: after a
+    restart every page of a chat asks for the same messages after the same id, and a message
+    frame is the same bytes for every viewer (render_message_frame). A page is looked up by
+    (chat, after, the chat's count of messages, its count of changes): a new message (a reply in
+    a thread too) or a change to any (edit, deletion, reaction, reply count) makes a new key, so what is served is
+    what a render now would give, but for what changes no number (a name or an avatar changed):
+    kept MAX_AGE seconds at most, as a live frame would have shown it."""
+
+    MAX_PAGES = 256
+    MAX_AGE = 30.0
+
+    def __init__(self) -> None:
+        self._pages: OrderedDict[tuple, tuple[float, ReplayPage]] = OrderedDict()
+
+    def get(self, key: tuple) -> ReplayPage | None:
+        found = self._pages.get(key)
+        if found is None:
+            return None
+        if time.monotonic() - found[0] > self.MAX_AGE:
+            del self._pages[key]
+            return None
+        self._pages.move_to_end(key)
+        return found[1]
+
+    def put(self, key: tuple, page: ReplayPage) -> None:
+        self._pages[key] = (time.monotonic(), page)
+        self._pages.move_to_end(key)
+        while len(self._pages) > self.MAX_PAGES:
+            self._pages.popitem(last=False)
+
+
+_rendered_replays = RenderedReplays()
+
+
+def _chat_replay(chat_id: int, user_id: int):
+    """page(after): the chat's next replay page, from RenderedReplays when rendered lately (a
+    page with nothing after it too: most reconnects then cost one primary-key lookup, of the chat
+    row's counts, and no message query)."""
+    counts = db.session.execute(
+        select(Chat.last_seq, Chat.last_change_seq).where(Chat.id == chat_id)).first() or (0, 0)
+
+    def page(after: int) -> ReplayPage:
+        key = (chat_id, after, *counts)
+        found = _rendered_replays.get(key)
+        if found is None:
+            messages = messaging.messages_after(chat_id, db.session.get(User, user_id), after, REPLAY_PAGE)
+            found = ReplayPage(messaging.render_message_frame(messages) if messages else "", len(messages),
+                               messages[-1].id if messages else after)
+            _rendered_replays.put(key, found)
+        return found
+    return page
+
+
+def _rendered(fetch, render):
+    """page(after) from fetch(after) (a list of messages) and render(messages) (their frame)."""
+    def page(after: int) -> ReplayPage:
+        messages = fetch(after)
+        return ReplayPage(render(messages) if messages else "", len(messages), messages[-1].id if messages else after)
+    return page
 
 
 class TabUser(NamedTuple):
@@ -305,13 +376,12 @@ class TabSession:
         self._sync_memberships()
         self.open_chat = None
         if chat_id is not None:
-            self._membership(chat_id)
+            if chat_id not in self.chat_ids:  # as the database said just now (_sync_memberships)
+                raise ProtocolError("That chat is not available to you.")
             self.open_chat = chat_id  # subscribed already: live messages may overlap the replay
             db.session.remove()  # no pooled connection held while waiting for the turn
             with self.budget.turn(self.user_id):
-                self._replay(lambda after: messaging.messages_after(chat_id, db.session.get(User, self.user_id),
-                                                                    after, REPLAY_PAGE),
-                             messaging.render_message_frame, after)
+                self._replay(_chat_replay(chat_id, self.user_id), after)
                 # Then the edits, deletions and reactions the page missed, newest version of each.
                 cursor = _int(frame, "changes", optional=True)
                 while cursor is not None and not self.conn.closed:
@@ -338,20 +408,19 @@ class TabSession:
             return
         after = _int(frame, "thread_after", optional=True) or 0
         threads.thread_or_404(chat_id, db.session.get(User, self.user_id), thread_id)
-        self._replay(lambda after: threads.replies(thread_id, after=after, limit=REPLAY_PAGE),
-                     messaging.render_thread_frames, after)
+        self._replay(_rendered(lambda after: threads.replies(thread_id, after=after, limit=REPLAY_PAGE),
+                               messaging.render_thread_frames), after)
 
-    def _replay(self, fetch, render, after: int) -> None:
-        """Write the messages after id `after`, page by page (fetch(after): the next REPLAY_PAGE;
-        render(page): its frame), each page charged to the budgets (_spend) before the next."""
+    def _replay(self, page_after, after: int) -> None:
+        """Write the messages after id `after`, page by page (page_after(after): the next
+        REPLAY_PAGE of them as a ReplayPage), each page charged to the budgets (_spend) before the next."""
         while True:
-            page = fetch(after)
-            text = render(page) if page else ""
-            if page:
-                self.conn.write(_frame(text))
-                after = page[-1].id
-            if not self._spend(work_budget.cost(messages=len(page), chars=len(text)),
-                               frames=len(page) / REPLAY_MESSAGES_PER_FRAME) or len(page) < REPLAY_PAGE:
+            page = page_after(after)
+            if page.count:
+                self.conn.write(_frame(page.text))
+                after = page.newest
+            if not self._spend(work_budget.cost(messages=page.count, chars=len(page.text)),
+                               frames=page.count / REPLAY_MESSAGES_PER_FRAME) or page.count < REPLAY_PAGE:
                 break
 
     def _spend(self, units: float, frames: float) -> bool:

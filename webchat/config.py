@@ -150,6 +150,8 @@ def from_environment(instance: Path) -> dict:
         "EMAIL_AFTER_MINUTES": float(os.environ.get("WEBCHAT_EMAIL_AFTER_MINUTES", "10")),
         # How often a worker looks for notifications due (its own sends wake it at once).
         "NOTIFIER_POLL_SECONDS": float(os.environ.get("WEBCHAT_NOTIFIER_POLL_SECONDS", "1")),
+        # A send wakes the notifier this long after it, with the sends that came meanwhile.
+        "NOTIFIER_GATHER_SECONDS": float(os.environ.get("WEBCHAT_NOTIFIER_GATHER_SECONDS", "0.2")),
         # "auto": each gevent worker runs the notifier; "off": none does (tests drive it by hand).
         "NOTIFIER": os.environ.get("WEBCHAT_NOTIFIER", "auto"),
         # Web Push (VAPID, RFC 8292): a private key (PEM or base64url) from the environment, else

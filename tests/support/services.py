@@ -138,6 +138,9 @@ class LiveServer:
             "WEBCHAT_DEFAULT_CHANNEL": "",
             # Every notification at once: tests of folding set their own window (test_notifications.py).
             "WEBCHAT_NOTIFY_FOLD_SECONDS": "0",
+            # Each message decided as soon as it is stored, as the state was then: a test's next
+            # step (a tab opening) must not change who a message sent before it notifies.
+            "WEBCHAT_NOTIFIER_GATHER_SECONDS": "0",
             **(extra_env or {}),
         }
         self.process = None

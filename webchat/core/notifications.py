@@ -163,8 +163,39 @@ def recipients(chat_id: int, user_ids) -> dict[int, Recipient]:
     return {row[0]: Recipient._make(row) for row in rows.all()}
 
 
-def decide(message: Message, now: datetime) -> list[Planned]:
-    """Who is notified of this message, and how (after its commit, off the send path).
+class Round:
+    """What deciding the messages of one notifier round reads once, not per message: their mention
+    rows (one query), and per chat its members' levels, its viewers and its outgoing hooks. A
+    round lasts a moment (core/notifier.py gathers a turn's sends into one), so a level or view
+    changed within it counts from the next."""
+
+    def __init__(self, message_ids=()) -> None:
+        self._message_ids = set(message_ids)
+        self._mentions: dict[int, set[int]] = {}
+        if self._message_ids:
+            for message_id, user_id in db.session.execute(
+                    select(Mention.message_id, Mention.user_id).where(Mention.message_id.in_(self._message_ids))):
+                self._mentions.setdefault(message_id, set()).add(user_id)
+        self._chats: dict[int, tuple] = {}
+
+    def mentioned(self, message_id: int) -> set[int]:
+        if message_id in self._message_ids:
+            return self._mentions.get(message_id, set())
+        return set(db.session.scalars(select(Mention.user_id).where(Mention.message_id == message_id)))
+
+    def chat(self, chat_id: int) -> tuple[list, dict[int, set[str]], list]:
+        """The chat's members with their levels, its viewers (live_state.viewers) and its hooks."""
+        if chat_id not in self._chats:
+            connection = db.session.connection()
+            self._chats[chat_id] = (connection.execute(_LEVELS, {"chat": chat_id}).all(),
+                                    current_app.extensions["webchat.live_state"].viewers(chat_id),
+                                    connection.execute(_HOOKS, {"chat": chat_id}).all())
+        return self._chats[chat_id]
+
+
+def decide(message: Message, now: datetime, known: Round | None = None) -> list[Planned]:
+    """Who is notified of this message, and how (after its commit, off the send path). known:
+    what its round has read already.
 
     The members' levels come first, in one small query, and those who have the message's place
     in view (one lookup of the chat's viewers) are passed over: in a busy chat that is most of
@@ -172,17 +203,17 @@ def decide(message: Message, now: datetime) -> list[Planned]:
     chat = db.session.get(Chat, message.chat_id)
     if chat is None or message.is_system or message.is_deleted:
         return []
+    known = known or Round()
     facts = Facts.of(message, chat)
-    mentioned = set(db.session.scalars(select(Mention.user_id).where(Mention.message_id == message.id)))
+    mentioned = known.mentioned(message.id)
     followers = set()
     if message.thread_id is not None:
         followers = set(db.session.scalars(select(ThreadFollow.user_id).where(
             ThreadFollow.thread_id == message.thread_id, ThreadFollow.following)))
-    planned = webhook_targets(message, mentioned)
-    live = current_app.extensions["webchat.live_state"]
-    viewers = live.viewers(chat.id)
+    levels, viewers, hooks = known.chat(chat.id)
+    planned = webhook_targets(message, mentioned, hooks)
     reasons = {}
-    for user_id, level in db.session.connection().execute(_LEVELS, {"chat": chat.id}).all():
+    for user_id, level in levels:
         reason = reason_for(facts, user_id, level, mentioned, followers)
         if reason is not None:
             places = viewers.get(user_id)
@@ -190,6 +221,7 @@ def decide(message: Message, now: datetime) -> list[Planned]:
                 reasons[user_id] = reason
     if not reasons:
         return planned
+    live = current_app.extensions["webchat.live_state"]
     people = recipients(chat.id, reasons)
     online = live.online(reasons)
     views = live.views(online) if online else {}
@@ -207,19 +239,23 @@ def triggered(text: str, trigger: str) -> bool:
     return bool(first) and first[0].casefold() == trigger.casefold()
 
 
-def webhook_targets(message: Message, mentioned: set[int]) -> list[Planned]:
-    """The outgoing webhooks of the message's chat it goes to, as a "webhook" row for each hook's
-    bot: a person's message only; for a hook with a trigger word, only one that starts with it or
-    mentions the bot (mentioned: the user ids the message mentions)."""
+# A chat's outgoing webhooks whose bot is an active member: (bot id, trigger word or None).
+_HOOKS = (select(Webhook.bot_id, Webhook.trigger)
+          .join(Membership, and_(Membership.chat_id == Webhook.chat_id, Membership.user_id == Webhook.bot_id))
+          .join(User, User.id == Webhook.bot_id)
+          .where(Webhook.chat_id == bindparam("chat"), Webhook.direction == "outgoing", Webhook.revoked_at.is_(None),
+                 User.is_active_account))
+
+
+def webhook_targets(message: Message, mentioned: set[int], hooks: list) -> list[Planned]:
+    """The outgoing webhooks of the message's chat (hooks: _HOOKS's rows) it goes to, as a
+    "webhook" row for each hook's bot: a person's message only; for a hook with a trigger word,
+    only one that starts with it or mentions the bot (mentioned: the user ids the message mentions)."""
+    if not hooks:
+        return []
     author = message.author
     if author is None or author.is_bot:
         return []
-    hooks = db.session.execute(
-        select(Webhook.bot_id, Webhook.trigger).join(Membership, and_(Membership.chat_id == Webhook.chat_id,
-                                                                      Membership.user_id == Webhook.bot_id))
-        .join(User, User.id == Webhook.bot_id)
-        .where(Webhook.chat_id == message.chat_id, Webhook.direction == "outgoing", Webhook.revoked_at.is_(None),
-               User.is_active_account))
     planned = []
     for bot_id, trigger in hooks:
         if bot_id in mentioned:

@@ -68,7 +68,8 @@ def take_queued(planned_kinds: set[str] | None = None) -> int:
         db.session.commit()
         return 0
     messages = db.session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id)).all()
-    decided = [(message, notifications.decide(message, now)) for message in messages]
+    known = notifications.Round(ids)
+    decided = [(message, notifications.decide(message, now, known)) for message in messages]
     taken = set(db.session.scalars(delete(NotificationQueue).where(NotificationQueue.message_id.in_(ids))
                                    .returning(NotificationQueue.message_id)))
     for message, planned in decided:
@@ -203,7 +204,9 @@ class Notifier:
 
     One greenlet per lane, so that a slow push service, SMTP server or webhook receiver holds up
     only its own way: the first decides what was queued and sends desktop notices (woken by each
-    send), then wakes the push, e-mail and webhook lanes it decided something for; each lane also
+    send, after NOTIFIER_GATHER_SECONDS, so that a busy chat's sends of that moment are decided in
+    one round: notifications.Round reads each chat's members once), then wakes the push, e-mail
+    and webhook lanes it decided something for; each lane also
     looks every NOTIFIER_POLL_SECONDS (retries, folds and e-mails coming due, other workers' messages).
     A send whose readers all have its chat in view decides nothing: its round is then one take of
     the queue, no lane's claim (each is three statements and a request context, and the worker
@@ -236,10 +239,13 @@ class Notifier:
     def _run(self, lane: tuple[str, ...]) -> None:
         import gevent
         interval = self.app.config["NOTIFIER_POLL_SECONDS"]
+        gather = self.app.config["NOTIFIER_GATHER_SECONDS"]
         deciding = lane == self.LANES[0]
         rounds = 0
         while True:
             woken = self._events[lane].wait(interval)  # False: the poll interval passed
+            if deciding and woken and gather:
+                gevent.sleep(gather)  # the sends of the next moment too: one round decides them all
             self._events[lane].clear()
             try:
                 with self.app.test_request_context(base_url=self.app.config["BASE_URL"]):

@@ -33,7 +33,7 @@ from tests.support.browser import BrowserPeople  # noqa: E402
 from tests.support.faults import TcpProxy  # noqa: E402
 from tests.support.services import LiveServer, chromium_browser  # noqa: E402
 
-SHIPPED = {"WEBCHAT_POLL_INTERVAL": "20", "WEBCHAT_POLL_INTERVAL_LIVE": "60"}
+SHIPPED = {"WEBCHAT_POLL_INTERVAL": "20", "WEBCHAT_POLL_INTERVAL_LIVE": "300"}
 # Every change of the page's state, with the page's clock (an init script: CSP does not apply).
 RECORD_STATES = """window.states = [];
 document.addEventListener('webchat:connection', (e) => window.states.push([e.detail.state, Date.now()]));"""

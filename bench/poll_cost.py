@@ -102,16 +102,17 @@ class Counter:
         self.statements, self.message_reads = 0, 0
         self.log = None  # a list to keep the statements in (--statements)
         event.listen(engine, "before_cursor_execute", self.seen)
-        run_on_driver = DriverStatement.rows
+        # Every statement on the driver's cursor runs through DriverStatement.run (rows() too).
+        run_on_driver = DriverStatement.run
         texts = {}  # compiled once per statement, as DriverStatement compiles them
 
-        def counted_on_driver(statement, connection, params):
+        def counted_on_driver(statement, dialect, dbapi_connection, params):
             if statement not in texts:
                 texts[statement] = str(statement.statement)
             self.seen(None, None, texts[statement], None, None, None)
-            return run_on_driver(statement, connection, params)
+            return run_on_driver(statement, dialect, dbapi_connection, params)
 
-        DriverStatement.rows = counted_on_driver
+        DriverStatement.run = counted_on_driver
 
     def seen(self, _conn, _cursor, statement, *_rest) -> None:
         self.statements += 1

@@ -111,9 +111,14 @@ def sender_in(chat_id: int, user_id: int, client_id: str | None = None) -> Sende
     if not rows:
         return None
     username, display_name, avatar_name, is_bot, repeat_of, chat_name, archived_at = rows[0]
-    user = detached(User, id=user_id, username=username, display_name=display_name, avatar_name=avatar_name,
-                    is_bot=bool(is_bot))
+    user = sender_user(user_id, username, display_name, avatar_name, is_bot)
     return Sender(chat_id, user, client_id, repeat_of, chat_name, archived_at is not None)
+
+
+def sender_user(user_id: int, username: str, display_name: str, avatar_name: str | None, is_bot) -> User:
+    """The sender as the partial and events read them, detached, from the columns a send's lookup reads."""
+    return detached(User, id=user_id, username=username, display_name=display_name, avatar_name=avatar_name,
+                    is_bot=bool(is_bot))
 
 
 
@@ -352,14 +357,10 @@ def _send_in_one_statement(chat_id: int, user_id: int, text: str, client_id: str
         return _answer_repeat(db.session.get(Message, repeat_of), chat_id)
     if archived:
         raise archived_refusal(chat_name)
-    user = detached(User, id=user_id, username=username, display_name=display_name, avatar_name=avatar_name,
-                    is_bot=bool(is_bot))
+    user = sender_user(user_id, username, display_name, avatar_name, is_bot)
     draft = Draft(Sender(chat_id, user), client_id, text, html, mentioned, mentioned_ids)
-    message = detached_message(message_id, message_row(chat_id, seq, now, user, **draft.fields()), user)
-    fragment = render_message_frame([message])
-    log.info("message.stored chat=%d id=%d chars=%d", chat_id, message.id, len(text))
-    announce(message, fragment)
-    return SendResult(message, created=True, fragment=fragment)
+    return _announce_stored(detached_message(message_id, message_row(chat_id, seq, now, user, **draft.fields()),
+                                             user))
 
 
 _ADD_MENTION_ROW = DriverStatement(insert(Mention.__table__).values(
@@ -386,8 +387,7 @@ def _send_on_driver(chat_id: int, user_id: int, text: str, client_id: str) -> Se
             return _answer_repeat(db.session.get(Message, repeat_of), chat_id)
         if archived_at is not None:
             raise archived_refusal(chat_name)
-        user = detached(User, id=user_id, username=username, display_name=display_name, avatar_name=avatar_name,
-                        is_bot=bool(is_bot))
+        user = sender_user(user_id, username, display_name, avatar_name, is_bot)
         draft = Draft(Sender(chat_id, user), client_id, text, *render_body(chat_id, text))
         now = utcnow()
         seq = NEXT_SEQ.run(dialect, driver, {"chat": chat_id, "now": now, "count": 1})[0][0]
@@ -408,8 +408,13 @@ def _send_on_driver(chat_id: int, user_id: int, text: str, client_id: str) -> Se
         raise
     finally:
         driver.close()
+    return _announce_stored(message)
+
+
+def _announce_stored(message: Message) -> SendResult:
+    """A message send_alone stored (committed): rendered once, logged, announced."""
     fragment = render_message_frame([message])
-    log.info("message.stored chat=%d id=%d chars=%d", chat_id, message.id, len(text))
+    log.info("message.stored chat=%d id=%d chars=%d", message.chat_id, message.id, len(message.body))
     announce(message, fragment)
     return SendResult(message, created=True, fragment=fragment)
 

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from flask import current_app, render_template
 from markupsafe import Markup
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal_column, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached, selectinload
@@ -277,15 +277,18 @@ def send_alone(chat_id: int, user_id: int, body: str | None, client_id: str,
     """A socket send that arrived alone (core/group_commit.py): checked, stored and announced as
     send_message does it; None if the user is not in the chat. A message that quotes nothing is
     checked and stored in one statement on PostgreSQL (_send_in_one_statement), on a driver
-    connection without the Session on SQLite (_send_on_driver); a quote, and a send that
-    _sendable refuses, go the usual way: sender_in, draft_message, store_draft."""
+    connection without the Session on SQLite (_send_on_driver); a quote, a send that _sendable
+    refuses, and on SQLite one that _send_on_driver did not store, go the usual way: sender_in,
+    draft_message, store_draft."""
     if reply_to_id is None:
         text = _sendable(user_id, body, client_id)
         if text is not None:
             with as_sqlalchemy_errors(db.engine.dialect):
                 if db.engine.dialect.name == "postgresql":
                     return _send_in_one_statement(chat_id, user_id, text, client_id)
-                return _send_on_driver(chat_id, user_id, text, client_id)
+                result = _send_on_driver(chat_id, user_id, text, client_id)
+            if result is not None:
+                return result
     sender = sender_in(chat_id, user_id, client_id)
     if sender is None:
         return None
@@ -368,32 +371,44 @@ _ADD_MENTION_ROW = DriverStatement(insert(Mention.__table__).values(
     thread_id=bindparam("thread_id")))
 
 
+# SQLite: the chat's sequence bump, made only if the user is in the chat, it is not read-only and
+# the client id is new (sender_in's checks, in the statement that takes the write lock), and the
+# sender's columns the partial reads: what sender_in and NEXT_SEQ did in two statements.
+_SENDER_NEXT_SEQ = DriverStatement(
+    update(_chats)
+    .where(_chats.c.id == bindparam("chat"), _chats.c.archived_at.is_(None),
+           select(_memberships.c.user_id).where(_memberships.c.chat_id == bindparam("chat"),
+                                                _memberships.c.user_id == bindparam("user")).exists(),
+           ~_EXISTING.exists())
+    .values(last_activity_at=bindparam("now"), last_seq=_chats.c.last_seq + literal_column("1"))
+    .returning(_chats.c.last_seq, *(select(column).where(_users.c.id == bindparam("user")).scalar_subquery()
+                                    for column in (_users.c.username, _users.c.display_name, _users.c.avatar_name,
+                                                   _users.c.is_bot))))
+
+
 def _send_on_driver(chat_id: int, user_id: int, text: str, client_id: str) -> SendResult | None:
-    """SQLite: store a checked text (_sendable) with the usual statements (sender_in's, NEXT_SEQ,
-    the INSERT, the mention rows) on a pooled driver connection and commit it, without the
-    Session's transaction around them; refund the budget if it finds a repeat, an archived chat,
-    or no membership. The mention lookup, and a repeat's message, are read through the Session."""
+    """SQLite: store a checked text (_sendable) with _SENDER_NEXT_SEQ, the INSERT and the mention
+    rows on a pooled driver connection and commit it, without the Session's transaction around
+    them. None, with the budget refunded and nothing stored, if the sequence bump refused it (not
+    a member, a repeat, a read-only chat): the usual way answers it. The mention lookup is read
+    through the Session, before the write lock is taken."""
+    html, mentioned, mentioned_ids = render_body(chat_id, text)
     engine = db.engine
     dialect, driver = engine.dialect, engine.raw_connection()
     try:
-        rows = _SENDER.run(dialect, driver, {"chat": chat_id, "user": user_id, "author": user_id,
-                                             "client_id": client_id})
-        if not rows or rows[0][4] is not None or rows[0][6] is not None:
-            send_budget.refund(user_id)  # not stored: free
-        if not rows:
-            return None
-        username, display_name, avatar_name, is_bot, repeat_of, chat_name, archived_at = rows[0]
-        if repeat_of is not None:
-            return _answer_repeat(db.session.get(Message, repeat_of), chat_id)
-        if archived_at is not None:
-            raise archived_refusal(chat_name)
-        user = sender_user(user_id, username, display_name, avatar_name, is_bot)
-        draft = Draft(Sender(chat_id, user), client_id, text, *render_body(chat_id, text))
         now = utcnow()
-        seq = NEXT_SEQ.run(dialect, driver, {"chat": chat_id, "now": now, "count": 1})[0][0]
+        rows = _SENDER_NEXT_SEQ.run(dialect, driver, {"chat": chat_id, "user": user_id, "author": user_id,
+                                                      "client_id": client_id, "now": now})
+        if not rows:
+            driver.rollback()  # the write lock, before the usual way reads
+            send_budget.refund(user_id)  # not stored: free
+            return None
+        seq, username, display_name, avatar_name, is_bot = rows[0]
+        user = sender_user(user_id, username, display_name, avatar_name, is_bot)
+        draft = Draft(Sender(chat_id, user), client_id, text, html, mentioned, mentioned_ids)
         values = message_row(chat_id, seq, now, user, **draft.fields())
         message = detached_message(insert_messages(driver, [values], dialect)[chat_id, seq], values, user)
-        for row in mention_rows(message, draft.mentioned_ids):
+        for row in mention_rows(message, mentioned_ids):
             _ADD_MENTION_ROW.run(dialect, driver, row)
         driver.commit()
     except IntegrityError:

@@ -78,9 +78,13 @@ def insert_messages(connection, rows: list[dict], dialect=None) -> dict[tuple[in
     return ids
 ADD_MENTION = insert(Mention.__table__)
 _DROP_MENTIONS = delete(Mention.__table__).where(Mention.__table__.c.message_id == bindparam("message"))
-_MENTIONABLE = (select(_users.c.username, _users.c.id).join(_memberships, _memberships.c.user_id == _users.c.id)
-                .where(_memberships.c.chat_id == bindparam("chat"),
-                       _users.c.username.in_(bindparam("names", expanding=True))))
+# Names looked up per statement: a text naming more takes one statement per this many, and one
+# naming fewer repeats its last (one compiled statement, run on the driver's cursor).
+NAMES_PER_LOOKUP = 8
+_MENTIONABLE = DriverStatement(
+    select(_users.c.username, _users.c.id).join(_memberships, _memberships.c.user_id == _users.c.id)
+    .where(_memberships.c.chat_id == bindparam("chat"),
+           _users.c.username.in_([bindparam(f"name_{i}") for i in range(NAMES_PER_LOOKUP)])))
 
 
 @dataclass(frozen=True)
@@ -321,21 +325,19 @@ _SEND_MESSAGE = DriverStatement(sql_text(
     "SELECT * FROM webchat_send_message(CAST(:chat AS integer), CAST(:author AS integer), "
     "CAST(:client_id AS varchar), CAST(:now AS timestamptz), CAST(:body AS text), CAST(:html AS text), "
     "CAST(:mentions AS text), CAST(:mentioned AS integer[]))"))
-_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
 def _send_in_one_statement(chat_id: int, user_id: int, text: str, client_id: str) -> SendResult | None:
     """Store a checked text (_sendable) with webchat_send_message, on a pooled driver connection in
     autocommit (no Session, no BEGIN); refund the budget if it finds a repeat, an archived chat, or
     no membership."""
-    if MENTION.search(text):  # mentionable's lookup, through the Session: in autocommit too (no BEGIN)
-        db.session.connection(execution_options=_AUTOCOMMIT)
-    html, mentioned, mentioned_ids = render_body(chat_id, text)
-    now = utcnow()
     engine = db.engine
     driver = engine.raw_connection()
     try:
         driver.driver_connection.autocommit = True
+        # The mention lookup (a text naming someone) on the same connection, in autocommit too.
+        html, mentioned, mentioned_ids = render_body(chat_id, text, (engine.dialect, driver))
+        now = utcnow()
         rows = _SEND_MESSAGE.run(engine.dialect, driver, {
             "chat": chat_id, "author": user_id, "client_id": client_id, "now": now, "body": text, "html": html,
             "mentions": " ".join(mentioned), "mentioned": mentioned_ids})
@@ -391,11 +393,11 @@ def _send_on_driver(chat_id: int, user_id: int, text: str, client_id: str) -> Se
     rows on a pooled driver connection and commit it, without the Session's transaction around
     them. None, with the budget refunded and nothing stored, if the sequence bump refused it (not
     a member, a repeat, a read-only chat): the usual way answers it. The mention lookup is read
-    through the Session, before the write lock is taken."""
-    html, mentioned, mentioned_ids = render_body(chat_id, text)
+    on the same connection, before the write lock is taken."""
     engine = db.engine
     dialect, driver = engine.dialect, engine.raw_connection()
     try:
+        html, mentioned, mentioned_ids = render_body(chat_id, text, (dialect, driver))  # pysqlite: no BEGIN yet
         now = utcnow()
         rows = _SENDER_NEXT_SEQ.run(dialect, driver, {"chat": chat_id, "user": user_id, "author": user_id,
                                                       "client_id": client_id, "now": now})
@@ -434,18 +436,26 @@ def _announce_stored(message: Message) -> SendResult:
     return SendResult(message, created=True, fragment=fragment)
 
 
-def mentionable(chat_id: int, text: str) -> dict[str, int]:
+def mentionable(chat_id: int, text: str, driver=None) -> dict[str, int]:
     """Members whose @username the text names, username to user id (one small query, not the
-    whole member list)."""
-    names = {name.lower() for name in MENTION.findall(text)}
+    whole member list). driver: (dialect, a pooled driver connection) to read on, else the Session's."""
+    names = sorted({name.lower() for name in MENTION.findall(text)})
     if not names:
         return {}
-    return dict(db.session.connection().execute(_MENTIONABLE, {"chat": chat_id, "names": sorted(names)}).all())
+    dialect, connection = driver or (db.engine.dialect, db.session.connection().connection)
+    members = {}
+    for start in range(0, len(names), NAMES_PER_LOOKUP):
+        chunk = names[start:start + NAMES_PER_LOOKUP]
+        chunk += chunk[-1:] * (NAMES_PER_LOOKUP - len(chunk))
+        members.update(_MENTIONABLE.run(dialect, connection,
+                                        {"chat": chat_id, **{f"name_{i}": name for i, name in enumerate(chunk)}}))
+    return members
 
 
-def render_body(chat_id: int, text: str) -> tuple[str, list[str], list[int]]:
-    """A message text's clean HTML, the members it mentions, and their user ids (sending, editing)."""
-    members = mentionable(chat_id, text)
+def render_body(chat_id: int, text: str, driver=None) -> tuple[str, list[str], list[int]]:
+    """A message text's clean HTML, the members it mentions, and their user ids (sending, editing);
+    driver: as mentionable's."""
+    members = mentionable(chat_id, text, driver)
     html, mentioned = render_message(text, members)
     return html, mentioned, [members[name] for name in mentioned]
 

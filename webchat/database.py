@@ -107,7 +107,7 @@ class DriverStatement:
         compiled = self._compiled.get(dialect)
         if compiled is None:
             compiled = self._compiled[dialect] = self._compile(dialect)
-        sql, names, processors = compiled
+        sql, names, processors, returns_rows = compiled
         if names is not None:  # positional ("?"): in the compiled order
             parameters = [params[name] for name in names]
             for index, process in processors:
@@ -121,19 +121,23 @@ class DriverStatement:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(sql, parameters)
-            return cursor.fetchall() if cursor.description else []
+            if returns_rows is None:
+                # Asked once: psycopg builds the description's columns anew each time (~10 µs).
+                returns_rows = compiled[3] = cursor.description is not None
+            return cursor.fetchall() if returns_rows else []
         except dialect.loaded_dbapi.Error as e:
             raise DBAPIError.instance(sql, parameters, e, dialect.loaded_dbapi.Error, dialect=dialect) from e
         finally:
             cursor.close()
 
-    def _compile(self, dialect) -> tuple:
+    def _compile(self, dialect) -> list:
         compiled = self.statement.compile(dialect=dialect)
         if compiled.literal_execute_params or compiled.post_compile_params:
             raise ValueError("DriverStatement cannot run expanding or literal-execute parameters")
         processors = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
                       for name, bind in compiled.binds.items()}
         names = compiled.positiontup
-        if names is not None:
-            return compiled.string, list(names), [(i, processors[n]) for i, n in enumerate(names) if processors[n]]
-        return compiled.string, None, [(n, p) for n, p in processors.items() if p]
+        if names is not None:  # and whether it returns rows, known once run
+            return [compiled.string, list(names), [(i, processors[n]) for i, n in enumerate(names) if processors[n]],
+                    None]
+        return [compiled.string, None, [(n, p) for n, p in processors.items() if p], None]

@@ -25,6 +25,22 @@ def render_fragment(name: str, **context) -> str:
     return template.render(context)
 
 
+_HOLE = "\x00webchat-hole\x00"  # no template prints this, and escaping leaves it as it is
+
+
+def render_around(name: str, hole: str, value: str) -> str:
+    """render_fragment(name, **{hole: value}) for a fragment whose one variable is `hole`, printed
+    once, escaped: rendered once with a stand-in and split there, and value (escaped unless it is
+    Markup) placed between the two parts, on the path every message takes (its frame, the
+    sender's confirmation). Kept on the template, so a reloaded template is rendered again."""
+    template = current_app.jinja_env.get_template(name)
+    around = template.__dict__.get("webchat_around")
+    if around is None:
+        before, after = render_fragment(name, **{hole: Markup(_HOLE)}).split(_HOLE)
+        around = template.__dict__["webchat_around"] = (before, after)
+    return "".join((around[0], escape(value), around[1]))  # a str: Markup's + would escape the parts
+
+
 # url_for's stand-ins for the two ids while it builds a message route's shape: larger than any id
 # (PostgreSQL integers), and digits no route's fixed text holds.
 _CHAT_MARK, _MESSAGE_MARK = 98_765_432_101, 98_765_432_102

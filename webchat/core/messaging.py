@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from flask import current_app, render_template
 from markupsafe import Markup
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal_column, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached, selectinload
@@ -20,7 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..database import DriverStatement, as_sqlalchemy_errors
 from ..extensions import db
 from ..models import Attachment, Chat, Membership, Mention, Message, Reaction, User, utcnow
-from ..templating import render_fragment
+from ..templating import render_around, render_fragment
 from ..text_rules import body_without_controls, unstorable, without_controls
 from . import following, notifier, program_events, send_budget
 from .errors import ChatError
@@ -78,9 +78,13 @@ def insert_messages(connection, rows: list[dict], dialect=None) -> dict[tuple[in
     return ids
 ADD_MENTION = insert(Mention.__table__)
 _DROP_MENTIONS = delete(Mention.__table__).where(Mention.__table__.c.message_id == bindparam("message"))
-_MENTIONABLE = (select(_users.c.username, _users.c.id).join(_memberships, _memberships.c.user_id == _users.c.id)
-                .where(_memberships.c.chat_id == bindparam("chat"),
-                       _users.c.username.in_(bindparam("names", expanding=True))))
+# Names looked up per statement: a text naming more takes one statement per this many, and one
+# naming fewer repeats its last (one compiled statement, run on the driver's cursor).
+NAMES_PER_LOOKUP = 8
+_MENTIONABLE = DriverStatement(
+    select(_users.c.username, _users.c.id).join(_memberships, _memberships.c.user_id == _users.c.id)
+    .where(_memberships.c.chat_id == bindparam("chat"),
+           _users.c.username.in_([bindparam(f"name_{i}") for i in range(NAMES_PER_LOOKUP)])))
 
 
 @dataclass(frozen=True)
@@ -115,10 +119,25 @@ def sender_in(chat_id: int, user_id: int, client_id: str | None = None) -> Sende
     return Sender(chat_id, user, client_id, repeat_of, chat_name, archived_at is not None)
 
 
+# Senders as sender_user built them, by the columns read: building one (make_transient_to_detached
+# expires each of a User's ~30 columns not read) was ~5 % of a lone message's CPU. A changed name
+# or picture is a new key; the stale entry goes when the dict is cleared, on filling.
+_senders: dict[tuple, User] = {}
+SENDERS_KEPT = 1024
+
+
 def sender_user(user_id: int, username: str, display_name: str, avatar_name: str | None, is_bot) -> User:
-    """The sender as the partial and events read them, detached, from the columns a send's lookup reads."""
-    return detached(User, id=user_id, username=username, display_name=display_name, avatar_name=avatar_name,
-                    is_bot=bool(is_bot))
+    """The sender as the partial and events read them, detached, from the columns a send's lookup
+    reads. One instance serves every message by the same columns: it is only read (nothing adds
+    a sent message, or its author, to a Session)."""
+    key = (user_id, username, display_name, avatar_name, bool(is_bot))
+    user = _senders.get(key)
+    if user is None:
+        if len(_senders) >= SENDERS_KEPT:
+            _senders.clear()
+        user = _senders[key] = detached(User, id=user_id, username=username, display_name=display_name,
+                                        avatar_name=avatar_name, is_bot=bool(is_bot))
+    return user
 
 
 
@@ -277,15 +296,18 @@ def send_alone(chat_id: int, user_id: int, body: str | None, client_id: str,
     """A socket send that arrived alone (core/group_commit.py): checked, stored and announced as
     send_message does it; None if the user is not in the chat. A message that quotes nothing is
     checked and stored in one statement on PostgreSQL (_send_in_one_statement), on a driver
-    connection without the Session on SQLite (_send_on_driver); a quote, and a send that
-    _sendable refuses, go the usual way: sender_in, draft_message, store_draft."""
+    connection without the Session on SQLite (_send_on_driver); a quote, a send that _sendable
+    refuses, and on SQLite one that _send_on_driver did not store, go the usual way: sender_in,
+    draft_message, store_draft."""
     if reply_to_id is None:
         text = _sendable(user_id, body, client_id)
         if text is not None:
             with as_sqlalchemy_errors(db.engine.dialect):
                 if db.engine.dialect.name == "postgresql":
                     return _send_in_one_statement(chat_id, user_id, text, client_id)
-                return _send_on_driver(chat_id, user_id, text, client_id)
+                result = _send_on_driver(chat_id, user_id, text, client_id)
+            if result is not None:
+                return result
     sender = sender_in(chat_id, user_id, client_id)
     if sender is None:
         return None
@@ -318,21 +340,19 @@ _SEND_MESSAGE = DriverStatement(sql_text(
     "SELECT * FROM webchat_send_message(CAST(:chat AS integer), CAST(:author AS integer), "
     "CAST(:client_id AS varchar), CAST(:now AS timestamptz), CAST(:body AS text), CAST(:html AS text), "
     "CAST(:mentions AS text), CAST(:mentioned AS integer[]))"))
-_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
 def _send_in_one_statement(chat_id: int, user_id: int, text: str, client_id: str) -> SendResult | None:
     """Store a checked text (_sendable) with webchat_send_message, on a pooled driver connection in
     autocommit (no Session, no BEGIN); refund the budget if it finds a repeat, an archived chat, or
     no membership."""
-    if MENTION.search(text):  # mentionable's lookup, through the Session: in autocommit too (no BEGIN)
-        db.session.connection(execution_options=_AUTOCOMMIT)
-    html, mentioned, mentioned_ids = render_body(chat_id, text)
-    now = utcnow()
     engine = db.engine
     driver = engine.raw_connection()
     try:
         driver.driver_connection.autocommit = True
+        # The mention lookup (a text naming someone) on the same connection, in autocommit too.
+        html, mentioned, mentioned_ids = render_body(chat_id, text, (engine.dialect, driver))
+        now = utcnow()
         rows = _SEND_MESSAGE.run(engine.dialect, driver, {
             "chat": chat_id, "author": user_id, "client_id": client_id, "now": now, "body": text, "html": html,
             "mentions": " ".join(mentioned), "mentioned": mentioned_ids})
@@ -368,32 +388,44 @@ _ADD_MENTION_ROW = DriverStatement(insert(Mention.__table__).values(
     thread_id=bindparam("thread_id")))
 
 
+# SQLite: the chat's sequence bump, made only if the user is in the chat, it is not read-only and
+# the client id is new (sender_in's checks, in the statement that takes the write lock), and the
+# sender's columns the partial reads: what sender_in and NEXT_SEQ did in two statements.
+_SENDER_NEXT_SEQ = DriverStatement(
+    update(_chats)
+    .where(_chats.c.id == bindparam("chat"), _chats.c.archived_at.is_(None),
+           select(_memberships.c.user_id).where(_memberships.c.chat_id == bindparam("chat"),
+                                                _memberships.c.user_id == bindparam("user")).exists(),
+           ~_EXISTING.exists())
+    .values(last_activity_at=bindparam("now"), last_seq=_chats.c.last_seq + literal_column("1"))
+    .returning(_chats.c.last_seq, *(select(column).where(_users.c.id == bindparam("user")).scalar_subquery()
+                                    for column in (_users.c.username, _users.c.display_name, _users.c.avatar_name,
+                                                   _users.c.is_bot))))
+
+
 def _send_on_driver(chat_id: int, user_id: int, text: str, client_id: str) -> SendResult | None:
-    """SQLite: store a checked text (_sendable) with the usual statements (sender_in's, NEXT_SEQ,
-    the INSERT, the mention rows) on a pooled driver connection and commit it, without the
-    Session's transaction around them; refund the budget if it finds a repeat, an archived chat,
-    or no membership. The mention lookup, and a repeat's message, are read through the Session."""
+    """SQLite: store a checked text (_sendable) with _SENDER_NEXT_SEQ, the INSERT and the mention
+    rows on a pooled driver connection and commit it, without the Session's transaction around
+    them. None, with the budget refunded and nothing stored, if the sequence bump refused it (not
+    a member, a repeat, a read-only chat): the usual way answers it. The mention lookup is read
+    on the same connection, before the write lock is taken."""
     engine = db.engine
     dialect, driver = engine.dialect, engine.raw_connection()
     try:
-        rows = _SENDER.run(dialect, driver, {"chat": chat_id, "user": user_id, "author": user_id,
-                                             "client_id": client_id})
-        if not rows or rows[0][4] is not None or rows[0][6] is not None:
-            send_budget.refund(user_id)  # not stored: free
-        if not rows:
-            return None
-        username, display_name, avatar_name, is_bot, repeat_of, chat_name, archived_at = rows[0]
-        if repeat_of is not None:
-            return _answer_repeat(db.session.get(Message, repeat_of), chat_id)
-        if archived_at is not None:
-            raise archived_refusal(chat_name)
-        user = sender_user(user_id, username, display_name, avatar_name, is_bot)
-        draft = Draft(Sender(chat_id, user), client_id, text, *render_body(chat_id, text))
+        html, mentioned, mentioned_ids = render_body(chat_id, text, (dialect, driver))  # pysqlite: no BEGIN yet
         now = utcnow()
-        seq = NEXT_SEQ.run(dialect, driver, {"chat": chat_id, "now": now, "count": 1})[0][0]
+        rows = _SENDER_NEXT_SEQ.run(dialect, driver, {"chat": chat_id, "user": user_id, "author": user_id,
+                                                      "client_id": client_id, "now": now})
+        if not rows:
+            driver.rollback()  # the write lock, before the usual way reads
+            send_budget.refund(user_id)  # not stored: free
+            return None
+        seq, username, display_name, avatar_name, is_bot = rows[0]
+        user = sender_user(user_id, username, display_name, avatar_name, is_bot)
+        draft = Draft(Sender(chat_id, user), client_id, text, html, mentioned, mentioned_ids)
         values = message_row(chat_id, seq, now, user, **draft.fields())
         message = detached_message(insert_messages(driver, [values], dialect)[chat_id, seq], values, user)
-        for row in mention_rows(message, draft.mentioned_ids):
+        for row in mention_rows(message, mentioned_ids):
             _ADD_MENTION_ROW.run(dialect, driver, row)
         driver.commit()
     except IntegrityError:
@@ -419,18 +451,26 @@ def _announce_stored(message: Message) -> SendResult:
     return SendResult(message, created=True, fragment=fragment)
 
 
-def mentionable(chat_id: int, text: str) -> dict[str, int]:
+def mentionable(chat_id: int, text: str, driver=None) -> dict[str, int]:
     """Members whose @username the text names, username to user id (one small query, not the
-    whole member list)."""
-    names = {name.lower() for name in MENTION.findall(text)}
+    whole member list). driver: (dialect, a pooled driver connection) to read on, else the Session's."""
+    names = sorted({name.lower() for name in MENTION.findall(text)})
     if not names:
         return {}
-    return dict(db.session.connection().execute(_MENTIONABLE, {"chat": chat_id, "names": sorted(names)}).all())
+    dialect, connection = driver or (db.engine.dialect, db.session.connection().connection)
+    members = {}
+    for start in range(0, len(names), NAMES_PER_LOOKUP):
+        chunk = names[start:start + NAMES_PER_LOOKUP]
+        chunk += chunk[-1:] * (NAMES_PER_LOOKUP - len(chunk))
+        members.update(_MENTIONABLE.run(dialect, connection,
+                                        {"chat": chat_id, **{f"name_{i}": name for i, name in enumerate(chunk)}}))
+    return members
 
 
-def render_body(chat_id: int, text: str) -> tuple[str, list[str], list[int]]:
-    """A message text's clean HTML, the members it mentions, and their user ids (sending, editing)."""
-    members = mentionable(chat_id, text)
+def render_body(chat_id: int, text: str, driver=None) -> tuple[str, list[str], list[int]]:
+    """A message text's clean HTML, the members it mentions, and their user ids (sending, editing);
+    driver: as mentionable's."""
+    members = mentionable(chat_id, text, driver)
     html, mentioned = render_message(text, members)
     return html, mentioned, [members[name] for name in mentioned]
 
@@ -509,19 +549,18 @@ def record_reply(reply: Message, parent: Message, mentioned_ids: list[int]) -> M
 def detached_message(message_id: int, values: dict, author: User | None) -> Message:
     """A just-inserted message, fully loaded and detached from the session: reading it after the
     commit costs no query, and reading anything not loaded raises instead of querying."""
-    message = detached(Message, id=message_id, **values)
-    set_committed_value(message, "author", author)
-    set_committed_value(message, "reactions", [])
-    set_committed_value(message, "attachments", [])
-    return message
+    return detached(Message, {"author": author, "reactions": [], "attachments": []}, id=message_id, **values)
 
 
-def detached(model: type, **values):
-    """An instance of model holding values as loaded from the database, and detached. Built as
-    SQLAlchemy's loader builds one (a new instance's dict filled, not __init__ with an attribute
-    event per value), more cheaply, on the path every message takes twice (author, message)."""
+def detached(model: type, relationships: dict | None = None, **values):
+    """An instance of model holding values (and relationships: name to what it holds) as loaded
+    from the database, and detached. Built as SQLAlchemy's loader builds one (a new instance's
+    dict filled, not __init__ with an attribute event per value), more cheaply, on the path every
+    message takes. The relationships are set before it is detached, which expires what is not loaded."""
     instance = model.__mapper__.class_manager.new_instance()
     instance.__dict__.update(values)
+    for name, value in (relationships or {}).items():
+        set_committed_value(instance, name, value)
     make_transient_to_detached(instance)
     return instance
 
@@ -578,7 +617,7 @@ def render_article(message: Message, place: str = "channel") -> str:
 
 def frame_articles(articles: str) -> str:
     """Rendered articles (render_articles) as a socket frame that appends them to #messages."""
-    return render_fragment("realtime/_messages_frame.html", articles=Markup(articles))
+    return render_around("realtime/_messages_frame.html", "articles", Markup(articles))
 
 
 def announce(message: Message, fragment: str | None = None, *, changed: list[Message] = (),

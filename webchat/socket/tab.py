@@ -40,7 +40,7 @@ from ..models import Chat, Membership, User
 from ..realtime.connection import POLICY_VIOLATION, SocketConnection
 from ..realtime.frames import text_frame as _frame
 from ..realtime.hub import Delivery, chat_channel, control_channel, user_channel
-from ..templating import render_fragment
+from ..templating import render_around
 
 log = logging.getLogger(__name__)
 
@@ -460,7 +460,7 @@ class TabSession:
         # The sender's confirmation: the stored message (again, if the broadcast came first:
         # the page drops the copy) and the end of the pending "sending…" line.
         self.conn.write(_frame((result.fragment or messaging.render_message_frame([result.message]))
-                               + render_fragment("realtime/_sent.html", client_id=client_id)))
+                               + render_around("realtime/_sent.html", "client_id", client_id)))
 
     def _read(self, frame: dict) -> None:
         self._check_keys(frame, READ_KEYS)

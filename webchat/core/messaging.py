@@ -704,10 +704,9 @@ def newer_count(chat_id: int, message_id: int, cap: int) -> int:
 
 
 def has_older(chat_id: int, viewer: User, oldest_id: int) -> bool:
+    """Whether the chat's timeline has a message before oldest_id: the id of one, not a message
+    loaded with its parts (_visible shows every message to everyone)."""
     oldest_id = min(oldest_id, MAX_ID)
-    return bool(db.session.scalar(
-        select(func.count()).select_from(
-            _visible(viewer).where(Message.chat_id == chat_id, Message.id < oldest_id, IN_CHANNEL).limit(1).subquery()
-        )
-    ))
+    return db.session.scalar(select(Message.id).where(Message.chat_id == chat_id, Message.id < oldest_id,
+                                                      IN_CHANNEL).limit(1)) is not None
 

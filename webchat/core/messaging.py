@@ -14,7 +14,7 @@ from markupsafe import Markup
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached, selectinload
+from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..database import DriverStatement, as_sqlalchemy_errors
@@ -594,7 +594,7 @@ def announce(message: Message, fragment: str | None = None, *, changed: list[Mes
 
 def with_parts(query):
     """Load what the message partial shows besides the text, in a query each rather than one per message."""
-    return query.options(selectinload(Message.author),
+    return query.options(joinedload(Message.author),
                          selectinload(Message.reactions).selectinload(Reaction.user),
                          selectinload(Message.attachments))
 

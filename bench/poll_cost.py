@@ -10,9 +10,9 @@ figure (gunicorn's HTTP parsing and socket writes are not either). Measured with
 
   - the poll: GET /chats/<id>/messages?after=<newest>&changes=<cursor> as the page's #poller sends
     it (htmx headers), every one finding nothing new;
-  - the chat list, which the page polls with it: GET /chats/list?v=<version> as the list's own
-    hx-get names it, every one finding nothing changed (204), and GET /chats/list without a version
-    (the one chat, the list rendered in full as when something changed);
+  - the chat list, which the page polls with it: GET /chats/list naming the version the list
+    shows (its Chat-List-Version header), every one finding nothing changed (204), and without a
+    version (the one chat, the list rendered in full as when something changed);
   - the chat page: GET /chats/<id> (the full page, and the pane alone as htmx navigation asks).
 
 It prints CPU µs per request (median, mean), SQL statements per request and how many of them read
@@ -56,7 +56,7 @@ CSRF_META = re.compile(r'name="csrf_token" value="([^"]+)"')
 # The browser that signed in (the test client's address and agent): the sign-in's own, so its
 # session cookie stays as it is (flask-login's session protection).
 BROWSER = {"REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": "bench"}
-LIST_VERSION = re.compile(r'id="chat-list"[^>]*hx-get="/chats/list\?v=([0-9a-f]+)"')
+LIST_VERSION = re.compile(r'id="chat-list"[^>]*hx-headers="{&#34;Chat-List-Version&#34;: &#34;([0-9a-f]+)&#34;}"')
 MESSAGES_TABLE = re.compile(r"\bFROM messages\b|\bJOIN messages\b", re.IGNORECASE)
 
 
@@ -206,7 +206,7 @@ def main() -> None:
     chat_list = {"path": "/chats/list", "headers": {"HX-Request": "true", "HX-Trigger": "chat-list",
                                                     "HX-Target": "chat-list", "Accept": "*/*"}}
     version = LIST_VERSION.search(me.get("/chats/list").get_data(as_text=True)).group(1)
-    idle_list = {**chat_list, "query_string": {"v": version}}
+    idle_list = {**chat_list, "headers": {**chat_list["headers"], "Chat-List-Version": version}}
     page = {"path": f"/chats/{chat_id}", "headers": {"Accept": "text/html"}}
     pane = {"path": f"/chats/{chat_id}", "headers": {"HX-Request": "true", "HX-Target": "chat-pane",
                                                     "HX-Current-URL": "http://localhost/", "Accept": "*/*"}}

@@ -252,7 +252,7 @@ def test_a_page_whose_socket_was_cut_catches_up_to_at_1_when_it_reconnects(perso
     chat_id = create_group(alice, bob, name="Plans")
     cut, restore = cut_socket(bob)
     # Polls while away answer "nothing new" (204), so what bob gets comes from the reconnect.
-    bob.route(re.compile(r"/chats/list(\?v=[0-9a-f]+)?$"), lambda route: route.fulfill(status=204))
+    bob.route("**/chats/list", lambda route: route.fulfill(status=204))
     cut()
 
     send_mention(alice, "bo", "while you were away")

@@ -1,4 +1,4 @@
-"""A page's polls (GET /chats/<id>/messages?after=&changes= and GET /chats/list?v=) when nothing
+"""A page's polls (GET /chats/<id>/messages?after=&changes= and GET /chats/list) when nothing
 is new, and when something is.
 
 Every open page polls, and almost every poll finds nothing: that answer comes from the chat row,
@@ -134,15 +134,16 @@ def test_a_poll_after_a_thread_reply_brings_it(app, pair):
     assert "in the thread" in poll(alice, chat_id, parent, cursor).get_data(as_text=True)
 
 
-# ----- the chat list's poll: GET /chats/list?v=<the version the page's list was rendered at> -----
+# ----- the chat list's poll: GET /chats/list, naming the version the page's list was rendered at -----
 
 LIST_HEADERS = {"HX-Request": "true", "HX-Trigger": "chat-list", "HX-Target": "chat-list"}
-LIST_VERSION = re.compile(r'id="chat-list"[^>]*hx-get="/chats/list\?v=([0-9a-f]+)"')
+LIST_VERSION = re.compile(r'id="chat-list"[^>]*hx-headers="{&#34;Chat-List-Version&#34;: &#34;([0-9a-f]+)&#34;}"')
 
 
 def listed(who, version: str | None = None):
     """The chat list's poll as the page sends it (the version its list names), or without one."""
-    return who.client.get("/chats/list" + (f"?v={version}" if version else ""), headers=LIST_HEADERS)
+    named = {"Chat-List-Version": version} if version else {}
+    return who.client.get("/chats/list", headers={**LIST_HEADERS, **named})
 
 
 def list_version(html: str) -> str:

@@ -32,6 +32,11 @@ def message_article(m, hide_system: bool = False) -> Markup:
     return Markup(render_fragment("chats/_message.html", m=m, hide_system=hide_system))
 
 
+# The request header in which the chat list's poll names the version of the list the page shows
+# (chats/_chat_list.html; pages/chats.answer_idle_poll reads it).
+LIST_VERSION_HEADER = "Chat-List-Version"
+
+
 # url_for's stand-ins for the two ids while it builds a message route's shape: larger than any id
 # (PostgreSQL integers), and digits no route's fixed text holds.
 _CHAT_MARK, _MESSAGE_MARK = 98_765_432_101, 98_765_432_102
@@ -257,6 +262,7 @@ def init_app(app) -> None:
     app.jinja_env.globals["message_url"] = message_url
     app.jinja_env.globals["message_actions"] = message_actions
     app.jinja_env.globals["message_article"] = message_article
+    app.jinja_env.globals["LIST_VERSION_HEADER"] = LIST_VERSION_HEADER
     app.jinja_env.globals["badge_words"] = badge_words
     app.jinja_env.globals["page_config"] = page_config
     app.jinja_env.globals["presence_schedule"] = presence_schedule

@@ -100,7 +100,7 @@ class HeldChatList:
     """The page's chat list, asked for and answered now but handed to the page only at release():
     a list made before whatever happens meanwhile, landing after it."""
 
-    LIST = re.compile(r"/chats/list(\?v=[0-9a-f]+)?$")  # its poll names the list's version
+    LIST = re.compile(r"/chats/list$")
 
     def __init__(self, page) -> None:
         self.page = page

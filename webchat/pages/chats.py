@@ -18,6 +18,7 @@ from ..core.errors import ChatError
 from ..core.fragments import render_chat_list
 from ..core.presence import Presence
 from ..htmx import is_htmx, navigate, retarget, trigger, triggered_by
+from ..templating import LIST_VERSION_HEADER
 from . import bp
 from .directory import preview
 from .views import answer_sent, chat_context, chat_pane_refusal, composer, page_or_pane, refusals, reply_to_field
@@ -127,7 +128,8 @@ def answer_idle_poll():
     """A poll that finds nothing new, answered before anything else is loaded, from one
     statement: every open page polls its messages and its chat list, and almost every poll finds
     nothing. A poll of list_messages gets what list_messages would answer (an empty fragment); a
-    poll of chat_list that names the version it shows, 204 (htmx swaps nothing). Anything else,
+    poll of chat_list that names the version it shows (LIST_VERSION_HEADER), 204 (htmx swaps
+    nothing). Anything else,
     a sign-in that has to be checked otherwise (a remember-me cookie) included, goes on to the
     view. The app's first before-request hook (create_app): neither view has a rate limit, and
     a GET no CSRF check to skip."""
@@ -137,7 +139,7 @@ def answer_idle_poll():
     if login_id is None or current_app.login_manager._session_protection_failed():
         return None
     if request.endpoint == "chats.chat_list":
-        version = request.args.get("v")
+        version = request.headers.get(LIST_VERSION_HEADER)
         user_id = version and service.list_unchanged_for(login_id, version)
         status = 204
     else:

@@ -443,7 +443,7 @@ def _state_rows(statement: DriverStatement, params: dict) -> list[tuple]:
 
 def chat_list_version(user_id: int) -> str:
     """The version of the user's chat list as it is now: read before the list itself, so a change
-    landing in between makes the next poll's version differ (chats.list_unchanged_for)."""
+    landing in between makes the next poll's version differ (list_unchanged_for)."""
     return _list_version(_state_rows(_LIST_STATE, {"user": user_id}))
 
 

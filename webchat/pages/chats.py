@@ -129,10 +129,9 @@ def answer_idle_poll():
     statement: every open page polls its messages and its chat list, and almost every poll finds
     nothing. A poll of list_messages gets what list_messages would answer (an empty fragment); a
     poll of chat_list that names the version it shows (LIST_VERSION_HEADER), 204 (htmx swaps
-    nothing). Anything else,
-    a sign-in that has to be checked otherwise (a remember-me cookie) included, goes on to the
-    view. The app's first before-request hook (create_app): neither view has a rate limit, and
-    a GET no CSRF check to skip."""
+    nothing). Anything else, a sign-in that has to be checked otherwise (a remember-me cookie)
+    included, goes on to the view. The app's first before-request hook (create_app): neither
+    view has a rate limit, and a GET no CSRF check to skip."""
     if request.method != "GET" or request.endpoint not in ("chats.list_messages", "chats.chat_list"):
         return None
     login_id = session.get("_user_id")

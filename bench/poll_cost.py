@@ -10,7 +10,9 @@ figure (gunicorn's HTTP parsing and socket writes are not either). Measured with
 
   - the poll: GET /chats/<id>/messages?after=<newest>&changes=<cursor> as the page's #poller sends
     it (htmx headers), every one finding nothing new;
-  - the chat list, which the page polls with it: GET /chats/list (the one chat);
+  - the chat list, which the page polls with it: GET /chats/list naming the version the list
+    shows (its Chat-List-Version header), every one finding nothing changed (204), and without a
+    version (the one chat, the list rendered in full as when something changed);
   - the chat page: GET /chats/<id> (the full page, and the pane alone as htmx navigation asks).
 
 It prints CPU µs per request (median, mean), SQL statements per request and how many of them read
@@ -54,6 +56,7 @@ CSRF_META = re.compile(r'name="csrf_token" value="([^"]+)"')
 # The browser that signed in (the test client's address and agent): the sign-in's own, so its
 # session cookie stays as it is (flask-login's session protection).
 BROWSER = {"REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": "bench"}
+LIST_VERSION = re.compile(r'id="chat-list"[^>]*hx-headers="{&#34;Chat-List-Version&#34;: &#34;([0-9a-f]+)&#34;}"')
 MESSAGES_TABLE = re.compile(r"\bFROM messages\b|\bJOIN messages\b", re.IGNORECASE)
 
 
@@ -202,6 +205,8 @@ def main() -> None:
                         "HX-Current-URL": f"http://localhost/chats/{chat_id}", "Accept": "*/*"}}
     chat_list = {"path": "/chats/list", "headers": {"HX-Request": "true", "HX-Trigger": "chat-list",
                                                     "HX-Target": "chat-list", "Accept": "*/*"}}
+    version = LIST_VERSION.search(me.get("/chats/list").get_data(as_text=True)).group(1)
+    idle_list = {**chat_list, "headers": {**chat_list["headers"], "Chat-List-Version": version}}
     page = {"path": f"/chats/{chat_id}", "headers": {"Accept": "text/html"}}
     pane = {"path": f"/chats/{chat_id}", "headers": {"HX-Request": "true", "HX-Target": "chat-pane",
                                                     "HX-Current-URL": "http://localhost/", "Accept": "*/*"}}
@@ -218,12 +223,14 @@ def main() -> None:
         counter.log = None
     profiler = cProfile.Profile() if args.profile else None
     polls = measure(app, counter, poll, cookie, args.polls, None if args.profile_page else profiler)
+    idle_lists = measure(app, counter, idle_list, cookie, args.polls)
     lists = measure(app, counter, chat_list, cookie, args.pages)
     pages = measure(app, counter, page, cookie, args.pages, profiler if args.profile_page else None)
     panes = measure(app, counter, pane, cookie, args.pages)
     page_messages = pages[4].count(b'<article id="m-')
     print(f"database: {url.split(':')[0]}   members: {args.members}   polls: {args.polls}   pages: {args.pages}")
     print(line("idle poll (nothing new)", *polls))
+    print(line("idle list poll (nothing new)", *idle_lists))
     print(line("chat list poll (1 chat)", *lists))
     print(line(f"chat page ({page_messages} messages)", *pages))
     print(line("chat pane (htmx navigation)", *panes))

@@ -449,6 +449,28 @@ def test_a_live_preview_says_what_the_message_shows_and_the_server_lists_the_sam
     expect(preview).to_have_text(said)
 
 
+def test_a_chat_list_poll_that_finds_nothing_changed_keeps_the_list_and_one_after_a_change_brings_it(person):
+    bob = person()
+    alice = person()
+    chat_id = alice.create_group("Plans", members=bob.username)
+    expect_live(bob.page)
+    refresh_chat_list(bob.page)  # a list from the poll, which names its version (the socket's need not)
+
+    def poll():
+        bob.page.evaluate("document.getElementById('chat-list').dataset.before = 'poll'")
+        with bob.page.expect_response(re.compile(r"/chats/list$")) as answer:
+            bob.page.evaluate("htmx.trigger('#chat-list', 'poll')")
+        return answer.value.status
+
+    assert poll() == 204
+    expect(bob.page.locator("#chat-list[data-before]")).to_have_count(1)  # nothing swapped
+
+    alice.page.request.post(f"/chats/{chat_id}/rename", form={"name": "Trips", "csrf_token": alice.csrf_token()})
+    assert poll() == 200
+    expect(bob.page.locator("#chat-list[data-before]")).to_have_count(0)
+    expect(bob.page.locator(f"#chat-item-{chat_id} .chat-title")).to_have_text("Trips")
+
+
 def test_a_chat_list_counted_before_a_live_message_but_arriving_after_it_does_not_undo_it(person):
     bob = person()
     alice = person()

@@ -1,16 +1,19 @@
-"""A page's poll (GET /chats/<id>/messages?after=&changes=) when nothing is new, and when something is.
+"""A page's polls (GET /chats/<id>/messages?after=&changes= and GET /chats/list) when nothing
+is new, and when something is.
 
-Every open page polls, and almost every poll finds nothing: that answer comes from the chat row
-alone (pages/chats.answer_idle_poll). These tests hold it to what the full answer says.
+Every open page polls, and almost every poll finds nothing: that answer comes from the chat row,
+or the rows the chat list is made of, alone (pages/chats.answer_idle_poll). These tests hold it
+to what the full answer says.
 """
 import re
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from webchat.extensions import db
+from webchat.models import User
 
-from .support.records import create_group, post_reply, stored_messages
+from .support.records import create_group, post_reply, set_user, stored_messages
 
 POLL_HEADERS = {"HX-Request": "true", "HX-Trigger": "poller", "HX-Target": "messages"}
 
@@ -129,3 +132,150 @@ def test_a_poll_after_a_thread_reply_brings_it(app, pair):
 
     assert "in the thread" in poll(alice, chat_id, parent).get_data(as_text=True)
     assert "in the thread" in poll(alice, chat_id, parent, cursor).get_data(as_text=True)
+
+
+# ----- the chat list's poll: GET /chats/list, naming the version the page's list was rendered at -----
+
+LIST_HEADERS = {"HX-Request": "true", "HX-Trigger": "chat-list", "HX-Target": "chat-list"}
+LIST_VERSION = re.compile(r'id="chat-list"[^>]*hx-headers="{&#34;Chat-List-Version&#34;: &#34;([0-9a-f]+)&#34;}"')
+
+
+def listed(who, version: str | None = None):
+    """The chat list's poll as the page sends it (the version its list names), or without one."""
+    named = {"Chat-List-Version": version} if version else {}
+    return who.client.get("/chats/list", headers={**LIST_HEADERS, **named})
+
+
+def list_version(html: str) -> str:
+    return LIST_VERSION.search(html).group(1)
+
+
+def without_version(html: str) -> str:
+    return LIST_VERSION.sub("", html)
+
+
+@pytest.fixture
+def lists(app, actor):
+    """alice in a group "Team" with bob and carol, bob in a thread she follows, and a direct
+    chat with dave: (app, alice, bob, carol, dave, team id, direct id, thread parent id)."""
+    alice, bob, carol, dave = actor("alice"), actor("bob"), actor("carol"), actor("dave")
+    team = create_group(alice, "Team", "bob carol")
+    alice.send(team, "a thread")
+    parent = newest_id(app, team)
+    post_reply(alice, team, parent, "its first reply")  # alice follows it
+    direct = int(alice.post("/dm", {"username": "dave"}).headers["Location"].rsplit("/", 1)[1])
+    dave.send(direct, "hi alice")
+    return app, alice, bob, carol, dave, team, direct, parent
+
+
+def test_a_chat_list_poll_naming_the_version_it_shows_is_answered_204_without_reading_messages(lists):
+    app, alice, *_ = lists
+    version = list_version(alice.get("/").get_data(as_text=True))
+
+    with StatementsSeen(app) as seen:
+        response = listed(alice, version)
+
+    assert response.status_code == 204 and response.get_data() == b""
+    assert response.headers["Cache-Control"] == "no-store"
+    assert not [s for s in seen.statements if re.search(r"\bmessages\b", s)]
+
+
+def test_the_version_a_polled_list_names_is_the_one_a_page_names(lists):
+    _app, alice, *_ = lists
+    page_version = list_version(alice.get("/").get_data(as_text=True))
+
+    assert list_version(listed(alice).get_data(as_text=True)) == page_version
+    assert listed(alice, page_version).status_code == 204
+
+
+def _rename_partner(app, alice, bob, carol, dave, team, direct, parent):
+    set_user(app, "dave", display_name="David")
+
+
+def _partner_online(app, alice, bob, carol, dave, team, direct, parent):
+    with app.app_context():
+        app.extensions["webchat.live_state"].tab_opened(user_id_of(app, "dave"), "a-tab")
+
+
+def _partner_hides_presence(app, alice, bob, carol, dave, team, direct, parent):
+    set_user(app, "dave", hide_presence=True)
+
+
+def _hide_system_messages(app, alice, bob, carol, dave, team, direct, parent):
+    set_user(app, "alice", hide_system_messages=True)
+
+
+def _edit_newest(app, alice, bob, carol, dave, team, direct, parent):
+    dave.post(f"/chats/{direct}/messages/{newest_id(app, direct)}/edit", {"body": "hi alice, edited"})
+
+
+def _delete_newest(app, alice, bob, carol, dave, team, direct, parent):
+    dave.post(f"/chats/{direct}/messages/{newest_id(app, direct)}/delete", {})
+
+
+CHANGES = {
+    "a message in one of the chats": lambda app, alice, bob, carol, dave, team, *_: bob.send(team, "news"),
+    "a read": lambda app, alice, bob, carol, dave, team, direct, parent: alice.post(
+        f"/chats/{direct}/read", {"upto": str(newest_id(app, direct))}),
+    "an edit of a chat's newest message": _edit_newest,
+    "a deletion of a chat's newest message": _delete_newest,
+    "a rename": lambda app, alice, bob, carol, dave, team, *_: alice.post(f"/chats/{team}/rename",
+                                                                          {"name": "Team two"}),
+    "a notification level": lambda app, alice, bob, carol, dave, team, *_: alice.post(
+        f"/chats/{team}/notifications", {"notify": "none"}),
+    "archiving": lambda app, alice, bob, carol, dave, team, *_: alice.post(f"/chats/{team}/archive", {}),
+    "a new chat": lambda app, alice, bob, carol, *_: create_group(carol, "Later", "alice"),
+    "leaving a chat": lambda app, alice, bob, carol, dave, team, *_: alice.post(f"/chats/{team}/leave", {}),
+    "a reply in a followed thread": lambda app, alice, bob, carol, dave, team, direct, parent: post_reply(
+        bob, team, parent, "a reply"),
+    "reading a followed thread": lambda app, alice, bob, carol, dave, team, direct, parent: (
+        post_reply(bob, team, parent, "unread"), None)[1],
+    "the partner's new display name": _rename_partner,
+    "the partner coming online": _partner_online,
+    "the partner hiding their presence": _partner_hides_presence,
+    "hiding system messages": _hide_system_messages,
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_a_chat_list_poll_after_a_change_gets_the_whole_list_as_it_is_now(lists, change):
+    if change == "reading a followed thread":
+        CHANGES[change](*lists)  # an unread reply first; the change is its read
+    version = list_version(listed(lists[1]).get_data(as_text=True))
+    if change == "reading a followed thread":
+        app, alice, _bob, _carol, _dave, team, _direct, parent = lists
+        alice.post(f"/chats/{team}/threads/{parent}/read", {"upto": str(newest_id(app, None))})
+    else:
+        CHANGES[change](*lists)
+
+    polled = listed(lists[1], version)
+
+    assert polled.status_code == 200
+    now = polled.get_data(as_text=True)
+    assert list_version(now) != version
+    assert without_version(now) == without_version(listed(lists[1]).get_data(as_text=True))
+    assert listed(lists[1], list_version(now)).status_code == 204  # and then nothing again
+
+
+def test_a_signed_out_sign_in_gets_no_answer_from_a_chat_list_poll(lists):
+    _app, alice, *_ = lists
+    version = list_version(alice.get("/").get_data(as_text=True))
+    cookie = alice.client.get_cookie("session").value
+    alice.post("/logout", {})
+
+    alice.client.set_cookie("session", cookie)
+
+    assert listed(alice, version).status_code in (302, 401)
+
+
+def test_another_persons_list_version_gets_ones_own_list(lists):
+    _app, alice, bob, *_ = lists
+    version = list_version(alice.get("/").get_data(as_text=True))
+
+    answer = listed(bob, version)
+
+    assert answer.status_code == 200 and "dave" not in answer.get_data(as_text=True)
+
+
+def user_id_of(app, username: str) -> int:
+    return db.session.scalar(select(User.id).where(User.username == username))

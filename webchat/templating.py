@@ -41,6 +41,18 @@ def render_around(name: str, hole: str, value: str) -> str:
     return "".join((around[0], escape(value), around[1]))  # a str: Markup's + would escape the parts
 
 
+def message_article(m, hide_system: bool = False) -> Markup:
+    """A message in a chat's timeline (chats/_message.html) for a page's loop of messages: the
+    partial rendered with just what it reads, not through an include, which would copy the whole
+    page's context for each message."""
+    return Markup(render_fragment("chats/_message.html", m=m, hide_system=hide_system))
+
+
+# The request header in which the chat list's poll names the version of the list the page shows
+# (chats/_chat_list.html; pages/chats.answer_idle_poll reads it).
+LIST_VERSION_HEADER = "Chat-List-Version"
+
+
 # url_for's stand-ins for the two ids while it builds a message route's shape: larger than any id
 # (PostgreSQL integers), and digits no route's fixed text holds.
 _CHAT_MARK, _MESSAGE_MARK = 98_765_432_101, 98_765_432_102
@@ -265,6 +277,8 @@ def init_app(app) -> None:
     app.jinja_env.filters["plain_text"] = plain_text
     app.jinja_env.globals["message_url"] = message_url
     app.jinja_env.globals["message_actions"] = message_actions
+    app.jinja_env.globals["message_article"] = message_article
+    app.jinja_env.globals["LIST_VERSION_HEADER"] = LIST_VERSION_HEADER
     app.jinja_env.globals["badge_words"] = badge_words
     app.jinja_env.globals["page_config"] = page_config
     app.jinja_env.globals["presence_schedule"] = presence_schedule

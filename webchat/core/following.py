@@ -10,7 +10,7 @@ everything that moves a follower's state publishes their Threads badge to their 
 after the commit, so every tab and device shows the same counts.
 """
 from flask import render_template
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
@@ -69,20 +69,29 @@ def announce_reply(reply: Message, parent: Message) -> None:
             publish_badge(user_id)
 
 
-def unread_threads(user_id: int) -> tuple[int, int]:
-    """(followed threads with replies the user has not read, unread replies that mention them)."""
+def _unread_threads_statement():
     followed = (select(ThreadFollow.thread_id, ThreadFollow.last_read_id)
                 .join(Membership, and_(Membership.chat_id == ThreadFollow.chat_id,
                                        Membership.user_id == ThreadFollow.user_id))
-                .where(ThreadFollow.user_id == user_id, ThreadFollow.following).subquery())
-    threads = db.session.scalar(
-        select(func.count()).select_from(followed).join(Message, Message.id == followed.c.thread_id)
-        .where(Message.last_reply_id > followed.c.last_read_id)) or 0
-    mentions = db.session.scalar(
-        select(func.count()).select_from(Mention).join(followed, followed.c.thread_id == Mention.thread_id)
-        .where(Mention.user_id == user_id, Mention.thread_id.is_not(None),
-               Mention.message_id > followed.c.last_read_id)) or 0
-    return threads, mentions
+                .where(ThreadFollow.user_id == bindparam("user"), ThreadFollow.following).subquery())
+    threads = (select(func.count()).select_from(followed).join(Message, Message.id == followed.c.thread_id)
+               .where(Message.last_reply_id > followed.c.last_read_id).scalar_subquery())
+    mentions = (select(func.count()).select_from(Mention).join(followed, followed.c.thread_id == Mention.thread_id)
+                .where(Mention.user_id == bindparam("user"), Mention.thread_id.is_not(None),
+                       Mention.message_id > followed.c.last_read_id).scalar_subquery())
+    return select(threads, mentions)
+
+
+# Built once: building it (its subquery's columns above all) cost as much as running it, on every
+# chat list and every badge.
+_UNREAD_THREADS = _unread_threads_statement()
+
+
+def unread_threads(user_id: int) -> tuple[int, int]:
+    """(followed threads with replies the user has not read, unread replies that mention them), in
+    one statement."""
+    threads, mentions = db.session.execute(_UNREAD_THREADS, {"user": user_id}).one()
+    return threads or 0, mentions or 0
 
 
 def render_badge(user_id: int, oob: bool = False) -> str:

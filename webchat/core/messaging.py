@@ -14,7 +14,7 @@ from markupsafe import Markup
 from sqlalchemy import bindparam, delete, func, insert, literal_column, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached, selectinload
+from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..database import DriverStatement, as_sqlalchemy_errors
@@ -633,7 +633,7 @@ def announce(message: Message, fragment: str | None = None, *, changed: list[Mes
 
 def with_parts(query):
     """Load what the message partial shows besides the text, in a query each rather than one per message."""
-    return query.options(selectinload(Message.author),
+    return query.options(joinedload(Message.author),
                          selectinload(Message.reactions).selectinload(Reaction.user),
                          selectinload(Message.attachments))
 
@@ -743,10 +743,9 @@ def newer_count(chat_id: int, message_id: int, cap: int) -> int:
 
 
 def has_older(chat_id: int, viewer: User, oldest_id: int) -> bool:
+    """Whether the chat's timeline has a message before oldest_id: the id of one, not a message
+    loaded with its parts (_visible shows every message to everyone)."""
     oldest_id = min(oldest_id, MAX_ID)
-    return bool(db.session.scalar(
-        select(func.count()).select_from(
-            _visible(viewer).where(Message.chat_id == chat_id, Message.id < oldest_id, IN_CHANNEL).limit(1).subquery()
-        )
-    ))
+    return db.session.scalar(select(Message.id).where(Message.chat_id == chat_id, Message.id < oldest_id,
+                                                      IN_CHANNEL).limit(1)) is not None
 

@@ -4,7 +4,7 @@ Pages report reads and deliveries for every message they show, so in a big room 
 once per member per burst: each is one conditional UPDATE (no load of the membership) and
 does nothing more when the marker does not move.
 """
-from sqlalchemy import case, func, literal, or_, select, update
+from sqlalchemy import bindparam, case, func, literal, or_, select, update
 
 from ..extensions import db
 from ..models import Chat, Membership, Mention, Message, User
@@ -13,7 +13,7 @@ from . import broadcasts
 from .messaging import IN_CHANNEL, MAX_ID
 
 
-def _unread_of(user_id: int) -> tuple:
+def _unread_of(user_id) -> tuple:  # user_id: a value or a bind parameter
     """Others' messages after the member's read marker (system events, deleted ones and replies kept
     in threads don't count: those count in the Threads view, core/following.py)."""
     return (Message.chat_id == Membership.chat_id, Message.id > Membership.last_read_message_id,
@@ -29,6 +29,23 @@ def _counted(table, *where):
     return select(func.count()).select_from(rows).scalar_subquery()
 
 
+def _unread_counts_statement(some_chats: bool):
+    user = bindparam("user")
+    mentions = (Mention.user_id == user, Mention.chat_id == Membership.chat_id,
+                Mention.message_id > Membership.last_read_message_id, Mention.thread_id.is_(None))
+    newest = select(Chat.last_message_id).where(Chat.id == Membership.chat_id).correlate(Membership).scalar_subquery()
+    query = (select(Membership.chat_id, _counted(Message, *_unread_of(user)), _counted(Mention, *mentions),
+                    newest, Membership.last_read_message_id).where(Membership.user_id == user))
+    if some_chats:
+        query = query.where(Membership.chat_id.in_(bindparam("chats", expanding=True)))
+    return query
+
+
+# Built once (for all the user's chats, and for some): building it cost about what running it does,
+# on every chat list and every read.
+_UNREAD_COUNTS = {False: _unread_counts_statement(False), True: _unread_counts_statement(True)}
+
+
 def unread_counts(user_id: int, chat_ids: list[int] | None = None) -> dict[int, tuple[int, int, int, int]]:
     """Per chat of the user's (or of chat_ids): (unread messages, unread ones that mention them,
     the chat's newest message id and the member's read marker as these counts saw them).
@@ -42,15 +59,10 @@ def unread_counts(user_id: int, chat_ids: list[int] | None = None) -> dict[int, 
     (user_id, chat_id, message_id) of mentions) and stops after UNREAD_SHOWN + 1 rows. Mentions
     count whatever the chat's notification level: a muted chat still shows "@1".
     """
-    mentions = (Mention.user_id == user_id, Mention.chat_id == Membership.chat_id,
-                Mention.message_id > Membership.last_read_message_id, Mention.thread_id.is_(None))
-    newest = select(Chat.last_message_id).where(Chat.id == Membership.chat_id).correlate(Membership).scalar_subquery()
-    query = (select(Membership.chat_id, _counted(Message, *_unread_of(user_id)), _counted(Mention, *mentions),
-                    newest, Membership.last_read_message_id).where(Membership.user_id == user_id))
-    if chat_ids is not None:
-        query = query.where(Membership.chat_id.in_(chat_ids))
+    params = {"user": user_id} if chat_ids is None else {"user": user_id, "chats": list(chat_ids)}
     return {chat_id: (count, mentioned, upto or 0, read or 0)
-            for chat_id, count, mentioned, upto, read in db.session.execute(query)}
+            for chat_id, count, mentioned, upto, read
+            in db.session.execute(_UNREAD_COUNTS[chat_ids is not None], params)}
 
 
 def _least(a, b):

@@ -2,19 +2,21 @@
 
 Each operation that changes a chat records a system message in the same transaction.
 """
+import hashlib
 import re
 from dataclasses import dataclass
 
-from flask import render_template
-from sqlalchemy import func, select
+from flask import current_app, render_template
+from sqlalchemy import String, and_, bindparam, cast, func, literal_column, null, select, union_all
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from ..database import DriverStatement, as_sqlalchemy_errors
 from ..extensions import db
-from ..models import Chat, Membership, Message, User
+from ..models import Chat, Membership, Message, ThreadFollow, User, utcnow
 from ..text_rules import unstorable, without_controls
-from . import program_events, read_state, send_budget, workspace
+from . import program_events, read_state, send_budget, sessions, workspace
 from .broadcasts import publish_control
 from .errors import ChatError, not_found
 from .messaging import IN_CHANNEL, MAX_ID, add_system_message, announce, render_message_frame
@@ -384,3 +386,76 @@ def chat_title(chat: Chat, viewer: User) -> str:
         return chat.name
     other = next((m.user for m in chat.memberships if m.user_id != viewer.id), None)
     return other.display_name if other else "Just you"
+
+
+# What the chat list (and the Threads badge sent with it) is made of, read without a message row:
+# per chat of the user's, its newest id and change number (a new message, an edit or deletion, a
+# thread reply: previews, order, unread and "@" counts), the member's read marker and level, the
+# chat's name and archiving, the partner of a direct chat as the list shows them; per followed
+# thread, the follow's state and read marker; and the viewer's own settings the list reads. One
+# statement (UNION ALL, every column as text so the branches agree on PostgreSQL), the memberships
+# by ix_memberships_user and the follows by their primary key. signed_in: only for a live sign-in
+# (its login id's parts as parameters), as the idle messages poll checks it (changes.nothing_new_for).
+# Constants are literal columns: DriverStatement takes every bound value from its caller.
+def _list_state(signed_in: bool) -> DriverStatement:
+    partner, partner_user = aliased(Membership), aliased(User)
+    chats = (select(literal_column("'c'"), *(cast(c, String) for c in (
+                 Membership.chat_id, Chat.last_message_id, Chat.last_change_seq, Membership.last_read_message_id,
+                 Membership.notify, Chat.kind, Chat.name, Chat.archived_at, User.hide_system_messages,
+                 User.hide_presence, partner_user.id, partner_user.username, partner_user.display_name,
+                 partner_user.hide_presence, partner_user.last_seen_at)))
+             .select_from(User).join(Membership, Membership.user_id == User.id)
+             .join(Chat, Chat.id == Membership.chat_id)
+             .outerjoin(partner, and_(Chat.kind == literal_column("'direct'"), partner.chat_id == Chat.id,
+                                      partner.user_id != User.id))
+             .outerjoin(partner_user, partner_user.id == partner.user_id))
+    if signed_in:
+        chats = chats.join(sessions.LoginSession, sessions.LoginSession.user_id == User.id).where(
+            sessions.live_sign_in(bindparam("sid"), bindparam("user"), bindparam("token"), bindparam("now")))
+    else:
+        chats = chats.where(User.id == bindparam("user"))
+    follows = select(literal_column("'t'"), *(cast(c, String) for c in (
+                         ThreadFollow.thread_id, ThreadFollow.last_read_id, ThreadFollow.following)),
+                     *(null() for _ in range(12))).where(ThreadFollow.user_id == bindparam("user"))
+    return DriverStatement(union_all(chats, follows).order_by(literal_column("1"), literal_column("2")))
+
+
+_LIST_STATE, _LIST_STATE_SIGNED_IN = _list_state(False), _list_state(True)
+
+
+def _list_version(rows: list[tuple]) -> str:
+    """The chat list's version from its state's rows, and whether each direct chat's partner is
+    online (the list shows it; a page without its socket learns it from the list alone)."""
+    partners = {int(row[11]) for row in rows if row[0] == "c" and row[11] is not None}
+    online = sorted(current_app.extensions["webchat.live_state"].online(partners)) if partners else []
+    return hashlib.blake2b(repr((rows, online)).encode(), digest_size=8).hexdigest()
+
+
+def _state_rows(statement: DriverStatement, params: dict) -> list[tuple]:
+    engine = db.engine
+    with as_sqlalchemy_errors(engine.dialect):
+        driver = engine.raw_connection()  # a pooled one, as changes.nothing_new_for: no ORM transaction
+        try:
+            return statement.run(engine.dialect, driver, params)
+        finally:
+            driver.close()
+
+
+def chat_list_version(user_id: int) -> str:
+    """The version of the user's chat list as it is now: read before the list itself, so a change
+    landing in between makes the next poll's version differ (list_unchanged_for)."""
+    return _list_version(_state_rows(_LIST_STATE, {"user": user_id}))
+
+
+def list_unchanged_for(login_id: str, version: str) -> int | None:
+    """For a page polling its chat list as of `version`: the user's id when the sign-in
+    `login_id` is live and the list would be rendered the same (the same version); else None, and
+    the full answer decides. One statement, no message row read."""
+    parsed = sessions.parse_login_id(login_id)
+    if parsed is None or parsed[0] > MAX_ID:
+        return None
+    user_id, token, sid = parsed
+    rows = _state_rows(_LIST_STATE_SIGNED_IN, {"user": user_id, "token": token, "sid": sid, "now": utcnow()})
+    if not rows or rows[0][0] != "c" or _list_version(rows) != version:
+        return None
+    return user_id

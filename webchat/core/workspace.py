@@ -3,7 +3,7 @@
 Every rule about roles is here, asked by name (may_browse, may_create_channel, require_admin), so a
 page, the socket and an API answer alike.
 """
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 
@@ -33,6 +33,7 @@ def settings() -> Workspace:
         except IntegrityError:  # made by another request at the same moment
             db.session.rollback()
             workspace = db.session.get(Workspace, 1)
+    g.pop(_NO_ROW, None)
     return workspace
 
 
@@ -100,11 +101,21 @@ def audit_log(limit: int = 100, before: int | None = None) -> list[AuditEvent]:
     return list(db.session.scalars(query))
 
 
+# Set on the app context (a request, a socket frame) that found no workspace row: the Session's
+# identity map holds the row once read, but not its absence, and a page reads four settings.
+_NO_ROW = "webchat_no_workspace_row"
+
+
 def _stored(field: str):
     """A setting as stored, None when the workspace row is not made yet: reading a setting in the
     middle of another operation (a send, a page) must not write (settings() commits the new row)."""
+    if g.get(_NO_ROW):
+        return None
     workspace = db.session.get(Workspace, 1)
-    return getattr(workspace, field) if workspace is not None else None
+    if workspace is None:
+        setattr(g, _NO_ROW, True)
+        return None
+    return getattr(workspace, field)
 
 
 def registration_mode() -> str:

@@ -18,6 +18,7 @@ from ..core.errors import ChatError
 from ..core.fragments import render_chat_list
 from ..core.presence import Presence
 from ..htmx import is_htmx, navigate, retarget, trigger, triggered_by
+from ..templating import LIST_VERSION_HEADER
 from . import bp
 from .directory import preview
 from .views import answer_sent, chat_context, chat_pane_refusal, composer, page_or_pane, refusals, reply_to_field
@@ -124,23 +125,33 @@ def list_messages(chat_id: int):
 
 
 def answer_idle_poll():
-    """A poll of list_messages that finds nothing new, answered as list_messages would (an empty
-    fragment) from one statement, before anything else is loaded: every open page polls, and
-    almost every poll finds nothing. Anything else, a sign-in that has to be checked otherwise (a
-    remember-me cookie) included, goes on to the view. The app's first before-request hook
-    (create_app): list_messages has no rate limit and a GET no CSRF check to skip."""
-    if request.endpoint != "chats.list_messages" or request.method != "GET" or "before" in request.args:
+    """A poll that finds nothing new, answered before anything else is loaded, from one
+    statement: every open page polls its messages and its chat list, and almost every poll finds
+    nothing. A poll of list_messages gets what list_messages would answer (an empty fragment); a
+    poll of chat_list that names the version it shows (LIST_VERSION_HEADER), 204 (htmx swaps
+    nothing). Anything else, a sign-in that has to be checked otherwise (a remember-me cookie)
+    included, goes on to the view. The app's first before-request hook (create_app): neither
+    view has a rate limit, and a GET no CSRF check to skip."""
+    if request.method != "GET" or request.endpoint not in ("chats.list_messages", "chats.chat_list"):
         return None
-    after = request.args.get("after", type=int)
     login_id = session.get("_user_id")
-    if after is None or login_id is None or current_app.login_manager._session_protection_failed():
+    if login_id is None or current_app.login_manager._session_protection_failed():
         return None
-    user_id = changes.nothing_new_for(login_id, request.view_args["chat_id"], after,
-                                      request.args.get("changes", type=int))
-    if user_id is None:
+    if request.endpoint == "chats.chat_list":
+        version = request.headers.get(LIST_VERSION_HEADER)
+        user_id = version and service.list_unchanged_for(login_id, version)
+        status = 204
+    else:
+        after = request.args.get("after", type=int)
+        if after is None or "before" in request.args:
+            return None
+        user_id = changes.nothing_new_for(login_id, request.view_args["chat_id"], after,
+                                          request.args.get("changes", type=int))
+        status = 200
+    if not user_id:
         return None
     work_budget.spend_request(user_id)
-    response = make_response("")
+    response = make_response("", status)
     # What add_security_headers says to a signed-in user, said here: it need not load the user to know.
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -64,9 +64,11 @@ def page_or_pane(pane_template: str, status: int = 200, refresh_list: bool = Fal
         if refresh_list:
             html += render_chat_list(current_user, oob=True)
     else:
+        list_version = service.chat_list_version(current_user.id)  # first, as render_chat_list reads it
         chats = service.chat_list(current_user)
         presence = context.pop("presence", None) or Presence(current_user, [e.partner for e in chats if e.partner])
-        html = render_template("app.html", pane_template=pane_template, chats=chats, presence=presence, **context)
+        html = render_template("app.html", pane_template=pane_template, chats=chats, presence=presence,
+                               list_version=list_version, **context)
     return make_response(html, status)
 
 

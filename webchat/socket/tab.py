@@ -393,8 +393,10 @@ class TabSession:
                                        frames=caught_up.count / REPLAY_MESSAGES_PER_FRAME):
                         break
                 self._replay_thread(chat_id, frame)
-        # The chat list as of now, for unread counts and order missed while away.
-        chat_list = render_chat_list(db.session.get(User, self.user_id), oob=True)
+        # The chat list as of now, for unread counts and order missed while away. Unversioned, like
+        # every list the socket sends (_render_chat_list): the socket brings what changes, and a
+        # socket open spares the version's statement; the page's next poll of it is a full one.
+        chat_list = render_chat_list(db.session.get(User, self.user_id), oob=True, versioned=False)
         self.conn.write(_frame(chat_list))
         self.budget.charge(self.user_id, work_budget.cost(chars=len(chat_list)))
 
@@ -537,7 +539,7 @@ class TabSession:
             db.session.remove()
 
     def _render_chat_list(self) -> str:
-        return render_chat_list(db.session.get(User, self.user_id), oob=True)
+        return render_chat_list(db.session.get(User, self.user_id), oob=True, versioned=False)
 
 
 class _ControlListener:

@@ -1135,7 +1135,7 @@ def start_profiler(args, pids: list[int], members: int):
     duration = int(args.seconds + 1)
     spies = []
     for index, pid in enumerate(pids):
-        out = out_dir / (f"fanout-{members}-w{len(pids)}{'-deflate' if args.deflate else ''}"
+        out = out_dir / (f"fanout-{members}{'-deflate' if args.deflate else ''}"
                          + (f"-worker{index}" if len(pids) > 1 else "") + ".txt")
         process = subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(duration), "--rate", "250",
                                     "--format", "raw", "--nonblocking", "--output", str(out)],

@@ -49,6 +49,7 @@ HOST = "127.0.0.1"  # the only address this benchmark ever talks to
 PASSWORD = "bench-password-1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"  # trust auth; each run creates its own database
+PG_MARGIN = 10  # connections left to others when the workers' pools are sized (--workers)
 REDIS_URL = "redis://127.0.0.1:6379/0"  # shared: the app prefixes its keys and channels with "webchat:"
 
 BENCH_BODY = re.compile(rb"bench (\d+) (\d+)")
@@ -269,7 +270,16 @@ class Server:
             progress(f"[{self.label}] CREATE DATABASE {self.database}")
             with self._admin() as admin:
                 admin.execute(f'CREATE DATABASE "{self.database}"')
+                allowed = int(admin.execute("SHOW max_connections").fetchone()[0])
+                in_use = admin.execute("SELECT count(*) FROM pg_stat_activity").fetchone()[0]
             self.env["DATABASE_URL"] = PG_ADMIN.rsplit("/", 1)[0] + "/" + self.database
+            # The workers' pools together within what the server has left (a margin for the
+            # bench's own connections and anyone else's): a socket's frame then waits for a
+            # pooled connection instead of being refused, and every socket opens.
+            per_worker = max(2, min(30, (allowed - in_use - PG_MARGIN) // self.n_workers))
+            self.env["WEBCHAT_DATABASE_CONNECTIONS"] = str(per_worker)
+            progress(f"[{self.label}] PostgreSQL: {in_use} of {allowed} connections in use; "
+                     f"{per_worker} per worker", done=True)
             self.env["REDIS_URL"] = REDIS_URL
         progress(f"[{self.label}] flask db upgrade")
         run = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=self.app_dir, env=self.env,
@@ -906,7 +916,7 @@ def run_one(members: int, workers: int, args, cpus: tuple[int | None, int | None
         # The send window.
         profiler = None
         if args.profile:
-            profiler = start_profiler(args, server.workers[0], members)
+            profiler = start_profiler(args, server.workers, members)
         progress(f"[{members}] sending {total} messages at {args.rate:g}/s to {len(ready_tabs)} sockets")
         stats.counting = True
         result["load_at_send"] = loadavg()
@@ -1113,30 +1123,36 @@ def _ms(ns):
 
 # ----- optional profiling with py-spy ------------------------------------------------------------
 
-def start_profiler(args, pid: int, members: int):
+def start_profiler(args, pids: list[int], members: int):
+    """py-spy on every worker (one file each, named by its place in pid order): with several
+    workers, what each does per publication shows only beside the others'."""
     spy = shutil.which("py-spy") or (str(BIN / "py-spy") if (BIN / "py-spy").exists() else None)
     if spy is None:
         print("--profile: py-spy is not installed (pip install py-spy into the venv)", file=sys.stderr)
         return None
     out_dir = Path(args.profile)
     out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / f"fanout-{members}{'-deflate' if args.deflate else ''}.txt"
     duration = int(args.seconds + 1)
-    process = subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(duration), "--rate", "250",
-                                "--format", "raw", "--nonblocking", "--output", str(out)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    gevent.sleep(0.5)  # let it attach
-    return process, out
+    spies = []
+    for index, pid in enumerate(pids):
+        out = out_dir / (f"fanout-{members}{'-deflate' if args.deflate else ''}"
+                         + (f"-worker{index}" if len(pids) > 1 else "") + ".txt")
+        process = subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(duration), "--rate", "250",
+                                    "--format", "raw", "--nonblocking", "--output", str(out)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        spies.append((process, out))
+    gevent.sleep(0.5)  # let them attach
+    return spies
 
 
 def stop_profiler(profiler) -> None:
-    process, out = profiler
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.terminate()
-        process.wait(5)
-    print(f"py-spy collapsed stacks: {out}", file=sys.stderr)
+    for process, out in profiler:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            process.wait(5)
+        print(f"py-spy collapsed stacks: {out}", file=sys.stderr)
 
 
 # ----- output ------------------------------------------------------------------------------------

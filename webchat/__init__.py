@@ -42,7 +42,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.session_interface = SessionInterface()
 
     from .database import engine_options
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"],
+                                                                      app.config["DATABASE_CONNECTIONS"]))
     db.init_app(app)
     from .core.search import include_in_autogenerate
     migrate.init_app(app, db, directory=str(root / "migrations"), render_as_batch=True,

@@ -67,6 +67,9 @@ def from_environment(instance: Path) -> dict:
     return {
         "SECRET_KEY": load_secret_key(instance),
         "SQLALCHEMY_DATABASE_URI": database_url(instance),
+        # PostgreSQL connections one worker may hold at once (sockets hand theirs back after each
+        # frame): workers × this must stay under the server's max_connections.
+        "DATABASE_CONNECTIONS": int(os.environ.get("WEBCHAT_DATABASE_CONNECTIONS", "30")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": secure_cookies,

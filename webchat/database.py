@@ -11,14 +11,17 @@ from sqlalchemy.pool import Pool
 from .search_words import index_text
 
 
-def engine_options(url: str) -> dict:
+def engine_options(url: str, connections: int = 30) -> dict:
+    """connections: the most this process opens at once (PostgreSQL); beyond them a checkout
+    waits for one to come back, where a connection past the server's max_connections fails."""
     if url.startswith("sqlite"):
         # Several greenlets share the file; wait for the writer instead of failing at once.
         return {"connect_args": {"timeout": 15}}
     # Pinged on checkout only after idling (_ping_if_idle), not as pool_pre_ping does, every
     # time: a socket's frame checks a connection out per send. Last in, first out: the
     # connection used last (known alive) is used next.
-    return {"pool_size": 10, "max_overflow": 20, "pool_use_lifo": True}
+    kept = min(10, connections)
+    return {"pool_size": kept, "max_overflow": connections - kept, "pool_use_lifo": True}
 
 
 # A connection back in the pool within this long is taken as alive: a server restarted meanwhile

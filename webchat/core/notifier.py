@@ -2,8 +2,8 @@
 
 Storing a message queues it (a trigger writes its id to notification_queue, migration 0015): the
 send path waits on nothing here and only wakes this process's notifier (wake(): an event set).
-Every worker runs one notifier (a greenlet), woken by its own sends and every
-NOTIFIER_POLL_SECONDS otherwise. A round:
+Every worker runs one notifier (a greenlet), woken by its own sends; every NOTIFIER_POLL_SECONDS
+it also reads whether anything else is queued or due (look()). A round:
   1. take queued messages (FOR UPDATE SKIP LOCKED: each by one worker), decide who gets what and
      write those rows (plan), and delete the queue rows, in one transaction;
   2. claim the rows due (a lease: state "sending" until claimed_until, again FOR UPDATE SKIP
@@ -17,11 +17,13 @@ FAILED, or DROPPED (no longer worth sending: read meanwhile, message deleted, no
 They run with a request context on BASE_URL, so url_for and templates work.
 """
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import NamedTuple
 
 from flask import current_app, render_template
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from ..extensions import db
 from ..models import Message, Notification, NotificationQueue, utcnow
@@ -81,14 +83,40 @@ def take_queued(planned_kinds: set[str] | None = None) -> int:
     return len(ids)
 
 
+def _claimable(now):
+    """Due now: never claimed and due, or claimed by a worker whose lease ran out."""
+    return or_(and_(Notification.state == "due", Notification.due_at <= now),
+               and_(Notification.state == "sending", Notification.claimed_until < now))
+
+
+class Outlook(NamedTuple):
+    """What a poll finds to do (look()): the oldest and newest queued message, the ways with
+    notifications due."""
+    oldest_queued: int | None
+    newest_queued: int | None
+    ways_due: set[str]
+
+
+def look() -> Outlook:
+    """One read, no lock and no write: whether anything is queued, and which ways have
+    notifications due. Polls ask this first: most find nothing, and claiming (a locking UPDATE
+    and a commit per way) or taking the queue on every poll of every worker was most of what an
+    idle worker did, times the number of workers."""
+    now = utcnow()
+    due = [select(Notification.id).where(Notification.kind == way, _claimable(now)).exists()
+           for way in notifications.WAYS]
+    oldest, newest, *flags = db.session.execute(
+        select(select(func.min(NotificationQueue.message_id)).scalar_subquery(),
+               select(func.max(NotificationQueue.message_id)).scalar_subquery(), *due)).one()
+    return Outlook(oldest, newest, {way for way, flag in zip(notifications.WAYS, flags, strict=True) if flag})
+
+
 def claim(kinds: tuple[str, ...] = notifications.WAYS) -> list[Notification]:
     """Claim the notifications of these ways that are due (and, for each person with an e-mail
     due, their other e-mails waiting: one e-mail for several); committed, so no other worker
     takes them."""
     now = utcnow()
-    claimable = and_(Notification.kind.in_(kinds),
-                     or_(and_(Notification.state == "due", Notification.due_at <= now),
-                         and_(Notification.state == "sending", Notification.claimed_until < now)))
+    claimable = and_(Notification.kind.in_(kinds), _claimable(now))
     due = (select(Notification.id).where(claimable).order_by(Notification.due_at).limit(SEND_BATCH)
            .with_for_update(skip_locked=True))
     ids = list(db.session.scalars(_claim(due.scalar_subquery(), claimable, now)))
@@ -203,14 +231,18 @@ class Notifier:
     """This process's notifier (NOTIFIER "auto", under gevent; elsewhere tests call run_once()).
 
     One greenlet per lane, so that a slow push service, SMTP server or webhook receiver holds up
-    only its own way: the first decides what was queued and sends desktop notices (woken by each
-    send, after NOTIFIER_GATHER_SECONDS, so that a busy chat's sends of that moment are decided in
-    one round: notifications.Round reads each chat's members once), then wakes the push, e-mail
-    and webhook lanes it decided something for; each lane also
-    looks every NOTIFIER_POLL_SECONDS (retries, folds and e-mails coming due, other workers' messages).
-    A send whose readers all have its chat in view decides nothing: its round is then one take of
-    the queue, no lane's claim (each is three statements and a request context, and the worker
-    serves nobody else while SQLite runs them)."""
+    only its own way. The first lane decides what was queued and sends desktop notices: woken by
+    each send of this process, after NOTIFIER_GATHER_SECONDS, so that a busy chat's sends of that
+    moment are decided in one round (notifications.Round reads each chat's members once); then it
+    wakes the push, e-mail and webhook lanes it decided something for. A send whose readers all
+    have its chat in view decides nothing: its round is one take of the queue, no claim.
+
+    Every NOTIFIER_POLL_SECONDS the first lane also looks (look(): one read) for what no send
+    woke anyone for: retries, folds and e-mails come due, and it wakes the lanes of the ways due.
+    Queued messages are each stored by a worker that decides them itself a moment later, so a
+    poll leaves them to it, and takes only those queued already at its previous poll (their
+    worker died, or their process runs no notifier): with several workers, every worker's poll
+    taking the others' messages made a round each, each reading the chat again."""
 
     LANES = (("desktop",), ("push",), ("email",), ("webhook",))
 
@@ -218,6 +250,8 @@ class Notifier:
         self.app = app
         self._events: dict = {}
         self._greenlets: list = []
+        self._queued_at_last_poll: int | None = None  # the newest message queued then
+        self._polls = 0
 
     def start(self) -> None:
         if self.app.config["NOTIFIER"] != "auto":
@@ -241,33 +275,66 @@ class Notifier:
         interval = self.app.config["NOTIFIER_POLL_SECONDS"]
         gather = self.app.config["NOTIFIER_GATHER_SECONDS"]
         deciding = lane == self.LANES[0]
-        rounds = 0
+        next_poll = time.monotonic() + interval
         while True:
-            woken = self._events[lane].wait(interval)  # False: the poll interval passed
+            # The other lanes wait for the first to find them something (a send decided, a poll).
+            woken = self._events[lane].wait(max(0.0, next_poll - time.monotonic()) if deciding else None)
             if deciding and woken and gather:
                 gevent.sleep(gather)  # the sends of the next moment too: one round decides them all
             self._events[lane].clear()
             try:
-                with self.app.test_request_context(base_url=self.app.config["BASE_URL"]):
-                    try:
-                        planned: set[str] = set()
-                        if deciding:
-                            # Fewer than a batch: the queue is empty (a send after this take wakes us again).
-                            while take_queued(planned) == QUEUE_BATCH:
-                                pass
-                        if not (deciding and woken) or planned.intersection(lane):
+                if not deciding:
+                    with self.app.test_request_context(base_url=self.app.config["BASE_URL"]):
+                        try:
                             send_all_due(lane)
-                        for other in self.LANES[1:]:
-                            if planned.intersection(other):
-                                self._events[other].set()
-                        rounds += 1
-                        if deciding and rounds % 600 == 0:
-                            prune()
-                    finally:
-                        db.session.remove()
+                        finally:
+                            db.session.remove()
+                    continue
+                # By the clock, not only when no send came: a busy worker is woken all the time.
+                polling = time.monotonic() >= next_poll
+                if polling:
+                    next_poll = time.monotonic() + interval
+                self._decide(woken, polling)
             except Exception:
                 log.exception("notifier.round_failed lane=%s", lane[0])
                 gevent.sleep(interval)
+
+    def _decide(self, woken: bool, polling: bool) -> None:
+        """The first lane's round: take the queue when woken by a send of this process, or when
+        a poll finds messages left there since the previous poll; send the desktop notices due;
+        wake the lanes of the ways decided or due."""
+        take, desktop = woken, False
+        if polling:
+            with self.app.app_context():
+                try:
+                    outlook = look()
+                    self._polls += 1
+                    if self._polls % 600 == 0:
+                        prune()
+                finally:
+                    db.session.remove()
+            self._wake_lanes(outlook.ways_due)
+            last, self._queued_at_last_poll = self._queued_at_last_poll, outlook.newest_queued
+            take = take or (outlook.oldest_queued is not None and last is not None and outlook.oldest_queued <= last)
+            desktop = "desktop" in outlook.ways_due
+        if not (take or desktop):
+            return
+        with self.app.test_request_context(base_url=self.app.config["BASE_URL"]):
+            try:
+                planned: set[str] = set()
+                # Fewer than a batch: the queue is empty (a send after this take wakes us again).
+                while take and take_queued(planned) == QUEUE_BATCH:
+                    pass
+                if desktop or "desktop" in planned:
+                    send_all_due(self.LANES[0])
+                self._wake_lanes(planned)
+            finally:
+                db.session.remove()
+
+    def _wake_lanes(self, ways: set[str]) -> None:
+        for other in self.LANES[1:]:
+            if ways.intersection(other):
+                self._events[other].set()
 
 
 def wake() -> None:

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 import gevent
 from flask import current_app, render_template
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import Membership, User
@@ -45,12 +46,14 @@ def publish_control(user_ids, command: str) -> None:
 
 
 def presence_chat_ids(user_id: int) -> list[int]:
-    """The user's chats small enough to carry live presence."""
-    mine = select(Membership.chat_id).where(Membership.user_id == user_id)
+    """The user's chats small enough to carry live presence: those without a member past the
+    limit, probed in the (chat_id, user_id) index, so a big room costs the limit's rows, not a
+    count of all its members (every socket open asks)."""
+    other = aliased(Membership)
+    too_big = (select(other.id).where(other.chat_id == Membership.chat_id)
+               .limit(1).offset(PRESENCE_LIVE_MAX_MEMBERS).exists())
     return list(db.session.scalars(
-        select(Membership.chat_id).where(Membership.chat_id.in_(mine))
-        .group_by(Membership.chat_id).having(func.count() <= PRESENCE_LIVE_MAX_MEMBERS)
-    ))
+        select(Membership.chat_id).where(Membership.user_id == user_id, ~too_big)))
 
 
 def publish_presence(user: User, online: bool) -> None:

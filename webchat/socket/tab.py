@@ -105,12 +105,18 @@ class RenderedReplays:
 _rendered_replays = RenderedReplays()
 
 
-def _chat_replay(chat_id: int, user_id: int):
+def _chat_counts(chat_id: int) -> tuple[int, int]:
+    """The chat's (last_seq, last_change_seq): what a replay page is keyed by, and whether it has
+    any change after a page's cursor (the number only moves forward, in the transaction that
+    stores the change)."""
+    return tuple(db.session.execute(
+        select(Chat.last_seq, Chat.last_change_seq).where(Chat.id == chat_id)).first() or (0, 0))
+
+
+def _chat_replay(chat_id: int, user_id: int, counts: tuple[int, int]):
     """page(after): the chat's next replay page, from RenderedReplays when rendered lately (a
     page with nothing after it too: most reconnects then cost one primary-key lookup, of the chat
     row's counts, and no message query)."""
-    counts = db.session.execute(
-        select(Chat.last_seq, Chat.last_change_seq).where(Chat.id == chat_id)).first() or (0, 0)
 
     def page(after: int) -> ReplayPage:
         key = (chat_id, after, *counts)
@@ -381,9 +387,14 @@ class TabSession:
             self.open_chat = chat_id  # subscribed already: live messages may overlap the replay
             db.session.remove()  # no pooled connection held while waiting for the turn
             with self.budget.turn(self.user_id):
-                self._replay(_chat_replay(chat_id, self.user_id), after)
+                counts = _chat_counts(chat_id)
+                self._replay(_chat_replay(chat_id, self.user_id, counts), after)
                 # Then the edits, deletions and reactions the page missed, newest version of each.
+                # None when the page's cursor is the chat's: a change stored after the counts were
+                # read reaches this socket live (it is subscribed already).
                 cursor = _int(frame, "changes", optional=True)
+                if cursor is not None and cursor >= counts[1]:
+                    cursor = None
                 while cursor is not None and not self.conn.closed:
                     caught_up = changes.catch_up_changes(chat_id, cursor, changes.CATCH_UP_PAGE)
                     if caught_up.html:

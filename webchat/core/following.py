@@ -75,14 +75,14 @@ def unread_threads(user_id: int) -> tuple[int, int]:
                 .join(Membership, and_(Membership.chat_id == ThreadFollow.chat_id,
                                        Membership.user_id == ThreadFollow.user_id))
                 .where(ThreadFollow.user_id == user_id, ThreadFollow.following).subquery())
-    threads = db.session.scalar(
-        select(func.count()).select_from(followed).join(Message, Message.id == followed.c.thread_id)
-        .where(Message.last_reply_id > followed.c.last_read_id)) or 0
-    mentions = db.session.scalar(
-        select(func.count()).select_from(Mention).join(followed, followed.c.thread_id == Mention.thread_id)
-        .where(Mention.user_id == user_id, Mention.thread_id.is_not(None),
-               Mention.message_id > followed.c.last_read_id)) or 0
-    return threads, mentions
+    threads = (select(func.count()).select_from(followed).join(Message, Message.id == followed.c.thread_id)
+               .where(Message.last_reply_id > followed.c.last_read_id).scalar_subquery())
+    mentions = (select(func.count()).select_from(Mention).join(followed, followed.c.thread_id == Mention.thread_id)
+                .where(Mention.user_id == user_id, Mention.thread_id.is_not(None),
+                       Mention.message_id > followed.c.last_read_id).scalar_subquery())
+    # One statement: every socket's "view" and every chat-list poll asks.
+    counted = db.session.execute(select(threads, mentions)).one()
+    return counted[0] or 0, counted[1] or 0
 
 
 def render_badge(user_id: int, oob: bool = False) -> str:

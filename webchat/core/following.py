@@ -10,7 +10,7 @@ everything that moves a follower's state publishes their Threads badge to their 
 after the commit, so every tab and device shows the same counts.
 """
 from flask import render_template
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
@@ -71,18 +71,27 @@ def announce_reply(reply: Message, parent: Message) -> None:
 
 def unread_threads(user_id: int) -> tuple[int, int]:
     """(followed threads with replies the user has not read, unread replies that mention them)."""
+    threads, mentions = db.session.execute(_UNREAD_THREADS, {"user": user_id}).one()
+    return threads or 0, mentions or 0
+
+
+def _unread_threads_statement():
+    # One statement, built once: every socket's "view" and every chat-list poll asks, and building
+    # it (two counts over one subquery) cost more than running it.
+    user = bindparam("user")
     followed = (select(ThreadFollow.thread_id, ThreadFollow.last_read_id)
                 .join(Membership, and_(Membership.chat_id == ThreadFollow.chat_id,
                                        Membership.user_id == ThreadFollow.user_id))
-                .where(ThreadFollow.user_id == user_id, ThreadFollow.following).subquery())
+                .where(ThreadFollow.user_id == user, ThreadFollow.following).subquery())
     threads = (select(func.count()).select_from(followed).join(Message, Message.id == followed.c.thread_id)
                .where(Message.last_reply_id > followed.c.last_read_id).scalar_subquery())
     mentions = (select(func.count()).select_from(Mention).join(followed, followed.c.thread_id == Mention.thread_id)
-                .where(Mention.user_id == user_id, Mention.thread_id.is_not(None),
+                .where(Mention.user_id == user, Mention.thread_id.is_not(None),
                        Mention.message_id > followed.c.last_read_id).scalar_subquery())
-    # One statement: every socket's "view" and every chat-list poll asks.
-    counted = db.session.execute(select(threads, mentions)).one()
-    return counted[0] or 0, counted[1] or 0
+    return select(threads, mentions)
+
+
+_UNREAD_THREADS = _unread_threads_statement()
 
 
 def render_badge(user_id: int, oob: bool = False) -> str:

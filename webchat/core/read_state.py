@@ -4,7 +4,7 @@ Pages report reads and deliveries for every message they show, so in a big room 
 once per member per burst: each is one conditional UPDATE (no load of the membership) and
 does nothing more when the marker does not move.
 """
-from sqlalchemy import case, func, literal, or_, select, update
+from sqlalchemy import bindparam, case, func, literal, or_, select, update
 
 from ..extensions import db
 from ..models import Chat, Membership, Mention, Message, User
@@ -13,7 +13,7 @@ from . import broadcasts
 from .messaging import IN_CHANNEL, MAX_ID
 
 
-def _unread_of(user_id: int) -> tuple:
+def _unread_of(user_id) -> tuple:
     """Others' messages after the member's read marker (system events, deleted ones and replies kept
     in threads don't count: those count in the Threads view, core/following.py)."""
     return (Message.chat_id == Membership.chat_id, Message.id > Membership.last_read_message_id,
@@ -42,15 +42,23 @@ def unread_counts(user_id: int, chat_ids: list[int] | None = None) -> dict[int, 
     (user_id, chat_id, message_id) of mentions) and stops after UNREAD_SHOWN + 1 rows. Mentions
     count whatever the chat's notification level: a muted chat still shows "@1".
     """
-    mentions = (Mention.user_id == user_id, Mention.chat_id == Membership.chat_id,
+    query = _UNREAD_COUNTS if chat_ids is None else _UNREAD_COUNTS.where(Membership.chat_id.in_(chat_ids))
+    return {chat_id: (count, mentioned, upto or 0, read or 0)
+            for chat_id, count, mentioned, upto, read in db.session.execute(query, {"user": user_id})}
+
+
+def _unread_counts_statement():
+    # Built once (every socket's "view" and every list poll counts): building it per call cost
+    # more than SQLite's work for it.
+    user = bindparam("user")
+    mentions = (Mention.user_id == user, Mention.chat_id == Membership.chat_id,
                 Mention.message_id > Membership.last_read_message_id, Mention.thread_id.is_(None))
     newest = select(Chat.last_message_id).where(Chat.id == Membership.chat_id).correlate(Membership).scalar_subquery()
-    query = (select(Membership.chat_id, _counted(Message, *_unread_of(user_id)), _counted(Mention, *mentions),
-                    newest, Membership.last_read_message_id).where(Membership.user_id == user_id))
-    if chat_ids is not None:
-        query = query.where(Membership.chat_id.in_(chat_ids))
-    return {chat_id: (count, mentioned, upto or 0, read or 0)
-            for chat_id, count, mentioned, upto, read in db.session.execute(query)}
+    return (select(Membership.chat_id, _counted(Message, *_unread_of(user)), _counted(Mention, *mentions),
+                   newest, Membership.last_read_message_id).where(Membership.user_id == user))
+
+
+_UNREAD_COUNTS = _unread_counts_statement()
 
 
 def _least(a, b):

@@ -28,7 +28,7 @@ import gevent
 from flask import current_app, render_template, request
 from flask.ctx import RequestContext
 from flask.sessions import SecureCookieSession
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError
 
 from ..core import broadcasts, changes, following, messaging, read_state, threads, work_budget
@@ -109,8 +109,13 @@ def _chat_counts(chat_id: int) -> tuple[int, int]:
     """The chat's (last_seq, last_change_seq): what a replay page is keyed by, and whether it has
     any change after a page's cursor (the number only moves forward, in the transaction that
     stores the change)."""
-    return tuple(db.session.execute(
-        select(Chat.last_seq, Chat.last_change_seq).where(Chat.id == chat_id)).first() or (0, 0))
+    return tuple(db.session.execute(_CHAT_COUNTS, {"chat": chat_id}).first() or (0, 0))
+
+
+# Built once: every open reads both (the memberships twice), and building a statement cost about
+# what SQLite's work for it does.
+_CHAT_COUNTS = select(Chat.last_seq, Chat.last_change_seq).where(Chat.id == bindparam("chat"))
+_MEMBER_CHATS = select(Membership.chat_id).where(Membership.user_id == bindparam("user"))
 
 
 def _chat_replay(chat_id: int, user_id: int, counts: tuple[int, int]):
@@ -276,7 +281,7 @@ class TabSession:
     def _sync_memberships(self) -> None:
         """Subscribe to the chats the user is in now, and drop the ones they left or lost."""
         try:
-            current = set(db.session.scalars(select(Membership.chat_id).where(Membership.user_id == self.user_id)))
+            current = set(db.session.scalars(_MEMBER_CHATS, {"user": self.user_id}))
         finally:
             db.session.remove()  # a socket must not hold a pooled connection between frames
         for chat_id in current - self.chat_ids:

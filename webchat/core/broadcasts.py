@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 import gevent
 from flask import current_app, render_template
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import Membership, User
@@ -46,11 +47,16 @@ def publish_control(user_ids, command: str) -> None:
 
 def presence_chat_ids(user_id: int) -> list[int]:
     """The user's chats small enough to carry live presence."""
-    mine = select(Membership.chat_id).where(Membership.user_id == user_id)
-    return list(db.session.scalars(
-        select(Membership.chat_id).where(Membership.chat_id.in_(mine))
-        .group_by(Membership.chat_id).having(func.count() <= PRESENCE_LIVE_MAX_MEMBERS)
-    ))
+    return list(db.session.scalars(_PRESENCE_CHATS, {"user": user_id}))
+
+
+# Those without a member past the limit, probed in the (chat_id, user_id) index: a big room costs
+# the limit's rows, not a count of all its members (every socket open asks). Built once: made
+# per call, the aliased statement cost more than SQLite's work.
+_other = aliased(Membership)
+_PRESENCE_CHATS = select(Membership.chat_id).where(
+    Membership.user_id == bindparam("user"),
+    ~select(_other.id).where(_other.chat_id == Membership.chat_id).limit(1).offset(PRESENCE_LIVE_MAX_MEMBERS).exists())
 
 
 def publish_presence(user: User, online: bool) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from flask import current_app, render_template
 from sqlalchemy import String, and_, bindparam, cast, func, literal_column, null, select, union_all
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import aliased, contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..database import DriverStatement, as_sqlalchemy_errors
@@ -339,9 +339,11 @@ class ChatListEntry:
 
 def chat_list(user: User) -> list[ChatListEntry]:
     """The user's chats, most recent activity first, with preview and unread count."""
+    # The chats come with their memberships, and the DM partners with theirs: one query each,
+    # not one more per chat in the list (every socket's "view" and every list poll renders it).
     memberships = list(db.session.scalars(
         select(Membership).join(Chat).where(Membership.user_id == user.id)
-        .order_by(Chat.last_message_id.desc(), Chat.id.desc())
+        .order_by(Chat.last_message_id.desc(), Chat.id.desc()).options(contains_eager(Membership.chat))
     ))
     if not memberships:
         return []
@@ -352,6 +354,7 @@ def chat_list(user: User) -> list[ChatListEntry]:
         m.chat_id: m.user for m in db.session.scalars(
             select(Membership).join(Chat)
             .where(Membership.chat_id.in_(chat_ids), Membership.user_id != user.id, Chat.kind == "direct")
+            .options(joinedload(Membership.user))
         )
     }
     entries = []
@@ -366,7 +369,9 @@ def chat_list(user: User) -> list[ChatListEntry]:
 
 def _previews(user: User, chats: list[Chat]) -> dict[int, Message]:
     ids = [c.last_message_id for c in chats if c.last_message_id]
-    last = {m.chat_id: m for m in db.session.scalars(select(Message).where(Message.id.in_(ids)))} if ids else {}
+    # With their authors: the preview line names them (templating.message_preview).
+    last = {m.chat_id: m for m in db.session.scalars(
+        select(Message).where(Message.id.in_(ids)).options(joinedload(Message.author)))} if ids else {}
     if user.hide_system_messages:
         for chat_id, message in list(last.items()):
             if message.is_system:

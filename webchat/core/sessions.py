@@ -7,11 +7,13 @@ and socket/session_guard.py closes sockets whose row has gone.
 """
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, and_, delete, select
+from sqlalchemy import Boolean, DateTime, ForeignKey, String, and_, bindparam, delete, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..database import DriverStatement, as_sqlalchemy_errors
 from ..extensions import db
 from ..models import User, utcnow
 
@@ -85,6 +87,54 @@ def live_sign_in(sid, user_id, token, now):
     not expired by `now`, and the user is active with the login id's credential generation."""
     return and_(LoginSession.id == sid, LoginSession.user_id == user_id, User.id == LoginSession.user_id,
                 LoginSession.expires_at > now, User.session_token == token, User.is_active_account)
+
+
+class SignedIn(NamedTuple):
+    """The few fields of a signed-in user that a socket keeps (socket/tab.py), read by
+    signed_in(); to flask-login it is the request's user (is_authenticated)."""
+    id: int
+    username: str
+    display_name: str
+    hide_presence: bool
+    last_seen_at: datetime | None
+    session_token: str
+    login_session_id: str
+    is_authenticated = True  # a class attribute: flask-login's and add_security_headers' question
+
+
+def signed_in(value: str) -> SignedIn | None:
+    """As live_user, the same rule (live_sign_in), in one driver statement on a pooled connection
+    and with no ORM row: every socket's handshake asks, thousands at once after a restart."""
+    parsed = parse_login_id(value)
+    if parsed is None:
+        return None
+    user_id, token, sid = parsed
+    engine = db.engine
+    with as_sqlalchemy_errors(engine.dialect):
+        driver = engine.raw_connection()
+        try:
+            rows = _SIGNED_IN.run(engine.dialect, driver,
+                                  {"sid": sid, "user": user_id, "token": token, "now": utcnow()})
+        finally:
+            driver.close()  # back to the pool, its read transaction ended (the pool's reset)
+    if not rows:
+        return None
+    uid, username, display_name, hide_presence, last_seen_at, session_token = rows[0]
+    # SQLite keeps datetimes as text: converted as the ORM converts them.
+    convert = _last_seen_processor(engine.dialect)
+    return SignedIn(uid, username, display_name, bool(hide_presence),
+                    convert(last_seen_at) if convert else last_seen_at, session_token, sid)
+
+
+_SIGNED_IN = DriverStatement(
+    select(User.id, User.username, User.display_name, User.hide_presence, User.last_seen_at, User.session_token)
+    .select_from(LoginSession).join(User, User.id == LoginSession.user_id)
+    .where(live_sign_in(bindparam("sid"), bindparam("user"), bindparam("token"), bindparam("now"))))
+
+
+def _last_seen_processor(dialect):
+    column_type = User.__table__.c.last_seen_at.type
+    return column_type.dialect_impl(dialect).result_processor(dialect, None)
 
 
 def end(sid: str | None) -> None:

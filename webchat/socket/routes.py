@@ -16,7 +16,7 @@ import gevent
 from flask import abort, current_app, g, request, session
 from flask_login import current_user
 
-from ..core import tokens
+from ..core import sessions, tokens
 from ..core.broadcasts import current_hub
 from ..errors import render_error
 from ..extensions import db, sock
@@ -56,14 +56,31 @@ def admit_socket():
             abort(401)
         g.program_token = token
         return _under_cap(token.user_id)
-    if not current_user.is_authenticated:
+    user = _signed_in()
+    if user is None:
         abort(401)
     origin = request.headers.get("Origin", "")
     parts = urlsplit(origin)
     if not origin or f"{parts.scheme}://{parts.netloc}" != origin.rstrip("/") or origin.rstrip("/") \
             not in allowed_origins():
         abort(403)
-    return _under_cap(current_user.id)
+    refused = _under_cap(user.id)
+    if refused is None:
+        # The request's user from here on (flask-login's current_user: the templates rendered in
+        # this request, the security headers), so that nothing loads the ORM row after all.
+        g._login_user = user
+    return refused
+
+
+def _signed_in():
+    """The page's user: for the session cookie of a sign-in, its fields in one statement
+    (sessions.signed_in); anything else (a remember-me cookie) as flask-login loads it. None: nobody."""
+    login_id = session.get("_user_id")
+    if login_id is not None and not current_app.login_manager._session_protection_failed():
+        user = sessions.signed_in(login_id)
+        if user is not None:
+            return user
+    return current_user._get_current_object() if current_user.is_authenticated else None
 
 
 def _under_cap(user_id: int):
@@ -85,7 +102,7 @@ def socket(ws):
         tab = ProgramSession(current_hub(), token.user, tokens.session_id(token), ws, current_app.config,
                              can_write=token.can_write)
     else:
-        user = current_user._get_current_object()
+        user = current_user._get_current_object()  # admit_socket's (sessions.SignedIn, or a User)
         tab = TabSession(current_hub(), user, user.session_token, session.get("sid"), ws, current_app.config)
     db.session.remove()  # the socket lives for hours; its database connection goes back now
     _live_tabs.add(tab)

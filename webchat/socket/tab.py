@@ -28,7 +28,7 @@ import gevent
 from flask import current_app, render_template, request
 from flask.ctx import RequestContext
 from flask.sessions import SecureCookieSession
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError
 
 from ..core import broadcasts, changes, following, messaging, read_state, threads, work_budget
@@ -105,12 +105,23 @@ class RenderedReplays:
 _rendered_replays = RenderedReplays()
 
 
-def _chat_replay(chat_id: int, user_id: int):
+def _chat_counts(chat_id: int) -> tuple[int, int]:
+    """The chat's (last_seq, last_change_seq): what a replay page is keyed by, and whether it has
+    any change after a page's cursor (the number only moves forward, in the transaction that
+    stores the change)."""
+    return tuple(db.session.execute(_CHAT_COUNTS, {"chat": chat_id}).first() or (0, 0))
+
+
+# Built once: every open reads both (the memberships twice), and building a statement cost about
+# what SQLite's work for it does.
+_CHAT_COUNTS = select(Chat.last_seq, Chat.last_change_seq).where(Chat.id == bindparam("chat"))
+_MEMBER_CHATS = select(Membership.chat_id).where(Membership.user_id == bindparam("user"))
+
+
+def _chat_replay(chat_id: int, user_id: int, counts: tuple[int, int]):
     """page(after): the chat's next replay page, from RenderedReplays when rendered lately (a
     page with nothing after it too: most reconnects then cost one primary-key lookup, of the chat
     row's counts, and no message query)."""
-    counts = db.session.execute(
-        select(Chat.last_seq, Chat.last_change_seq).where(Chat.id == chat_id)).first() or (0, 0)
 
     def page(after: int) -> ReplayPage:
         key = (chat_id, after, *counts)
@@ -270,7 +281,7 @@ class TabSession:
     def _sync_memberships(self) -> None:
         """Subscribe to the chats the user is in now, and drop the ones they left or lost."""
         try:
-            current = set(db.session.scalars(select(Membership.chat_id).where(Membership.user_id == self.user_id)))
+            current = set(db.session.scalars(_MEMBER_CHATS, {"user": self.user_id}))
         finally:
             db.session.remove()  # a socket must not hold a pooled connection between frames
         for chat_id in current - self.chat_ids:
@@ -381,9 +392,14 @@ class TabSession:
             self.open_chat = chat_id  # subscribed already: live messages may overlap the replay
             db.session.remove()  # no pooled connection held while waiting for the turn
             with self.budget.turn(self.user_id):
-                self._replay(_chat_replay(chat_id, self.user_id), after)
+                counts = _chat_counts(chat_id)
+                self._replay(_chat_replay(chat_id, self.user_id, counts), after)
                 # Then the edits, deletions and reactions the page missed, newest version of each.
+                # None when the page's cursor is the chat's: a change stored after the counts were
+                # read reaches this socket live (it is subscribed already).
                 cursor = _int(frame, "changes", optional=True)
+                if cursor is not None and cursor >= counts[1]:
+                    cursor = None
                 while cursor is not None and not self.conn.closed:
                     caught_up = changes.catch_up_changes(chat_id, cursor, changes.CATCH_UP_PAGE)
                     if caught_up.html:

@@ -105,6 +105,16 @@ class DriverStatement:
         """Run it on an SQLAlchemy Connection (db.session.connection()); all its rows."""
         return self.run(connection.dialect, connection.connection, params)
 
+    def on_pool(self, engine, params: dict) -> list[tuple]:
+        """Run it on a pooled driver connection of engine, taken and given back around it (no ORM
+        transaction to set up and end, nor an engine Connection), its errors SQLAlchemy's."""
+        with as_sqlalchemy_errors(engine.dialect):
+            driver = engine.raw_connection()
+            try:
+                return self.run(engine.dialect, driver, params)
+            finally:
+                driver.close()  # back to the pool, its read transaction ended (the pool's reset)
+
     def run(self, dialect, dbapi_connection, params: dict) -> list[tuple]:
         """Run it on a driver connection (a pooled one: Engine.raw_connection()); all its rows."""
         compiled = self._compiled.get(dialect)

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from flask import render_template
 from sqlalchemy import bindparam, func, select, update
 
-from ..database import DriverStatement, as_sqlalchemy_errors
+from ..database import DriverStatement
 from ..extensions import db
 from ..models import Chat, Membership, Message, User, utcnow
 from . import attachments, program_events, send_budget, sessions, workspace
@@ -143,16 +143,8 @@ def nothing_new_for(login_id: str, chat_id: int, after: int, cursor: int | None)
     if parsed is None or chat_id > MAX_ID or after > MAX_ID:
         return None
     user_id, token, sid = parsed
-    engine = db.engine
-    with as_sqlalchemy_errors(engine.dialect):
-        # A pooled driver connection: not the Session's (no ORM transaction to set up and end),
-        # nor even an engine Connection around it.
-        driver = engine.raw_connection()
-        try:
-            rows = _POLL_STATE.run(engine.dialect, driver, {"chat": chat_id, "after": after, "sid": sid,
-                                                           "user": user_id, "token": token, "now": utcnow()})
-        finally:
-            driver.close()  # back to the pool, its read transaction ended (the pool's reset)
+    rows = _POLL_STATE.on_pool(db.engine, {"chat": chat_id, "after": after, "sid": sid,
+                                           "user": user_id, "token": token, "now": utcnow()})
     if not rows:
         return None
     newer, changed = rows[0]

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..database import DriverStatement, as_sqlalchemy_errors
+from ..database import DriverStatement
 from ..extensions import db
 from ..models import Chat, Membership, Message, ThreadFollow, User, utcnow
 from ..text_rules import unstorable, without_controls
@@ -437,13 +437,7 @@ def _list_version(rows: list[tuple]) -> str:
 
 
 def _state_rows(statement: DriverStatement, params: dict) -> list[tuple]:
-    engine = db.engine
-    with as_sqlalchemy_errors(engine.dialect):
-        driver = engine.raw_connection()  # a pooled one, as changes.nothing_new_for: no ORM transaction
-        try:
-            return statement.run(engine.dialect, driver, params)
-        finally:
-            driver.close()
+    return statement.on_pool(db.engine, params)  # as changes.nothing_new_for: no ORM transaction
 
 
 def chat_list_version(user_id: int) -> str:

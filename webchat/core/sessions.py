@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import Boolean, DateTime, ForeignKey, String, and_, bindparam, delete, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..database import DriverStatement, as_sqlalchemy_errors
+from ..database import DriverStatement
 from ..extensions import db
 from ..models import User, utcnow
 
@@ -110,13 +110,7 @@ def signed_in(value: str) -> SignedIn | None:
         return None
     user_id, token, sid = parsed
     engine = db.engine
-    with as_sqlalchemy_errors(engine.dialect):
-        driver = engine.raw_connection()
-        try:
-            rows = _SIGNED_IN.run(engine.dialect, driver,
-                                  {"sid": sid, "user": user_id, "token": token, "now": utcnow()})
-        finally:
-            driver.close()  # back to the pool, its read transaction ended (the pool's reset)
+    rows = _SIGNED_IN.on_pool(engine, {"sid": sid, "user": user_id, "token": token, "now": utcnow()})
     if not rows:
         return None
     uid, username, display_name, hide_presence, last_seen_at, session_token = rows[0]

@@ -9,7 +9,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from flask import current_app
+from flask import current_app, session
 from sqlalchemy import Boolean, DateTime, ForeignKey, String, and_, bindparam, delete, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -59,6 +59,16 @@ def begin(user: User, remember: bool) -> LoginSession:
 def login_id(user: User, login: LoginSession) -> str:
     """What flask-login keeps in the session and in the remember-me cookie."""
     return f"{user.id}:{user.session_token}:{login.id}"
+
+
+def cookie_login_id() -> str | None:
+    """The login id the request's session cookie names (flask-login's "_user_id"), unless
+    flask-login's session protection rejects the cookie: what the early answers (an idle poll, a
+    socket's handshake) check with one statement instead of flask-login's user load."""
+    login_id = session.get("_user_id")
+    if login_id is None or current_app.login_manager._session_protection_failed():
+        return None
+    return login_id
 
 
 def parse_login_id(value: str) -> tuple[int, str, str] | None:

@@ -1,5 +1,5 @@
 """The chat pages: dashboard, a chat's page and its messages, sending, and member management."""
-from flask import current_app, make_response, render_template, request, session, url_for
+from flask import current_app, make_response, render_template, request, url_for
 from flask_login import current_user
 
 from ..core import (
@@ -10,6 +10,7 @@ from ..core import (
     quotes,
     read_state,
     service,
+    sessions,
     webhooks,
     work_budget,
     workspace,
@@ -134,8 +135,8 @@ def answer_idle_poll():
     view has a rate limit, and a GET no CSRF check to skip."""
     if request.method != "GET" or request.endpoint not in ("chats.list_messages", "chats.chat_list"):
         return None
-    login_id = session.get("_user_id")
-    if login_id is None or current_app.login_manager._session_protection_failed():
+    login_id = sessions.cookie_login_id()
+    if login_id is None:
         return None
     if request.endpoint == "chats.chat_list":
         version = request.headers.get(LIST_VERSION_HEADER)

@@ -75,8 +75,8 @@ def admit_socket():
 def _signed_in():
     """The page's user: for the session cookie of a sign-in, its fields in one statement
     (sessions.signed_in); anything else (a remember-me cookie) as flask-login loads it. None: nobody."""
-    login_id = session.get("_user_id")
-    if login_id is not None and not current_app.login_manager._session_protection_failed():
+    login_id = sessions.cookie_login_id()
+    if login_id is not None:
         user = sessions.signed_in(login_id)
         if user is not None:
             return user
